@@ -1,0 +1,34 @@
+"""The ``socscreen`` command line.
+
+Each area registers its commands from its own module; heavy imports (torch, GPAW,
+jobflow) happen inside the command functions so that ``socscreen --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="socscreen",
+    help="High-throughput screening of spin-orbit-driven quantum materials.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """High-throughput screening of spin-orbit-driven quantum materials."""
+
+
+@app.command()
+def version() -> None:
+    """Print the socscreen version."""
+    from socscreen import __version__
+
+    typer.echo(__version__)
+
+
+
+__all__ = ["app"]

@@ -1,0 +1,42 @@
+"""Settings of socscreen, read from ``SOCSCREEN_*`` environment variables.
+
+Follows atomate2's ``SETTINGS`` pattern: one pydantic-settings object, every field with a
+default and a description; a field ``foo`` is overridden by ``SOCSCREEN_FOO``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SocscreenSettings", "SETTINGS"]
+
+
+class SocscreenSettings(BaseSettings):
+    """User-facing configuration of socscreen."""
+
+    model_config = SettingsConfigDict(env_prefix="SOCSCREEN_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".socscreen",
+        description="Directory for socscreen's own data: embedded database, logs, runs.",
+    )
+    basis: str = Field(
+        "szp(dzp)", description="Default LCAO basis of DFT reference calculations (GPAW syntax)."
+    )
+    dft_grid_spacing: float = Field(
+        0.25, description="Real-space grid spacing h of GPAW reference calculations (Angstrom)."
+    )
+    dft_kpoint_density: float = Field(
+        20.0,
+        description="SCF k-points per direction times lattice length |a| (Angstrom); "
+        "n_k = max(1, round(density / |a|)).",
+    )
+    dft_smearing: float = Field(
+        0.05, description="Fermi-Dirac width of GPAW reference calculations (eV)."
+    )
+
+
+SETTINGS = SocscreenSettings()

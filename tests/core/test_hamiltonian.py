@@ -1,0 +1,145 @@
+"""The Hamiltonian container: Bloch sums, eigenproblem, symmetries, round trips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from monty.json import MontyDecoder, MontyEncoder
+
+from socscreen.hamiltonian import Hamiltonian, generalized_eigh
+from socscreen.orbitals import OrbitalTable, shells_from_l_sequence
+
+RNG = np.random.default_rng(7)
+TRIM = np.array([[i, j, k] for i in (0, 0.5) for j in (0, 0.5) for k in (0, 0.5)])
+
+
+def test_orbital_table_reads_corpus_order(bi2se3):
+    table = bi2se3.orbitals
+    assert table.element_shells == {"Se": (0, 1, 2), "Bi": (0, 1, 2, 2)}
+    assert table.n_orbitals == 55
+    assert table.orbitals_per_atom.tolist() == [9, 14, 14, 9, 9]
+    assert table.m_of_orbital[1:4].tolist() == [-1, 0, 1]
+
+
+def test_incomplete_shell_is_rejected():
+    with pytest.raises(ValueError, match="complete l=1 shell"):
+        shells_from_l_sequence(np.array([0, 1, 1]))
+
+
+def test_atoms_of_one_element_must_share_shells():
+    with pytest.raises(ValueError, match="different shells"):
+        OrbitalTable.from_l_and_atom([14, 14], [0, 1, 1, 1, 0], [0, 0, 0, 0, 1])
+
+
+def test_silicon_gamma_gap_matches_fixture_readme(silicon):
+    e = silicon.eigh([0, 0, 0])[0]
+    n = int(silicon.nelect)
+    assert e[n] - e[n - 1] == pytest.approx(2.74, abs=0.01)
+
+
+def test_bands_are_kramers_degenerate_at_trim(bi2se3):
+    e = bi2se3.eigh(TRIM)
+    np.testing.assert_allclose(e[:, ::2], e[:, 1::2], atol=1e-8)
+
+
+def test_time_reversal_pairs_k_and_minus_k(bi2se3):
+    k = RNG.random((4, 3))
+    np.testing.assert_allclose(bi2se3.eigh(k), bi2se3.eigh(-k), atol=1e-8)
+
+
+def test_bloch_sum_is_hermitian(bi2se3):
+    k = RNG.random((3, 3))
+    h = bi2se3.hamiltonian_k(k)
+    np.testing.assert_allclose(h, np.conj(np.swapaxes(h, 1, 2)), atol=1e-12)
+
+
+def test_eigenvectors_solve_the_generalised_problem(bi2se3):
+    k = RNG.random((2, 3))
+    e, c = bi2se3.eigh(k, vectors=True)
+    h, s = bi2se3.hamiltonian_k(k), bi2se3.spinor_overlap_k(k)
+    np.testing.assert_allclose(h @ c, s @ c * e[:, None, :], atol=1e-8)
+    ortho = np.conj(np.swapaxes(c, 1, 2)) @ s @ c
+    np.testing.assert_allclose(ortho, np.broadcast_to(np.eye(c.shape[-1]), ortho.shape), atol=1e-8)
+
+
+def test_generalized_eigh_matches_scipy():
+    from scipy.linalg import eigh
+
+    a = RNG.normal(size=(6, 6)) + 1j * RNG.normal(size=(6, 6))
+    b = RNG.normal(size=(6, 6))
+    h = a + a.conj().T
+    s = b @ b.T + 6 * np.eye(6)
+    np.testing.assert_allclose(generalized_eigh(h, s), eigh(h, s, eigvals_only=True), atol=1e-10)
+
+
+def test_soc_off_restores_spin_degeneracy_and_matches_spinless_bands(bi2se3):
+    k = RNG.random((3, 3))
+    off = bi2se3.with_soc_scaled(0.0)
+    spinor = off.eigh(k)
+    np.testing.assert_allclose(spinor[:, ::2], bi2se3.eigh(k, spinor=False), atol=1e-8)
+    assert off.meta["soc_scale"] == 0.0
+
+
+def test_symmetrized_removes_antihermitian_noise(bi2se3):
+    noisy = bi2se3._replace(
+        h0=bi2se3.h0 + 1e-3 * RNG.normal(size=bi2se3.h0.shape),
+        soc_ud=bi2se3.soc_ud + 1e-3 * RNG.normal(size=bi2se3.soc_ud.shape),
+    )
+    assert noisy.hermiticity_error() > 1e-4
+    clean = noisy.symmetrized()
+    assert clean.hermiticity_error() < 1e-14
+    e = clean.eigh(TRIM)
+    np.testing.assert_allclose(e[:, ::2], e[:, 1::2], atol=1e-10)
+
+
+def test_from_spinor_blocks_recovers_the_split(bi2se3):
+    n = bi2se3.n_orbitals
+    R = bi2se3.R
+    full = np.zeros((len(R), 2 * n, 2 * n), dtype=complex)
+    full[:, :n, :n] = bi2se3.h0 + bi2se3.soc_uu
+    full[:, :n, n:] = bi2se3.soc_ud
+    full[:, n:, :n] = -bi2se3.soc_ud.conj()
+    full[:, n:, n:] = bi2se3.h0 + bi2se3.soc_uu.conj()
+    rebuilt = Hamiltonian.from_spinor_blocks(
+        bi2se3.structure, bi2se3.orbitals, R, full, bi2se3.overlap, nelect=bi2se3.nelect
+    )
+    np.testing.assert_allclose(rebuilt.h0, bi2se3.h0, atol=1e-12)
+    np.testing.assert_allclose(rebuilt.soc_uu, bi2se3.soc_uu, atol=1e-12)
+    np.testing.assert_allclose(rebuilt.soc_ud, bi2se3.soc_ud, atol=1e-12)
+
+
+def test_corpus_round_trip(bi2se3, tmp_path):
+    path = bi2se3.to_npz(tmp_path / "out.npz")
+    again = Hamiltonian.from_npz(path)
+    np.testing.assert_array_equal(again.h0, bi2se3.h0)  # corpus data is float32 already
+    np.testing.assert_array_equal(again.soc_ud, bi2se3.soc_ud)
+    assert again.meta["formula"] == "Bi2Se3"
+    assert again.nelect == bi2se3.nelect
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]  # no temporary left
+
+
+def test_corpus_file_keys_follow_design(bi2se3, tmp_path, data_dir):
+    path = bi2se3.to_npz(tmp_path / "out.npz")
+    with np.load(path) as ours, np.load(data_dir / "Bi2Se3_szp.npz") as ref:
+        assert set(ours.files) == set(ref.files)
+        for key in ref.files:
+            assert ours[key].dtype == ref[key].dtype or key == "meta", key
+
+
+def test_msonable_round_trip_through_json(bi2se3):
+    text = json.dumps(bi2se3, cls=MontyEncoder)
+    again = json.loads(text, cls=MontyDecoder)
+    assert isinstance(again, Hamiltonian)
+    np.testing.assert_array_equal(again.soc_uu, bi2se3.soc_uu)
+    assert again.structure == bi2se3.structure
+
+
+def test_inconsistent_shapes_are_rejected(silicon):
+    with pytest.raises(ValueError, match="h0 has shape"):
+        silicon._replace(h0=silicon.h0[:, :5, :5])
+    with pytest.raises(ValueError, match="closed under inversion"):
+        keep = np.flatnonzero((silicon.R == [1, 0, 0]).all(axis=1) == 0)
+        silicon._replace(R=silicon.R[keep], h0=silicon.h0[keep], overlap=silicon.overlap[keep],
+                         soc_uu=silicon.soc_uu[keep], soc_ud=silicon.soc_ud[keep])
