@@ -1,0 +1,1 @@
+"""Pydantic schemas of every stored document, one module per area."""
