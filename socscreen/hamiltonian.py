@@ -415,9 +415,10 @@ class Hamiltonian(MSONable):
         Parameters
         ----------
         double
-            Keep float64/complex128 and every element. The default writes the corpus
-            convention: float32/complex64 with elements below
-            :data:`CORPUS_ZERO_THRESHOLDS` set to zero.
+            Keep float64/complex128 and every element and lattice vector. The default
+            writes the corpus convention: float32/complex64 with elements below
+            :data:`CORPUS_ZERO_THRESHOLDS` set to zero, and lattice vectors whose blocks
+            (and those of ``-R``) are then all zero left out (the home cell stays).
         """
 
         def compact(arr: np.ndarray, threshold: float, dtype: type) -> np.ndarray:
@@ -430,15 +431,23 @@ class Hamiltonian(MSONable):
         soc_uu = self.soc_uu if self.has_soc else np.zeros_like(self.h0, dtype=complex)
         soc_ud = self.soc_ud if self.has_soc else np.zeros_like(self.h0, dtype=complex)
         t = CORPUS_ZERO_THRESHOLDS
-        return {
-            "numbers": np.asarray(self.orbitals.numbers, dtype=np.int64),
-            "cell": np.asarray(self.structure.lattice.matrix, dtype=float),
-            "spos": np.asarray(self.structure.frac_coords, dtype=float),
-            "R": self.R.astype(np.int64),
+        blocks = {
             "H0R": compact(self.h0, t["H0R"], np.float32),
             "SR": compact(self.overlap, t["SR"], np.float32),
             "Hsoc_uu": compact(soc_uu, t["Hsoc"], np.complex64),
             "Hsoc_ud": compact(soc_ud, t["Hsoc"], np.complex64),
+        }
+        keep = np.ones(len(self.R), dtype=bool)
+        if not double:
+            keep = np.any([b.any(axis=(1, 2)) for b in blocks.values()], axis=0)
+            keep |= keep[self.minus_R_index]
+            keep[self.home_index] = True
+        return {
+            "numbers": np.asarray(self.orbitals.numbers, dtype=np.int64),
+            "cell": np.asarray(self.structure.lattice.matrix, dtype=float),
+            "spos": np.asarray(self.structure.frac_coords, dtype=float),
+            "R": self.R[keep].astype(np.int64),
+            **{name: b[keep] for name, b in blocks.items()},
             "l_M": self.orbitals.l_of_orbital.astype(np.int64),
             "a_M": self.orbitals.atom_of_orbital.astype(np.int64),
             "nao_a": self.orbitals.orbitals_per_atom.astype(np.int64),

@@ -1,0 +1,553 @@
+"""GPAW LCAO reference Hamiltonians with spin-orbit coupling (the corpus recipe).
+
+Pure functions, no jobflow: :func:`compute_gpaw_reference` turns a crystal into a
+:class:`~socscreen.hamiltonian.Hamiltonian` in exactly the convention of the corpus files
+(DESIGN.md, "Reference data we can compute here" and "Corpus file format"):
+
+1. validate the structure (periodic, ordered, non-empty, no overlapping atoms, GPAW
+   setups and basis files present for every element);
+2. self-consistent GPAW LCAO calculation (classic ``gpaw.calculator.GPAW``, PBE,
+   Fermi-Dirac smearing, Gamma-centred mesh of ``ceil(density / |a_i|)`` points);
+3. fixed-density calculation on a Gamma-centred full-zone grid (``symmetry='off'``,
+   ``nbands='nao'``) whose size follows from the basis cutoffs, giving H(k), S(k)
+   (GPAW stores LCAO matrices complex-conjugated; they are conjugated back here);
+4. the one-centre PAW spin-orbit operator of ``gpaw.spinorbit.soc`` projected on the
+   orbitals, ``H_soc(k) = sum_a P_a^* H_a P_a^T`` (the operator of ``soc_eigenstates``);
+5. inverse Fourier transform to H0(R), S(R), H_soc(R) at full precision (only blocks of
+   pure round-off are dropped); S(k) is checked positive definite. Writing a corpus file
+   (:meth:`Hamiltonian.to_npz`) zeroes elements below the corpus thresholds and leaves
+   out the lattice vectors whose blocks are then all zero, as the corpus files do.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from glob import glob
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pymatgen.core import Element, Lattice, Structure
+
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.orbitals import OrbitalTable
+from socscreen.settings import SETTINGS
+
+if TYPE_CHECKING:
+    from gpaw.calculator import GPAW
+
+__all__ = [
+    "GPAWReferenceSettings",
+    "OverlapNotPositiveDefiniteError",
+    "compute_gpaw_reference",
+    "hr_grid_from_cutoffs",
+    "lattice_vectors_fft_order",
+    "missing_gpaw_data",
+    "scf_kpoint_mesh",
+    "validate_structure",
+]
+
+#: Keys of ``structure.properties`` copied into the Hamiltonian's ``meta`` (provenance set
+#: by the structure generator), with the value used when a structure does not carry them.
+PROVENANCE_DEFAULTS: dict[str, Any] = {
+    "prototype": "user",
+    "holdout": False,
+    "strain_sigma": 0.0,
+    "rattle": 0.0,
+}
+
+#: Lattice vectors whose blocks have no element above this (eV, or dimensionless for S)
+#: hold only the round-off of the Fourier transform and are left out of the Hamiltonian.
+#: The corpus thresholds (``CORPUS_ZERO_THRESHOLDS``) apply only when writing files.
+NEGLIGIBLE = 1e-10
+
+ProgressCallback = Callable[[str], None]
+
+
+class OverlapNotPositiveDefiniteError(RuntimeError):
+    """S(k) built from the real-space overlap is not positive definite (aliased R grid)."""
+
+
+class GPAWReferenceSettings(BaseModel):
+    """Numerical settings of a GPAW reference calculation (corpus defaults).
+
+    Every default reproduces the corpus in ``data/corpus/gpaw-szp`` bit for bit.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    basis: str = Field(
+        default_factory=lambda: SETTINGS.basis,
+        description="LCAO basis in GPAW syntax, e.g. 'szp(dzp)' (subset of the dzp files).",
+    )
+    grid_spacing: float = Field(
+        default_factory=lambda: SETTINGS.dft_grid_spacing,
+        gt=0,
+        description="Real-space grid spacing h (Angstrom).",
+    )
+    smearing: float = Field(
+        default_factory=lambda: SETTINGS.dft_smearing,
+        ge=0,
+        description="Fermi-Dirac width (eV).",
+    )
+    xc: str = Field("PBE", description="Exchange-correlation functional (GPAW name).")
+    kpoint_density: float = Field(
+        default_factory=lambda: SETTINGS.dft_kpoint_density,
+        gt=0,
+        description="SCF k-points per direction times |a_i| (Angstrom); "
+        "n_i = max(1, ceil(density / |a_i|)).",
+    )
+    kscf: tuple[int, int, int] | None = Field(
+        None, description="Explicit Gamma-centred SCF mesh; overrides kpoint_density."
+    )
+    hr_grid: tuple[int, int, int] | None = Field(
+        None,
+        description="Explicit odd full-zone grid for H(R); at least the size the basis "
+        "cutoffs require (default: exactly that size).",
+    )
+    seed: int = Field(
+        0, description="Seed recorded in the provenance and used for the random S(k) check."
+    )
+    min_distance: float = Field(
+        0.5, gt=0, description="Closest allowed distance of two atoms (Angstrom)."
+    )
+    n_overlap_checks: int = Field(
+        16, ge=1, description="Random k-points at which S(k) is checked positive definite."
+    )
+
+    @field_validator("kscf", "hr_grid")
+    @classmethod
+    def _positive_grid(cls, value: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if value is not None and min(value) < 1:
+            raise ValueError(f"grid sizes must be positive, got {value}")
+        return value
+
+    @field_validator("hr_grid")
+    @classmethod
+    def _odd_grid(cls, value: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if value is not None and any(n % 2 == 0 for n in value):
+            raise ValueError(f"hr_grid must be odd in every direction, got {value}")
+        return value
+
+    def scf_mesh(self, lattice: Lattice) -> tuple[int, int, int]:
+        """Gamma-centred SCF k-mesh for ``lattice`` (explicit ``kscf`` or the density)."""
+        if self.kscf is not None:
+            return self.kscf
+        return scf_kpoint_mesh(lattice, self.kpoint_density)
+
+    def gpaw_parameters(self, structure: Structure) -> dict[str, Any]:
+        """Keyword arguments of the self-consistent ``GPAW`` calculator for ``structure``."""
+        from gpaw import FermiDirac
+
+        return {
+            "mode": "lcao",
+            "basis": self.basis,
+            "h": self.grid_spacing,
+            "xc": self.xc,
+            "occupations": FermiDirac(self.smearing),
+            "kpts": {"size": self.scf_mesh(structure.lattice), "gamma": True},
+        }
+
+
+# -- input validation ---------------------------------------------------------------------
+def _basis_file(basis: str) -> str:
+    """Name of the basis file a GPAW basis string reads: 'szp(dzp)' -> 'dzp'."""
+    return basis[basis.index("(") + 1 : basis.rindex(")")] if "(" in basis else basis
+
+
+def missing_gpaw_data(symbols: list[str], xc: str, basis: str) -> dict[str, str]:
+    """Elements for which GPAW lacks a PAW setup or a basis file.
+
+    Parameters
+    ----------
+    symbols
+        Element symbols.
+    xc
+        Functional of the setups, e.g. ``"PBE"``.
+    basis
+        GPAW basis string, e.g. ``"szp(dzp)"``.
+
+    Returns
+    -------
+    dict
+        ``{symbol: what is missing}``, empty when everything is there.
+    """
+    from gpaw import setup_paths
+
+    def found(name: str) -> bool:
+        return any(glob(str(Path(p) / name)) or glob(str(Path(p) / f"{name}.gz"))
+                   for p in setup_paths)
+
+    missing = {}
+    basis_file = _basis_file(basis)
+    for symbol in dict.fromkeys(symbols):
+        if not found(f"{symbol}.{xc}"):
+            missing[symbol] = f"no {xc} PAW setup"
+        elif not found(f"{symbol}.{basis_file}.basis"):
+            missing[symbol] = f"no '{basis_file}' basis file"
+    return missing
+
+
+def validate_structure(structure: Structure, settings: GPAWReferenceSettings) -> None:
+    """Raise ``ValueError`` naming the problem if GPAW cannot treat ``structure``.
+
+    Checks: a periodic pymatgen ``Structure`` with at least one site, a lattice of
+    non-zero volume, ordered sites (no partial occupancy, no vacancies), real elements
+    with a GPAW setup and basis file, and no two atoms (periodic images included)
+    closer than ``settings.min_distance``.
+    """
+    if not isinstance(structure, Structure):
+        raise ValueError(
+            f"expected a periodic pymatgen Structure, got {type(structure).__name__}"
+        )
+    if len(structure) == 0:
+        raise ValueError("the structure has no sites")
+    if not all(structure.lattice.pbc):
+        raise ValueError(
+            f"the structure is not periodic in every direction (pbc={structure.lattice.pbc})"
+        )
+    volume = structure.lattice.volume
+    if not np.isfinite(volume) or abs(volume) < 1e-3:
+        raise ValueError(f"the lattice has zero volume ({volume:.3g} Angstrom^3)")
+    for index, site in enumerate(structure):
+        if not site.is_ordered:
+            raise ValueError(
+                f"site {index} is disordered or partially occupied ({site.species}); "
+                "GPAW needs one element per site with occupancy 1"
+            )
+        if not isinstance(site.specie, Element) and not hasattr(site.specie, "element"):
+            raise ValueError(f"site {index} holds {site.specie}, which is not an element")
+        occupancy = sum(site.species.values())
+        if abs(occupancy - 1) > 1e-8:
+            raise ValueError(f"site {index} has occupancy {occupancy:g}, expected 1")
+    symbols = [site.specie.symbol for site in structure]
+    missing = missing_gpaw_data(symbols, settings.xc, settings.basis)
+    if missing:
+        detail = ", ".join(f"{s}: {why}" for s, why in missing.items())
+        raise ValueError(f"GPAW has no data for element(s) {sorted(missing)} ({detail})")
+    shortest = min(structure.lattice.abc)
+    if shortest < settings.min_distance:
+        raise ValueError(
+            f"a lattice vector is only {shortest:.3f} Angstrom long "
+            f"(< {settings.min_distance} Angstrom): every atom overlaps its own image"
+        )
+    if len(structure) > 1:
+        dist = structure.distance_matrix + np.diag(np.full(len(structure), np.inf))
+        i, j = np.unravel_index(np.argmin(dist), dist.shape)
+        if dist[i, j] < settings.min_distance:
+            raise ValueError(
+                f"atoms {min(i, j)} ({symbols[min(i, j)]}) and {max(i, j)} "
+                f"({symbols[max(i, j)]}) overlap: {dist[i, j]:.3f} Angstrom apart "
+                f"(< {settings.min_distance} Angstrom)"
+            )
+
+
+# -- grids --------------------------------------------------------------------------------
+def scf_kpoint_mesh(lattice: Lattice, density: float) -> tuple[int, int, int]:
+    """Gamma-centred SCF mesh ``n_i = max(1, ceil(density / |a_i|))``.
+
+    Parameters
+    ----------
+    lattice
+        Crystal lattice (Angstrom).
+    density
+        k-points per direction times lattice length (Angstrom).
+    """
+    return tuple(max(1, int(np.ceil(density / a - 1e-9))) for a in lattice.abc)  # type: ignore[return-value]
+
+
+def hr_grid_from_cutoffs(
+    cell: np.ndarray, spos: np.ndarray, cutoffs: np.ndarray
+) -> tuple[int, int, int]:
+    """Smallest odd full-zone grid holding every lattice vector with overlapping orbitals.
+
+    A lattice vector R is needed when some pair of atoms i (cell 0) and j (cell R) is
+    closer than ``cutoffs[i] + cutoffs[j]``; the grid is ``2 max|R_c| + 1`` per direction.
+
+    Parameters
+    ----------
+    cell
+        Lattice vectors as rows (Angstrom), shape ``[3, 3]``.
+    spos
+        Fractional positions, shape ``[n_atoms, 3]``.
+    cutoffs
+        Largest basis-function radius of each atom (Angstrom), shape ``[n_atoms]``.
+    """
+    cell = np.asarray(cell, dtype=float)
+    spos = np.asarray(spos, dtype=float)
+    cutoffs = np.asarray(cutoffs, dtype=float)
+    reach = 2 * cutoffs.max()
+    # |R_c + d_c| <= reach |b_c| with b the reciprocal vectors (no 2 pi), |d_c| < 1
+    bound = np.ceil(reach * np.linalg.norm(np.linalg.inv(cell).T, axis=1)).astype(int) + 1
+    R = np.array(list(itertools.product(*[range(-b, b + 1) for b in bound])))  # [n_R, 3]
+    delta = spos[None, :, :] - spos[:, None, :]  # [i, j, 3], tau_j - tau_i
+    vec = (delta[None] + R[:, None, None, :]) @ cell  # [n_R, i, j, 3]
+    close = np.linalg.norm(vec, axis=-1) < cutoffs[:, None] + cutoffs[None, :]
+    needed = R[close.any(axis=(1, 2))]
+    return tuple(int(2 * n + 1) for n in np.abs(needed).max(axis=0))  # type: ignore[return-value]
+
+
+def lattice_vectors_fft_order(grid: tuple[int, int, int]) -> np.ndarray:
+    """Lattice vectors of a full-zone grid in FFT order (0, 1, .., -1 per direction).
+
+    This is the R order of the corpus files (first index slowest), shape
+    ``[prod(grid), 3]``.
+    """
+    axes = [np.rint(np.fft.fftfreq(n, 1.0 / n)).astype(int) for n in grid]
+    return np.array(list(itertools.product(*axes)), dtype=int)
+
+
+# -- GPAW stages --------------------------------------------------------------------------
+def _atoms(structure: Structure) -> Any:
+    from ase import Atoms
+
+    return Atoms(
+        numbers=structure.atomic_numbers,
+        cell=structure.lattice.matrix,
+        scaled_positions=structure.frac_coords,
+        pbc=True,
+    )
+
+
+def _run_scf(structure: Structure, settings: GPAWReferenceSettings, txt: Any) -> GPAW:
+    from gpaw.calculator import GPAW
+
+    atoms = _atoms(structure)
+    atoms.calc = GPAW(txt=txt, **settings.gpaw_parameters(structure))
+    atoms.get_potential_energy()
+    return atoms.calc
+
+
+def _orbital_table(calc: GPAW, basis: str) -> OrbitalTable:
+    shells = {
+        setup.symbol: tuple(int(bf.get_angular_momentum_number()) for bf in setup.basis_functions_J)
+        for setup in calc.wfs.setups
+    }
+    numbers = tuple(int(z) for z in calc.atoms.numbers)
+    return OrbitalTable(numbers, shells, basis_name=basis)
+
+
+def _basis_cutoffs(calc: GPAW) -> np.ndarray:
+    """Largest basis-function radius of each atom (Angstrom)."""
+    from ase.units import Bohr
+
+    return np.array(
+        [max(bf.get_cutoff() for bf in setup.basis_functions_J) * Bohr for setup in calc.wfs.setups]
+    )
+
+
+def _full_zone_matrices(
+    calc: GPAW, grid: tuple[int, int, int], soc: bool, txt: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
+    """H(k), S(k) (and H_soc(k)) on a Gamma-centred full-zone grid, corpus convention.
+
+    Returns
+    -------
+    tuple
+        Fractional k-points ``[n_k, 3]``, ``{"h0", "overlap"[, "soc_uu", "soc_ud"]}``
+        each ``[n_k, n, n]`` (eV), and the stage timings (s).
+    """
+    from ase.units import Ha
+    from gpaw.lcao.tools import get_lcao_hamiltonian
+    from gpaw.spinorbit import soc as soc_operator
+
+    timings = {}
+    start = time.perf_counter()
+    nscf = calc.fixed_density(
+        kpts={"size": grid, "gamma": True}, symmetry="off", nbands="nao", txt=txt
+    )
+    h_skmm, s_kmm = get_lcao_hamiltonian(nscf)
+    # GPAW stores LCAO matrices complex-conjugated
+    blocks = {"h0": np.conj(h_skmm[0]), "overlap": np.conj(s_kmm)}
+    timings["lcao_matrices"] = time.perf_counter() - start
+    if soc:
+        start = time.perf_counter()
+        wfs = nscf.wfs
+        n_k, n = s_kmm.shape[:2]
+        uu = np.zeros((n_k, n, n), complex)
+        ud = np.zeros((n_k, n, n), complex)
+        for a, d_sp in nscf.density.D_asp.items():
+            dvl_vii = soc_operator(wfs.setups[a], nscf.hamiltonian.xc, d_sp) * Ha
+            h_uu, h_ud = dvl_vii[2], dvl_vii[0] - 1j * dvl_vii[1]
+            p_kmi = np.asarray([wfs.P_aqMi[a][q] for q in range(n_k)])  # [n_k, n, n_i]
+            uu += np.conj(p_kmi) @ h_uu @ p_kmi.transpose(0, 2, 1)
+            ud += np.conj(p_kmi) @ h_ud @ p_kmi.transpose(0, 2, 1)
+        blocks["soc_uu"], blocks["soc_ud"] = uu, ud
+        timings["soc"] = time.perf_counter() - start
+    return nscf.wfs.kd.bzk_kc.copy(), blocks, timings
+
+
+def _to_real_space(
+    k_kc: np.ndarray, blocks_k: np.ndarray, grid: tuple[int, int, int]
+) -> np.ndarray:
+    """``X(R) = (1/N) sum_k exp(-2 pi i k.R) X(k)`` for every R of the grid, FFT order.
+
+    Parameters
+    ----------
+    k_kc
+        Fractional k-points of the full Gamma-centred grid, shape ``[N, 3]``.
+    blocks_k
+        Matrices at those k-points, shape ``[N, n, n]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Blocks ``[N, n, n]`` in the order of :func:`lattice_vectors_fft_order`.
+    """
+    grid_arr = np.array(grid)
+    index = np.mod(np.rint(k_kc * grid_arr).astype(int), grid_arr)  # [N, 3]
+    if len({tuple(i) for i in index.tolist()}) != int(np.prod(grid)):
+        raise RuntimeError("the k-points do not form the full Gamma-centred grid")
+    n = blocks_k.shape[-1]
+    on_grid = np.zeros((*grid, n, n), dtype=complex)
+    on_grid[index[:, 0], index[:, 1], index[:, 2]] = blocks_k
+    # k = m / N: sum_m X_m exp(-2 pi i m R / N) is numpy's forward FFT, indexed by R mod N
+    return (np.fft.fftn(on_grid, axes=(0, 1, 2)) / np.prod(grid)).reshape(-1, n, n)
+
+
+def _significant(blocks: dict[str, np.ndarray]) -> np.ndarray:
+    """Mask of lattice vectors with at least one element above :data:`NEGLIGIBLE`."""
+    return np.any([np.abs(b).max(axis=(1, 2)) > NEGLIGIBLE for b in blocks.values()], axis=0)
+
+
+def _check_overlap(ham: Hamiltonian, n_checks: int, seed: int) -> None:
+    """Raise if S(k) is not positive definite at Gamma or at random k-points."""
+    rng = np.random.default_rng(seed)
+    k = np.vstack([np.zeros(3), rng.random((n_checks, 3)) - 0.5])  # [n_checks + 1, 3]
+    lowest = np.linalg.eigvalsh(ham.overlap_k(k)).min(axis=1)
+    bad = int(np.argmin(lowest))
+    if lowest[bad] <= 0:
+        raise OverlapNotPositiveDefiniteError(
+            f"S(k) is not positive definite at k = {np.round(k[bad], 4).tolist()} "
+            f"(lowest eigenvalue {lowest[bad]:.3g}); the H(R) grid "
+            f"{ham.meta.get('hr_grid')} aliases: give a larger settings.hr_grid"
+        )
+
+
+def _formula(structure: Structure) -> str:
+    """Hill formula of the cell, not reduced (the corpus file names use it)."""
+    return _atoms(structure).get_chemical_formula()
+
+
+def _provenance(structure: Structure) -> dict[str, Any]:
+    props = structure.properties or {}
+    elements = props.get("elements") or [
+        el.symbol for el in sorted(structure.composition.elements, key=lambda e: e.X)
+    ]
+    out = {key: props.get(key, default) for key, default in PROVENANCE_DEFAULTS.items()}
+    return {"prototype": out.pop("prototype"), "elements": list(elements), **out}
+
+
+def compute_gpaw_reference(
+    structure: Structure,
+    settings: GPAWReferenceSettings | None = None,
+    soc: bool = True,
+    progress: ProgressCallback | None = None,
+    txt: str | Path | None = None,
+) -> Hamiltonian:
+    """Compute the GPAW LCAO Hamiltonian (H0, S and spin-orbit) of a crystal.
+
+    Parameters
+    ----------
+    structure
+        Ordered periodic crystal. Its ``properties`` may carry generator provenance
+        (``prototype``, ``elements``, ``holdout``, ``strain_sigma``, ``rattle``), copied
+        into ``meta``.
+    settings
+        Numerical settings; the corpus defaults when ``None``.
+    soc
+        Compute the spin-orbit blocks (``False``: a Hamiltonian without SOC).
+    progress
+        Called with the name of each stage as it starts ("validate", "scf",
+        "full-zone matrices", "fourier", "checks").
+    txt
+        GPAW log file (``None``: no log, ``"-"``: standard output).
+
+    Returns
+    -------
+    Hamiltonian
+        H0(R), S(R) and H_soc(R) in eV at full precision, R in FFT order (round-off
+        blocks dropped);
+        ``nelect``, ``efermi`` (eV), ``energy`` (GPAW total energy, eV) and ``meta`` with
+        the corpus keys plus per-stage ``timings`` (s).
+
+    Raises
+    ------
+    ValueError
+        If the structure cannot be calculated (see :func:`validate_structure`) or an
+        explicit ``hr_grid`` is smaller than the basis cutoffs require.
+    OverlapNotPositiveDefiniteError
+        If S(k) from the real-space overlap is not positive definite at a random k.
+    """
+    import gpaw
+
+    settings = settings or GPAWReferenceSettings()
+    report = progress or (lambda stage: None)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    report("validate")
+    validate_structure(structure, settings)
+
+    report("scf")
+    start = time.perf_counter()
+    calc = _run_scf(structure, settings, txt)
+    timings["scf"] = time.perf_counter() - start
+    crystal = Structure(
+        structure.lattice, structure.species, calc.spos_ac, properties=structure.properties
+    )
+    needed = hr_grid_from_cutoffs(crystal.lattice.matrix, calc.spos_ac, _basis_cutoffs(calc))
+    grid = settings.hr_grid or needed
+    if any(g < n for g, n in zip(grid, needed, strict=True)):
+        raise ValueError(
+            f"hr_grid {list(grid)} is smaller than the basis cutoffs require {list(needed)}"
+        )
+
+    report("full-zone matrices")
+    k_kc, blocks_k, stage_times = _full_zone_matrices(calc, grid, soc, txt)
+    timings.update(stage_times)
+
+    report("fourier")
+    start = time.perf_counter()
+    blocks = {name: _to_real_space(k_kc, b, grid) for name, b in blocks_k.items()}
+    blocks["h0"], blocks["overlap"] = blocks["h0"].real, blocks["overlap"].real
+    keep = _significant(blocks)
+    R = lattice_vectors_fft_order(grid)[keep]
+    blocks = {name: b[keep] for name, b in blocks.items()}
+    timings["fourier"] = time.perf_counter() - start
+
+    meta = {
+        **_provenance(crystal),
+        "formula": _formula(crystal),
+        "basis": settings.basis,
+        "xc": settings.xc,
+        "code": "GPAW",
+        "gpaw_version": gpaw.__version__,
+        "kscf": list(settings.scf_mesh(crystal.lattice)),
+        "hr_grid": list(grid),
+        "seed": settings.seed,
+    }
+    ham = Hamiltonian(
+        crystal,
+        _orbital_table(calc, settings.basis),
+        R,
+        blocks["h0"],
+        blocks["overlap"],
+        soc_uu=blocks.get("soc_uu"),
+        soc_ud=blocks.get("soc_ud"),
+        nelect=float(calc.wfs.nvalence),
+        efermi=float(calc.get_fermi_level()),
+        energy=float(calc.get_potential_energy()),
+        meta=meta,
+    )
+
+    report("checks")
+    start = time.perf_counter()
+    _check_overlap(ham, settings.n_overlap_checks, settings.seed)
+    timings["checks"] = time.perf_counter() - start
+    ham.meta["seconds"] = round(time.perf_counter() - started, 1)
+    ham.meta["timings"] = {k: round(v, 2) for k, v in timings.items()}
+    return ham
