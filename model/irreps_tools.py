@@ -14,7 +14,7 @@ from functools import lru_cache
 import torch
 from e3nn import o3
 
-__all__ = ["block_change_of_basis", "block_irreps"]
+__all__ = ["block_change_of_basis", "block_irreps", "tp_out_irreps_with_instructions"]
 
 
 def block_irreps(l1: int, l2: int) -> o3.Irreps:
@@ -52,3 +52,41 @@ def block_change_of_basis(l1: int, l2: int) -> torch.Tensor:
     """
     block_irreps(l1, l2)  # validates the arguments
     return _change_of_basis(l1, l2).clone()
+
+
+def tp_out_irreps_with_instructions(
+    irreps1: o3.Irreps, irreps2: o3.Irreps, target_irreps: o3.Irreps
+) -> tuple[o3.Irreps, list[tuple[int, int, int, str, bool]]]:
+    """Output irreps and ``uvu`` instructions of a channel-wise tensor product.
+
+    Every path ``ir1 ⊗ ir2 -> ir_out`` with ``ir_out`` among ``target_irreps`` keeps the
+    multiplicity of ``irreps1`` (as in MACE). Output irreps come sorted by (l, parity)
+    and the instructions point into that sorted order.
+
+    Parameters
+    ----------
+    irreps1
+        Irreps of the features (channels ``u``).
+    irreps2
+        Irreps of the edge attributes (one channel each, e.g. spherical harmonics).
+    target_irreps
+        Irreps that the output may contain.
+
+    Returns
+    -------
+    tuple
+        ``(irreps_out, instructions)`` for :class:`e3nn.o3.TensorProduct` with
+        per-edge (external) weights.
+    """
+    allowed = {ir for _, ir in o3.Irreps(target_irreps)}
+    out: list[tuple[int, o3.Irrep]] = []
+    instructions = []
+    for i1, (mul, ir1) in enumerate(o3.Irreps(irreps1)):
+        for i2, (_, ir2) in enumerate(o3.Irreps(irreps2)):
+            for ir_out in ir1 * ir2:
+                if ir_out in allowed:
+                    instructions.append((i1, i2, len(out), "uvu", True))
+                    out.append((mul, ir_out))
+    irreps_out, permutation, _ = o3.Irreps(out).sort()
+    instructions = [(i1, i2, permutation[k], mode, w) for i1, i2, k, mode, w in instructions]
+    return irreps_out, instructions

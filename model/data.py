@@ -1,0 +1,311 @@
+"""Crystals as padded-block graphs: per-structure arrays, batching, target gathering.
+
+A :class:`CrystalData` holds one structure's radius graph and, for training, its DFT
+blocks as dense per-R arrays (float32). Padded ``[n_pad, n_pad]`` targets per edge are
+gathered on the fly when a batch is built (:func:`collate`), which keeps a corpus of a
+few hundred structures in memory. The same index arrays scatter predicted padded blocks
+back into dense ``[n_R, n, n]`` arrays (:func:`scatter_blocks`).
+
+Block targets (corpus convention, DESIGN.md): ``h0`` (eV), ``overlap``, and the
+spin-orbit part as real antisymmetric ``A_α`` with ``H_uu = i A_z`` and
+``H_ud = i A_x + A_y`` (eV).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+from pymatgen.core import Structure
+
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.model.graph import CrystalGraph, radius_graph
+from socscreen.model.layout import OrbitalLayout
+from socscreen.orbitals import OrbitalTable
+
+__all__ = [
+    "CrystalData",
+    "GraphBatch",
+    "collate",
+    "soc_vector_blocks",
+    "scatter_blocks",
+]
+
+
+def soc_vector_blocks(h: Hamiltonian) -> np.ndarray:
+    """Real ``A_α(R)`` of a Hamiltonian's SOC part, shape ``[3, n_R, n, n]`` (eV).
+
+    Uses the time-reversal-symmetric form ``H_uu = i A_z``, ``H_ud = i A_x + A_y``;
+    zeros when the Hamiltonian has no SOC part.
+    """
+    if not h.has_soc:
+        return np.zeros((3, *h.h0.shape))
+    return np.stack([h.soc_ud.imag, h.soc_ud.real, h.soc_uu.imag])
+
+
+@dataclass
+class CrystalData:
+    """One structure ready for the network (numpy; converted per batch).
+
+    Attributes
+    ----------
+    species
+        Element index (into the layout's sorted elements) of every atom, ``[n_atoms]``.
+    graph
+        The radius graph.
+    orbital_slots
+        Global orbital index of each padded orbital of each atom (-1 where the element
+        has no orbital there), ``[n_atoms, n_pad]``.
+    r_index
+        Row of each edge's ``R`` in :attr:`R` (-1 if the blocks of that ``R`` are
+        unknown), ``[n_edges]``.
+    R
+        Lattice vectors of the dense arrays, ``[n_R, 3]``.
+    h0, overlap, soc
+        Dense DFT blocks (float32) ``[n_R, n, n]``, ``[n_R, n, n]``, ``[3, n_R, n, n]``;
+        ``None`` at inference.
+    efermi
+        DFT Fermi level (eV) or ``None``.
+    name
+        Label (file stem or formula).
+    """
+
+    species: np.ndarray
+    graph: CrystalGraph
+    orbital_slots: np.ndarray
+    r_index: np.ndarray
+    R: np.ndarray
+    h0: np.ndarray | None = None
+    overlap: np.ndarray | None = None
+    soc: np.ndarray | None = None
+    efermi: float | None = None
+    name: str = ""
+
+    @property
+    def n_atoms(self) -> int:
+        """Number of atoms."""
+        return len(self.species)
+
+    @classmethod
+    def from_structure(
+        cls,
+        structure: Structure,
+        layout: OrbitalLayout,
+        cutoffs: Mapping[str, float],
+        name: str = "",
+    ) -> CrystalData:
+        """Graph and index arrays of a structure (no targets); ``R`` = the graph's R."""
+        graph = radius_graph(structure, cutoffs)
+        R = graph.lattice_vectors
+        return cls(
+            species=_species(structure, layout),
+            graph=graph,
+            orbital_slots=_orbital_slots(structure, layout),
+            r_index=_lookup_rows(graph.shifts, R),
+            R=R,
+            name=name or structure.composition.reduced_formula,
+        )
+
+    @classmethod
+    def from_hamiltonian(
+        cls,
+        h: Hamiltonian,
+        layout: OrbitalLayout,
+        cutoffs: Mapping[str, float],
+        message_cutoff: float,
+        name: str = "",
+    ) -> CrystalData:
+        """Training sample: graph edges with DFT blocks, plus short message edges.
+
+        Edges whose ``R`` the file lacks (their blocks are zero below the corpus
+        thresholds) are dropped unless shorter than ``message_cutoff`` (Å), where they
+        stay for message passing with ``r_index = -1`` (no target).
+        """
+        if h.orbitals.element_shells != {
+            s: layout.element_shells[s] for s in h.orbitals.element_shells
+        }:
+            raise ValueError(f"{name or h}: orbital shells differ from the model's layout")
+        graph = radius_graph(h.structure, cutoffs)
+        r_index = _lookup_rows(graph.shifts, h.R)
+        dist = np.linalg.norm(graph.vectors, axis=1)
+        keep = (r_index >= 0) | (dist < message_cutoff)
+        graph = _subgraph(graph, keep)
+        return cls(
+            species=_species(h.structure, layout),
+            graph=graph,
+            orbital_slots=_orbital_slots(h.structure, layout),
+            r_index=r_index[keep],
+            R=h.R,
+            h0=h.h0.astype(np.float32),
+            overlap=h.overlap.astype(np.float32),
+            soc=soc_vector_blocks(h).astype(np.float32),
+            efermi=h.efermi,
+            name=name or h.structure.composition.reduced_formula,
+        )
+
+
+def _species(structure: Structure, layout: OrbitalLayout) -> np.ndarray:
+    symbols = [site.specie.symbol for site in structure]
+    unknown = sorted(set(symbols) - set(layout.elements))
+    if unknown:
+        raise ValueError(f"element(s) {unknown} are not covered by the model")
+    return np.array([layout.elements.index(s) for s in symbols], dtype=np.int64)
+
+
+def _orbital_slots(structure: Structure, layout: OrbitalLayout) -> np.ndarray:
+    symbols = [site.specie.symbol for site in structure]
+    out = np.full((len(symbols), layout.n_pad), -1, dtype=np.int64)
+    start = 0
+    for a, symbol in enumerate(symbols):
+        index = layout.orbital_index(symbol)
+        out[a, index] = start + np.arange(len(index))
+        start += len(index)
+    return out
+
+
+def _lookup_rows(shifts: np.ndarray, R: np.ndarray) -> np.ndarray:
+    table = {tuple(r): k for k, r in enumerate(np.asarray(R).tolist())}
+    return np.array([table.get(tuple(s), -1) for s in shifts.tolist()], dtype=np.int64)
+
+
+def _subgraph(graph: CrystalGraph, keep: np.ndarray) -> CrystalGraph:
+    new_index = np.cumsum(keep) - 1
+    if not np.all(keep[graph.partner[keep]]):
+        raise ValueError("edge selection must keep partners together")
+    return CrystalGraph(
+        edge_index=graph.edge_index[:, keep],
+        shifts=graph.shifts[keep],
+        vectors=graph.vectors[keep],
+        cutoffs=graph.cutoffs[keep],
+        partner=new_index[graph.partner[keep]],
+    )
+
+
+@dataclass
+class GraphBatch:
+    """Several crystals as one disconnected graph (torch tensors).
+
+    Shapes: ``N`` atoms and ``E`` edges of all structures, ``P = n_pad``.
+    """
+
+    species: torch.Tensor  # [N] long
+    node_batch: torch.Tensor  # [N] long, structure of each atom
+    edge_index: torch.Tensor  # [2, E] long, global atom indices
+    vectors: torch.Tensor  # [E, 3] Cartesian d (Å)
+    cutoffs: torch.Tensor  # [E] pair cutoff r_i + r_j (Å)
+    partner: torch.Tensor  # [E] long, global index of (j, i, -R)
+    is_self: torch.Tensor  # [E] bool, on-site edges
+    edge_batch: torch.Tensor  # [E] long
+    n_structures: int
+    h0: torch.Tensor | None = None  # [E, P, P] eV
+    overlap: torch.Tensor | None = None  # [E, P, P]
+    soc: torch.Tensor | None = None  # [E, 3, P, P] eV
+    target_mask: torch.Tensor | None = None  # [E, P, P] bool, known elements
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> GraphBatch:
+        """Copy to a device; floating tensors also to ``dtype`` if given."""
+        changes = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                if dtype is not None and value.is_floating_point():
+                    value = value.to(dtype)
+                changes[f.name] = value.to(device)
+        return GraphBatch(**{**self.__dict__, **changes})
+
+
+def _padded(dense: np.ndarray, r_index: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Gather ``dense[..., r, rows, cols]`` per edge with -1 -> 0, ``[E, ..., P, P]``."""
+    valid = (r_index[:, None, None] >= 0) & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
+    out = dense[..., np.maximum(r_index, 0)[:, None, None], np.maximum(rows, 0)[:, :, None],
+                np.maximum(cols, 0)[:, None, :]]
+    out = np.where(valid, out, 0.0)
+    return np.moveaxis(out, 0, 1) if dense.ndim == 4 else out
+
+
+def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphBatch:
+    """Concatenate crystals into one :class:`GraphBatch` (targets gathered if present)."""
+    node_offset = edge_offset = 0
+    parts: dict[str, list] = {k: [] for k in (
+        "species", "node_batch", "edge_index", "vectors", "cutoffs", "partner", "is_self",
+        "edge_batch", "h0", "overlap", "soc", "target_mask")}
+    for b, s in enumerate(samples):
+        g = s.graph
+        parts["species"].append(s.species)
+        parts["node_batch"].append(np.full(s.n_atoms, b))
+        parts["edge_index"].append(g.edge_index + node_offset)
+        parts["vectors"].append(g.vectors)
+        parts["cutoffs"].append(g.cutoffs)
+        parts["partner"].append(g.partner + edge_offset)
+        parts["is_self"].append(g.is_self)
+        parts["edge_batch"].append(np.full(g.n_edges, b))
+        if with_targets:
+            rows = s.orbital_slots[g.edge_index[0]]
+            cols = s.orbital_slots[g.edge_index[1]]
+            parts["h0"].append(_padded(s.h0, s.r_index, rows, cols))
+            parts["overlap"].append(_padded(s.overlap, s.r_index, rows, cols))
+            parts["soc"].append(_padded(s.soc, s.r_index, rows, cols))
+            parts["target_mask"].append(
+                (s.r_index[:, None, None] >= 0) & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
+            )
+        node_offset += s.n_atoms
+        edge_offset += g.n_edges
+    cat = {k: np.concatenate(v, axis=-1 if k == "edge_index" else 0) for k, v in parts.items() if v}
+    dtype = torch.float64  # callers cast with GraphBatch.to(device, dtype)
+    return GraphBatch(
+        species=torch.as_tensor(cat["species"]),
+        node_batch=torch.as_tensor(cat["node_batch"]),
+        edge_index=torch.as_tensor(cat["edge_index"]),
+        vectors=torch.as_tensor(cat["vectors"], dtype=dtype),
+        cutoffs=torch.as_tensor(cat["cutoffs"], dtype=dtype),
+        partner=torch.as_tensor(cat["partner"]),
+        is_self=torch.as_tensor(cat["is_self"]),
+        edge_batch=torch.as_tensor(cat["edge_batch"]),
+        n_structures=len(samples),
+        h0=torch.as_tensor(cat["h0"], dtype=dtype) if with_targets else None,
+        overlap=torch.as_tensor(cat["overlap"], dtype=dtype) if with_targets else None,
+        soc=torch.as_tensor(cat["soc"], dtype=dtype) if with_targets else None,
+        target_mask=torch.as_tensor(cat["target_mask"]) if with_targets else None,
+    )
+
+
+def scatter_blocks(
+    blocks: torch.Tensor, sample: CrystalData, orbitals: OrbitalTable | None = None
+) -> torch.Tensor:
+    """Dense ``[..., n_R, n, n]`` arrays from one structure's padded edge blocks.
+
+    Parameters
+    ----------
+    blocks
+        Padded blocks of this structure's edges, ``[n_edges, ..., P, P]`` (any leading
+        per-edge shape after the edge axis, e.g. ``[n_edges, 3, P, P]``).
+    sample
+        The structure; edges with ``r_index = -1`` are skipped.
+    orbitals
+        Only used to size ``n`` when given; otherwise ``n`` is the number of real
+        orbitals in :attr:`CrystalData.orbital_slots`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., n_R, n, n]`` with ``R`` = :attr:`CrystalData.R`; differentiable.
+    """
+    n = orbitals.n_orbitals if orbitals is not None else int((sample.orbital_slots >= 0).sum())
+    g = sample.graph
+    keep = torch.as_tensor(sample.r_index >= 0)
+    rows = torch.as_tensor(sample.orbital_slots[g.edge_index[0]])[keep]  # [E', P]
+    cols = torch.as_tensor(sample.orbital_slots[g.edge_index[1]])[keep]
+    r = torch.as_tensor(sample.r_index)[keep]
+    blocks = blocks[keep]
+    lead = blocks.shape[1:-2]
+    valid = (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)  # [E', P, P]
+    e_idx, p_idx, q_idx = torch.nonzero(valid, as_tuple=True)
+    values = blocks[e_idx, ..., p_idx, q_idx]  # [K, *lead]
+    flat = (r[e_idx] * n + rows[e_idx, p_idx]) * n + cols[e_idx, q_idx]  # [K]
+    out = torch.zeros(len(sample.R) * n * n, *lead, dtype=blocks.dtype, device=blocks.device)
+    out = out.index_put((flat,), values)
+    return out.reshape(len(sample.R), n, n, *lead).permute(
+        *range(3, 3 + len(lead)), 0, 1, 2
+    )

@@ -1,0 +1,250 @@
+"""Uni-HamGNN: equivariant H0 network (channel 1) and spin-orbit head (channel 2).
+
+Channel 1 maps a crystal graph to padded H0 blocks for every edge; channel 2
+(:class:`~socscreen.model.soc.SpinOrbitHead`) maps channel 1's features, detached, to
+the spin-orbit blocks ``A_α`` (delta learning). Both are Hermitian by construction: each
+directed edge's raw block ``B_e`` is combined with its partner's as
+``H_e = (B_e + B_partner(e)ᵀ) / 2`` (``A_e = (B_e − B_partner(e)ᵀ) / 2`` for the
+antisymmetric SOC blocks), so ``H_ji(−R) = H_ij(R)ᵀ`` holds exactly.
+
+Energies: outputs are in eV; H0 is ``scale · network + ε`` with ε per-element on-site
+shell energies (diagonal, from the training data). The absolute energy zero of a DFT H0
+is arbitrary (GPAW sets the average electrostatic potential to zero), so the model is
+trained modulo ``H0 → H0 + c S`` per structure (:mod:`socscreen.model.loss`) and its
+predictions live in their own consistent gauge; bands are compared relative to E_F.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from e3nn import o3
+from pydantic import BaseModel, Field
+from torch import nn
+
+from socscreen.model.basis import to_e3nn_frame
+from socscreen.model.blocks import InteractionBlock, OnsiteReadout, PairReadout, RadialEmbedding, scalar_slice
+from socscreen.model.data import GraphBatch
+from socscreen.model.layout import OrbitalLayout
+from socscreen.model.soc import SpinOrbitHead
+
+__all__ = ["ModelConfig", "HamiltonianNetwork", "UniHamGNN", "symmetrize_blocks"]
+
+
+class ModelConfig(BaseModel):
+    """Architecture of a Uni-HamGNN model (stored in checkpoints)."""
+
+    hidden_irreps: str = Field(
+        "24x0e+4x0o+12x1o+4x1e+8x2e+4x2o+4x3o+2x3e",
+        description="Node feature irreps of every interaction layer.",
+    )
+    pair_irreps: str = Field(
+        "16x0e+8x1o+4x1e+4x2e+4x2o+2x3o", description="Pair features coupled to Y(d) in readouts."
+    )
+    soc_pair_irreps: str = Field(
+        "8x0e+4x1o+2x1e+2x2e+2x2o", description="Pair features of the SOC off-site readout."
+    )
+    sh_lmax: int = Field(4, description="Largest l of the edge spherical harmonics.")
+    n_interactions: int = Field(2, description="Number of message-passing layers.")
+    n_radial: int = Field(8, description="Bessel functions of r / r_cut in message passing.")
+    n_radial_pair: int = Field(12, description="Bessel functions of r / (r_i + r_j) in readouts.")
+    envelope_p: int = Field(6, description="Exponent of the polynomial cutoff envelope.")
+    message_cutoff: float = Field(
+        6.0, description="Cap on the message-passing radius (Angstrom); blocks use r_i + r_j."
+    )
+    species_embedding: int = Field(16, description="Width of the species embedding.")
+    mlp_hidden: int = Field(32, description="Hidden width of the radial MLPs.")
+    soc_offsite: bool = Field(True, description="Predict off-site SOC blocks (else on-site only).")
+
+
+def symmetrize_blocks(blocks: torch.Tensor, partner: torch.Tensor, sign: float = 1.0) -> torch.Tensor:
+    """``(B_e + sign · B_partner(e)ᵀ) / 2`` over the last two axes (``[E, ..., P, P]``)."""
+    return 0.5 * (blocks + sign * blocks[partner].transpose(-1, -2))
+
+
+def _pad_mask(layout_masks: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+    """``[E, P, P]`` mask of real orbital pairs of every edge."""
+    m = layout_masks[species]  # [N, P]
+    return m[edge_index[0]][:, :, None] & m[edge_index[1]][:, None, :]
+
+
+class HamiltonianNetwork(nn.Module):
+    """Channel 1: species embedding, interactions, on-site and pair readouts of H0.
+
+    Parameters
+    ----------
+    layout
+        Padded orbital layout (elements, shell slots).
+    config
+        Architecture.
+    avg_num_neighbors
+        Normaliser of neighbour sums (mean message edges per atom in the training set).
+    """
+
+    def __init__(self, layout: OrbitalLayout, config: ModelConfig, avg_num_neighbors: float) -> None:
+        super().__init__()
+        self.config = config
+        n_el = len(layout.elements)
+        block_irreps = layout.block_irreps
+        self.sh_irreps = o3.Irreps.spherical_harmonics(config.sh_lmax)
+        hidden = o3.Irreps(config.hidden_irreps)
+        degrees = [ir.l for _, ir in hidden]
+        if hidden != hidden.simplify() or degrees != sorted(degrees):
+            raise ValueError(f"hidden_irreps must be simplified and ordered by l, got {hidden}")
+        self.embedding = nn.Embedding(n_el, config.species_embedding)
+        self.radial = RadialEmbedding(config.n_radial, config.envelope_p)
+        self.radial_pair = RadialEmbedding(config.n_radial_pair, config.envelope_p)
+        n_edge_scalars = config.n_radial + 2 * config.species_embedding
+        layers = []
+        node_irreps = o3.Irreps(f"{config.species_embedding}x0e")
+        for _ in range(config.n_interactions):
+            layers.append(
+                InteractionBlock(node_irreps, self.sh_irreps, hidden, n_edge_scalars,
+                                 config.mlp_hidden, avg_num_neighbors)
+            )
+            node_irreps = hidden
+        self.interactions = nn.ModuleList(layers)
+        self.node_irreps = hidden
+        self.scalars = scalar_slice(hidden)
+        n_scalars = self.scalars.stop - self.scalars.start
+        self.onsite = OnsiteReadout(hidden, self.sh_irreps, block_irreps, n_edge_scalars,
+                                    config.mlp_hidden, avg_num_neighbors)
+        self.pair = PairReadout(hidden, o3.Irreps(config.pair_irreps), self.sh_irreps, block_irreps,
+                                config.n_radial_pair + 2 * n_scalars, config.mlp_hidden)
+        self.register_buffer(
+            "block_basis", layout.block_basis.reshape(block_irreps.dim, -1).to(torch.get_default_dtype())
+        )
+
+    def geometry(self, batch: GraphBatch) -> dict[str, torch.Tensor]:
+        """Edge geometry shared by both channels (message and pair edges)."""
+        c = self.config
+        dist = batch.vectors.norm(dim=1)  # [E]
+        pair = ~batch.is_self
+        message = pair & (dist < torch.clamp(batch.cutoffs, max=c.message_cutoff))
+        sh = o3.spherical_harmonics(self.sh_irreps, to_e3nn_frame(batch.vectors[pair]),
+                                    normalize=True, normalization="component")  # [E_pair, sh]
+        u_pair = dist[pair] / batch.cutoffs[pair]
+        rbf_pair, env_pair = self.radial_pair(u_pair)
+        m_cut = torch.clamp(batch.cutoffs, max=c.message_cutoff)[message]
+        rbf_msg, _ = self.radial(dist[message] / m_cut)
+        sh_msg = o3.spherical_harmonics(self.sh_irreps, to_e3nn_frame(batch.vectors[message]),
+                                        normalize=True, normalization="component")
+        return {
+            "pair": pair, "message": message, "sh_pair": sh, "rbf_pair": rbf_pair,
+            "env_pair": env_pair, "sh_msg": sh_msg, "rbf_msg": rbf_msg,
+        }
+
+    def pair_scalars(self, scalars: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+        """Invariant pair input, symmetric in (i, j): ``[rbf, s_i s_j, s_i + s_j]``."""
+        s_i, s_j = scalars[edge_index[0]], scalars[edge_index[1]]
+        return torch.cat([rbf, s_i * s_j, s_i + s_j], dim=1)
+
+    def forward(self, batch: GraphBatch) -> dict[str, torch.Tensor]:
+        """Node features, geometry and raw (unsymmetrised, unscaled) padded H0 blocks."""
+        geo = self.geometry(batch)
+        emb = self.embedding(batch.species)  # [N, n_emb]
+        msg_index = batch.edge_index[:, geo["message"]]
+        msg_scalars = torch.cat([geo["rbf_msg"], emb[msg_index[0]], emb[msg_index[1]]], dim=1)
+        h = emb
+        for layer in self.interactions:
+            h = layer(h, geo["sh_msg"], msg_scalars, msg_index)  # [N, hidden]
+        onsite = self.onsite(h, geo["sh_msg"], msg_scalars, msg_index)  # [N, block]
+        pair_index = batch.edge_index[:, geo["pair"]]
+        pair_in = self.pair_scalars(h[:, self.scalars], pair_index, geo["rbf_pair"])
+        pair = self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)  # [E_pair, block]
+        irreps = torch.zeros(batch.vectors.shape[0], pair.shape[1], dtype=pair.dtype, device=pair.device)
+        irreps = irreps.index_put((torch.nonzero(geo["pair"], as_tuple=True)[0],), pair)
+        self_edges = torch.nonzero(batch.is_self, as_tuple=True)[0]
+        irreps = irreps.index_put((self_edges,), onsite[batch.edge_index[0, self_edges]])
+        n_pad = int(self.block_basis.shape[1] ** 0.5)
+        blocks = (irreps @ self.block_basis).reshape(-1, n_pad, n_pad)
+        return {"node_feats": h, "geometry": geo, "blocks": blocks}
+
+
+class UniHamGNN(nn.Module):
+    """The full model: layout, cutoffs, normalisation, channel 1 and channel 2.
+
+    Parameters
+    ----------
+    element_shells
+        Shells per covered element (GPAW order).
+    cutoffs
+        Orbital cutoff radius per element (Å).
+    config
+        Architecture.
+    normalization
+        ``shell_energy`` ([n_el, n_slots] eV, on-site diagonal reference per shell slot), ``h0_scale`` (eV),
+        ``soc_scale`` (eV), ``xi_reference`` ([n_el, n_xi] eV) and
+        ``avg_num_neighbors``; defaults (zeros, 1) when ``None``.
+    """
+
+    def __init__(
+        self,
+        element_shells: dict[str, tuple[int, ...]],
+        cutoffs: dict[str, float],
+        config: ModelConfig | None = None,
+        normalization: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.layout = OrbitalLayout({k: tuple(v) for k, v in element_shells.items()})
+        missing = sorted(set(self.layout.elements) - set(cutoffs))
+        if missing:
+            raise ValueError(f"no cutoff radius for element(s) {missing}")
+        self.cutoffs = {k: float(cutoffs[k]) for k in self.layout.elements}
+        self.config = config or ModelConfig()
+        norm = normalization or {}
+        n_el, n_xi = len(self.layout.elements), len(self.layout.same_l_pairs)
+        self.register_buffer("shell_energy", torch.as_tensor(
+            norm.get("shell_energy", torch.zeros(n_el, self.layout.n_slots)),
+            dtype=torch.get_default_dtype()))
+        slot_of_orbital = torch.repeat_interleave(
+            torch.arange(self.layout.n_slots), torch.as_tensor([2 * l + 1 for l in self.layout.slot_l]))
+        self.register_buffer("slot_of_orbital", slot_of_orbital)  # [n_pad]
+        self.register_buffer("h0_scale", torch.tensor(float(norm.get("h0_scale", 1.0))))
+        self.register_buffer("orbital_masks", self.layout.mask_table())
+        self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
+        self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
+        self.soc = SpinOrbitHead(
+            self.layout, self.config, self.h0.node_irreps, self.h0.sh_irreps,
+            xi_reference=torch.as_tensor(norm.get("xi_reference", torch.zeros(n_el, n_xi))),
+            soc_scale=float(norm.get("soc_scale", 1.0)),
+        )
+
+    @property
+    def elements(self) -> list[str]:
+        """Covered element symbols, sorted."""
+        return self.layout.elements
+
+    def normalization(self) -> dict[str, Any]:
+        """The normalisation record (JSON-ready) for checkpoints."""
+        return {
+            "shell_energy": self.shell_energy.tolist(),
+            "h0_scale": float(self.h0_scale),
+            "soc_scale": float(self.soc.soc_scale),
+            "xi_reference": self.soc.xi_reference.tolist(),
+            "avg_num_neighbors": self.avg_num_neighbors,
+        }
+
+    def forward(self, batch: GraphBatch, soc: bool = True) -> dict[str, torch.Tensor]:
+        """Padded blocks of every edge.
+
+        Returns
+        -------
+        dict
+            ``h0`` ``[E, P, P]`` (eV), ``soc`` ``[E, 3, P, P]`` (eV, ``A_α``; absent if
+            ``soc`` is False), ``mask`` ``[E, P, P]`` (real orbital pairs) and
+            ``node_feats``.
+        """
+        out = self.h0(batch)
+        mask = _pad_mask(self.orbital_masks, batch.species, batch.edge_index)
+        h0 = symmetrize_blocks(out["blocks"], batch.partner) * self.h0_scale
+        self_edges = batch.is_self
+        energies = self.shell_energy[:, self.slot_of_orbital]  # [n_el, P]
+        reference = torch.diag_embed(energies[batch.species[batch.edge_index[0]]])
+        h0 = torch.where(self_edges[:, None, None], h0 + reference.to(h0.dtype), h0) * mask
+        result = {"h0": h0, "mask": mask, "node_feats": out["node_feats"]}
+        if soc:
+            a = self.soc(batch, out["node_feats"].detach(), out["geometry"])
+            result["soc"] = a * mask[:, None]
+        return result
