@@ -63,6 +63,8 @@ class CrystalData:
         unknown), ``[n_edges]``.
     R
         Lattice vectors of the dense arrays, ``[n_R, 3]``.
+    known
+        Edges whose DFT block is known (training only), ``[n_edges]``.
     h0, overlap, soc
         Dense DFT blocks (float32) ``[n_R, n, n]``, ``[n_R, n, n]``, ``[3, n_R, n, n]``;
         ``None`` at inference.
@@ -77,6 +79,7 @@ class CrystalData:
     orbital_slots: np.ndarray
     r_index: np.ndarray
     R: np.ndarray
+    known: np.ndarray | None = None
     h0: np.ndarray | None = None
     overlap: np.ndarray | None = None
     soc: np.ndarray | None = None
@@ -114,30 +117,29 @@ class CrystalData:
         h: Hamiltonian,
         layout: OrbitalLayout,
         cutoffs: Mapping[str, float],
-        message_cutoff: float,
         name: str = "",
     ) -> CrystalData:
-        """Training sample: graph edges with DFT blocks, plus short message edges.
+        """Training sample: every graph edge with its DFT block.
 
-        Edges whose ``R`` the file lacks (their blocks are zero below the corpus
-        thresholds) are dropped unless shorter than ``message_cutoff`` (Å), where they
-        stay for message passing with ``r_index = -1`` (no target).
+        Corpus files store only lattice vectors with a non-zero element, so an edge whose
+        ``R`` is missing but lies inside the file's H(R) grid (``meta["hr_grid"]``) has a
+        known zero block; edges beyond the grid have no target.
         """
-        if h.orbitals.element_shells != {
-            s: layout.element_shells[s] for s in h.orbitals.element_shells
-        }:
+        own = {s: layout.element_shells.get(s) for s in h.orbitals.element_shells}
+        if own != h.orbitals.element_shells:
             raise ValueError(f"{name or h}: orbital shells differ from the model's layout")
         graph = radius_graph(h.structure, cutoffs)
         r_index = _lookup_rows(graph.shifts, h.R)
-        dist = np.linalg.norm(graph.vectors, axis=1)
-        keep = (r_index >= 0) | (dist < message_cutoff)
-        graph = _subgraph(graph, keep)
+        grid = h.meta.get("hr_grid")
+        reach = (np.asarray(grid) - 1) // 2 if grid is not None else np.abs(h.R).max(axis=0)
+        known = (r_index >= 0) | np.all(np.abs(graph.shifts) <= reach, axis=1)
         return cls(
             species=_species(h.structure, layout),
             graph=graph,
             orbital_slots=_orbital_slots(h.structure, layout),
-            r_index=r_index[keep],
+            r_index=r_index,
             R=h.R,
+            known=known,
             h0=h.h0.astype(np.float32),
             overlap=h.overlap.astype(np.float32),
             soc=soc_vector_blocks(h).astype(np.float32),
@@ -168,19 +170,6 @@ def _orbital_slots(structure: Structure, layout: OrbitalLayout) -> np.ndarray:
 def _lookup_rows(shifts: np.ndarray, R: np.ndarray) -> np.ndarray:
     table = {tuple(r): k for k, r in enumerate(np.asarray(R).tolist())}
     return np.array([table.get(tuple(s), -1) for s in shifts.tolist()], dtype=np.int64)
-
-
-def _subgraph(graph: CrystalGraph, keep: np.ndarray) -> CrystalGraph:
-    new_index = np.cumsum(keep) - 1
-    if not np.all(keep[graph.partner[keep]]):
-        raise ValueError("edge selection must keep partners together")
-    return CrystalGraph(
-        edge_index=graph.edge_index[:, keep],
-        shifts=graph.shifts[keep],
-        vectors=graph.vectors[keep],
-        cutoffs=graph.cutoffs[keep],
-        partner=new_index[graph.partner[keep]],
-    )
 
 
 @dataclass
@@ -248,7 +237,7 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
             parts["overlap"].append(_padded(s.overlap, s.r_index, rows, cols))
             parts["soc"].append(_padded(s.soc, s.r_index, rows, cols))
             parts["target_mask"].append(
-                (s.r_index[:, None, None] >= 0) & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
+                s.known[:, None, None] & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
             )
         node_offset += s.n_atoms
         edge_offset += g.n_edges

@@ -1,0 +1,118 @@
+"""Checkpoints: everything needed to rebuild a model, plus a JSON record beside it.
+
+A checkpoint (``*.pt``) holds the layout (element shells), orbital cutoffs, architecture,
+normalisation, weights, and optionally the training state (stage, epoch, optimiser) for
+``--resume``. Its record (same stem, ``.json``) names the model and what it was trained
+on (files with sha256, settings, split, the reproducing command, metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from socscreen.model.network import ModelConfig, UniHamGNN
+
+__all__ = ["FORMAT", "file_sha256", "load_checkpoint", "save_checkpoint", "build_model"]
+
+FORMAT = "socscreen-unihamgnn/1"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_model(
+    element_shells: dict[str, Any],
+    cutoffs: dict[str, float],
+    config: ModelConfig,
+    normalization: dict[str, Any],
+    dtype: torch.dtype = torch.float32,
+) -> UniHamGNN:
+    """Build a model with e3nn's constants in ``dtype`` (they are baked at build time)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        return UniHamGNN(
+            {k: tuple(v) for k, v in element_shells.items()}, cutoffs, config, normalization
+        )
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: UniHamGNN,
+    record: dict[str, Any],
+    training_state: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``path`` (``.pt``) atomically and its JSON record (``.json``).
+
+    The record gets ``checkpoint_sha256`` of the written weights.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "element_shells": {k: list(v) for k, v in model.layout.element_shells.items()},
+        "cutoffs": model.cutoffs,
+        "config": model.config.model_dump(),
+        "normalization": model.normalization(),
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+        "state_dict": model.state_dict(),
+        "training_state": training_state,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".pt")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    record = {**record, "checkpoint": path.name, "checkpoint_sha256": file_sha256(path)}
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[UniHamGNN, dict[str, Any]]:
+    """Rebuild a model from a checkpoint.
+
+    Returns
+    -------
+    tuple
+        ``(model, payload)``: the model in eval mode on ``map_location`` and the raw
+        payload (``training_state``, ``normalization``, ...) with the JSON record under
+        ``"record"`` (empty if the ``.json`` file is missing).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a socscreen Uni-HamGNN checkpoint.
+    """
+    path = Path(path)
+    payload = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} checkpoint")
+    dtype = getattr(torch, payload.get("dtype", "float32"))
+    model = build_model(
+        payload["element_shells"], payload["cutoffs"], ModelConfig(**payload["config"]),
+        payload["normalization"], dtype,
+    )
+    model.load_state_dict(payload["state_dict"])
+    record_path = path.with_suffix(".json")
+    payload["record"] = json.loads(record_path.read_text()) if record_path.exists() else {}
+    return model.to(map_location).eval(), payload

@@ -1,0 +1,175 @@
+"""Losses: Hamiltonian elements (modulo the energy zero), SOC elements, band energies.
+
+Energy reference
+----------------
+A DFT H0 has an arbitrary zero (GPAW: average electrostatic potential), and shifting it by
+``c`` changes every block by ``c S(R)`` while leaving the physics unchanged. The element
+loss therefore compares ``H_pred − H_DFT − c S`` with the per-structure least-squares
+shift ``c = <ΔH, S> / <S, S>``; a local model then settles on one consistent gauge, and
+band energies are compared after removing their mean offset inside the window. This is
+the choice documented in the model card: predictions are meaningful up to one constant
+per structure, and Fermi levels are computed from the predicted bands.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from socscreen.model.data import GraphBatch
+
+__all__ = [
+    "BroadenedEigh",
+    "band_loss",
+    "energy_shift",
+    "h0_element_loss",
+    "soc_element_loss",
+]
+
+
+def _per_structure(values: torch.Tensor, edge_batch: torch.Tensor, n: int) -> torch.Tensor:
+    """Sum ``[E, ...]`` values over each structure's edges, ``[n]``."""
+    flat = values.reshape(values.shape[0], -1).sum(dim=1)
+    return torch.zeros(n, dtype=values.dtype, device=values.device).index_add_(0, edge_batch, flat)
+
+
+def energy_shift(h0: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
+    """Least-squares ``c`` per structure with ``h0 − target ≈ c S`` (eV), ``[n_structures]``."""
+    mask = batch.target_mask
+    delta = (h0 - batch.h0) * mask
+    s = batch.overlap * mask
+    num = _per_structure(delta * s, batch.edge_batch, batch.n_structures)
+    den = _per_structure(s * s, batch.edge_batch, batch.n_structures)
+    return num / den.clamp_min(1e-12)
+
+
+def h0_element_loss(
+    h0: torch.Tensor, batch: GraphBatch, scale: float | torch.Tensor, kind: str = "mae"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Element loss of H0 modulo ``c S``.
+
+    Parameters
+    ----------
+    h0
+        Predicted padded blocks, ``[E, P, P]`` (eV).
+    batch
+        Batch with targets.
+    scale
+        Normalising energy (eV); the loss is dimensionless.
+    kind
+        ``"mae"``, ``"mse"`` or ``"mae+mse"``.
+
+    Returns
+    -------
+    tuple
+        ``(loss, mae)`` with ``mae`` the shift-aligned mean absolute error in eV
+        (detached).
+    """
+    c = energy_shift(h0, batch)  # [B]
+    mask = batch.target_mask
+    residual = (h0 - batch.h0 - c[batch.edge_batch, None, None] * batch.overlap)[mask]
+    return _reduce(residual / scale, kind), residual.detach().abs().mean()
+
+
+def soc_element_loss(
+    soc: torch.Tensor, batch: GraphBatch, scale: float | torch.Tensor, kind: str = "mae"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Element loss of the SOC blocks ``A_α`` (``[E, 3, P, P]``, eV).
+
+    Returns
+    -------
+    tuple
+        ``(loss, mae)`` with ``mae`` the mean absolute error of the complex spin blocks
+        ``H_uu`` and ``H_ud`` in eV (detached).
+    """
+    mask = batch.target_mask
+    diff = soc - batch.soc  # [E, 3, P, P]
+    residual = diff.transpose(0, 1)[:, mask]  # [3, K]
+    uu = residual[2].abs()
+    ud = torch.sqrt(residual[0] ** 2 + residual[1] ** 2)
+    mae = 0.5 * (uu.mean() + ud.mean())
+    return _reduce(residual / scale, kind), mae.detach()
+
+
+def _reduce(residual: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "mae":
+        return residual.abs().mean()
+    if kind == "mse":
+        return (residual**2).mean()
+    if kind == "mae+mse":
+        return residual.abs().mean() + (residual**2).mean()
+    raise ValueError(f"unknown loss kind {kind!r}; use 'mae', 'mse' or 'mae+mse'")
+
+
+class BroadenedEigh(torch.autograd.Function):
+    """Hermitian ``eigh`` whose backward is safe at degeneracies.
+
+    The eigenvector part of the gradient contains ``1 / (e_j − e_i)``; it is replaced by
+    the Lorentzian-broadened ``(e_j − e_i) / ((e_j − e_i)² + η²)``, which is finite for
+    degenerate pairs (Kramers pairs are exactly degenerate). The eigenvalue part
+    ``V diag(g_e) V†`` is exact.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, eta: float = 1e-4):  # noqa: D102
+        e, v = torch.linalg.eigh(a)
+        ctx.save_for_backward(e, v)
+        ctx.eta = eta
+        return e, v
+
+    @staticmethod
+    def backward(ctx, grad_e: torch.Tensor | None, grad_v: torch.Tensor | None):  # noqa: D102
+        e, v = ctx.saved_tensors
+        inner = torch.zeros_like(v)
+        if grad_e is not None:
+            inner = inner + torch.diag_embed(grad_e.to(v.dtype))
+        if grad_v is not None:
+            diff = e[..., None, :] - e[..., :, None]  # e_j - e_i
+            f = diff / (diff**2 + ctx.eta**2)
+            x = v.mH @ grad_v
+            inner = inner + f.to(v.dtype) * 0.5 * (x - x.mH)
+        grad_a = v @ inner @ v.mH
+        return 0.5 * (grad_a + grad_a.mH), None
+
+
+def band_loss(
+    h_k: torch.Tensor,
+    s_k: torch.Tensor,
+    reference: torch.Tensor,
+    efermi: float,
+    window: float = 2.5,
+    eta: float = 1e-4,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean absolute band-energy error in a window around E_F, offset removed.
+
+    Parameters
+    ----------
+    h_k
+        Predicted Hamiltonian at k, ``[n_k, m, m]`` complex (eV), differentiable.
+    s_k
+        Exact overlap at the same k, ``[n_k, m, m]`` complex (no gradient).
+    reference
+        DFT eigenvalues at the same k, ``[n_k, m]`` (eV), ascending.
+    efermi
+        DFT Fermi level (eV); bands with reference energy in ``efermi ± window`` count.
+    window
+        Half width of the energy window (eV).
+    eta
+        Broadening of the eigenvector gradient (eV).
+
+    Returns
+    -------
+    tuple
+        ``(loss, offset)``: MAE in eV and the removed mean offset (eV, detached).
+    """
+    chol = torch.linalg.cholesky(s_k)
+    eye = torch.eye(s_k.shape[-1], dtype=s_k.dtype, device=s_k.device).expand_as(s_k)
+    l_inv = torch.linalg.solve_triangular(chol, eye, upper=False)
+    h_orth = l_inv @ h_k @ l_inv.mH
+    e, _ = BroadenedEigh.apply(0.5 * (h_orth + h_orth.mH), eta)
+    inside = (reference - efermi).abs() < window
+    if not inside.any():
+        zero = e.sum() * 0.0
+        return zero, zero.detach()
+    diff = (e - reference)[inside]
+    offset = diff.mean()
+    return (diff - offset).abs().mean(), offset.detach()

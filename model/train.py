@@ -1,0 +1,398 @@
+"""Training: delta learning (H0, then SOC on frozen H0 features), then band fine-tuning.
+
+Stages (each with early stopping on the validation loss, checkpoints every
+``checkpoint_every`` epochs and at the best epoch, resumable):
+
+1. ``h0``    channel 1 on the H0 element loss (modulo ``c S``, :mod:`.loss`);
+2. ``soc``   channel 2 only (channel 1 frozen) on the SOC element loss;
+3. ``bands`` both channels, lower learning rate, element losses plus a small-weight
+   band-energy loss at random k inside ``E_F ± band_window`` (exact S through Cholesky,
+   DFT bands under ``no_grad``, degeneracy-safe eigenvector backward). It only runs after
+   stages 1–2 converged: gradients through eigendecompositions of a poor H diverge.
+
+Every epoch appends one JSON line to ``metrics.jsonl`` in the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, Field
+from tqdm.auto import tqdm
+
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.model.checkpoint import build_model, file_sha256, load_checkpoint, save_checkpoint
+from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
+from socscreen.model.loss import band_loss, h0_element_loss, soc_element_loss
+from socscreen.model.network import ModelConfig, UniHamGNN
+from socscreen.model.normalization import compute_normalization
+
+__all__ = ["TrainConfig", "split_files", "train", "spinor_bloch"]
+
+log = logging.getLogger(__name__)
+
+STAGES = ("h0", "soc", "bands")
+MODEL_NAME = "Uni-HamGNN (socscreen)"
+
+
+class TrainConfig(BaseModel):
+    """Settings of a training run (``socscreen train --config file.yaml``)."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Architecture.")
+    data: str = Field("data/corpus/gpaw-szp", description="Folder of corpus *.npz files.")
+    basis: str = Field("szp(dzp)", description="Basis of the corpus (GPAW subset syntax).")
+    seed: int = Field(0, description="Seed of the split, initialisation and k sampling.")
+    split: Literal["structure", "composition"] = Field(
+        "structure", description="Split by structure, or keep each element set in one split."
+    )
+    val_fraction: float = Field(0.1, description="Fraction of structures for validation.")
+    test_fraction: float = Field(0.1, description="Fraction of structures held out for testing.")
+    batch_size: int = Field(2, description="Structures per optimiser step.")
+    h0_epochs: int = Field(60, description="Epochs of stage 1 (H0).")
+    soc_epochs: int = Field(30, description="Epochs of stage 1b (SOC, H0 frozen).")
+    band_epochs: int = Field(8, description="Epochs of stage 2 (band fine-tuning).")
+    lr: float = Field(3e-3, description="Learning rate of the element stages.")
+    band_lr: float = Field(3e-4, description="Learning rate of band fine-tuning.")
+    loss: Literal["mae", "mse", "mae+mse"] = Field("mae+mse", description="Element loss.")
+    band_weight: float = Field(0.05, description="Weight of the band loss (stage 2).")
+    band_window: float = Field(2.5, description="Half width of the band window around E_F (eV).")
+    band_kpoints: int = Field(3, description="Random k-points per structure and step.")
+    band_eta: float = Field(1e-4, description="Broadening of the eigenvector gradient (eV).")
+    patience: int = Field(12, description="Epochs without validation improvement before stopping.")
+    checkpoint_every: int = Field(5, description="Write a checkpoint every N epochs.")
+    threads: int = Field(1, description="torch threads.")
+    max_minutes: float | None = Field(None, description="Stop after this wall time (minutes).")
+    dtype: Literal["float32", "float64"] = Field("float32", description="Model precision.")
+
+
+# -- data ------------------------------------------------------------------------------
+def _element_set(h: Hamiltonian) -> str:
+    return "-".join(sorted(h.orbitals.element_shells))
+
+
+def split_files(
+    hamiltonians: Sequence[Hamiltonian], config: TrainConfig
+) -> dict[str, list[int]]:
+    """Seeded split into train/val/test indices, by structure or by element set."""
+    rng = random.Random(config.seed)
+    if config.split == "structure":
+        groups = [[i] for i in range(len(hamiltonians))]
+    else:
+        by_key: dict[str, list[int]] = {}
+        for i, h in enumerate(hamiltonians):
+            by_key.setdefault(_element_set(h), []).append(i)
+        groups = [by_key[k] for k in sorted(by_key)]
+    rng.shuffle(groups)
+    n = len(hamiltonians)
+    n_test = int(round(config.test_fraction * n))
+    n_val = max(1, int(round(config.val_fraction * n))) if n > 2 else 0
+    out: dict[str, list[int]] = {"test": [], "val": [], "train": []}
+    for group in groups:
+        if len(out["test"]) < n_test:
+            out["test"] += group
+        elif len(out["val"]) < n_val:
+            out["val"] += group
+        else:
+            out["train"] += group
+    if not out["train"]:
+        raise ValueError(f"no training structures left in a split of {n} files")
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def load_corpus(folder: str | os.PathLike) -> tuple[list[Path], list[Hamiltonian]]:
+    """All ``*.npz`` corpus files of a folder, sorted by name."""
+    files = sorted(Path(folder).glob("*.npz"))
+    if not files:
+        raise ValueError(f"no *.npz corpus files in {folder}")
+    return files, [Hamiltonian.from_npz(f) for f in files]
+
+
+def corpus_layout(hamiltonians: Sequence[Hamiltonian], basis: str) -> tuple[dict, dict]:
+    """Element shells (checked across files) and orbital cutoffs (Å) of a corpus."""
+    from socscreen.model.basis_functions import cutoff_radius
+
+    shells: dict[str, tuple[int, ...]] = {}
+    for h in hamiltonians:
+        for symbol, own in h.orbitals.element_shells.items():
+            if shells.setdefault(symbol, own) != own:
+                raise ValueError(f"{symbol} has shells {shells[symbol]} and {own} in the corpus")
+    return shells, {s: cutoff_radius(s, basis) for s in sorted(shells)}
+
+
+# -- band helpers --------------------------------------------------------------------------
+def spinor_bloch(h0: torch.Tensor, soc: torch.Tensor | None, R: np.ndarray, k: np.ndarray) -> torch.Tensor:
+    """Spinor ``H(k) = I2 ⊗ H0(k) + i Σ_α σ_α ⊗ A_α(k)`` (spin-major), ``[n_k, 2n, 2n]``.
+
+    Parameters
+    ----------
+    h0
+        ``[n_R, n, n]`` real blocks (eV).
+    soc
+        ``[3, n_R, n, n]`` real ``A_α`` blocks (eV) or ``None``.
+    R, k
+        Integer lattice vectors ``[n_R, 3]`` and fractional k ``[n_k, 3]``.
+    """
+    phase = torch.exp(2j * math.pi * torch.as_tensor(k @ np.asarray(R).T))  # [n_k, n_R]
+    ctype = phase.dtype
+    h0k = torch.einsum("kr,rij->kij", phase, h0.to(ctype))
+    n = h0.shape[-1]
+    out = torch.zeros(len(k), 2 * n, 2 * n, dtype=ctype)
+    out[:, :n, :n] = h0k
+    out[:, n:, n:] = h0k
+    if soc is not None:
+        a = 1j * torch.einsum("kr,arij->akij", phase, soc.to(ctype))  # i A_α(k)
+        out = out + torch.cat([
+            torch.cat([a[2], a[0] - 1j * a[1]], dim=2),
+            torch.cat([a[0] + 1j * a[1], -a[2]], dim=2),
+        ], dim=1)
+    return out
+
+
+def _band_term(
+    out: dict[str, torch.Tensor], batch: GraphBatch, samples: Sequence[CrystalData],
+    config: TrainConfig, rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean band loss of the structures of a batch (eV)."""
+    losses, maes = [], []
+    start = 0
+    for s in samples:
+        stop = start + s.graph.n_edges
+        if s.efermi is None or not math.isfinite(s.efermi):
+            start = stop
+            continue
+        k = rng.random((config.band_kpoints, 3))
+        h_pred = spinor_bloch(scatter_blocks(out["h0"][start:stop], s),
+                              scatter_blocks(out["soc"][start:stop], s), s.R, k)
+        with torch.no_grad():
+            h_ref = spinor_bloch(torch.as_tensor(s.h0, dtype=torch.float64),
+                                 torch.as_tensor(s.soc, dtype=torch.float64), s.R, k)
+            s_k = spinor_bloch(torch.as_tensor(s.overlap, dtype=torch.float64), None, s.R, k)
+            ref = torch.linalg.eigvalsh(_orthogonalised(h_ref, s_k))
+        loss, _ = band_loss(h_pred.to(torch.complex128), s_k, ref, s.efermi,
+                            config.band_window, config.band_eta)
+        losses.append(loss)
+        maes.append(loss.detach())
+        start = stop
+    if not losses:
+        zero = out["h0"].sum() * 0.0
+        return zero, zero.detach()
+    return torch.stack(losses).mean(), torch.stack(maes).mean()
+
+
+def _orthogonalised(h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    chol = torch.linalg.cholesky(s)
+    eye = torch.eye(s.shape[-1], dtype=s.dtype).expand_as(s)
+    l_inv = torch.linalg.solve_triangular(chol, eye, upper=False)
+    m = l_inv @ h @ l_inv.mH
+    return 0.5 * (m + m.mH)
+
+
+# -- the loop --------------------------------------------------------------------------
+def _stage_parameters(model: UniHamGNN, stage: str) -> list[torch.nn.Parameter]:
+    h0_params = list(model.h0.parameters())
+    soc_params = list(model.soc.parameters())
+    for p in h0_params:
+        p.requires_grad_(stage in ("h0", "bands"))
+    for p in soc_params:
+        p.requires_grad_(stage in ("soc", "bands"))
+    return {"h0": h0_params, "soc": soc_params, "bands": h0_params + soc_params}[stage]
+
+
+def _step_losses(
+    model: UniHamGNN, batch: GraphBatch, samples: Sequence[CrystalData], stage: str,
+    config: TrainConfig, rng: np.random.Generator,
+) -> dict[str, torch.Tensor]:
+    out = model(batch, soc=stage != "h0")
+    h0_loss, h0_mae = h0_element_loss(out["h0"], batch, model.h0_scale, config.loss)
+    result = {"h0_loss": h0_loss, "h0_mae": h0_mae}
+    if stage != "h0":
+        soc_loss, soc_mae = soc_element_loss(out["soc"], batch, model.soc.soc_scale, config.loss)
+        result.update(soc_loss=soc_loss, soc_mae=soc_mae)
+    if stage == "h0":
+        result["loss"] = h0_loss
+    elif stage == "soc":
+        result["loss"] = soc_loss
+    else:
+        bands, band_mae = _band_term(out, batch, samples, config, rng)
+        result.update(band_mae=band_mae, loss=h0_loss + soc_loss + config.band_weight * bands / model.h0_scale)
+    return result
+
+
+def _batches(samples: Sequence[CrystalData], size: int, rng: random.Random | None) -> list[list[CrystalData]]:
+    order = list(range(len(samples)))
+    if rng is not None:
+        rng.shuffle(order)
+    return [[samples[i] for i in order[k : k + size]] for k in range(0, len(order), size)]
+
+
+def evaluate(
+    model: UniHamGNN, samples: Sequence[CrystalData], stage: str, config: TrainConfig,
+    dtype: torch.dtype,
+) -> dict[str, float]:
+    """Mean losses and MAEs (eV) over ``samples`` without gradients."""
+    model.eval()
+    totals: dict[str, float] = {}
+    rng = np.random.default_rng(config.seed)
+    with torch.no_grad():
+        for group in _batches(samples, config.batch_size, None):
+            batch = collate(group).to("cpu", dtype)
+            for key, value in _step_losses(model, batch, group, stage, config, rng).items():
+                totals[key] = totals.get(key, 0.0) + float(value) * len(group)
+    return {k: v / max(len(samples), 1) for k, v in totals.items()}
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | os.PathLike,
+    resume: str | os.PathLike | None = None,
+    command: str | None = None,
+) -> Path:
+    """Run (or resume) all stages and write ``model.pt`` + ``model.json`` to ``out_dir``.
+
+    Parameters
+    ----------
+    config
+        Settings.
+    out_dir
+        Folder for checkpoints (``last.pt``, ``best_<stage>.pt``, ``model.pt``) and
+        ``metrics.jsonl``.
+    resume
+        A checkpoint written by this function to continue from (stage, epoch,
+        optimiser and early-stopping state are restored).
+    command
+        The command line to record (default: ``sys.argv``).
+
+    Returns
+    -------
+    pathlib.Path
+        The final checkpoint ``out_dir/model.pt``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.threads)
+    dtype = getattr(torch, config.dtype)
+    files, hamiltonians = load_corpus(config.data)
+    shells, cutoffs = corpus_layout(hamiltonians, config.basis)
+    split = split_files(hamiltonians, config)
+    record = {
+        "name": MODEL_NAME,
+        "version": _version(),
+        "elements": sorted(shells),
+        "basis": config.basis,
+        "settings": config.model_dump(),
+        "command": command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
+        "training_files": [{"name": f.name, "sha256": file_sha256(f)} for f in files],
+        "split": {k: [files[i].name for i in v] for k, v in split.items()},
+    }
+
+    from socscreen.model.layout import OrbitalLayout
+
+    layout = OrbitalLayout(shells)
+    samples = [CrystalData.from_hamiltonian(h, layout, cutoffs, name=f.stem)
+               for f, h in zip(files, hamiltonians, strict=True)]
+    train_set = [samples[i] for i in split["train"]]
+    val_set = [samples[i] for i in split["val"]] or train_set
+
+    state: dict[str, Any] = {"stage": "h0", "epoch": 0, "best": math.inf, "bad": 0, "history": []}
+    optimizer_state = None
+    if resume is not None:
+        model, payload = load_checkpoint(resume)
+        if sorted(model.elements) != sorted(shells):
+            raise ValueError(f"{resume} covers {model.elements}, the corpus has {sorted(shells)}")
+        state.update(payload.get("training_state") or {})
+        optimizer_state = state.pop("optimizer", None)
+    else:
+        torch.manual_seed(config.seed)
+        normalization = compute_normalization(train_set, layout, config.model.message_cutoff)
+        model = build_model(shells, cutoffs, config.model, normalization, dtype)
+
+    started = time.monotonic()
+    metrics_path = out_dir / "metrics.jsonl"
+    for stage in STAGES[STAGES.index(state["stage"]) if state["stage"] in STAGES else len(STAGES):]:
+        epochs = {"h0": config.h0_epochs, "soc": config.soc_epochs, "bands": config.band_epochs}[stage]
+        params = _stage_parameters(model, stage)
+        lr = config.band_lr if stage == "bands" else config.lr
+        optimizer = torch.optim.Adam(params, lr=lr)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(2, config.patience // 3))
+        if optimizer_state is not None and state["stage"] == stage:
+            optimizer.load_state_dict(optimizer_state["optimizer"])
+            scheduler.load_state_dict(optimizer_state["scheduler"])
+        optimizer_state = None
+        if state["stage"] != stage:
+            state.update(stage=stage, epoch=0, best=math.inf, bad=0)
+        shuffle = random.Random(config.seed + 1000 * STAGES.index(stage) + state["epoch"])
+        k_rng = np.random.default_rng(config.seed + state["epoch"])
+        bar = tqdm(total=epochs, initial=state["epoch"], desc=f"stage {stage}", unit="epoch",
+                   disable=None)
+        while state["epoch"] < epochs and state["bad"] < config.patience:
+            if config.max_minutes is not None and time.monotonic() - started > 60 * config.max_minutes:
+                log.warning("time budget of %s min reached in stage %s", config.max_minutes, stage)
+                break
+            tick = time.monotonic()
+            model.train()
+            train_totals: dict[str, float] = {}
+            for group in _batches(train_set, config.batch_size, shuffle):
+                batch = collate(group).to("cpu", dtype)
+                losses = _step_losses(model, batch, group, stage, config, k_rng)
+                optimizer.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                torch.nn.utils.clip_grad_norm_(params, 10.0)
+                optimizer.step()
+                for key, value in losses.items():
+                    train_totals[key] = train_totals.get(key, 0.0) + float(value.detach()) * len(group)
+            val = evaluate(model, val_set, stage, config, dtype)
+            scheduler.step(val["loss"])
+            state["epoch"] += 1
+            entry = {
+                "stage": stage, "epoch": state["epoch"], "seconds": round(time.monotonic() - tick, 2),
+                "lr": optimizer.param_groups[0]["lr"],
+                **{f"train_{k}": v / len(train_set) for k, v in train_totals.items()},
+                **{f"val_{k}": v for k, v in val.items()},
+            }
+            with metrics_path.open("a") as handle:
+                handle.write(json.dumps(entry) + "\n")
+            improved = val["loss"] < state["best"]
+            state["bad"] = 0 if improved else state["bad"] + 1
+            state["best"] = min(state["best"], val["loss"])
+            bar.update(1)
+            bar.set_postfix(train=f"{entry['train_loss']:.4f}", val=f"{val['loss']:.4f}")
+            training_state = {**{k: v for k, v in state.items() if k != "history"},
+                              "optimizer": {"optimizer": optimizer.state_dict(),
+                                            "scheduler": scheduler.state_dict()}}
+            if improved:
+                save_checkpoint(out_dir / f"best_{stage}.pt", model, record, training_state)
+            if state["epoch"] % config.checkpoint_every == 0:
+                save_checkpoint(out_dir / "last.pt", model, record, training_state)
+        bar.close()
+        best = out_dir / f"best_{stage}.pt"
+        if best.exists():  # continue from the best weights of this stage
+            model.load_state_dict(torch.load(best, weights_only=False)["state_dict"])
+        state["stage"] = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "done"
+        state.update(epoch=0, best=math.inf, bad=0)
+        save_checkpoint(out_dir / "last.pt", model, record, dict(state))
+
+    test_set = [samples[i] for i in split["test"]]
+    record["metrics"] = {
+        "val": evaluate(model, val_set, "bands" if config.band_epochs else "soc", config, dtype),
+        **({"test": evaluate(model, test_set, "soc", config, dtype)} if test_set else {}),
+        "minutes": round((time.monotonic() - started) / 60, 2),
+    }
+    return save_checkpoint(out_dir / "model.pt", model, record, {"stage": "done"})
+
+
+def _version() -> str:
+    from socscreen import __version__
+
+    return __version__

@@ -1,0 +1,94 @@
+"""Losses: gauge invariance, SOC representation, degeneracy-safe eigh backward."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from socscreen.model.basis_functions import cutoff_radius
+from socscreen.model.data import CrystalData, collate, scatter_blocks, soc_vector_blocks
+from socscreen.model.layout import OrbitalLayout
+from socscreen.model.loss import BroadenedEigh, band_loss, energy_shift, h0_element_loss, soc_element_loss
+from socscreen.model.train import spinor_bloch
+
+
+@pytest.fixture(scope="module")
+def sample(bi2se3):
+    shells = bi2se3.orbitals.element_shells
+    layout = OrbitalLayout(shells)
+    return CrystalData.from_hamiltonian(bi2se3, layout, {s: cutoff_radius(s) for s in shells})
+
+
+def test_padded_targets_round_trip_to_dense_blocks(bi2se3, sample):
+    batch = collate([sample])
+    assert batch.target_mask.any()
+    h0 = scatter_blocks(batch.h0, sample).numpy()
+    np.testing.assert_allclose(h0, bi2se3.h0, atol=1e-6)  # every non-zero block is on an edge
+    soc = scatter_blocks(batch.soc, sample).numpy()
+    np.testing.assert_allclose(soc, soc_vector_blocks(bi2se3), atol=1e-6)
+
+
+def test_h0_loss_is_invariant_under_energy_shift(sample):
+    batch = collate([sample])
+    rng = torch.Generator().manual_seed(0)
+    pred = batch.h0 + 0.05 * torch.randn(batch.h0.shape, generator=rng, dtype=batch.h0.dtype) * batch.target_mask
+    loss, mae = h0_element_loss(pred, batch, 1.0)
+    shifted, mae_shifted = h0_element_loss(pred + 1.7 * batch.overlap, batch, 1.0)
+    torch.testing.assert_close(shifted, loss)
+    torch.testing.assert_close(energy_shift(pred + 1.7 * batch.overlap, batch) - energy_shift(pred, batch),
+                               torch.tensor([1.7], dtype=pred.dtype))
+    assert 0.02 < float(mae) < 0.05
+    zero, zero_mae = h0_element_loss(batch.h0 - 0.3 * batch.overlap, batch, 1.0)
+    assert float(zero) < 1e-12 and float(zero_mae) < 1e-12
+    perfect, _ = soc_element_loss(batch.soc, batch, 0.01)
+    assert float(perfect) == 0.0
+
+
+def test_spinor_bloch_matches_the_container(bi2se3, sample):
+    k = np.array([[0.1, -0.2, 0.3], [0.5, 0.0, 0.0]])
+    ours = spinor_bloch(torch.as_tensor(bi2se3.h0), torch.as_tensor(soc_vector_blocks(bi2se3)), bi2se3.R, k)
+    np.testing.assert_allclose(ours.numpy(), bi2se3.hamiltonian_k(k), atol=1e-10)
+
+
+def test_band_loss_is_zero_for_dft_bands_and_shift_invariant(bi2se3):
+    k = np.array([[0.0, 0.0, 0.0], [0.13, 0.27, -0.4]])
+    h = torch.as_tensor(bi2se3.hamiltonian_k(k))
+    s = torch.as_tensor(bi2se3.spinor_overlap_k(k))
+    ref = torch.as_tensor(bi2se3.eigh(k))
+    loss, offset = band_loss(h + 0.4 * s, s, ref, bi2se3.efermi)
+    assert float(loss) < 1e-9
+    assert abs(float(offset) - 0.4) < 1e-9
+
+
+def _hermitian(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, n, generator=g, dtype=torch.complex128)
+    return 0.5 * (a + a.mH)
+
+
+def test_broadened_eigh_gradient_matches_torch_without_degeneracy():
+    a = _hermitian(6, 1).requires_grad_(True)
+    w = torch.linspace(0.1, 1.0, 6, dtype=torch.float64)
+
+    def objective(e, v):  # gauge invariant in the eigenvectors
+        return (w * e).sum() + (w * v[0].abs() ** 2).sum()
+
+    ours = torch.autograd.grad(objective(*BroadenedEigh.apply(a, 1e-12)), a)[0]
+    reference = torch.autograd.grad(objective(*torch.linalg.eigh(a)), a)[0]
+    torch.testing.assert_close(ours, reference, atol=1e-8, rtol=1e-6)
+
+
+def test_broadened_eigh_is_finite_at_kramers_degeneracy(bi2se3):
+    h = torch.as_tensor(bi2se3.hamiltonian_k([[0.0, 0.0, 0.0]])[0])  # Kramers pairs at Γ
+    s = torch.as_tensor(bi2se3.spinor_overlap_k([[0.0, 0.0, 0.0]])[0])
+    l_inv = torch.linalg.inv(torch.linalg.cholesky(s))
+    a = (l_inv @ h @ l_inv.mH).detach().requires_grad_(True)
+    e, v = BroadenedEigh.apply(a, 1e-4)
+    assert torch.min(e[1::2] - e[::2]).abs() < 1e-8  # exact degeneracy
+    (e.sum() + v[0].abs().pow(2).sum()).backward()
+    assert torch.isfinite(a.grad).all()
+    plain = a.detach().requires_grad_(True)
+    e2, v2 = torch.linalg.eigh(plain)
+    (v2[0].abs().pow(2).sum()).backward()
+    assert not torch.isfinite(plain.grad).all() or plain.grad.abs().max() > 1e6  # what we avoid
