@@ -37,6 +37,22 @@ class SocscreenSettings(BaseSettings):
     dft_smearing: float = Field(
         0.05, description="Fermi-Dirac width of GPAW reference calculations (eV)."
     )
+    db_uri: str | None = Field(
+        None,
+        description="MongoDB connection string of the results/workflow database, e.g. "
+        "'mongodb://user:pw@host:27017'; unset means a launchpad file or the embedded server.",
+    )
+    db_name: str = Field(
+        "socscreen",
+        description="Database name used with db_uri or the embedded server (a URI path wins).",
+    )
+    launchpad_file: Path | None = Field(
+        None,
+        description="FireWorks launchpad yaml to take the database from when db_uri is unset.",
+    )
+    db_start_timeout: float = Field(
+        60.0, description="Seconds to wait for the embedded database server to answer a ping."
+    )
 
 
 SETTINGS = SocscreenSettings()

@@ -1,0 +1,398 @@
+"""Ingestion: raw source entries to validated primitive-cell :class:`StructureRecord` s.
+
+Per entry: filter on what the source lists (elements, sites, decomposition energy, band
+gap) before parsing; parse; reject disordered cells, unsupported elements, overlapping
+atoms and cells too large for the model as *error records* (never exceptions); reduce to
+the standardised primitive cell (spglib; GNoME CIFs are conventional cells); give a
+stable id (the source's id, else :func:`content_id` of the standardised cell). Then
+duplicates are merged with pymatgen's ``StructureMatcher`` within each reduced formula,
+keeping the first entry. The readers that produce the entries live in
+:mod:`socscreen.workflows.sources`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import spglib
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Lattice, Structure
+from tqdm.auto import tqdm
+
+from socscreen.stores.schemas.campaign import (
+    ErrorDocument,
+    SourceInfo,
+    StructureFilter,
+    StructureRecord,
+)
+
+__all__ = [
+    "DEFAULT_MAX_ATOMS",
+    "IngestReport",
+    "RawStructure",
+    "content_id",
+    "deduplicate",
+    "ingest",
+    "standard_primitive",
+    "to_record",
+]
+
+#: Largest primitive cell (sites) ingested by default.
+DEFAULT_MAX_ATOMS = 200
+#: Sites closer than this are taken for a broken structure (Angstrom).
+MIN_DISTANCE = 0.5
+
+
+@dataclass
+class RawStructure:
+    """One entry of a source, parsed on demand by :meth:`load`.
+
+    Readers may only guarantee :meth:`load` until they are asked for the next entry (a
+    GNoME reader closes its zip at the end).
+
+    Attributes
+    ----------
+    source
+        Where the entry is.
+    loader
+        Parses the structure, raising ``ValueError`` on unreadable input.
+    material_id
+        Id given by the source (GNoME ``MaterialId``, JSON ``material_id``), else ``None``.
+    fields
+        Original fields of the entry (GNoME columns, extra JSON keys).
+    elements, nsites
+        Element symbols and site count when the source lists them without parsing.
+    decomposition_energy
+        Decomposition energy given by the source (eV/atom), if any.
+    band_gap
+        Band gap given by the source (eV), if any.
+    """
+
+    source: SourceInfo
+    loader: Callable[[], Structure] = field(repr=False)
+    material_id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    elements: list[str] | None = None
+    nsites: int | None = None
+    decomposition_energy: float | None = None
+    band_gap: float | None = None
+
+    def load(self) -> Structure:
+        """Parse the structure."""
+        return self.loader()
+
+    def rejected_by(
+        self, filters: StructureFilter, structure: Structure | None = None
+    ) -> str | None:
+        """Criterion of ``filters`` that removes this entry (see ``StructureFilter.rejects``).
+
+        Uses the source's element list and site count when it has them, else ``structure``.
+        """
+        if self.elements is not None and self.nsites is not None:
+            elements, nsites = self.elements, self.nsites
+        elif structure is not None:
+            elements, nsites = [e.symbol for e in structure.composition.elements], len(structure)
+        else:
+            raise ValueError("entry lists no elements: pass its parsed structure")
+        return filters.rejects(elements, nsites, self.decomposition_energy, self.band_gap)
+
+
+@dataclass
+class IngestReport:
+    """Outcome of ingesting a source.
+
+    Attributes
+    ----------
+    records
+        Kept records in source order: usable structures and error records.
+    n_read
+        Entries read from the source.
+    filtered
+        Entries removed by the filter, per criterion.
+    n_duplicates
+        Entries merged into an earlier record as the same crystal.
+    seconds
+        Wall time (s).
+    """
+
+    records: list[StructureRecord] = field(default_factory=list)
+    n_read: int = 0
+    filtered: Counter = field(default_factory=Counter)
+    n_duplicates: int = 0
+    seconds: float = 0.0
+
+    @property
+    def n_filtered(self) -> int:
+        """Entries removed by the filter."""
+        return sum(self.filtered.values())
+
+    @property
+    def errors(self) -> list[StructureRecord]:
+        """Records that could not be ingested."""
+        return [r for r in self.records if r.error is not None]
+
+    @property
+    def ok(self) -> list[StructureRecord]:
+        """Records with a usable structure."""
+        return [r for r in self.records if r.error is None]
+
+
+def standard_primitive(structure: Structure, symprec: float = 0.01) -> Structure:
+    """Standardised primitive cell of an ordered structure (spglib, idealised).
+
+    Parameters
+    ----------
+    structure
+        Ordered crystal, any cell.
+    symprec
+        Symmetry tolerance (Angstrom).
+
+    Raises
+    ------
+    ValueError
+        If spglib cannot analyse the structure.
+    """
+    cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
+    result = spglib.standardize_cell(cell, to_primitive=True, no_idealize=False, symprec=symprec)
+    if result is None:
+        raise ValueError(f"symmetry analysis failed (spglib, symprec {symprec} Angstrom)")
+    lattice, positions, numbers = result
+    return Structure(Lattice(lattice), [int(z) for z in numbers], positions)
+
+
+def space_group_number(structure: Structure, symprec: float = 0.01) -> int:
+    """International space-group number (spglib, ``symprec`` in Angstrom)."""
+    cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
+    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    if dataset is None:
+        raise ValueError(f"symmetry analysis failed (spglib, symprec {symprec} Angstrom)")
+    return int(dataset.number)
+
+
+def content_id(primitive: Structure, space_group: int) -> str:
+    """Stable id ``sc-<12 hex>`` of a standardised primitive cell.
+
+    Hashes the reduced formula, space group, lattice parameters (0.01 Angstrom, 0.1 deg)
+    and the sorted (Z, fractional coordinates to 1e-3) of the sites, so that the same
+    crystal read from a conventional or a primitive cell gets the same id.
+    """
+    frac = np.round(np.mod(primitive.frac_coords, 1.0), 3) % 1.0
+    sites = sorted(
+        (int(z), *(float(x) for x in f))
+        for z, f in zip(primitive.atomic_numbers, frac, strict=True)
+    )
+    payload = [
+        primitive.composition.reduced_formula,
+        int(space_group),
+        [round(x, 2) for x in primitive.lattice.abc],
+        [round(x, 1) for x in primitive.lattice.angles],
+        sites,
+    ]
+    digest = hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+    return f"sc-{digest[:12]}"
+
+
+def _error_record(entry: RawStructure, reason: str, exc: BaseException | None = None,
+                  structure: Structure | None = None) -> StructureRecord:  # fmt: skip
+    error = ErrorDocument(
+        stage="ingest", reason=reason, exception=None if exc is None else type(exc).__name__
+    )
+    fallback = (
+        entry.material_id
+        or f"sc-{hashlib.sha256(entry.source.model_dump_json().encode()).hexdigest()[:12]}"
+    )
+    composition = None if structure is None else structure.composition
+    return StructureRecord(
+        material_id=fallback,
+        source=entry.source,
+        formula=None if composition is None else composition.formula,
+        reduced_formula=None if composition is None else composition.reduced_formula,
+        elements=sorted(e.symbol for e in composition.elements)
+        if composition
+        else (entry.elements or []),
+        nsites_input=len(structure) if structure is not None else entry.nsites,
+        source_fields=entry.fields,
+        error=error,
+    )
+
+
+def _unreadable(entry: RawStructure, exc: BaseException) -> StructureRecord:
+    reason = str(exc) if isinstance(exc, ValueError) else f"cannot read entry: {exc}"
+    return _error_record(entry, reason, exc)
+
+
+def to_record(
+    entry: RawStructure,
+    structure: Structure | None = None,
+    max_atoms: int = DEFAULT_MAX_ATOMS,
+    supported_elements: Collection[str] | None = None,
+    symprec: float = 0.01,
+) -> StructureRecord:
+    """Validate one entry and reduce it to a primitive-cell record.
+
+    Parameters
+    ----------
+    entry
+        The source entry.
+    structure
+        The entry's structure if already parsed (else it is loaded here).
+    max_atoms
+        Largest primitive cell accepted (sites).
+    supported_elements
+        Elements the model knows; ``None`` accepts every element.
+    symprec
+        Symmetry tolerance of the reduction (Angstrom).
+
+    Returns
+    -------
+    StructureRecord
+        A usable record, or an error record whose ``error.reason`` names the problem:
+        unreadable file, partial occupancy, unsupported element, overlapping atoms, too
+        many atoms, failed symmetry analysis.
+    """
+    if structure is None:
+        try:
+            structure = entry.load()
+        except Exception as exc:  # readers raise ValueError, zip/IO errors pass through
+            return _unreadable(entry, exc)
+    if not structure.is_ordered:
+        return _error_record(
+            entry, "partial occupancy (disordered sites) is not supported", structure=structure
+        )
+    symbols = sorted(e.symbol for e in structure.composition.elements)
+    if supported_elements is not None:
+        unknown = [s for s in symbols if s not in set(supported_elements)]
+        if unknown:
+            return _error_record(
+                entry,
+                f"element(s) {', '.join(unknown)} not supported by the model",
+                structure=structure,
+            )
+    try:
+        primitive = standard_primitive(structure, symprec) if len(structure) > 1 else structure
+    except ValueError as exc:
+        return _error_record(entry, str(exc), exc, structure=structure)
+    if len(primitive) > max_atoms:
+        return _error_record(
+            entry,
+            f"{len(primitive)} atoms in the primitive cell > max_atoms {max_atoms}",
+            structure=structure,
+        )
+    if len(primitive) > 1 and not primitive.is_valid(tol=MIN_DISTANCE):
+        return _error_record(
+            entry, f"atoms closer than {MIN_DISTANCE} Angstrom", structure=structure
+        )
+    number = space_group_number(primitive, symprec)
+    return StructureRecord(
+        material_id=entry.material_id or content_id(primitive, number),
+        source=entry.source,
+        formula=primitive.composition.formula,
+        reduced_formula=primitive.composition.reduced_formula,
+        elements=symbols,
+        nsites=len(primitive),
+        nsites_input=len(structure),
+        space_group_number=number,
+        structure=primitive.as_dict(),
+        source_fields=entry.fields,
+    )
+
+
+def deduplicate(
+    records: list[StructureRecord], matcher: StructureMatcher | None = None
+) -> tuple[list[StructureRecord], int]:
+    """Merge records of the same crystal, keeping the first of each.
+
+    Records match when their ids are equal or ``matcher`` (default
+    ``StructureMatcher()``) fits them within the same reduced formula. Error records are
+    kept unless their id repeats. The ids of merged records go to the keeper's
+    ``duplicates``.
+
+    Returns
+    -------
+    tuple
+        The kept records in input order and the number merged.
+    """
+    matcher = matcher or StructureMatcher()
+    kept: list[StructureRecord] = []
+    by_id: dict[str, StructureRecord] = {}
+    by_formula: dict[str, list[tuple[StructureRecord, Structure]]] = defaultdict(list)
+    n_merged = 0
+    for record in records:
+        keeper = by_id.get(record.material_id)
+        if keeper is None and record.ok:
+            structure = record.get_structure()
+            for candidate, candidate_structure in by_formula[record.reduced_formula]:
+                if matcher.fit(candidate_structure, structure):
+                    keeper = candidate
+                    break
+            if keeper is None:
+                by_formula[record.reduced_formula].append((record, structure))
+        if keeper is not None:
+            if record.material_id != keeper.material_id:
+                keeper.duplicates.append(record.material_id)
+            n_merged += 1
+            continue
+        by_id[record.material_id] = record
+        kept.append(record)
+    return kept, n_merged
+
+
+def ingest(
+    entries: Iterable[RawStructure],
+    filters: StructureFilter | None = None,
+    max_atoms: int = DEFAULT_MAX_ATOMS,
+    supported_elements: Collection[str] | None = None,
+    symprec: float = 0.01,
+    merge_duplicates: bool = True,
+    progress: bool = False,
+) -> IngestReport:
+    """Filter, validate, reduce, identify and deduplicate the entries of a source.
+
+    Parameters
+    ----------
+    entries
+        Entries from a reader of :mod:`socscreen.workflows.sources`.
+    filters
+        Which entries to keep (applied before parsing where the source lists elements).
+    max_atoms, supported_elements, symprec
+        See :func:`to_record`.
+    merge_duplicates
+        Merge entries of the same crystal (:func:`deduplicate`).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    IngestReport
+        Records (usable and error records) and counts; nothing raises per entry.
+    """
+    t0 = time.perf_counter()
+    report = IngestReport()
+    records: list[StructureRecord] = []
+    for entry in tqdm(entries, desc="ingest", unit="structure", disable=not progress):
+        report.n_read += 1
+        structure = None
+        if filters is not None:
+            if entry.elements is None:
+                try:
+                    structure = entry.load()
+                except Exception as exc:
+                    records.append(_unreadable(entry, exc))
+                    continue
+            criterion = entry.rejected_by(filters, structure)
+            if criterion is not None:
+                report.filtered[criterion] += 1
+                continue
+        records.append(to_record(entry, structure, max_atoms, supported_elements, symprec))
+    if merge_duplicates:
+        records, report.n_duplicates = deduplicate(records)
+    report.records = records
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -1,0 +1,455 @@
+"""Documents of a screening campaign: ingested structures, per-material results, summary.
+
+Every stored field has a description with its unit. Analysis results are typed optional
+sub-documents (:class:`Z2Document`, :class:`GapsDocument`, :class:`BerryCurvatureDocument`)
+that stay ``None`` until the analysis fills them; a structure that failed carries an
+:class:`ErrorDocument` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pymatgen.core import Structure
+
+__all__ = [
+    "BerryCurvatureDocument",
+    "CampaignSettings",
+    "CampaignSummaryDocument",
+    "CandidateDocument",
+    "ErrorDocument",
+    "GapsDocument",
+    "MaterialResultDocument",
+    "SourceInfo",
+    "StructureFilter",
+    "StructureRecord",
+    "TimingsDocument",
+    "TopologyClass",
+    "Z2Document",
+    "classify_z2",
+]
+
+TopologyClass = Literal["strong", "weak", "trivial"]
+Stage = Literal["ingest", "predict", "analysis", "process"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def classify_z2(z2: Sequence[int]) -> TopologyClass:
+    """Classify Z2 invariants (nu0; nu1 nu2 nu3) as a strong, weak or trivial insulator.
+
+    Raises
+    ------
+    ValueError
+        If there are not four indices or one is not 0 or 1.
+    """
+    values = [int(v) for v in z2]
+    if len(values) != 4 or any(v not in (0, 1) for v in values):
+        raise ValueError(f"Z2 indices must be four values of 0 or 1 (nu0; nu1 nu2 nu3), got {z2}")
+    if values[0] == 1:
+        return "strong"
+    return "weak" if any(values[1:]) else "trivial"
+
+
+# -- inputs ----------------------------------------------------------------------------
+class SourceInfo(BaseModel):
+    """Where a structure came from."""
+
+    kind: Literal["gnome", "folder", "pymatgen-json"] = Field(
+        description="Source format: GNoME summary CSV + CIF zip, folder of CIF/POSCAR "
+        "files, or a JSON list of pymatgen structures."
+    )
+    path: str = Field(description="Absolute path of the source (CSV, folder or JSON file).")
+    entry: str | None = Field(
+        None, description="Entry inside the source: zip member, file name or list index."
+    )
+
+
+class ErrorDocument(BaseModel):
+    """Why a structure has no result."""
+
+    stage: Stage = Field(description="Stage that failed: ingest, predict, analysis, process.")
+    reason: str = Field(description="Human-readable reason, e.g. 'partial occupancy'.")
+    exception: str | None = Field(None, description="Exception class name, if one was raised.")
+
+    @classmethod
+    def from_exception(cls, stage: Stage, exc: BaseException) -> ErrorDocument:
+        """Describe ``exc`` raised during ``stage``."""
+        return cls(stage=stage, reason=str(exc) or type(exc).__name__, exception=type(exc).__name__)
+
+
+class StructureFilter(BaseModel):
+    """Which structures of a source enter a campaign (``None``/empty: no restriction)."""
+
+    include_elements: list[str] = Field(
+        default_factory=list, description="Elements that must all be present."
+    )
+    exclude_elements: list[str] = Field(
+        default_factory=list, description="Elements that must all be absent."
+    )
+    min_heavy_z: int | None = Field(
+        None, description="At least one element with atomic number Z >= this value."
+    )
+    max_sites: int | None = Field(
+        None, description="Largest number of sites of the cell as given by the source."
+    )
+    max_decomposition_energy: float | None = Field(
+        None, description="Largest decomposition energy (energy above hull) (eV/atom)."
+    )
+    min_band_gap: float | None = Field(None, description="Smallest source band gap (eV).")
+    max_band_gap: float | None = Field(None, description="Largest source band gap (eV).")
+
+    @field_validator("include_elements", "exclude_elements")
+    @classmethod
+    def _known_elements(cls, value: list[str]) -> list[str]:
+        from pymatgen.core import Element
+
+        for symbol in value:
+            if not Element.is_valid_symbol(symbol):
+                raise ValueError(f"unknown element symbol {symbol!r} in element filter")
+        return value
+
+    def rejects(
+        self,
+        elements: Sequence[str],
+        nsites: int,
+        decomposition_energy: float | None = None,
+        band_gap: float | None = None,
+    ) -> str | None:
+        """Return the criterion that filters an entry out, or ``None`` if it passes.
+
+        Parameters
+        ----------
+        elements
+            Element symbols of the entry.
+        nsites
+            Number of sites of the cell as given.
+        decomposition_energy
+            Decomposition energy (eV/atom), if the source has one.
+        band_gap
+            Band gap of the source (eV), if it has one.
+
+        Returns
+        -------
+        str or None
+            A short criterion name (``"include elements"``, ``"band gap unknown"``, ...)
+            suited to counting rejections.
+        """
+        from pymatgen.core import Element
+
+        present = set(elements)
+        if not set(self.include_elements) <= present:
+            return "include elements"
+        if present & set(self.exclude_elements):
+            return "exclude elements"
+        if self.min_heavy_z is not None and max(Element(e).Z for e in present) < self.min_heavy_z:
+            return "heavy element"
+        if self.max_sites is not None and nsites > self.max_sites:
+            return "sites"
+        bounds = (
+            ("decomposition energy", decomposition_energy, None, self.max_decomposition_energy),
+            ("band gap", band_gap, self.min_band_gap, self.max_band_gap),
+        )
+        for name, value, low, high in bounds:
+            if low is None and high is None:
+                continue
+            if value is None:
+                return f"{name} unknown"
+            if (low is not None and value < low) or (high is not None and value > high):
+                return name
+        return None
+
+
+class StructureRecord(BaseModel):
+    """One ingested structure (primitive cell), or the reason it could not be ingested."""
+
+    material_id: str = Field(
+        description="Stable id: the source's id (GNoME MaterialId) or 'sc-' + 12 hex digits "
+        "of a hash of the standardised primitive cell."
+    )
+    campaign: str | None = Field(None, description="Campaign the record belongs to.")
+    source: SourceInfo = Field(description="Where the structure came from.")
+    formula: str | None = Field(None, description="Formula of the primitive cell, e.g. 'Bi2 Se3'.")
+    reduced_formula: str | None = Field(None, description="Reduced formula, e.g. 'Bi2Se3'.")
+    elements: list[str] = Field(default_factory=list, description="Sorted element symbols.")
+    nsites: int | None = Field(None, description="Number of sites of the primitive cell.")
+    nsites_input: int | None = Field(None, description="Number of sites of the cell as read.")
+    space_group_number: int | None = Field(
+        None, description="International space-group number (spglib, symprec 0.01 Angstrom)."
+    )
+    structure: dict[str, Any] | None = Field(
+        None, description="Primitive cell as pymatgen Structure.as_dict() (Angstrom)."
+    )
+    source_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Original fields of the source entry (GNoME columns, with their units).",
+    )
+    duplicates: list[str] = Field(
+        default_factory=list, description="Ids of later entries found to be the same crystal."
+    )
+    error: ErrorDocument | None = Field(None, description="Why ingestion failed, if it did.")
+    created_at: datetime = Field(default_factory=_now, description="Ingestion time (UTC).")
+
+    @property
+    def ok(self) -> bool:
+        """Whether the record holds a usable structure."""
+        return self.error is None and self.structure is not None
+
+    def get_structure(self) -> Structure:
+        """Primitive cell as a pymatgen Structure."""
+        if self.structure is None:
+            raise ValueError(f"record {self.material_id} has no structure ({self.error})")
+        return Structure.from_dict(self.structure)
+
+
+# -- settings --------------------------------------------------------------------------
+class CampaignSettings(BaseModel):
+    """Settings every job of a campaign receives (recorded in job metadata and summary)."""
+
+    model_version: str | None = Field(
+        None, description="Model (checkpoint) version to predict with; None: the default."
+    )
+    checkpoint: str | None = Field(
+        None, description="Path of a model checkpoint overriding model_version."
+    )
+    device: str = Field("cpu", description="Torch device of the prediction, e.g. 'cuda'.")
+    z2_route: Literal["parity", "wilson", "auto"] = Field(
+        "auto",
+        description="Z2 method: Fu-Kane parities (inversion-symmetric crystals), Wilson "
+        "loops (hybrid Wannier centres, any crystal), or parity when possible else Wilson.",
+    )
+    berry_curvature: bool = Field(True, description="Compute Berry-curvature figures.")
+    min_gap: float = Field(
+        0.01, ge=0.0, description="Gaps below this count as gapless; candidate threshold (eV)."
+    )
+    batch_size: int = Field(20, ge=1, description="Structures per batch job.")
+
+
+# -- results ---------------------------------------------------------------------------
+class Z2Document(BaseModel):
+    """Z2 topological invariants of the occupied spinor bands."""
+
+    z2: list[int] = Field(
+        min_length=4, max_length=4, description="Z2 invariants (nu0; nu1 nu2 nu3), each 0 or 1."
+    )
+    classification: TopologyClass = Field(
+        description="'strong' (nu0 = 1), 'weak' (nu0 = 0, some nu_i = 1) or 'trivial'."
+    )
+    route: Literal["parity", "wilson"] = Field(
+        description="Method: Fu-Kane inversion parities or Wilson loops (z2pack)."
+    )
+    n_occupied: int | None = Field(None, description="Number of occupied spinor bands.")
+    z2_no_soc: list[int] | None = Field(
+        None, min_length=4, max_length=4, description="Z2 with spin-orbit coupling switched off."
+    )
+    routes_agree: bool | None = Field(
+        None, description="Whether parity and Wilson-loop routes agree (None: one route run)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Z2Document:
+        if classify_z2(self.z2) != self.classification:
+            raise ValueError(
+                f"classification {self.classification!r} contradicts Z2 = {self.z2} "
+                f"({classify_z2(self.z2)!r})"
+            )
+        return self
+
+    @classmethod
+    def from_indices(
+        cls, z2: Sequence[int], route: Literal["parity", "wilson"], **kwargs: Any
+    ) -> Z2Document:
+        """Build from the four indices, deriving the classification."""
+        return cls(z2=[int(v) for v in z2], classification=classify_z2(z2), route=route, **kwargs)
+
+
+class GapsDocument(BaseModel):
+    """Band gaps with and without spin-orbit coupling (eV; 0 for a metal)."""
+
+    direct: float | None = Field(None, ge=0.0, description="Smallest direct gap with SOC (eV).")
+    indirect: float | None = Field(
+        None, ge=0.0, description="Fundamental (indirect) gap with SOC (eV)."
+    )
+    direct_no_soc: float | None = Field(
+        None, ge=0.0, description="Smallest direct gap without SOC (eV)."
+    )
+    indirect_no_soc: float | None = Field(
+        None, ge=0.0, description="Fundamental (indirect) gap without SOC (eV)."
+    )
+    k_direct: list[float] | None = Field(
+        None, min_length=3, max_length=3, description="k of the direct SOC gap (fractional)."
+    )
+    k_vbm: list[float] | None = Field(
+        None, min_length=3, max_length=3, description="k of the valence-band maximum (fractional)."
+    )
+    k_cbm: list[float] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="k of the conduction-band minimum (fractional).",
+    )
+
+
+class BerryCurvatureDocument(BaseModel):
+    """Berry-curvature figures of the occupied bands."""
+
+    max_abs_curvature: float | None = Field(
+        None, ge=0.0, description="Largest |Omega_z| along the k-path (Angstrom^2)."
+    )
+    k_max_curvature: list[float] | None = Field(
+        None, min_length=3, max_length=3, description="k of the largest |Omega_z| (fractional)."
+    )
+    ahc: list[float] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="Anomalous Hall conductivity (sigma_yz, sigma_zx, sigma_xy) at the "
+        "Fermi level (S/cm).",
+    )
+    shc: float | None = Field(
+        None, description="Spin Hall conductivity sigma^z_xy at the Fermi level ((hbar/e) S/cm)."
+    )
+    fermi_level: float | None = Field(None, description="Energy the conductivities refer to (eV).")
+
+
+class TimingsDocument(BaseModel):
+    """Wall times of one material (s)."""
+
+    predict: float | None = Field(None, ge=0.0, description="Model prediction (s).")
+    analysis: float | None = Field(None, ge=0.0, description="Analysis (s).")
+    total: float | None = Field(None, ge=0.0, description="Whole processing (s).")
+
+
+class MaterialResultDocument(BaseModel):
+    """Result of one material in one campaign (unique by campaign + material_id)."""
+
+    material_id: str = Field(description="Stable id of the structure (see StructureRecord).")
+    campaign: str = Field(description="Campaign name.")
+    formula: str | None = Field(None, description="Formula of the primitive cell.")
+    reduced_formula: str | None = Field(None, description="Reduced formula.")
+    elements: list[str] = Field(default_factory=list, description="Sorted element symbols.")
+    nsites: int | None = Field(None, description="Sites of the primitive cell.")
+    density: float | None = Field(None, description="Mass density (g/cm^3).")
+    structure: dict[str, Any] | None = Field(
+        None, description="Primitive cell as pymatgen Structure.as_dict() (Angstrom)."
+    )
+    z2: Z2Document | None = Field(None, description="Z2 invariants and how they were obtained.")
+    confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="Confidence of the topological assignment (0-1)."
+    )
+    gaps: GapsDocument | None = Field(None, description="Band gaps with and without SOC (eV).")
+    gap_eV: float | None = Field(
+        None, ge=0.0, description="Headline gap = gaps.indirect, with SOC (eV); indexed."
+    )
+    band_inversion: bool | None = Field(
+        None, description="Whether SOC inverts bands (parity or gap closing as SOC is turned on)."
+    )
+    spin_splitting_max: float | None = Field(
+        None, ge=0.0, description="Largest spin splitting of bands near the Fermi level (eV)."
+    )
+    spin_splitting_k: list[float] | None = Field(
+        None, min_length=3, max_length=3, description="k of the largest splitting (fractional)."
+    )
+    berry: BerryCurvatureDocument | None = Field(None, description="Berry-curvature figures.")
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Warnings for follow-up, e.g. 'gapless', 'z2_routes_disagree', 'error'.",
+    )
+    error: ErrorDocument | None = Field(None, description="Why processing failed, if it did.")
+    model_version: str | None = Field(None, description="Version of the model that predicted H.")
+    timings: TimingsDocument = Field(
+        default_factory=TimingsDocument, description="Wall times per stage (s)."
+    )
+    created_at: datetime = Field(default_factory=_now, description="Creation time (UTC).")
+    last_updated: datetime = Field(default_factory=_now, description="Last update (UTC).")
+
+    @model_validator(mode="after")
+    def _headline_gap(self) -> MaterialResultDocument:
+        if self.gap_eV is None and self.gaps is not None:
+            self.gap_eV = self.gaps.indirect
+        if self.error is not None and "error" not in self.flags:
+            self.flags.append("error")
+        return self
+
+    @classmethod
+    def from_record(
+        cls, record: StructureRecord, campaign: str, **fields: Any
+    ) -> MaterialResultDocument:
+        """Start a result from an ingested record; ``fields`` fill the rest."""
+        density = None
+        if record.structure is not None:
+            density = float(record.get_structure().density)
+        identity = {
+            "material_id": record.material_id,
+            "campaign": campaign,
+            "formula": record.formula,
+            "reduced_formula": record.reduced_formula,
+            "elements": list(record.elements),
+            "nsites": record.nsites,
+            "density": density,
+            "structure": record.structure,
+        }
+        if record.error is not None:
+            identity["error"] = record.error
+        return cls(**{**identity, **fields})
+
+    @classmethod
+    def from_error(
+        cls, record: StructureRecord, campaign: str, stage: Stage, exc: BaseException, **fields: Any
+    ) -> MaterialResultDocument:
+        """Build the result of a structure whose processing raised ``exc`` in ``stage``."""
+        return cls.from_record(
+            record, campaign, error=ErrorDocument.from_exception(stage, exc), **fields
+        )
+
+
+class CandidateDocument(BaseModel):
+    """A material selected for follow-up (e.g. a DFT rerun), derived from a result."""
+
+    material_id: str = Field(description="Stable id of the structure.")
+    campaign: str = Field(description="Campaign name.")
+    formula: str | None = Field(None, description="Formula of the primitive cell.")
+    reduced_formula: str | None = Field(None, description="Reduced formula.")
+    elements: list[str] = Field(default_factory=list, description="Sorted element symbols.")
+    z2: Z2Document | None = Field(None, description="Z2 invariants of the result.")
+    gap_eV: float | None = Field(None, description="Fundamental gap with SOC (eV).")
+    reasons: list[str] = Field(description="Why the material was selected.")
+    result_last_updated: datetime = Field(
+        description="last_updated of the result it was derived from (UTC)."
+    )
+    last_updated: datetime = Field(default_factory=_now, description="Selection time (UTC).")
+
+
+class CampaignSummaryDocument(BaseModel):
+    """State of a campaign (one document per campaign, updated on every submission)."""
+
+    campaign: str = Field(description="Campaign name.")
+    sources: list[SourceInfo] = Field(default_factory=list, description="Submitted sources.")
+    filters: StructureFilter = Field(
+        default_factory=StructureFilter, description="Structure filter of the last submission."
+    )
+    settings: CampaignSettings = Field(
+        default_factory=CampaignSettings, description="Campaign settings of the last submission."
+    )
+    n_read: int = Field(0, ge=0, description="Entries read from the sources.")
+    n_filtered: int = Field(0, ge=0, description="Entries removed by the filter.")
+    n_duplicates: int = Field(0, ge=0, description="Entries merged as duplicates.")
+    n_ingest_errors: int = Field(0, ge=0, description="Entries that could not be ingested.")
+    n_structures: int = Field(0, ge=0, description="Ingested structures of the campaign.")
+    n_results: int = Field(0, ge=0, description="Result documents (errors included).")
+    n_failed: int = Field(0, ge=0, description="Results carrying an error.")
+    n_candidates: int = Field(0, ge=0, description="Selected candidates.")
+    by_class: dict[str, int] = Field(
+        default_factory=dict, description="Results per Z2 class (strong, weak, trivial)."
+    )
+    workflow_ids: list[int] = Field(
+        default_factory=list, description="FireWorks ids of the root Firework of each submission."
+    )
+    ingest_time: float | None = Field(None, ge=0.0, description="Wall time of ingestion (s).")
+    created_at: datetime = Field(default_factory=_now, description="First submission (UTC).")
+    last_updated: datetime = Field(default_factory=_now, description="Last update (UTC).")
