@@ -251,10 +251,20 @@ class DatabaseConfig:
         }
 
     def launchpad(self) -> LaunchPad:
-        """Build a FireWorks LaunchPad on the same database."""
+        """Build a FireWorks LaunchPad on the same database, initialising a fresh one.
+
+        A database FireWorks never used gets its id counters and indexes (what
+        ``lpad reset`` does, without deleting anything); existing counters are kept.
+        """
         from fireworks import LaunchPad
 
-        return LaunchPad.from_dict(self.launchpad_spec())
+        launchpad = LaunchPad.from_dict(self.launchpad_spec())
+        if launchpad.fw_id_assigner.count_documents({}) == 0:
+            launchpad.fw_id_assigner.find_one_and_update(
+                {}, {"$setOnInsert": {"next_fw_id": 1, "next_launch_id": 1}}, upsert=True
+            )
+            launchpad.tuneup(bkground=False)
+        return launchpad
 
     # -- files for workers -----------------------------------------------------------
     def write_jobflow_config(self, path: str | os.PathLike) -> Path:

@@ -30,5 +30,6 @@ def version() -> None:
     typer.echo(__version__)
 
 
+from socscreen.cli import campaign  # noqa: E402,F401
 
 __all__ = ["app"]

@@ -1,0 +1,513 @@
+"""Campaign commands: ``socscreen db ...``, ``socscreen campaign ...``, ``query``, ``show``.
+
+Every command that needs the database takes ``--db-uri`` or ``--launchpad``; without
+them it uses ``SOCSCREEN_DB_URI`` / ``SOCSCREEN_LAUNCHPAD_FILE``, else the embedded
+server, which it starts for the command and stops afterwards unless ``socscreen db
+start`` left it running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib
+import io
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from socscreen.cli import app
+
+if TYPE_CHECKING:
+    from socscreen.stores.config import DatabaseConfig
+
+db_app = typer.Typer(help="The embedded MongoDB-protocol database server.", no_args_is_help=True)
+campaign_app = typer.Typer(
+    help="Screening campaigns run by FireWorks workers.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(campaign_app, name="campaign")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbUri = Annotated[
+    str | None,
+    typer.Option("--db-uri", help="MongoDB URI (default: SOCSCREEN_DB_URI, else embedded)."),
+]
+LaunchpadFile = Annotated[
+    Path | None,
+    typer.Option("--launchpad", "-l", help="FireWorks launchpad yaml naming the database."),
+]
+StoragePath = Annotated[
+    Path | None, typer.Option("--path", help="Embedded database folder (default ~/.socscreen/db).")
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=code)
+
+
+@contextlib.contextmanager
+def _database(uri: str | None, launchpad: Path | None) -> Iterator[DatabaseConfig]:
+    """Open the configured database (or the embedded one) with readable errors."""
+    from socscreen.stores.config import open_database
+    from socscreen.stores.server import ServerStartError
+
+    try:
+        with open_database(uri, launchpad) as db:
+            yield db
+    except (ValueError, ServerStartError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+# -- db ---------------------------------------------------------------------------------
+@db_app.command("start")
+def db_start(
+    path: StoragePath = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="TCP port (default: free port).")] = None,
+) -> None:
+    """Start the embedded database server in the background (kept until `db stop`)."""
+    from socscreen.stores.server import ServerStartError, start_server
+
+    try:
+        info = start_server(path, host=host, port=port)
+    except ServerStartError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"database server running at [bold]{info.uri}[/bold] (pid {info.pid}, "
+        f"data in {info.storage_path}, started in {info.startup_s:.2f} s)"
+    )
+
+
+@db_app.command("stop")
+def db_stop(path: StoragePath = None) -> None:
+    """Stop the embedded database server."""
+    from socscreen.stores.server import stop_server
+
+    console.print("database server stopped" if stop_server(path) else "no database server running")
+
+
+@db_app.command("status")
+def db_status(path: StoragePath = None) -> None:
+    """Show whether the embedded database server runs (exit code 1 if not)."""
+    from socscreen.stores.server import default_storage_path, server_status
+
+    info = server_status(path)
+    if info is None:
+        console.print(f"no database server running for {path or default_storage_path()}")
+        raise typer.Exit(code=1)
+    started = datetime.fromtimestamp(info.started_at).isoformat(timespec="seconds")
+    console.print(
+        f"running at {info.uri} (pid {info.pid}, since {started}, data in {info.storage_path})"
+    )
+
+
+# -- campaign ---------------------------------------------------------------------------
+def _import_callable(spec: str) -> Callable:
+    module_name, _, name = spec.partition(":")
+    if not name:
+        raise _fail(
+            f"--processor/--criterion must look like 'package.module:function', got {spec!r}"
+        )
+    try:
+        function = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise _fail(f"cannot import {spec}: {exc}") from exc
+    if not callable(function):
+        raise _fail(f"{spec} is not callable")
+    return function
+
+
+@campaign_app.command("submit")
+def campaign_submit(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, help="GNoME CSV/folder, CIF/POSCAR folder or pymatgen .json list."
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", "-n", help="Campaign name.")],
+    batch_size: Annotated[int, typer.Option(min=1, help="Structures per batch job.")] = 20,
+    include: Annotated[
+        list[str], typer.Option("--include", help="Element that must be present (repeat).")
+    ] = [],  # noqa: B006
+    exclude: Annotated[
+        list[str], typer.Option("--exclude", help="Element that must be absent (repeat).")
+    ] = [],  # noqa: B006
+    min_heavy_z: Annotated[
+        int | None, typer.Option(help="Require an element with Z >= this.")
+    ] = None,
+    max_sites: Annotated[
+        int | None, typer.Option(help="Largest cell as given by the source (sites).")
+    ] = None,
+    max_decomposition: Annotated[
+        float | None, typer.Option(help="Largest decomposition energy (eV/atom).")
+    ] = None,
+    gap_min: Annotated[float | None, typer.Option(help="Smallest source band gap (eV).")] = None,
+    gap_max: Annotated[float | None, typer.Option(help="Largest source band gap (eV).")] = None,
+    max_atoms: Annotated[int, typer.Option(help="Largest primitive cell accepted (sites).")] = 200,
+    model_version: Annotated[
+        str | None, typer.Option(help="Model version to predict with.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="Torch device of the prediction.")] = "cpu",
+    processor: Annotated[
+        str, typer.Option(help="Per-structure function 'module:function'.")
+    ] = "socscreen.makers.process:process_structure",
+    batch_category: Annotated[
+        str | None, typer.Option(help="FireWorks category of batch jobs.")
+    ] = None,
+    control_category: Annotated[
+        str | None, typer.Option(help="FireWorks category of fan-out and summary jobs.")
+    ] = None,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """Ingest a structure source and submit its campaign flow to the launchpad."""
+    from socscreen.makers.batch import ProcessBatchMaker
+    from socscreen.stores.schemas.campaign import CampaignSettings, StructureFilter
+    from socscreen.workflows.campaign import CampaignMaker, submit_campaign
+
+    try:
+        filters = StructureFilter(
+            include_elements=include,
+            exclude_elements=exclude,
+            min_heavy_z=min_heavy_z,
+            max_sites=max_sites,
+            max_decomposition_energy=max_decomposition,
+            min_band_gap=gap_min,
+            max_band_gap=gap_max,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    settings = CampaignSettings(batch_size=batch_size, model_version=model_version, device=device)
+    categories = {"batch": batch_category, "fanout": control_category, "summary": control_category}
+    maker = CampaignMaker(
+        batch_maker=ProcessBatchMaker(processor=_import_callable(processor)),
+        categories={k: v for k, v in categories.items() if v},
+    )
+    with _database(db_uri, launchpad) as db:
+        try:
+            report = submit_campaign(
+                db, source, name, settings, filters, maker, max_atoms, progress=True
+            )
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+    ingest = report.ingest
+    console.print(
+        f"campaign [bold]{name}[/bold]: {ingest.n_read} read, {ingest.n_filtered} filtered, "
+        f"{ingest.n_duplicates} duplicates, {len(ingest.errors)} ingestion errors, "
+        f"{len(ingest.ok)} structures ({ingest.seconds:.1f} s)"
+    )
+    for criterion, count in sorted(ingest.filtered.items()):
+        console.print(f"  filtered by {criterion}: {count}")
+    for record in ingest.errors:
+        where = f"{record.material_id} ({record.source.entry})"
+        console.print(f"  [yellow]{where}[/yellow]: {record.error.reason}")
+    if report.fw_id is None:
+        console.print("nothing to do: every structure already has a result")
+    else:
+        console.print(
+            f"submitted {report.n_todo} structures, fan-out Firework {report.fw_id}; "
+            "run them with `socscreen campaign run`"
+        )
+
+
+@campaign_app.command("run")
+def campaign_run(
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Worker processes (1 thread each).")
+    ] = 1,
+    category: Annotated[
+        list[str],
+        typer.Option(
+            "--category",
+            help="Run only Fireworks of this category (repeat); '__none__': uncategorised.",
+        ),
+    ] = [],  # noqa: B006
+    lost_after: Annotated[
+        float, typer.Option(help="Rerun RUNNING Fireworks silent for this long (s).")
+    ] = 4 * 3600.0,
+    timeout: Annotated[
+        int | None, typer.Option(help="Stop taking new Fireworks after this many seconds.")
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for worker files and logs (default ~/.socscreen/runs/<time>)."),
+    ] = None,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """Recover lost runs, then run local workers until no Firework is left to run."""
+    from socscreen.settings import SETTINGS
+    from socscreen.workflows.workers import run_workers
+
+    folder = run_dir or Path(SETTINGS.home).expanduser() / "runs" / datetime.now().strftime(
+        "%Y%m%d-%H%M%S"
+    )
+    with _database(db_uri, launchpad) as db, console.status("workers starting") as status:
+
+        def show(states: Any) -> None:
+            status.update(
+                " ".join(f"{k}: {v}" for k, v in sorted(states.items())) or "no Fireworks"
+            )
+
+        report = run_workers(
+            db,
+            workers,
+            folder,
+            category=list(category) or None,
+            lost_after=lost_after,
+            timeout=timeout,
+            on_poll=show,
+        )
+    if report.recovered:
+        console.print(f"rerun lost Fireworks {report.recovered}")
+    states = ", ".join(f"{k} {v}" for k, v in sorted(report.states.items()))
+    console.print(
+        f"{workers} worker(s) done in {report.seconds:.1f} s; Fireworks: {states}; logs in {folder}"
+    )
+    if any(report.exit_codes):
+        raise _fail(f"worker exit codes {report.exit_codes}; see {folder}/worker_*/worker.log")
+
+
+@campaign_app.command("status")
+def campaign_status(
+    name: Annotated[str | None, typer.Argument(help="Campaign (default: all).")] = None,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """Fireworks per state and result counts, per campaign."""
+    from socscreen.stores.queries import summarise_campaign
+    from socscreen.workflows.workers import firework_states
+
+    with _database(db_uri, launchpad) as db:
+        stores = [db.store(n) for n in ("structures", "results", "candidates", "campaigns")]
+        for store in stores:
+            store.connect()
+        names = [name] if name else sorted(stores[3].distinct("campaign"))
+        if name and not stores[3].count({"campaign": name}):
+            raise _fail(f"no campaign {name!r}")
+        table = Table(
+            "campaign",
+            "Fireworks",
+            "structures",
+            "results",
+            "failed",
+            "candidates",
+            "strong/weak/trivial",
+        )
+        launchpad_ = db.launchpad()
+        for campaign in names:
+            summary = summarise_campaign(*stores, campaign)
+            states = firework_states(launchpad_, campaign)
+            classes = "/".join(
+                str(summary.by_class.get(c, 0)) for c in ("strong", "weak", "trivial")
+            )
+            table.add_row(
+                campaign,
+                ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
+                str(summary.n_structures),
+                str(summary.n_results),
+                str(summary.n_failed),
+                str(summary.n_candidates),
+                classes,
+            )
+        for store in stores:
+            store.close()
+    console.print(table)
+
+
+@campaign_app.command("worker-files")
+def campaign_worker_files(
+    folder: Annotated[Path, typer.Argument(help="Output folder.")],
+    category: Annotated[
+        list[str], typer.Option("--category", help="Worker category (repeat).")
+    ] = [],  # noqa: B006
+    slurm: Annotated[
+        bool, typer.Option(help="Also write a SLURM queue adapter (my_qadapter.yaml).")
+    ] = False,
+    queue: Annotated[str | None, typer.Option(help="SLURM partition.")] = None,
+    account: Annotated[str | None, typer.Option(help="SLURM account.")] = None,
+    walltime: Annotated[str | None, typer.Option(help="SLURM time limit, e.g. 12:00:00.")] = None,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """Write launchpad, fworker and jobflow files (and a SLURM adapter) for workers."""
+    from socscreen.stores.config import resolve_database
+    from socscreen.stores.server import server_status
+    from socscreen.workflows.workers import write_slurm_qadapter, write_worker_files
+
+    try:
+        db = resolve_database(db_uri, launchpad)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    if db is None:
+        from socscreen.settings import SETTINGS
+        from socscreen.stores.config import DatabaseConfig
+
+        server = server_status()
+        if server is None:
+            raise _fail(
+                "no database configured and no embedded server running: give "
+                "--db-uri/--launchpad or run `socscreen db start` first"
+            )
+        db = DatabaseConfig(uri=server.uri, database=SETTINGS.db_name)
+        if server.host in ("127.0.0.1", "localhost"):
+            err_console.print(
+                "[yellow]note:[/yellow] the embedded server listens on this machine "
+                "only; use `db start --host 0.0.0.0` for remote workers"
+            )
+    files = write_worker_files(db, folder, list(category) or None)
+    written = [files.launchpad, files.fworker, files.jobflow]
+    if slurm:
+        overrides = {
+            k: v for k, v in (("queue", queue), ("account", account), ("walltime", walltime)) if v
+        }
+        written.append(write_slurm_qadapter(files, Path(folder) / "my_qadapter.yaml", **overrides))
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+# -- query and show ---------------------------------------------------------------------
+_COLUMNS = [
+    "material_id",
+    "campaign",
+    "reduced_formula",
+    "nsites",
+    "z2",
+    "class",
+    "gap_eV",
+    "flags",
+    "error",
+]
+
+
+def _row(doc: dict[str, Any]) -> dict[str, Any]:
+    z2 = doc.get("z2") or {}
+    nu = z2.get("z2")
+    return {
+        "material_id": doc["material_id"],
+        "campaign": doc["campaign"],
+        "reduced_formula": doc.get("reduced_formula"),
+        "nsites": doc.get("nsites"),
+        "z2": f"({nu[0]};{nu[1]}{nu[2]}{nu[3]})" if nu else None,
+        "class": z2.get("classification"),
+        "gap_eV": doc.get("gap_eV"),
+        "flags": ",".join(doc.get("flags") or []),
+        "error": (doc.get("error") or {}).get("reason"),
+    }
+
+
+def _candidate_criteria(db: DatabaseConfig, campaign: str | None) -> dict[str, Any]:
+    """Criteria matching the results that have a candidate document."""
+    store = db.store("candidates")
+    store.connect()
+    ids: dict[str, list[str]] = defaultdict(list)
+    for doc in store.query({"campaign": campaign} if campaign else {}, ["campaign", "material_id"]):
+        ids[doc["campaign"]].append(doc["material_id"])
+    store.close()
+    alternatives = [{"campaign": c, "material_id": {"$in": m}} for c, m in ids.items()]
+    return {"$or": alternatives} if alternatives else {"material_id": {"$in": []}}
+
+
+@app.command("query")
+def query(
+    campaign: Annotated[str | None, typer.Option(help="Campaign name.")] = None,
+    z2: Annotated[
+        str | None, typer.Option(help="strong, weak, trivial or topological (strong or weak).")
+    ] = None,
+    gap_min: Annotated[float | None, typer.Option(help="Smallest gap with SOC (eV).")] = None,
+    gap_max: Annotated[float | None, typer.Option(help="Largest gap with SOC (eV).")] = None,
+    elements: Annotated[
+        list[str], typer.Option("--elements", "-e", help="Element that must be present (repeat).")
+    ] = [],  # noqa: B006
+    flags: Annotated[
+        list[str], typer.Option("--flags", help="Flag that must be set (repeat).")
+    ] = [],  # noqa: B006
+    failed: Annotated[
+        bool | None, typer.Option("--failed/--ok", help="Only failed / only successful results.")
+    ] = None,
+    candidates: Annotated[
+        bool, typer.Option(help="Only materials in the candidates collection.")
+    ] = False,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    limit: Annotated[int, typer.Option(min=0, help="At most this many rows (0: all).")] = 0,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """List result documents matching filters, as a table, JSON or CSV."""
+    from socscreen.stores.queries import results_query
+
+    if z2 not in (None, "strong", "weak", "trivial", "topological"):
+        raise _fail(f"--z2 must be strong, weak, trivial or topological, got {z2!r}", code=2)
+    if output not in ("table", "json", "csv"):
+        raise _fail(f"--format must be table, json or csv, got {output!r}", code=2)
+    criteria = results_query(campaign, z2, gap_min, gap_max, elements, flags, failed)  # type: ignore[arg-type]
+    with _database(db_uri, launchpad) as db:
+        results = db.store("results")
+        results.connect()
+        if candidates:
+            criteria = {"$and": [criteria, _candidate_criteria(db, campaign)]}
+        docs = list(
+            results.query(
+                criteria,
+                properties={"_id": 0, "structure": 0},
+                sort={"campaign": 1, "material_id": 1},
+                limit=limit,
+            )
+        )
+        results.close()
+    rows = [_row(d) for d in docs]
+    if output == "json":
+        typer.echo(json.dumps(docs, default=str, indent=1))
+    elif output == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = Table(*_COLUMNS, title=f"{len(rows)} result(s)")
+        for row in rows:
+            table.add_row(*("" if row[c] is None else str(row[c]) for c in _COLUMNS))
+        console.print(table)
+
+
+@app.command("show")
+def show(
+    material_id: Annotated[str, typer.Argument(help="Material id.")],
+    campaign: Annotated[str | None, typer.Option(help="Campaign (default: all campaigns).")] = None,
+    structure: Annotated[bool, typer.Option(help="Include the structure dict.")] = False,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """Print the result document(s) of a material as JSON (the ingested record if none)."""
+    criteria: dict[str, Any] = {"material_id": material_id}
+    if campaign:
+        criteria["campaign"] = campaign
+    properties = {"_id": 0} if structure else {"_id": 0, "structure": 0}
+    with _database(db_uri, launchpad) as db:
+        docs = []
+        for name in ("results", "structures"):
+            store = db.store(name)
+            store.connect()
+            docs = list(store.query(criteria, properties=properties))
+            store.close()
+            if docs:
+                break
+    if not docs:
+        raise _fail(
+            f"no result or record for {material_id}" + (f" in {campaign}" if campaign else "")
+        )
+    typer.echo(json.dumps(docs if len(docs) > 1 else docs[0], default=str, indent=1))

@@ -1,0 +1,159 @@
+"""Reading and writing campaign documents: upserts, "already done", filters, summaries.
+
+All writes are upserts keyed by (campaign, material_id), which a unique index backs
+(:data:`socscreen.stores.config.INDEXES`), so resubmitting or rerunning never duplicates
+a document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from maggma.core import Store
+
+from socscreen.stores.schemas.campaign import (
+    CampaignSummaryDocument,
+    MaterialResultDocument,
+    StructureRecord,
+)
+
+__all__ = [
+    "CAMPAIGN_KEY",
+    "done_ids",
+    "load_records",
+    "results_query",
+    "save_records",
+    "save_results",
+    "summarise_campaign",
+]
+
+CAMPAIGN_KEY = ["campaign", "material_id"]
+
+
+def save_records(store: Store, records: Iterable[StructureRecord], campaign: str) -> int:
+    """Upsert ingested records of ``campaign``; return how many were written."""
+    docs = [r.model_copy(update={"campaign": campaign}).model_dump() for r in records]
+    if docs:
+        store.update(docs, key=CAMPAIGN_KEY)
+    return len(docs)
+
+
+def save_results(store: Store, docs: Iterable[MaterialResultDocument]) -> int:
+    """Upsert result documents (their ``last_updated`` is set to now)."""
+    now = datetime.now(UTC)
+    payload = [d.model_copy(update={"last_updated": now}).model_dump() for d in docs]
+    if payload:
+        store.update(payload, key=CAMPAIGN_KEY)
+    return len(payload)
+
+
+def load_records(store: Store, campaign: str, material_ids: Sequence[str]) -> list[StructureRecord]:
+    """Load the records of ``campaign`` with the given ids, in the order of ``material_ids``.
+
+    Raises
+    ------
+    ValueError
+        If an id has no record (the structures collection was changed under the campaign).
+    """
+    found = {
+        d["material_id"]: StructureRecord.model_validate(d)
+        for d in store.query({"campaign": campaign, "material_id": {"$in": list(material_ids)}})
+    }
+    missing = [i for i in material_ids if i not in found]
+    if missing:
+        raise ValueError(f"campaign {campaign!r} has no ingested record for {missing[:5]}")
+    return [found[i] for i in material_ids]
+
+
+def done_ids(store: Store, campaign: str, material_ids: Sequence[str] | None = None) -> set[str]:
+    """Ids of ``campaign`` whose result needs no (re)processing.
+
+    A result is done unless it carries an error from processing (predict, analysis,
+    process); results of structures that failed ingestion are done.
+    """
+    query: dict[str, Any] = {
+        "campaign": campaign,
+        "$or": [{"error": None}, {"error.stage": "ingest"}],
+    }
+    if material_ids is not None:
+        query["material_id"] = {"$in": list(material_ids)}
+    return {d["material_id"] for d in store.query(query, properties=["material_id"])}
+
+
+def results_query(
+    campaign: str | None = None,
+    z2: Literal["strong", "weak", "trivial", "topological"] | None = None,
+    gap_min: float | None = None,
+    gap_max: float | None = None,
+    elements: Sequence[str] = (),
+    flags: Sequence[str] = (),
+    failed: bool | None = None,
+) -> dict[str, Any]:
+    """MongoDB criteria for result documents.
+
+    Parameters
+    ----------
+    campaign
+        Campaign name.
+    z2
+        Z2 class; ``"topological"`` means strong or weak.
+    gap_min, gap_max
+        Bounds on the fundamental gap with SOC (eV).
+    elements
+        Elements that must all be present.
+    flags
+        Flags that must all be set.
+    failed
+        Only results with (``True``) or without (``False``) an error.
+    """
+    query: dict[str, Any] = {}
+    if campaign:
+        query["campaign"] = campaign
+    if z2 == "topological":
+        query["z2.classification"] = {"$in": ["strong", "weak"]}
+    elif z2:
+        query["z2.classification"] = z2
+    gap = {k: v for k, v in (("$gte", gap_min), ("$lte", gap_max)) if v is not None}
+    if gap:
+        query["gap_eV"] = gap
+    if elements:
+        query["elements"] = {"$all": list(elements)}
+    if flags:
+        query["flags"] = {"$all": list(flags)}
+    if failed is not None:
+        query["error"] = {"$ne": None} if failed else None
+    return query
+
+
+def summarise_campaign(
+    structures: Store, results: Store, candidates: Store, campaigns: Store, campaign: str
+) -> CampaignSummaryDocument:
+    """Recount a campaign's documents and upsert its summary in ``campaigns``.
+
+    Ingestion counts, sources, filters, settings and workflow ids already stored for the
+    campaign are kept; the stores must be connected.
+    """
+    stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
+    summary = (
+        CampaignSummaryDocument.model_validate(stored)
+        if stored
+        else CampaignSummaryDocument(campaign=campaign)
+    )
+    by_class = {
+        c: results.count({"campaign": campaign, "z2.classification": c})
+        for c in ("strong", "weak", "trivial")
+    }
+    summary = summary.model_copy(
+        update={
+            "n_structures": structures.count({"campaign": campaign, "error": None}),
+            "n_results": results.count({"campaign": campaign}),
+            "n_failed": results.count({"campaign": campaign, "error": {"$ne": None}}),
+            "n_candidates": candidates.count({"campaign": campaign}),
+            "by_class": by_class,
+            "last_updated": datetime.now(UTC),
+        }
+    )
+    campaigns.update([summary.model_dump()], key="campaign")
+    return summary

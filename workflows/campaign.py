@@ -1,0 +1,277 @@
+"""Screening campaigns: ingestion, the campaign flow with dynamic fan-out, submission.
+
+Flow of a campaign (one per submission)::
+
+    fan-out(ids) ──replace──> [batch 1, batch 2, ..., batch n] ──> summary
+
+* ingestion runs at submission (:func:`submit_campaign`): records go to the
+  ``structures`` collection, structures that failed ingestion get an error result at
+  once, and the flow carries only ids (a GNoME dump does not fit in a Firework spec);
+* the fan-out job skips ids already done, splits the rest into batches of
+  ``settings.batch_size`` and returns ``Response(replace=Flow(batch jobs))``; FireWorks
+  inserts the batches before the summary, so workers keep polling while it runs;
+* each batch job (:class:`~socscreen.makers.batch.ProcessBatchMaker`) processes and
+  upserts its results;
+* the summary job (:class:`~socscreen.makers.summary.CampaignSummaryMaker`) runs after all
+  batches, failed ones included, builds ``candidates`` and the campaign document.
+
+Every job carries the metadata ``campaign``, ``model_version``, ``settings`` and
+``stage``; ``categories`` route stages to FireWorks workers (``_category`` in the spec).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jobflow import Flow, Job, Maker, OnMissing, Response
+
+from socscreen.makers.batch import ProcessBatchMaker, campaign_job, job_database
+from socscreen.makers.ingest import DEFAULT_MAX_ATOMS, IngestReport, ingest
+from socscreen.makers.summary import CampaignSummaryMaker
+from socscreen.stores.config import DatabaseConfig
+from socscreen.stores.queries import done_ids, save_records, save_results
+from socscreen.stores.schemas.campaign import (
+    CampaignSettings,
+    CampaignSummaryDocument,
+    MaterialResultDocument,
+    SourceInfo,
+    StructureFilter,
+)
+from socscreen.workflows.sources import open_source
+
+__all__ = ["CampaignMaker", "SubmitReport", "fan_out", "submit_campaign"]
+
+JobStage = Literal["fanout", "batch", "summary"]
+
+
+def _configure(
+    new_job: Job,
+    stage: JobStage,
+    campaign: str,
+    settings: CampaignSettings,
+    categories: dict[str, str],
+    allow_missing: bool = False,
+) -> Job:
+    """Give a campaign job its own config (store exposed, category) and metadata."""
+    category = categories.get(stage)
+    new_job.config = dataclasses.replace(
+        new_job.config,
+        expose_store=True,
+        manager_config={"_category": category} if category else {},
+        pass_manager_config=False,
+        on_missing_references=OnMissing.NONE if allow_missing else OnMissing.ERROR,
+    )
+    new_job.update_metadata(
+        {
+            "campaign": campaign,
+            "model_version": settings.model_version,
+            "settings": settings.model_dump(),
+            "stage": stage,
+        }
+    )
+    return new_job
+
+
+@campaign_job
+def fan_out(
+    campaign: str,
+    material_ids: list[str],
+    settings: CampaignSettings,
+    batch_maker: ProcessBatchMaker,
+    categories: dict[str, str],
+) -> Response:
+    """Split the not yet done ids of ``campaign`` into batch jobs (dynamic replacement).
+
+    Returns
+    -------
+    Response
+        Output: ``{"n_batches", "n_todo", "n_done"}``; replacement: the batch jobs.
+    """
+    results = job_database().store("results")
+    results.connect()
+    try:
+        done = done_ids(results, campaign, material_ids)
+    finally:
+        results.close()
+    todo = [i for i in material_ids if i not in done]
+    size = settings.batch_size
+    batches = [
+        _configure(batch_maker.make(campaign, todo[i : i + size], settings),
+                   "batch", campaign, settings, categories)
+        for i in range(0, len(todo), size)
+    ]  # fmt: skip
+    for number, batch in enumerate(batches, 1):
+        batch.name = f"{batch_maker.name} {campaign} {number}/{len(batches)}"
+    output = {"n_batches": len(batches), "n_todo": len(todo), "n_done": len(done)}
+    return Response(output=output, replace=Flow(batches) if batches else None)
+
+
+@dataclass
+class CampaignMaker(Maker):
+    """Build the flow of one campaign submission.
+
+    Parameters
+    ----------
+    name
+        Flow name prefix.
+    batch_maker
+        Maker of the batch jobs; its ``processor`` is the per-structure function.
+    summary_maker
+        Maker of the final job (candidates and campaign summary).
+    categories
+        FireWorks category per stage (``"fanout"``, ``"batch"``, ``"summary"``); stages
+        without one run on any worker.
+    """
+
+    name: str = "campaign"
+    batch_maker: ProcessBatchMaker = field(default_factory=ProcessBatchMaker)
+    summary_maker: CampaignSummaryMaker = field(default_factory=CampaignSummaryMaker)
+    categories: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.categories) - {"fanout", "batch", "summary"}
+        if unknown:
+            raise ValueError(f"unknown campaign stage(s) {sorted(unknown)} in categories")
+
+    def make(self, campaign: str, material_ids: list[str], settings: CampaignSettings) -> Flow:
+        """Flow of fan-out and summary for ``material_ids`` of ``campaign``."""
+        split = fan_out(campaign, list(material_ids), settings, self.batch_maker, self.categories)
+        split.name = f"fan-out {campaign}"
+        _configure(split, "fanout", campaign, settings, self.categories)
+        # the summary waits for the fan-out, and so for the batches FireWorks inserts
+        # before it; it also runs when a batch fizzled (missing references allowed)
+        summary = self.summary_maker.make(campaign, settings, after=split.output["n_batches"])
+        summary.name = f"{self.summary_maker.name} {campaign}"
+        _configure(summary, "summary", campaign, settings, self.categories, allow_missing=True)
+        return Flow([split, summary], output=summary.output, name=f"{self.name} {campaign}")
+
+
+@dataclass
+class SubmitReport:
+    """What a submission did.
+
+    Attributes
+    ----------
+    campaign
+        Campaign name.
+    ingest
+        Ingestion report of the source.
+    n_todo
+        Ingested structures without a finished result (those the workflow processes).
+    fw_id
+        FireWorks id of the workflow's fan-out Firework, ``None`` if nothing was to do.
+    """
+
+    campaign: str
+    ingest: IngestReport
+    n_todo: int
+    fw_id: int | None
+
+
+def submit_campaign(
+    db: DatabaseConfig,
+    source: str | os.PathLike,
+    campaign: str,
+    settings: CampaignSettings | None = None,
+    filters: StructureFilter | None = None,
+    maker: CampaignMaker | None = None,
+    max_atoms: int = DEFAULT_MAX_ATOMS,
+    supported_elements: Collection[str] | None = None,
+    progress: bool = False,
+) -> SubmitReport:
+    """Ingest a structure source into ``campaign`` and submit its flow to FireWorks.
+
+    Resubmitting is safe: records and results are upserted by (campaign, material_id),
+    ids with a finished result are skipped (here and again by the fan-out at run time),
+    and with nothing left to do no workflow is added.
+
+    Parameters
+    ----------
+    db
+        Database of the launchpad and the stores.
+    source
+        GNoME CSV or folder, folder of CIF/POSCAR files, or pymatgen JSON list.
+    campaign
+        Campaign name.
+    settings
+        Campaign settings (default :class:`CampaignSettings`).
+    filters
+        Structure filter.
+    maker
+        Campaign flow maker (its batch maker holds the per-structure processor).
+    max_atoms, supported_elements
+        Ingestion limits (see :func:`socscreen.makers.ingest.to_record`).
+    progress
+        Show a progress bar while ingesting.
+    """
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    if not campaign or not campaign.strip():
+        raise ValueError("campaign name must not be empty")
+    settings = settings or CampaignSettings()
+    filters = filters or StructureFilter()
+    report = ingest(open_source(source), filters, max_atoms, supported_elements, progress=progress)
+    db.ensure_indexes()
+    stores = {n: db.store(n) for n in ("structures", "results", "campaigns")}
+    for store in stores.values():
+        store.connect()
+    try:
+        save_records(stores["structures"], report.records, campaign)
+        ingest_failures = [MaterialResultDocument.from_record(r, campaign) for r in report.errors]
+        save_results(stores["results"], ingest_failures)
+        ok_ids = [r.material_id for r in report.ok]
+        done = done_ids(stores["results"], campaign, ok_ids)
+        todo = [i for i in ok_ids if i not in done]
+        fw_id = None
+        if todo:
+            flow = (maker or CampaignMaker()).make(campaign, todo, settings)
+            workflow = flow_to_workflow(flow, metadata={"campaign": campaign})
+            fan_out_id = workflow.fws[0].fw_id  # flows list the fan-out first
+            fw_id = db.launchpad().add_wf(workflow)[fan_out_id]
+        _record_submission(stores["campaigns"], campaign, source, report, settings, filters, fw_id)
+    finally:
+        for store in stores.values():
+            store.close()
+    return SubmitReport(campaign=campaign, ingest=report, n_todo=len(todo), fw_id=fw_id)
+
+
+def _record_submission(
+    campaigns: Any,
+    campaign: str,
+    source: str | os.PathLike,
+    report: IngestReport,
+    settings: CampaignSettings,
+    filters: StructureFilter,
+    fw_id: int | None,
+) -> None:
+    """Add a submission to the campaign document (counts accumulate over sources)."""
+    stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
+    doc = (
+        CampaignSummaryDocument.model_validate(stored)
+        if stored
+        else CampaignSummaryDocument(campaign=campaign)
+    )
+    kind = report.records[0].source.kind if report.records else "folder"
+    sources = list(doc.sources)
+    path = str(Path(source).resolve())
+    if all(s.path != path for s in sources):
+        sources.append(SourceInfo(kind=kind, path=path))
+    doc = doc.model_copy(
+        update={
+            "sources": sources,
+            "filters": filters,
+            "settings": settings,
+            "n_read": doc.n_read + report.n_read,
+            "n_filtered": doc.n_filtered + report.n_filtered,
+            "n_duplicates": doc.n_duplicates + report.n_duplicates,
+            "n_ingest_errors": doc.n_ingest_errors + len(report.errors),
+            "workflow_ids": doc.workflow_ids + ([fw_id] if fw_id is not None else []),
+            "ingest_time": (doc.ingest_time or 0.0) + report.seconds,
+        }
+    )
+    campaigns.update([doc.model_dump()], key="campaign")
