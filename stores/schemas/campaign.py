@@ -378,9 +378,15 @@ class MaterialResultDocument(BaseModel):
 
     @classmethod
     def from_record(
-        cls, record: StructureRecord, campaign: str, **fields: Any
+        cls, record: StructureRecord, campaign: str | None = None, **fields: Any
     ) -> MaterialResultDocument:
-        """Start a result from an ingested record; ``fields`` fill the rest."""
+        """Start a result from an ingested record; ``fields`` fill the rest.
+
+        ``campaign`` defaults to the record's campaign.
+        """
+        campaign = campaign or record.campaign
+        if not campaign:
+            raise ValueError(f"record {record.material_id} belongs to no campaign: pass one")
         density = None
         if record.structure is not None:
             density = float(record.get_structure().density)
@@ -400,12 +406,16 @@ class MaterialResultDocument(BaseModel):
 
     @classmethod
     def from_error(
-        cls, record: StructureRecord, campaign: str, stage: Stage, exc: BaseException, **fields: Any
+        cls,
+        record: StructureRecord,
+        stage: Stage,
+        exc: BaseException,
+        campaign: str | None = None,
+        **fields: Any,
     ) -> MaterialResultDocument:
         """Build the result of a structure whose processing raised ``exc`` in ``stage``."""
-        return cls.from_record(
-            record, campaign, error=ErrorDocument.from_exception(stage, exc), **fields
-        )
+        error = ErrorDocument.from_exception(stage, exc)
+        return cls.from_record(record, campaign, error=error, **fields)
 
 
 class CandidateDocument(BaseModel):
