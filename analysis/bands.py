@@ -1,0 +1,472 @@
+"""Band structures, gaps, metal/insulator decision, spin splitting and SOC band inversion.
+
+Electron counting: one electron per spinor band, ``n_occ = nelect`` (two per band in the
+spinless problem without spin-orbit coupling).
+
+SOC-driven band inversion (:func:`soc_band_inversion`): two indicators, both reported.
+
+* Centrosymmetric systems: the Fu-Kane parity products ``delta_i`` at every TRIM are
+  compared with spin-orbit coupling off (``lambda = 0``) and on (``lambda = 1``); a TRIM
+  whose product changes sign has an SOC-inverted band ordering (exact, milliseconds).
+* Any system: the spin-orbit part is scaled, ``H(lambda) = H0 + lambda H_soc`` for
+  ``lambda`` in [0, 1] (:meth:`Hamiltonian.with_soc_scaled`), and the smallest direct gap
+  on a coarse k-grid plus the TRIM is followed; the gap closing at an intermediate
+  ``lambda`` and reopening marks an inversion. A closing between grid points can be
+  missed (the grid is coarse to stay fast), so this indicator is a lower bound.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+from pymatgen.symmetry.bandstructure import HighSymmKpath
+
+from socscreen.analysis.bloch import (
+    BlochSystem,
+    LowdinBloch,
+    eigh_k,
+    kgrid_shape,
+    monkhorst_pack,
+    n_occupied,
+    trim_points,
+)
+from socscreen.analysis.parity import hamiltonian_inversion, trim_deltas
+from socscreen.hamiltonian import Hamiltonian
+
+__all__ = [
+    "BandStructure",
+    "GapResult",
+    "KPath",
+    "SocEffect",
+    "SpinSplitting",
+    "band_gap",
+    "band_structure",
+    "high_symmetry_path",
+    "soc_band_inversion",
+    "spin_splitting",
+    "spin_splitting_at",
+]
+
+
+@dataclass
+class KPath:
+    """A band-structure path in the crystal's own reciprocal basis.
+
+    Attributes
+    ----------
+    kpoints
+        Fractional k-points ``[n_k, 3]`` (reciprocal basis of the container's cell).
+    distances
+        Cumulative Cartesian path length, 1/Angstrom (2 pi included), ``[n_k]``; jumps
+        between disconnected segments add no length.
+    labels
+        ``(distance, label)`` of the high-symmetry points, e.g. ``(0.0, "Gamma")``.
+    """
+
+    kpoints: np.ndarray
+    distances: np.ndarray
+    labels: list[tuple[float, str]]
+
+
+def high_symmetry_path(
+    ham: Hamiltonian,
+    line_density: float = 40.0,
+    path_type: str = "setyawan_curtarolo",
+) -> KPath:
+    """Return the standard high-symmetry path of the container's crystal.
+
+    pymatgen's path is expressed in its standard primitive cell; the integer matrix
+    that maps that cell onto the container's cell (``Lattice.find_mapping``) converts the
+    k-points into the container's reciprocal basis. For a 2D system (an axis without
+    hoppings) only the segments in the ``k = 0`` plane of that axis are kept.
+
+    Parameters
+    ----------
+    ham
+        The container.
+    line_density
+        k-points per 1/Angstrom of path length.
+    path_type
+        ``"setyawan_curtarolo"``, ``"latimer_munro"`` or ``"hinuma"`` (pymatgen).
+
+    Raises
+    ------
+    ValueError
+        If the standard cell cannot be mapped onto the container's cell.
+    """
+    structure = ham.structure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kpath = HighSymmKpath(structure, path_type=path_type)
+    points = kpath.kpath["kpoints"]
+    if path_type == "latimer_munro":
+        to_ours = np.eye(3)
+    else:
+        mapping = structure.lattice.find_mapping(kpath.prim.lattice)
+        if mapping is None:
+            raise ValueError("cannot map pymatgen's standard cell onto the container's cell")
+        to_ours = np.linalg.inv(np.asarray(mapping[2], dtype=float)).T
+    periodic = LowdinBloch(ham).periodic
+    recip = structure.lattice.reciprocal_lattice.matrix
+    kpoints, distances, labels = [], [], []
+    total, previous = 0.0, None
+    for branch in kpath.kpath["path"]:
+        for start, end in zip(branch[:-1], branch[1:], strict=True):
+            ends = np.stack([points[start], points[end]]) @ to_ours
+            if np.abs(ends[:, ~periodic]).max(initial=0.0) > 1e-8:
+                continue  # leaves the plane of a 2D system
+            if previous is None:
+                labels.append((total, start))
+            elif previous != start:  # discontinuous path: both labels at one distance
+                labels[-1] = (total, f"{labels[-1][1]}|{start}")
+            length = float(np.linalg.norm((ends[1] - ends[0]) @ recip))
+            s = np.linspace(0.0, 1.0, max(2, int(np.ceil(length * line_density)) + 1))
+            kpoints.append(ends[0] + s[:, None] * (ends[1] - ends[0]))
+            distances.append(total + s * length)
+            total += length
+            labels.append((total, end))
+            previous = end
+    if not kpoints:
+        raise ValueError("no path segment lies in the periodic directions")
+    labels = [(d, _pretty(name)) for d, name in labels]
+    return KPath(np.concatenate(kpoints), np.concatenate(distances), labels)
+
+
+def _pretty(label: str) -> str:
+    return label.replace("\\Gamma", "Γ").replace("\\Sigma", "Σ")
+
+
+class SpinSplitting(BaseModel):
+    """Spin splitting of the band pairs at the gap along a path.
+
+    The spinor bands are paired as (2m, 2m + 1); the splitting of a pair is its energy
+    difference, zero where Kramers degeneracy holds (everywhere with inversion, only at
+    TRIM without).
+    """
+
+    max_valence_eV: float = Field(description="Largest splitting of the top valence pair (eV).")
+    max_conduction_eV: float = Field(
+        description="Largest splitting of the bottom conduction pair (eV)."
+    )
+    k_max_valence: list[float] = Field(description="Fractional k of the valence maximum.")
+    k_max_conduction: list[float] = Field(description="Fractional k of the conduction maximum.")
+
+
+def spin_splitting_at(source: BlochSystem, k: np.ndarray, bands: slice | None = None) -> np.ndarray:
+    """Compute the splitting ``E[2m + 1] - E[2m]`` of every spinor band pair, eV.
+
+    Parameters
+    ----------
+    source
+        Spinor Bloch Hamiltonian.
+    k
+        Fractional k-points ``[n_k, 3]``.
+    bands
+        Band pairs to keep (slice over pair index m); ``None`` keeps all.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n_k, n_pairs]`` splittings, eV.
+    """
+    e = eigh_k(source, k)
+    pairs = e[:, 1::2] - e[:, 0::2]
+    return pairs if bands is None else pairs[:, bands]
+
+
+def spin_splitting(energies: np.ndarray, kpoints: np.ndarray, n_occ: int) -> SpinSplitting:
+    """Largest splitting of the top valence and bottom conduction pairs along k-points.
+
+    Parameters
+    ----------
+    energies
+        Spinor band energies, eV, ``[n_k, n_bands]``.
+    kpoints
+        The k-points, fractional ``[n_k, 3]``.
+    n_occ
+        Occupied spinor bands (even).
+    """
+    if n_occ % 2 or n_occ < 2 or n_occ + 2 > energies.shape[1]:
+        raise ValueError(f"need an even n_occ with a pair above and below, got {n_occ}")
+    valence = energies[:, n_occ - 1] - energies[:, n_occ - 2]
+    conduction = energies[:, n_occ + 1] - energies[:, n_occ]
+    iv, ic = int(valence.argmax()), int(conduction.argmax())
+    return SpinSplitting(
+        max_valence_eV=float(valence[iv]),
+        max_conduction_eV=float(conduction[ic]),
+        k_max_valence=kpoints[iv].tolist(),
+        k_max_conduction=kpoints[ic].tolist(),
+    )
+
+
+@dataclass
+class BandStructure:
+    """Bands along a high-symmetry path.
+
+    Attributes
+    ----------
+    path
+        The path (k-points, distances, labels).
+    energies
+        Band energies, eV, ``[n_k, n_bands]``.
+    n_occupied
+        Occupied bands.
+    reference_eV
+        Energy zero used for plots: the valence band maximum on the path, eV.
+    soc
+        Whether spin-orbit coupling is included.
+    splitting
+        Spin splitting of the gap band pairs (spinor bands with a pair on each side).
+    """
+
+    path: KPath
+    energies: np.ndarray
+    n_occupied: int
+    reference_eV: float
+    soc: bool
+    splitting: SpinSplitting | None
+
+
+def band_structure(
+    ham: Hamiltonian,
+    soc: bool = True,
+    line_density: float = 40.0,
+    path_type: str = "setyawan_curtarolo",
+) -> BandStructure:
+    """Spinor bands of a container along its standard path.
+
+    Parameters
+    ----------
+    ham
+        The container; ``nelect`` sets the occupation.
+    soc
+        Include spin-orbit coupling.
+    line_density
+        k-points per 1/Angstrom.
+    path_type
+        pymatgen path convention (see :func:`high_symmetry_path`).
+    """
+    path = high_symmetry_path(ham, line_density, path_type)
+    source = LowdinBloch(ham, soc=soc)
+    energies = eigh_k(source, path.kpoints)
+    n_occ = n_occupied(ham.nelect)
+    splitting = None
+    if n_occ % 2 == 0 and 2 <= n_occ <= energies.shape[1] - 2:
+        splitting = spin_splitting(energies, path.kpoints, n_occ)
+    return BandStructure(
+        path=path,
+        energies=energies,
+        n_occupied=n_occ,
+        reference_eV=float(energies[:, n_occ - 1].max()),
+        soc=soc,
+        splitting=splitting,
+    )
+
+
+class GapResult(BaseModel):
+    """Band gap on a k-grid and the metal/insulator decision."""
+
+    n_occupied: int = Field(description="Occupied bands (spinor: nelect; spinless: nelect/2).")
+    soc: bool = Field(description="Spin-orbit coupling included.")
+    grid: list[int] = Field(description="Gamma-centred k-grid (TRIM always included).")
+    vbm_eV: float = Field(description="Valence band maximum on the grid (eV).")
+    cbm_eV: float = Field(description="Conduction band minimum on the grid (eV).")
+    indirect_gap_eV: float = Field(
+        description="CBM - VBM (eV); negative for overlapping bands (semimetal or metal)."
+    )
+    direct_gap_eV: float = Field(description="Smallest E[n_occ] - E[n_occ - 1] at one k (eV).")
+    k_vbm: list[float] = Field(description="Fractional k of the VBM.")
+    k_cbm: list[float] = Field(description="Fractional k of the CBM.")
+    k_direct: list[float] = Field(description="Fractional k of the smallest direct gap.")
+    kind: Literal["insulator", "semimetal", "metal"] = Field(
+        description="insulator: indirect gap above the tolerance; semimetal: bands "
+        "n_occ - 1 and n_occ overlap by less than max_overlap_eV but never touch (direct "
+        "gap open at every grid k, so Z2 of the lower bands is defined); metal: the "
+        "direct gap closes, the overlap is larger, or an odd electron count leaves a "
+        "Kramers pair half filled."
+    )
+
+    @property
+    def is_insulator(self) -> bool:
+        """Whether there is a gap at the Fermi level."""
+        return self.kind == "insulator"
+
+
+def band_gap(
+    ham: Hamiltonian,
+    soc: bool = True,
+    grid: tuple[int, int, int] | None = None,
+    density: float = 25.0,
+    metal_tol_eV: float = 1e-3,
+    max_overlap_eV: float = 0.3,
+    extra_k: np.ndarray | None = None,
+) -> GapResult:
+    """Direct and indirect gap on a Gamma-centred grid (vectorised, chunked over k).
+
+    Parameters
+    ----------
+    ham
+        The container; ``nelect`` sets the occupation.
+    soc
+        Include spin-orbit coupling (spinor bands); without it the cheaper spinless
+        problem is solved with two electrons per band.
+    grid
+        k-grid; default :func:`~socscreen.analysis.bloch.kgrid_shape` with ``density``.
+    density
+        k-points per 1/Angstrom of reciprocal-lattice-vector length (over 2 pi).
+    metal_tol_eV
+        Gaps below this count as closed (eV).
+    max_overlap_eV
+        Largest band overlap (negative indirect gap, eV) still called a semimetal;
+        compensated semimetals overlap by tenths of an eV (Bi, Sb; Bi2Se3 in the
+        szp(dzp) basis: 0.07 eV), ordinary metals by eV.
+    extra_k
+        More fractional k-points to include (e.g. a band path), ``[n, 3]``.
+
+    Raises
+    ------
+    ValueError
+        If ``nelect`` is not a whole number, or every band is occupied.
+    """
+    source = LowdinBloch(ham, soc=soc, spinor=soc)
+    n_occ = n_occupied(ham.nelect, spinor=soc)
+    if n_occ >= source.n_basis:
+        raise ValueError(f"{n_occ} occupied bands leave no conduction band in {source.n_basis}")
+    grid = kgrid_shape(source.lattice, source.periodic, density) if grid is None else grid
+    grid = tuple(
+        int(n) + int(n) % 2 if p else 1 for n, p in zip(grid, source.periodic, strict=True)
+    )
+    k = monkhorst_pack(grid)  # even sizes contain every TRIM
+    if extra_k is not None:
+        k = np.concatenate([k, np.asarray(extra_k, dtype=float).reshape(-1, 3)])
+    e = eigh_k(source, k, bands=slice(n_occ - 1, n_occ + 1))
+    iv, ic = int(e[:, 0].argmax()), int(e[:, 1].argmin())
+    direct = e[:, 1] - e[:, 0]
+    idx = int(direct.argmin())
+    indirect = float(e[ic, 1] - e[iv, 0])
+    if (soc and n_occ % 2 == 1) or direct[idx] < metal_tol_eV or indirect < -max_overlap_eV:
+        kind = "metal"
+    else:
+        kind = "insulator" if indirect >= metal_tol_eV else "semimetal"
+    return GapResult(
+        n_occupied=n_occ,
+        soc=soc,
+        grid=list(grid),
+        vbm_eV=float(e[iv, 0]),
+        cbm_eV=float(e[ic, 1]),
+        indirect_gap_eV=indirect,
+        direct_gap_eV=float(direct[idx]),
+        k_vbm=k[iv].tolist(),
+        k_cbm=k[ic].tolist(),
+        k_direct=k[idx].tolist(),
+        kind=kind,
+    )
+
+
+_GOLDEN = (np.sqrt(5) - 1) / 2
+
+
+class SocEffect(BaseModel):
+    """What spin-orbit coupling does to the gap and the band ordering."""
+
+    gap_no_soc_eV: float = Field(description="Indirect gap without SOC on the grid (eV).")
+    gap_soc_eV: float = Field(description="Indirect gap with SOC on the grid (eV).")
+    gap_change_eV: float = Field(description="gap_soc_eV - gap_no_soc_eV (eV).")
+    lambdas: list[float] = Field(description="SOC scale factors of the gap scan, ascending.")
+    min_direct_gap_eV: list[float] = Field(
+        description="Smallest direct gap on the coarse scan grid plus TRIM per lambda (eV)."
+    )
+    gap_closes: bool = Field(
+        description="The direct gap closes (below close_tol) at an intermediate lambda "
+        "while it is open at both ends."
+    )
+    inverted_trim: list[list[float]] | None = Field(
+        description="TRIM (fractional) whose occupied parity product changes sign with "
+        "SOC; None without inversion symmetry."
+    )
+    band_inversion: bool = Field(
+        description="Parity change at some TRIM (centrosymmetric) or gap closing and "
+        "reopening along the SOC scan (otherwise)."
+    )
+
+
+def soc_band_inversion(
+    ham: Hamiltonian,
+    n_lambda: int = 6,
+    refine_steps: int = 8,
+    scan_density: float = 12.0,
+    close_tol_eV: float = 0.02,
+    gap_density: float = 25.0,
+) -> SocEffect:
+    """SOC-induced gap change and band-inversion indicators (see the module docstring).
+
+    Parameters
+    ----------
+    ham
+        Container with spin-orbit blocks.
+    n_lambda
+        Number of equally spaced SOC scale factors in [0, 1] for the gap-closing scan.
+    refine_steps
+        Golden-section steps (two gap evaluations each) around the smallest gap.
+    scan_density
+        k-point density of the coarse scan grid (see :func:`band_gap`).
+    close_tol_eV
+        Direct gaps below this count as closed (eV).
+    gap_density
+        k-point density for the SOC on/off gaps.
+    """
+    ham = ham.symmetrized()
+    gap_on = band_gap(ham, soc=True, density=gap_density)
+    gap_off = band_gap(ham, soc=False, density=gap_density)
+    n_occ = gap_on.n_occupied
+    source = LowdinBloch(ham)
+    k = np.concatenate(
+        [
+            monkhorst_pack(kgrid_shape(source.lattice, source.periodic, scan_density)),
+            trim_points(source.periodic),
+        ]
+    )
+
+    def min_gap(lam: float) -> float:
+        e = eigh_k(LowdinBloch(ham.with_soc_scaled(lam)), k, bands=slice(n_occ - 1, n_occ + 1))
+        return float((e[:, 1] - e[:, 0]).min())
+
+    lambdas = list(np.linspace(0.0, 1.0, n_lambda))
+    scan = [min_gap(lam) for lam in lambdas]
+    i = int(np.argmin(scan[1:-1])) + 1 if n_lambda > 2 else 0
+    if 0 < i < n_lambda - 1:  # golden-section search for the closing around the minimum
+        lo, hi = lambdas[i - 1], lambdas[i + 1]
+        for _ in range(refine_steps):
+            a, b = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
+            ga, gb = min_gap(a), min_gap(b)
+            lambdas += [a, b]
+            scan += [ga, gb]
+            lo, hi = (lo, b) if ga < gb else (a, hi)
+    order = np.argsort(lambdas)
+    lambdas_arr, scan_arr = np.array(lambdas)[order], np.array(scan)[order]
+    closes = bool(
+        scan_arr[0] > close_tol_eV
+        and scan_arr[-1] > close_tol_eV
+        and scan_arr[1:-1].min(initial=np.inf) < close_tol_eV
+    )
+    inversion, _ = hamiltonian_inversion(source)
+    inverted = None
+    if inversion is not None and n_occ % 2 == 0:
+        trim = trim_points(source.periodic)
+        on = trim_deltas(source, inversion, n_occ, trim)[0]
+        off = trim_deltas(LowdinBloch(ham, soc=False), inversion, n_occ, trim)[0]
+        inverted = trim[on != off].tolist()
+    return SocEffect(
+        gap_no_soc_eV=gap_off.indirect_gap_eV,
+        gap_soc_eV=gap_on.indirect_gap_eV,
+        gap_change_eV=gap_on.indirect_gap_eV - gap_off.indirect_gap_eV,
+        lambdas=lambdas_arr.tolist(),
+        min_direct_gap_eV=scan_arr.tolist(),
+        gap_closes=closes,
+        inverted_trim=inverted,
+        band_inversion=bool(inverted) if inverted is not None else closes,
+    )

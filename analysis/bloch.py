@@ -1,0 +1,308 @@
+"""Bloch Hamiltonians in an orthonormal basis, k-grids and chunked eigensolvers.
+
+Every analysis in :mod:`socscreen.analysis` works on a :class:`BlochSystem`: something
+that returns ``H(k)`` in an *orthonormal* basis together with the lattice and the
+fractional position of every basis function. Two kinds exist:
+
+* :class:`LowdinBloch` wraps the non-orthogonal :class:`~socscreen.hamiltonian.Hamiltonian`
+  container and returns the Löwdin-orthogonalised ``S(k)^-1/2 H(k) S(k)^-1/2``; its
+  eigenvalues are exactly those of ``H c = E S c`` and its eigenvectors are
+  ``S(k)^1/2 c``. ``S`` is spin-independent, so the spinor transformation is
+  ``kron(I2, S^-1/2)``: Löwdin orbitals stay pure spin states and inversion, time
+  reversal and every other symmetry of the crystal keep their form.
+* :class:`~socscreen.analysis.tb.OrthogonalTB`, an explicit orthogonal tight-binding model
+  ``H(R)`` (spinless models such as Haldane's, or the Löwdin model Fourier-transformed
+  to real space for wannierberri and the exports).
+
+Bloch convention (as the container): ``H(k) = sum_R exp(2 pi i k.R) H(R)`` with k and R
+fractional, so ``H(k + G) = H(k)``; the orbital positions enter only where cell-periodic
+functions are needed (Wilson loops, Berry curvature).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from socscreen.hamiltonian import Hamiltonian
+
+__all__ = [
+    "BlochSystem",
+    "LowdinBloch",
+    "as_kpoints",
+    "chunk_size",
+    "eigh_k",
+    "kgrid_shape",
+    "monkhorst_pack",
+    "n_occupied",
+    "periodic_axes",
+    "trim_points",
+]
+
+#: Memory (bytes) that one chunk of k-points may use for its matrices.
+CHUNK_BYTES = 256 * 2**20
+
+
+def as_kpoints(k: np.ndarray | list) -> np.ndarray:
+    """Fractional k-points as a float array of shape ``[n_k, 3]``."""
+    k = np.asarray(k, dtype=float)
+    if k.ndim == 1:
+        k = k[None, :]
+    if k.ndim != 2 or k.shape[1] != 3:
+        raise ValueError(f"k-points must have shape [n_k, 3] (fractional), got {k.shape}")
+    return k
+
+
+def periodic_axes(R: np.ndarray) -> np.ndarray:
+    """Lattice directions along which the Hamiltonian has hoppings.
+
+    Parameters
+    ----------
+    R
+        Integer lattice vectors of the blocks, shape ``[n_R, 3]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of shape ``[3]``; a 2D slab has one ``False`` (its vacuum axis).
+    """
+    return np.asarray(R).reshape(-1, 3).any(axis=0)
+
+
+def n_occupied(nelect: float, spinor: bool = True) -> int:
+    """Return the number of occupied bands for an electron count.
+
+    Parameters
+    ----------
+    nelect
+        Valence electrons per cell.
+    spinor
+        One electron per spinor band (``True``) or two per spinless band.
+
+    Raises
+    ------
+    ValueError
+        If ``nelect`` is not a positive integer (an even one for spinless bands).
+    """
+    n = int(round(nelect))
+    if n <= 0 or abs(nelect - n) > 1e-6:
+        raise ValueError(f"nelect={nelect} is not a positive integer electron count")
+    if spinor:
+        return n
+    if n % 2:
+        raise ValueError(f"nelect={nelect} is odd: spinless bands cannot hold it")
+    return n // 2
+
+
+def kgrid_shape(
+    lattice: np.ndarray, periodic: np.ndarray, density: float = 25.0, minimum: int = 2
+) -> tuple[int, int, int]:
+    """Monkhorst-Pack grid size from a k-point density.
+
+    Parameters
+    ----------
+    lattice
+        Lattice vectors as rows, Angstrom.
+    periodic
+        Periodic axes (``False`` axes get one k-point).
+    density
+        Points per reciprocal-lattice-vector length 1/Angstrom, i.e. ``n_i = ceil(density
+        |b_i| / 2 pi)`` with ``|b_i|`` including the 2 pi (about ``density / a_i``).
+    minimum
+        Smallest number of points along a periodic axis.
+    """
+    recip = 2 * np.pi * np.linalg.inv(np.asarray(lattice, dtype=float)).T
+    lengths = np.linalg.norm(recip, axis=1) / (2 * np.pi)
+    n = np.maximum(minimum, np.ceil(density * lengths).astype(int))
+    n[~np.asarray(periodic, dtype=bool)] = 1
+    return (int(n[0]), int(n[1]), int(n[2]))
+
+
+def monkhorst_pack(shape: tuple[int, int, int]) -> np.ndarray:
+    """Gamma-centred uniform grid, fractional, shape ``[prod(shape), 3]``."""
+    axes = [np.arange(n) / n for n in shape]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def trim_points(periodic: np.ndarray) -> np.ndarray:
+    """Time-reversal-invariant momenta of the periodic axes, fractional ``[2^d, 3]``."""
+    halves = [(0.0, 0.5) if p else (0.0,) for p in np.asarray(periodic, dtype=bool)]
+    return np.array(np.meshgrid(*halves, indexing="ij")).reshape(3, -1).T
+
+
+@runtime_checkable
+class BlochSystem(Protocol):
+    """A Bloch Hamiltonian in an orthonormal basis.
+
+    Attributes
+    ----------
+    lattice
+        Lattice vectors as rows, Angstrom, shape ``[3, 3]``.
+    positions
+        Fractional position of every basis function, shape ``[m, 3]`` (spinor bases list
+        each orbital twice, spin-major).
+    periodic
+        Periodic lattice directions, boolean ``[3]``.
+    """
+
+    lattice: np.ndarray
+    positions: np.ndarray
+    periodic: np.ndarray
+
+    def hamiltonian_k(self, k: np.ndarray) -> np.ndarray:
+        """H(k) in the orthonormal basis, eV, shape ``[n_k, m, m]``."""
+
+
+@dataclass(frozen=True)
+class LowdinBloch:
+    """Löwdin-orthogonalised Bloch Hamiltonian of a :class:`Hamiltonian` container.
+
+    Parameters
+    ----------
+    ham
+        The container (non-orthogonal basis).
+    soc
+        Include the spin-orbit blocks.
+    spinor
+        Work in the ``2n`` spinor basis; ``False`` gives the spinless ``n`` problem of
+        ``H0`` alone (only allowed with ``soc=False``).
+    """
+
+    ham: Hamiltonian
+    soc: bool = True
+    spinor: bool = True
+    _R: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.soc and not self.spinor:
+            raise ValueError("spin-orbit coupling needs the spinor basis (spinor=True)")
+        object.__setattr__(self, "_R", self.ham.R.astype(float))
+
+    @property
+    def lattice(self) -> np.ndarray:
+        """Lattice vectors as rows, Angstrom."""
+        return np.asarray(self.ham.structure.lattice.matrix, dtype=float)
+
+    @property
+    def orbital_positions(self) -> np.ndarray:
+        """Fractional position of each spinless orbital, ``[n, 3]``."""
+        frac = np.asarray(self.ham.structure.frac_coords, dtype=float)
+        return frac[self.ham.orbitals.atom_of_orbital]
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Fractional position of each basis function, ``[m, 3]``."""
+        pos = self.orbital_positions
+        return np.concatenate([pos, pos]) if self.spinor else pos
+
+    @property
+    def periodic(self) -> np.ndarray:
+        """Periodic lattice directions (axes with hoppings)."""
+        return periodic_axes(self.ham.R)
+
+    @property
+    def n_basis(self) -> int:
+        """Size m of the Bloch matrices."""
+        return self.ham.n_spinor if self.spinor else self.ham.n_orbitals
+
+    def _bloch_real(self, cos: np.ndarray, sin: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        n = blocks.shape[-1]
+        flat = blocks.reshape(len(blocks), n * n)
+        return (cos @ flat + 1j * (sin @ flat)).reshape(len(cos), n, n)
+
+    def overlap_sqrt_inv(self, k: np.ndarray) -> np.ndarray:
+        """Spinless ``S(k)^-1/2``, shape ``[n_k, n, n]``.
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            If ``S(k)`` is not positive definite (aliased or broken overlap).
+        """
+        k = as_kpoints(k)
+        phase = 2 * np.pi * (k @ self._R.T)
+        return self._sqrt_inv(self._bloch_real(np.cos(phase), np.sin(phase), self.ham.overlap))
+
+    @staticmethod
+    def _sqrt_inv(s: np.ndarray) -> np.ndarray:
+        w, v = np.linalg.eigh(s)
+        if np.any(w <= 0):
+            raise np.linalg.LinAlgError(
+                f"overlap S(k) is not positive definite (smallest eigenvalue {w.min():.3e})"
+            )
+        return (v * w[:, None, :] ** -0.5) @ np.conj(np.swapaxes(v, 1, 2))
+
+    def hamiltonian_k(self, k: np.ndarray) -> np.ndarray:
+        """Orthonormal-basis ``S^-1/2 H S^-1/2`` at fractional k, eV, ``[n_k, m, m]``."""
+        k = as_kpoints(k)
+        phase = 2 * np.pi * (k @ self._R.T)
+        cos, sin = np.cos(phase), np.sin(phase)
+        x = self._sqrt_inv(self._bloch_real(cos, sin, self.ham.overlap))
+        h0 = x @ self._bloch_real(cos, sin, self.ham.h0) @ x
+        if not self.spinor:
+            return h0
+        n = self.ham.n_orbitals
+        out = np.zeros((len(k), 2 * n, 2 * n), dtype=complex)
+        out[:, :n, :n] = h0
+        out[:, n:, n:] = h0
+        if self.soc and self.ham.has_soc:
+            # H_dd(k) = sum_R e^{ikR} conj(H_uu(R)), H_du(k) = -sum_R e^{ikR} conj(H_ud(R))
+            uu, ud = self.ham.soc_uu, self.ham.soc_ud
+            out[:, :n, :n] += x @ self._bloch(cos, sin, uu) @ x
+            out[:, n:, n:] += x @ self._bloch(cos, sin, uu.conj()) @ x
+            out[:, :n, n:] = x @ self._bloch(cos, sin, ud) @ x
+            out[:, n:, :n] = -(x @ self._bloch(cos, sin, ud.conj()) @ x)
+        return out
+
+    def _bloch(self, cos: np.ndarray, sin: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        re = self._bloch_real(cos, sin, blocks.real)
+        im = self._bloch_real(cos, sin, blocks.imag)
+        return re + 1j * im
+
+
+def chunk_size(m: int) -> int:
+    """k-points per chunk so that a handful of ``[chunk, m, m]`` complex arrays fit."""
+    return max(1, int(CHUNK_BYTES // (8 * 16 * m * m)))
+
+
+def eigh_k(
+    system: BlochSystem,
+    k: np.ndarray,
+    vectors: bool = False,
+    bands: slice | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (and orthonormal eigenvectors) at many k, chunked to bound memory.
+
+    Parameters
+    ----------
+    system
+        The Bloch Hamiltonian.
+    k
+        Fractional k-points, shape ``[n_k, 3]``.
+    vectors
+        Also return eigenvectors (columns, orthonormal basis of ``system``).
+    bands
+        Keep only these bands (a slice over the ascending band index), e.g.
+        ``slice(0, n_occ)``; ``None`` keeps all.
+
+    Returns
+    -------
+    numpy.ndarray or tuple
+        Energies in eV ``[n_k, n_bands]``; with ``vectors`` also ``[n_k, m, n_bands]``.
+    """
+    k = as_kpoints(k)
+    sel = bands if bands is not None else slice(None)
+    chunk = chunk_size(len(system.positions))
+    energies, vecs = [], []
+    for start in range(0, len(k), chunk):
+        hk = system.hamiltonian_k(k[start : start + chunk])
+        if vectors:
+            e, v = np.linalg.eigh(hk)
+            vecs.append(v[:, :, sel])
+        else:
+            e = np.linalg.eigvalsh(hk)
+        energies.append(e[:, sel])
+    e_all = np.concatenate(energies)
+    return (e_all, np.concatenate(vecs)) if vectors else e_all

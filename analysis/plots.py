@@ -1,0 +1,196 @@
+"""PNG figures (matplotlib, Agg canvas, no pyplot state).
+
+* :func:`plot_bands`: bands along the high-symmetry path, each spinor band coloured by
+  the spin splitting of its Kramers pair (meV; zero everywhere with inversion symmetry);
+* :func:`plot_wcc`: Wilson-loop WCC flow of every plane with the largest-gap centres;
+* :func:`plot_berry_path`: Berry curvature along a path;
+* :func:`plot_valley_map`: Berry curvature over a 2D Brillouin zone with K and K' marked
+  (the valley-polarisation figure).
+
+Every function returns the ``matplotlib.figure.Figure`` and writes a PNG when given a path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize, SymLogNorm
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from socscreen.analysis.bands import BandStructure, KPath
+    from socscreen.analysis.tb import OrthogonalTB
+    from socscreen.analysis.wilson import PlaneWCC
+
+__all__ = ["plot_bands", "plot_berry_path", "plot_valley_map", "plot_wcc"]
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=120)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: str | os.PathLike | None) -> Figure:
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png", bbox_inches="tight")
+    return fig
+
+
+def _label_axis(ax: object, path: KPath) -> None:
+    ticks = [d for d, _ in path.labels]
+    ax.set_xticks(ticks, [name for _, name in path.labels])
+    for d in ticks:
+        ax.axvline(d, color="0.7", lw=0.6, zorder=0)
+    ax.set_xlim(path.distances[0], path.distances[-1])
+
+
+def plot_bands(
+    bands: BandStructure,
+    path: str | os.PathLike | None = None,
+    window_eV: tuple[float, float] = (-3.0, 3.0),
+    title: str | None = None,
+) -> Figure:
+    """Band structure relative to the VBM, coloured by Kramers-pair spin splitting.
+
+    Parameters
+    ----------
+    bands
+        Result of :func:`~socscreen.analysis.bands.band_structure`.
+    path
+        PNG to write.
+    window_eV
+        Energy window around the VBM, eV.
+    title
+        Axes title.
+    """
+    fig = _figure(6.0, 4.5)
+    ax = fig.add_subplot()
+    e = bands.energies - bands.reference_eV
+    pairs = e[:, 1::2] - e[:, 0::2]
+    splitting = np.repeat(pairs, 2, axis=1)[:, : e.shape[1]] * 1e3  # meV, per band
+    norm = Normalize(0.0, max(float(splitting.max()), 1e-6))
+    x = bands.path.distances
+    for n in range(e.shape[1]):
+        if e[:, n].max() < window_eV[0] or e[:, n].min() > window_eV[1]:
+            continue
+        pts = np.stack([x, e[:, n]], axis=1)
+        segments = np.stack([pts[:-1], pts[1:]], axis=1)
+        lines = LineCollection(segments, cmap="viridis", norm=norm, linewidths=1.2)
+        lines.set_array(0.5 * (splitting[:-1, n] + splitting[1:, n]))
+        ax.add_collection(lines)
+    ax.axhline(0.0, color="k", lw=0.6, ls="--")
+    _label_axis(ax, bands.path)
+    ax.set_ylim(*window_eV)
+    ax.set_ylabel("E - E_VBM (eV)")
+    fig.colorbar(ScalarMappable(norm, "viridis"), ax=ax, label="spin splitting (meV)")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_wcc(
+    planes: dict[str, PlaneWCC],
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Hybrid Wannier charge centre flow of each plane, with its Z2 (or Chern) index."""
+    fig = _figure(3.0 * len(planes), 3.2)
+    for i, (name, plane) in enumerate(planes.items()):
+        ax = fig.add_subplot(1, len(planes), i + 1)
+        t = np.repeat(plane.t, plane.wcc.shape[1])
+        ax.plot(t, plane.wcc.ravel(), ".", ms=2.5, color="C0")
+        ax.plot(plane.t, plane.gap_pos, "D", ms=3, color="C3", mfc="none")
+        index = f"C = {plane.chern()}" if plane.plane.t_max == 1.0 else f"Z2 = {plane.z2()}"
+        ax.set_title(f"{name}: {index}", fontsize=9)
+        ax.set_xlim(0, plane.plane.t_max)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(f"k{plane.plane.pump_axis + 1}")
+        if i == 0:
+            ax.set_ylabel(f"WCC along a{plane.plane.loop_axis + 1}")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_berry_path(
+    kpath: KPath,
+    omega: np.ndarray,
+    path: str | os.PathLike | None = None,
+    component: int = 2,
+    title: str | None = None,
+) -> Figure:
+    """Berry curvature (Angstrom^2) of the occupied states along a band path.
+
+    Parameters
+    ----------
+    kpath
+        The path (its k-points were used for ``omega``).
+    omega
+        Berry curvature ``[n_k, 3]``, Angstrom^2.
+    component
+        Cartesian component to draw (2 = z).
+    """
+    fig = _figure(6.0, 3.2)
+    ax = fig.add_subplot()
+    ax.plot(kpath.distances, omega[:, component], color="C1")
+    ax.axhline(0.0, color="k", lw=0.5)
+    _label_axis(ax, kpath)
+    ax.set_ylabel(f"Omega_{'xyz'[component]} (A^2)")
+    if np.abs(omega[:, component]).max() > 100 * np.median(np.abs(omega[:, component]) + 1e-12):
+        ax.set_yscale("symlog", linthresh=1.0)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_valley_map(
+    tb: OrthogonalTB,
+    n_occ: int,
+    path: str | os.PathLike | None = None,
+    n_k: int = 90,
+    title: str | None = None,
+) -> Figure:
+    """Occupied Berry curvature over a 2D Brillouin zone, K and K' marked."""
+    from socscreen.analysis.berry import berry_curvature, valley_points
+
+    axes = np.flatnonzero(tb.periodic)
+    kv, kvp = valley_points(tb)
+    s = np.linspace(-1.0, 1.0, n_k, endpoint=False)
+    grid = np.zeros((n_k * n_k, 3))
+    grid[:, axes[0]] = np.repeat(s, n_k)
+    grid[:, axes[1]] = np.tile(s, n_k)
+    recip = 2 * np.pi * np.linalg.inv(tb.lattice).T
+    cart = grid @ recip
+    normal = np.cross(recip[axes[0]], recip[axes[1]])
+    omega = berry_curvature(tb, grid, n_occ=n_occ) @ (normal / np.linalg.norm(normal))
+    fig = _figure(5.0, 4.2)
+    ax = fig.add_subplot()
+    u = recip[axes[0]] / np.linalg.norm(recip[axes[0]])
+    v = np.cross(normal / np.linalg.norm(normal), u)
+    scale = max(float(np.abs(omega).max()), 1e-12)
+    image = ax.tripcolor(
+        cart @ u,
+        cart @ v,
+        omega,
+        cmap="RdBu_r",
+        norm=SymLogNorm(linthresh=scale / 100, vmin=-scale, vmax=scale),
+        shading="gouraud",
+    )
+    for point, name in ((kv, "K"), (kvp, "K'")):
+        c = point @ recip
+        ax.plot(c @ u, c @ v, "k+", ms=8)
+        ax.annotate(name, (c @ u, c @ v), textcoords="offset points", xytext=(4, 4))
+    ax.set_aspect("equal")
+    ax.set_xlabel("k (1/A)")
+    fig.colorbar(image, ax=ax, label="Omega_z (A^2)")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

@@ -1,0 +1,86 @@
+"""Analysis commands: ``socscreen z2`` and ``socscreen bands`` on corpus-format files.
+
+Both read any corpus-format ``.npz`` (DFT or predicted), take the electron count from
+its ``nelect`` and print one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socscreen.cli import app
+
+_FILE = typer.Argument(exists=True, dir_okay=False, help="Corpus-format .npz file.")
+_SOC = typer.Option("--soc/--no-soc", help="Include spin-orbit coupling.")
+
+
+def _load(path: Path):  # noqa: ANN202 - Hamiltonian, imported lazily
+    from socscreen.hamiltonian import Hamiltonian
+
+    try:
+        return Hamiltonian.from_npz(path)
+    except (KeyError, ValueError, OSError) as error:
+        typer.secho(f"error: cannot read {path}: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from error
+
+
+@app.command("z2")
+def z2(
+    file: Annotated[Path, _FILE],
+    route: Annotated[
+        str, typer.Option(help="'auto' (parity if inversion + Wilson loops), 'parity', 'wilson'.")
+    ] = "auto",
+    soc: Annotated[bool, _SOC] = True,
+    wcc_png: Annotated[
+        Path | None, typer.Option("--wcc-png", help="Write the Wilson-loop WCC flow here.")
+    ] = None,
+) -> None:
+    """Z2 indices (nu0; nu1 nu2 nu3), or nu for a 2D sheet, as JSON."""
+    import os
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    from socscreen.analysis.plots import plot_wcc
+    from socscreen.analysis.topology import z2_with_wilson
+
+    if route not in ("auto", "parity", "wilson"):
+        typer.secho(f"error: unknown route {route!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    result, wilson = z2_with_wilson(_load(file), route=route, soc=soc)  # type: ignore[arg-type]
+    if wcc_png is not None and wilson is not None:
+        plot_wcc(wilson.planes, wcc_png, title=file.stem)
+    typer.echo(json.dumps({"file": str(file), **result.model_dump()}))
+
+
+@app.command("bands")
+def bands(
+    file: Annotated[Path, _FILE],
+    png: Annotated[Path | None, typer.Option("--png", help="Write the band plot here.")] = None,
+    soc: Annotated[bool, _SOC] = True,
+    path_type: Annotated[
+        str, typer.Option(help="pymatgen path: setyawan_curtarolo, latimer_munro, hinuma.")
+    ] = "setyawan_curtarolo",
+    window: Annotated[float, typer.Option(help="Plot window +- around the VBM (eV).")] = 3.0,
+) -> None:
+    """Band structure along the standard path, gap on a k-grid and spin splitting, as JSON."""
+    from socscreen.analysis.bands import band_gap, band_structure
+    from socscreen.analysis.plots import plot_bands
+
+    ham = _load(file)
+    structure = band_structure(ham, soc=soc, path_type=path_type)
+    gap = band_gap(ham, soc=soc, extra_k=structure.path.kpoints)
+    if png is not None:
+        plot_bands(structure, png, window_eV=(-window, window), title=file.stem)
+    out = {
+        "file": str(file),
+        "n_occupied": structure.n_occupied,
+        "labels": [[d, name] for d, name in structure.path.labels],
+        "gap": gap.model_dump(),
+        "spin_splitting": None if structure.splitting is None else structure.splitting.model_dump(),
+        "png": None if png is None else str(png),
+    }
+    typer.echo(json.dumps(out))

@@ -1,0 +1,53 @@
+"""``socscreen z2`` and ``socscreen bands`` on corpus-format files."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from socscreen.analysis.models import fu_kane_mele
+from socscreen.cli import app
+
+RUNNER = CliRunner()
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_z2_of_a_model_written_as_a_corpus_file(tmp_path):
+    path = fu_kane_mele(dt=0.4).to_npz(tmp_path / "fkm.npz")
+    out = _json(RUNNER.invoke(app, ["z2", str(path), "--wcc-png", str(tmp_path / "wcc.png")]))
+    assert out["z2"] == [1, 1, 1, 1] and out["route"] == "parity+wilson"
+    assert out["flags"] == [] and out["gap_eV"] > 0.5
+    assert (tmp_path / "wcc.png").stat().st_size > 1000
+
+
+def test_z2_routes_on_dft_files(data_dir):
+    out = _json(RUNNER.invoke(app, ["z2", str(data_dir / "LiBr_sz.npz"), "--route", "wilson"]))
+    assert out["z2"] == [0, 0, 0, 0] and out["route"] == "wilson"
+    out = _json(RUNNER.invoke(app, ["z2", str(data_dir / "Cu_sz.npz")]))
+    assert out["z2"] is None and "metal" in out["flags"]
+    out = _json(RUNNER.invoke(app, ["z2", str(data_dir / "Si_szp.npz"), "--route", "parity"]))
+    assert out["z2"] == [0, 0, 0, 0] and out["route"] == "parity"
+
+
+def test_bands_command(data_dir, tmp_path):
+    png = tmp_path / "si.png"
+    out = _json(RUNNER.invoke(app, ["bands", str(data_dir / "Si_szp.npz"), "--png", str(png)]))
+    assert [name for _, name in out["labels"]][:3] == ["Γ", "X", "W"]
+    assert out["gap"]["kind"] == "insulator"
+    assert abs(out["gap"]["indirect_gap_eV"] - 0.95) < 0.05
+    assert out["spin_splitting"]["max_valence_eV"] < 1e-8
+    assert png.stat().st_size > 1000
+
+
+def test_bad_input_is_reported(data_dir, tmp_path):
+    result = RUNNER.invoke(app, ["z2", str(data_dir / "Si_szp.npz"), "--route", "magic"])
+    assert result.exit_code == 2 and "unknown route" in result.output
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    result = RUNNER.invoke(app, ["z2", str(broken)])
+    assert result.exit_code == 1 and "cannot read" in result.output

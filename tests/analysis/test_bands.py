@@ -1,0 +1,104 @@
+"""Band paths, gaps, metal/insulator decision, spin splitting, SOC band inversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from socscreen.analysis.bands import (
+    band_gap,
+    band_structure,
+    high_symmetry_path,
+    soc_band_inversion,
+    spin_splitting_at,
+)
+from socscreen.analysis.bloch import LowdinBloch
+from socscreen.analysis.models import kane_mele
+from socscreen.hamiltonian import Hamiltonian
+
+
+def test_silicon_path_is_the_fcc_path_in_the_cells_own_basis(silicon):
+    path = high_symmetry_path(silicon)
+    names = [name for _, name in path.labels]
+    assert names == ["Γ", "X", "W", "K", "Γ", "L", "U", "W", "L", "K|U", "X"]
+    a = 5.431
+    recip = silicon.structure.lattice.reciprocal_lattice.matrix
+    distance = [d for d, _ in path.labels]
+    # |Gamma X| = 2 pi / a, |Gamma L| = sqrt(3) pi / a (Cartesian, any cell orientation)
+    assert distance[1] == pytest.approx(2 * np.pi / a, rel=1e-4)
+    assert distance[5] - distance[4] == pytest.approx(np.sqrt(3) * np.pi / a, rel=1e-4)
+    x_index = np.argmin(np.abs(path.distances - distance[1]))
+    assert np.linalg.norm(path.kpoints[x_index] @ recip) == pytest.approx(2 * np.pi / a, rel=1e-4)
+    assert np.all(np.diff(path.distances) >= 0)
+
+
+def test_two_dimensional_path_stays_in_plane():
+    path = high_symmetry_path(kane_mele())
+    assert [name for _, name in path.labels] == ["Γ", "M", "K", "Γ"]
+    assert np.abs(path.kpoints[:, 2]).max() == 0
+
+
+def test_silicon_gap(silicon):
+    gap = band_gap(silicon)
+    assert gap.kind == "insulator" and gap.is_insulator
+    assert gap.n_occupied == 8
+    assert gap.indirect_gap_eV == pytest.approx(0.956, abs=0.01)
+    assert gap.direct_gap_eV == pytest.approx(2.74, abs=0.01)  # fixture README: Gamma
+    assert gap.k_direct == [0.0, 0.0, 0.0]
+    assert gap.grid == [8, 8, 8]
+    no_soc = band_gap(silicon, soc=False)
+    assert no_soc.n_occupied == 4 and no_soc.indirect_gap_eV > gap.indirect_gap_eV
+
+
+def test_bi2se3_bands_overlap_without_touching(bi2se3):
+    gap = band_gap(bi2se3)
+    assert gap.kind == "semimetal"
+    assert -0.1 < gap.indirect_gap_eV < 0 < gap.direct_gap_eV
+
+
+def test_odd_electron_metal(data_dir):
+    gap = band_gap(Hamiltonian.from_npz(data_dir / "Cu_sz.npz"))
+    assert gap.kind == "metal" and not gap.is_insulator
+
+
+def test_centrosymmetric_bands_have_no_spin_splitting(bi2se3):
+    bands = band_structure(bi2se3, line_density=15)
+    assert bands.n_occupied == 48
+    assert bands.splitting.max_valence_eV < 1e-8
+    assert bands.splitting.max_conduction_eV < 1e-8
+    assert bands.energies.shape == (len(bands.path.kpoints), 110)
+
+
+def test_rashba_splits_kramers_pairs_away_from_trim():
+    ham = kane_mele(lam_v=0.1, lam_r=0.05)
+    bands = band_structure(ham)
+    assert bands.splitting.max_valence_eV > 0.1
+    k_max = np.array(bands.splitting.k_max_valence)
+    np.testing.assert_allclose(np.abs(k_max[:2]) % 1, [2 / 3, 1 / 3], atol=1e-9)  # at K
+    trim = np.array([[0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0.5, 0.5, 0]])
+    assert np.abs(spin_splitting_at(LowdinBloch(ham), trim)).max() < 1e-12
+    assert spin_splitting_at(LowdinBloch(ham), np.array([[1 / 3, -1 / 3, 0]]))[0, 0] > 0.1
+
+
+def test_bi2se3_soc_inverts_the_bands_at_gamma(bi2se3):
+    effect = soc_band_inversion(bi2se3, n_lambda=6, refine_steps=8)
+    assert effect.inverted_trim == [[0.0, 0.0, 0.0]]
+    assert effect.band_inversion
+    assert effect.gap_closes  # the Gamma gap closes and reopens as SOC is switched on
+    assert min(effect.min_direct_gap_eV) < 0.02
+    assert effect.gap_change_eV == pytest.approx(effect.gap_soc_eV - effect.gap_no_soc_eV)
+    assert effect.gap_no_soc_eV > 0.1 > effect.gap_soc_eV
+
+
+def test_silicon_soc_changes_little(silicon):
+    effect = soc_band_inversion(silicon)
+    assert effect.inverted_trim == [] and not effect.band_inversion and not effect.gap_closes
+    assert abs(effect.gap_change_eV) < 0.05
+
+
+@pytest.mark.parametrize(("lam_v", "inverted"), [(0.1, True), (0.4, False)], ids=["qsh", "trivial"])
+def test_gap_closing_indicator_without_inversion(lam_v, inverted):
+    effect = soc_band_inversion(kane_mele(lam_v=lam_v))
+    assert effect.inverted_trim is None  # the staggered potential breaks inversion
+    assert effect.gap_closes is inverted and effect.band_inversion is inverted
+    assert effect.lambdas == sorted(effect.lambdas)
