@@ -418,7 +418,14 @@ def soc_band_inversion(
         Direct gaps below this count as closed (eV).
     gap_density
         k-point density for the SOC on/off gaps.
+
+    Raises
+    ------
+    ValueError
+        If the container has no spin-orbit blocks.
     """
+    if not ham.has_soc:
+        raise ValueError("soc_band_inversion needs a Hamiltonian with spin-orbit blocks")
     ham = ham.symmetrized()
     gap_on = band_gap(ham, soc=True, density=gap_density)
     gap_off = band_gap(ham, soc=False, density=gap_density)

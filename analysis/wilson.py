@@ -321,10 +321,10 @@ def plane_wcc(
     del states
     min_gap = float(gaps.min())
     while True:
-        bad = _bad_intervals(wcc, move_tol, gap_tol)
-        room = np.diff(t) > plane.t_max / 2**12
-        bad &= room
+        failing = _bad_intervals(wcc, move_tol, gap_tol)
+        bad = failing & (np.diff(t) > plane.t_max / 2**12)  # room left to bisect
         if not bad.any():
+            converged &= not failing.any()
             break
         if len(t) + bad.sum() > max_lines:
             converged = False

@@ -102,3 +102,9 @@ def test_gap_closing_indicator_without_inversion(lam_v, inverted):
     assert effect.inverted_trim is None  # the staggered potential breaks inversion
     assert effect.gap_closes is inverted and effect.band_inversion is inverted
     assert effect.lambdas == sorted(effect.lambdas)
+
+
+def test_soc_analysis_needs_spin_orbit_blocks(silicon):
+    plain = silicon._replace(soc_uu=None, soc_ud=None)
+    with pytest.raises(ValueError, match="spin-orbit blocks"):
+        soc_band_inversion(plain)
