@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from glob import glob
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ __all__ = [
     "GPAWReferenceSettings",
     "OverlapNotPositiveDefiniteError",
     "compute_gpaw_reference",
+    "hill_formula",
     "hr_grid_from_cutoffs",
     "lattice_vectors_fft_order",
     "missing_gpaw_data",
@@ -153,13 +153,12 @@ class GPAWReferenceSettings(BaseModel):
 
 
 # -- input validation ---------------------------------------------------------------------
-def _basis_file(basis: str) -> str:
-    """Name of the basis file a GPAW basis string reads: 'szp(dzp)' -> 'dzp'."""
-    return basis[basis.index("(") + 1 : basis.rindex(")")] if "(" in basis else basis
-
-
 def missing_gpaw_data(symbols: list[str], xc: str, basis: str) -> dict[str, str]:
-    """Elements for which GPAW lacks a PAW setup or a basis file.
+    """Elements GPAW cannot treat: no PAW setup, or no basis file it can use.
+
+    Searches GPAW's data directories (``GPAW_SETUP_PATH``, then ``gpaw-data``) for
+    ``<symbol>.<xc>`` and loads the basis as GPAW would, which also catches basis files
+    GPAW cannot reduce (the lanthanides' dzp files to ``szp``).
 
     Parameters
     ----------
@@ -173,21 +172,22 @@ def missing_gpaw_data(symbols: list[str], xc: str, basis: str) -> dict[str, str]
     Returns
     -------
     dict
-        ``{symbol: what is missing}``, empty when everything is there.
+        ``{symbol: reason}``, empty when every element can be calculated.
     """
-    from gpaw import setup_paths
-
-    def found(name: str) -> bool:
-        return any(glob(str(Path(p) / name)) or glob(str(Path(p) / f"{name}.gz"))
-                   for p in setup_paths)
+    from socscreen.model.basis_functions import load_basis
+    from socscreen.model.gpaw_files import DataFileNotFoundError, find_data_file
 
     missing = {}
-    basis_file = _basis_file(basis)
     for symbol in dict.fromkeys(symbols):
-        if not found(f"{symbol}.{xc}"):
+        try:
+            find_data_file(f"{symbol}.{xc}")
+        except DataFileNotFoundError:
             missing[symbol] = f"no {xc} PAW setup"
-        elif not found(f"{symbol}.{basis_file}.basis"):
-            missing[symbol] = f"no '{basis_file}' basis file"
+            continue
+        try:
+            load_basis(symbol, basis)
+        except ValueError as error:
+            missing[symbol] = f"no usable '{basis}' basis: {error}"
     return missing
 
 
@@ -200,9 +200,7 @@ def validate_structure(structure: Structure, settings: GPAWReferenceSettings) ->
     closer than ``settings.min_distance``.
     """
     if not isinstance(structure, Structure):
-        raise ValueError(
-            f"expected a periodic pymatgen Structure, got {type(structure).__name__}"
-        )
+        raise ValueError(f"expected a periodic pymatgen Structure, got {type(structure).__name__}")
     if len(structure) == 0:
         raise ValueError("the structure has no sites")
     if not all(structure.lattice.pbc):
@@ -339,6 +337,30 @@ def _basis_cutoffs(calc: GPAW) -> np.ndarray:
     )
 
 
+def _lcao_hamiltonian(calc: GPAW) -> tuple[np.ndarray, np.ndarray]:
+    """H(k) (Hartree) and S(k) at every k of a symmetry-free, spin-paired calculation.
+
+    What ``gpaw.lcao.tools.get_lcao_hamiltonian`` returns (in GPAW's conjugated
+    convention), but with the real-space potential matrices, which do not depend on k,
+    computed once instead of once per k-point (that made the call quadratic in n_k).
+    """
+    from gpaw.utilities.tools import tri2full
+
+    wfs, hamiltonian = calc.wfs, calc.hamiltonian
+    vt_xmm = wfs.basis_functions.calculate_potential_matrices(hamiltonian.vt_sG[0])
+    n_k, n = wfs.kd.nibzkpts, wfs.setups.nao
+    h_kmm = np.zeros((n_k, n, n), wfs.dtype)
+    s_kmm = np.zeros((n_k, n, n), wfs.dtype)
+    for kpt in wfs.kpt_u:
+        h_kmm[kpt.k] = wfs.eigensolver.calculate_hamiltonian_matrix(
+            hamiltonian, wfs, kpt, Vt_xMM=vt_xmm
+        )
+        s_kmm[kpt.k] = wfs.S_qMM[kpt.q]
+        tri2full(h_kmm[kpt.k])
+        tri2full(s_kmm[kpt.k])
+    return h_kmm, s_kmm
+
+
 def _full_zone_matrices(
     calc: GPAW, grid: tuple[int, int, int], soc: bool, txt: Any
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
@@ -351,7 +373,6 @@ def _full_zone_matrices(
         each ``[n_k, n, n]`` (eV), and the stage timings (s).
     """
     from ase.units import Ha
-    from gpaw.lcao.tools import get_lcao_hamiltonian
     from gpaw.spinorbit import soc as soc_operator
 
     timings = {}
@@ -359,9 +380,9 @@ def _full_zone_matrices(
     nscf = calc.fixed_density(
         kpts={"size": grid, "gamma": True}, symmetry="off", nbands="nao", txt=txt
     )
-    h_skmm, s_kmm = get_lcao_hamiltonian(nscf)
+    h_kmm, s_kmm = _lcao_hamiltonian(nscf)
     # GPAW stores LCAO matrices complex-conjugated
-    blocks = {"h0": np.conj(h_skmm[0]), "overlap": np.conj(s_kmm)}
+    blocks = {"h0": np.conj(h_kmm) * Ha, "overlap": np.conj(s_kmm)}
     timings["lcao_matrices"] = time.perf_counter() - start
     if soc:
         start = time.perf_counter()
@@ -427,9 +448,11 @@ def _check_overlap(ham: Hamiltonian, n_checks: int, seed: int) -> None:
         )
 
 
-def _formula(structure: Structure) -> str:
-    """Hill formula of the cell, not reduced (the corpus file names use it)."""
-    return _atoms(structure).get_chemical_formula()
+def hill_formula(structure: Structure) -> str:
+    """Hill formula of the cell, not reduced, e.g. 'Br2Zn2' (the corpus file names use it)."""
+    from ase.formula import Formula
+
+    return Formula.from_list([site.specie.symbol for site in structure]).format("hill")
 
 
 def _provenance(structure: Structure) -> dict[str, Any]:
@@ -521,7 +544,7 @@ def compute_gpaw_reference(
 
     meta = {
         **_provenance(crystal),
-        "formula": _formula(crystal),
+        "formula": hill_formula(crystal),
         "basis": settings.basis,
         "xc": settings.xc,
         "code": "GPAW",

@@ -135,3 +135,6 @@ def test_missing_gpaw_data_names_the_element():
     assert missing_gpaw_data(["Si", "Bi"], "PBE", "szp(dzp)") == {}
     assert set(missing_gpaw_data(["Si", "Tc", "Po"], "PBE", "szp(dzp)")) == {"Tc", "Po"}
     assert "basis" in missing_gpaw_data(["Si"], "PBE", "szp(nosuchbasis)")["Si"]
+    # GPAW cannot reduce the lanthanides' dzp files to szp
+    assert "cannot reduce" in missing_gpaw_data(["La"], "PBE", "szp(dzp)")["La"]
+    assert missing_gpaw_data(["La"], "PBE", "dzp") == {}

@@ -1,0 +1,147 @@
+"""DFT commands: ``socscreen dft-reference`` and ``socscreen dft-corpus generate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socscreen.cli import app
+
+corpus_app = typer.Typer(
+    help="Generate the GPAW training corpus (one reference calculation per seed).",
+    no_args_is_help=True,
+)
+app.add_typer(corpus_app, name="dft-corpus")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@app.command("dft-reference")
+def dft_reference(
+    structure_file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="Any pymatgen-readable file: CIF, POSCAR, JSON."
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Corpus file to write (default: <input stem>.npz)."),
+    ] = None,
+    basis: Annotated[
+        str | None,
+        typer.Option(help="GPAW basis, e.g. 'szp(dzp)' (default: SOCSCREEN_BASIS) or 'sz(dzp)'."),
+    ] = None,
+    soc: Annotated[bool, typer.Option("--soc/--no-soc", help="Compute the SOC blocks.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed recorded in meta, used for the S(k) check.")] = 0,
+    gpaw_log: Annotated[
+        Path | None, typer.Option(help="Write GPAW's text log to this file.")
+    ] = None,
+) -> None:
+    """Run the GPAW LCAO reference calculation of one structure and write its corpus file."""
+    import os
+
+    from pymatgen.core import Structure
+    from rich.console import Console
+    from rich.table import Table
+
+    from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    try:
+        structure = Structure.from_file(structure_file)
+    except Exception as error:  # noqa: BLE001 - pymatgen raises many types for bad files
+        raise _fail(f"cannot read {structure_file} as a structure: {error}") from error
+    options = {"seed": seed} | ({"basis": basis} if basis else {})
+    settings = GPAWReferenceSettings(**options)
+    output = output or Path(f"{structure_file.stem}.npz")
+    console = Console(stderr=True)
+    try:
+        with console.status("GPAW reference calculation") as status:
+            ham = compute_gpaw_reference(
+                structure,
+                settings,
+                soc=soc,
+                progress=lambda stage: status.update(f"GPAW reference calculation: {stage}"),
+                txt=gpaw_log,
+            )
+    except ValueError as error:
+        raise _fail(str(error)) from error
+    path = ham.to_npz(output)
+    table = Table(title=f"{ham.meta['formula']} ({settings.basis}, SOC {'on' if soc else 'off'})")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for stage, seconds in ham.meta["timings"].items():
+        table.add_row(stage, f"{seconds:.1f}")
+    table.add_row("total", f"{ham.meta['seconds']:.1f}")
+    Console().print(table)
+    typer.echo(
+        f"{path}: {ham.n_orbitals} orbitals, {len(ham.R)} R (grid {ham.meta['hr_grid']}), "
+        f"E_F = {ham.efermi:.4f} eV"
+    )
+
+
+@corpus_app.command("generate")
+def dft_corpus_generate(
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of training seeds.")],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Corpus folder.")] = Path(
+        "data/corpus/gpaw-szp"
+    ),
+    workers: Annotated[int, typer.Option(min=1, help="Parallel GPAW processes.")] = 1,
+    basis: Annotated[
+        str | None, typer.Option(help="GPAW basis (default: SOCSCREEN_BASIS).")
+    ] = None,
+    max_cost: Annotated[
+        float, typer.Option(help="Skip cells of larger estimated cost (Si = 1.7, ~10 s each).")
+    ] = 20.0,
+    cpu_seconds: Annotated[
+        int, typer.Option(min=1, help="CPU-time limit of one structure (s).")
+    ] = 600,
+    retry_failed: Annotated[
+        bool, typer.Option(help="Rerun seeds listed in failures.jsonl.")
+    ] = False,
+    max_total_mb: Annotated[
+        float | None, typer.Option(help="Stop once the folder's .npz files reach this (MB).")
+    ] = None,
+) -> None:
+    """Compute train_<seed>_<formula>.npz for seeds SEED..SEED+N-1 (existing files kept)."""
+    import os
+
+    from tqdm import tqdm
+
+    from socscreen.makers.gpaw_reference import GPAWReferenceSettings
+    from socscreen.workflows.training_data import FAILURES_FILE, generate_corpus
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    settings = GPAWReferenceSettings(**({"basis": basis} if basis else {}))
+    counts = {"written": 0, "exists": 0, "skipped": 0, "failed": 0}
+    with tqdm(total=n, unit="structure", desc="dft-corpus") as bar:
+
+        def report(entry) -> None:
+            counts[entry.status] += 1
+            detail = f"{entry.seconds:.0f} s" if entry.status in ("written", "failed") else ""
+            tqdm.write(
+                f"seed {entry.seed:5d} {entry.formula:<12} {entry.prototype:<15} "
+                f"{entry.status:<8} {detail} {entry.error or ''}".rstrip()
+            )
+            bar.set_postfix(counts)
+            bar.update()
+
+        generate_corpus(
+            n, seed, out, settings, workers=workers, retry_failed=retry_failed,
+            max_total_mb=max_total_mb, cpu_seconds=cpu_seconds, on_entry=report,
+            max_cost=max_cost,
+        )
+    typer.echo(
+        f"{counts['written']} written, {counts['exists']} already there, "
+        f"{counts['skipped']} over the caps, {counts['failed']} failed "
+        f"(see {out / FAILURES_FILE})"
+    )
