@@ -1,0 +1,90 @@
+"""The corpus generator: real GPAW runs in CPU-limited child processes, resumable."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from socscreen.cli import app
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.makers.gpaw_reference import GPAWReferenceSettings
+from socscreen.workflows.training_data import (
+    FAILURES_FILE,
+    compute_corpus_entry,
+    corpus_file_name,
+    estimated_cost,
+    generate_corpus,
+)
+from socscreen.workflows.training_structures import training_structure
+
+SZ = GPAWReferenceSettings(basis="sz(dzp)")
+
+
+def _cheap_seed(start: int = 0) -> int:
+    """First seed from ``start`` whose structure has at most 2 atoms and a tiny cost."""
+    return next(
+        s for s in range(start, start + 500)
+        if len(training_structure(s)) <= 2 and estimated_cost(training_structure(s), SZ.basis) < 0.5
+    )
+
+
+def test_estimated_cost_orders_cells_by_gpaw_effort(silicon, bi2se3):
+    si = estimated_cost(silicon.structure, "szp(dzp)")
+    assert si == pytest.approx(1.74, abs=0.01)
+    assert estimated_cost(bi2se3.structure, "szp(dzp)") > si
+    assert estimated_cost(silicon.structure, "sz(dzp)") < si  # fewer orbitals
+
+
+@pytest.mark.gpaw
+@pytest.mark.slow
+def test_generate_writes_once_and_resumes(tmp_path):
+    seed = _cheap_seed()
+    first = generate_corpus(1, seed, tmp_path, SZ)
+    assert [e.status for e in first] == ["written"]
+    path = tmp_path / corpus_file_name(seed, first[0].formula)
+    assert first[0].path == str(path)
+    ham = Hamiltonian.from_npz(path)
+    structure = training_structure(seed)
+    assert ham.meta["seed"] == seed and ham.meta["basis"] == "sz(dzp)"
+    assert ham.meta["prototype"] == structure.properties["prototype"]
+    assert ham.meta["strain_sigma"] == 0.02 and ham.has_soc
+    again = generate_corpus(1, seed, tmp_path, SZ)
+    assert [e.status for e in again] == ["exists"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+@pytest.mark.gpaw
+def test_cpu_limit_failure_is_logged_and_skipped_on_resume(tmp_path):
+    seed = _cheap_seed()
+    entries = generate_corpus(1, seed, tmp_path, SZ, cpu_seconds=1)
+    assert [e.status for e in entries] == ["failed"]
+    assert "CPUTimeLimit" in entries[0].error
+    records = [json.loads(line) for line in (tmp_path / FAILURES_FILE).read_text().splitlines()]
+    assert [(r["seed"], r["status"]) for r in records] == [(seed, "failed")]
+    assert not list(tmp_path.glob("*.npz"))
+    assert generate_corpus(1, seed, tmp_path, SZ, cpu_seconds=1) == []  # skipped on resume
+    retried = generate_corpus(1, seed, tmp_path, SZ, cpu_seconds=1, retry_failed=True)
+    assert [e.status for e in retried] == ["failed"]
+
+
+def test_caps_and_budget_skip_without_running_gpaw(tmp_path):
+    seed = _cheap_seed()
+    entry = compute_corpus_entry(seed, tmp_path, SZ, max_cost=1e-6)
+    assert entry.status == "skipped" and "estimated cost" in entry.error
+    assert generate_corpus(3, seed, tmp_path, SZ, max_total_mb=0) == []
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_generate_reports_counts(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        ["dft-corpus", "generate", "--n", "3", "--seed", "0", "--out", str(tmp_path),
+         "--max-cost", "0.000001"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 written, 0 already there, 3 over the caps, 0 failed" in result.output
+    # one line per seed (the progress bar on stderr shares the captured output)
+    assert len(re.findall(r"seed +\d+ +\w+ +\w+ +skipped +over the caps", result.output)) == 3

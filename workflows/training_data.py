@@ -1,0 +1,311 @@
+"""Generate the DFT training corpus: one GPAW reference calculation per training seed.
+
+:func:`compute_corpus_entry` is the per-structure work (a plain function that a FireWorks
+campaign can call per seed): build the seed's structure, skip it if its file exists or
+it is over the size caps (:func:`estimated_cost`), else run
+:func:`~socscreen.makers.gpaw_reference.compute_gpaw_reference` and write
+``train_<seed>_<formula>.npz`` atomically. :func:`generate_corpus` runs many seeds
+locally, each in a CPU-time-limited child process, skipping seeds that failed before,
+logging failures as JSON lines without stopping, and stopping at a size budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing
+import resource
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pymatgen.core import Structure
+
+from socscreen.makers.gpaw_reference import (
+    GPAWReferenceSettings,
+    compute_gpaw_reference,
+    hill_formula,
+)
+from socscreen.workflows.training_structures import training_structure
+
+__all__ = [
+    "CorpusEntry",
+    "FAILURES_FILE",
+    "compute_corpus_entry",
+    "corpus_file_name",
+    "estimated_cost",
+    "generate_corpus",
+]
+
+#: Name of the JSON-lines failure log inside the corpus folder.
+FAILURES_FILE = "failures.jsonl"
+
+Status = Literal["written", "exists", "skipped", "failed"]
+
+
+@dataclass
+class CorpusEntry:
+    """Outcome of one training seed.
+
+    Attributes
+    ----------
+    seed
+        Training-structure seed.
+    formula
+        Hill formula of the cell (the file-name formula).
+    prototype
+        Prototype of the structure.
+    status
+        ``written``, ``exists`` (file already there), ``skipped`` (over the size caps)
+        or ``failed``.
+    path
+        The corpus file (``None`` unless written or existing).
+    seconds
+        Wall time of the reference calculation (s).
+    error
+        ``"ExceptionType: message"`` for failures and the reason for skips.
+    """
+
+    seed: int
+    formula: str
+    prototype: str
+    status: Status
+    path: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def corpus_file_name(seed: int, formula: str) -> str:
+    """File name of a training entry, ``train_<seed:05d>_<formula>.npz``."""
+    return f"train_{seed:05d}_{formula}.npz"
+
+
+def _lens_volume(r1: np.ndarray, r2: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Volume shared by spheres of radii r1, r2 at distance d (Angstrom^3), vectorised."""
+    small = np.minimum(r1, r2)
+    partial = np.pi * np.clip(r1 + r2 - d, 0, None) ** 2 * (
+        d**2 + 2 * d * (r1 + r2) - 3 * (r1 - r2) ** 2
+    ) / (12 * np.maximum(d, 1e-12))
+    inside = d <= np.abs(r1 - r2)
+    return np.where(d >= r1 + r2, 0.0, np.where(inside, 4 / 3 * np.pi * small**3, partial))
+
+
+def estimated_cost(structure: Structure, basis: str) -> float:
+    """Relative cost of a GPAW LCAO run, without running GPAW.
+
+    GPAW integrates the potential matrix in real space over every overlapping pair of
+    orbitals, periodic images included; the cost is the sum over atom pairs (i, j, R)
+    of ``n_i n_j V_ij`` with ``V_ij`` the volume the two basis cutoff spheres share,
+    in units of 10^6 Angstrom^3. Si (diamond) is 1.7, Bi2Se3 2.6; small cells of
+    diffuse atoms (Sr, Cs, Pd, ...) reach 50 and more (and ~30 times Si's run time).
+    """
+    from socscreen.model.basis_functions import load_basis
+
+    bases = [load_basis(site.specie.symbol, basis) for site in structure]
+    n = np.array([sum(2 * ell + 1 for ell in b.shells) for b in bases], dtype=float)
+    r = np.array([b.cutoff for b in bases])
+    cell, spos = structure.lattice.matrix, structure.frac_coords % 1.0
+    bound = np.ceil(2 * r.max() * np.linalg.norm(np.linalg.inv(cell).T, axis=1)).astype(int) + 1
+    R = np.array(list(itertools.product(*[range(-b, b + 1) for b in bound])))  # [n_R, 3]
+    d = np.linalg.norm((spos[None, None] - spos[None, :, None] + R[:, None, None]) @ cell, axis=-1)
+    volume = _lens_volume(r[:, None], r[None, :], d)  # [n_R, i, j]
+    return float((n[:, None] * n[None, :] * volume).sum() / 1e6)
+
+
+def compute_corpus_entry(
+    seed: int,
+    out_dir: str | Path,
+    settings: GPAWReferenceSettings | None = None,
+    max_atoms: int = 5,
+    max_cost: float = 20.0,
+    progress: Callable[[str], None] | None = None,
+) -> CorpusEntry:
+    """Compute and write the corpus file of one training seed (skipping existing files).
+
+    Parameters
+    ----------
+    seed
+        Seed of :func:`~socscreen.workflows.training_structures.training_structure`.
+    out_dir
+        Corpus folder; the file is ``out_dir / train_<seed>_<formula>.npz``.
+    settings
+        Reference settings (corpus defaults if ``None``); their ``seed`` is set to ``seed``.
+    max_atoms, max_cost
+        Caps on the cell size and on :func:`estimated_cost` (20 is about 2 min on one
+        core); larger cells are skipped (status ``skipped``).
+    progress
+        Receives the stage names of the reference calculation.
+
+    Returns
+    -------
+    CorpusEntry
+        What happened; exceptions of the calculation are caught and reported as
+        ``failed``.
+    """
+    structure = training_structure(seed)
+    formula = hill_formula(structure)
+    prototype = structure.properties["prototype"]
+    path = Path(out_dir) / corpus_file_name(seed, formula)
+    if path.exists():
+        return CorpusEntry(seed, formula, prototype, "exists", str(path))
+    settings = (settings or GPAWReferenceSettings()).model_copy(update={"seed": seed})
+    cost = estimated_cost(structure, settings.basis)
+    if len(structure) > max_atoms or cost > max_cost:
+        reason = f"{len(structure)} atoms, estimated cost {cost:.1f}"
+        return CorpusEntry(seed, formula, prototype, "skipped", error=f"over the caps: {reason}")
+    start = time.perf_counter()
+    try:
+        ham = compute_gpaw_reference(structure, settings, progress=progress)
+        ham.to_npz(path)
+    except Exception as error:  # noqa: BLE001 - every failure is logged, none is fatal
+        return CorpusEntry(
+            seed, formula, prototype, "failed", seconds=round(time.perf_counter() - start, 1),
+            error=f"{type(error).__name__}: {error}",
+        )
+    return CorpusEntry(
+        seed, formula, prototype, "written", str(path), round(time.perf_counter() - start, 1)
+    )
+
+
+def _failed_seeds(log: Path) -> set[int]:
+    if not log.exists():
+        return set()
+    with log.open() as handle:
+        return {json.loads(line)["seed"] for line in handle if line.strip()}
+
+
+def _log_failure(log: Path, entry: CorpusEntry) -> None:
+    record = {**asdict(entry), "time": datetime.now(UTC).isoformat(timespec="seconds")}
+    with log.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _entry_in_child(
+    conn: Connection, cpu_seconds: int | None, seed: int, out_dir: Path,
+    settings: GPAWReferenceSettings | None, caps: dict[str, float],
+) -> None:
+    """Child-process body: CPU-limited :func:`compute_corpus_entry`, result sent back."""
+    if cpu_seconds is not None:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 10))
+    conn.send(compute_corpus_entry(seed, out_dir, settings, **caps))
+    conn.close()
+
+
+def _died(seed: int, exitcode: int | None, cpu_seconds: int | None, seconds: float) -> CorpusEntry:
+    """Entry of a child process that ended without a result (CPU limit, crash, kill)."""
+    structure = training_structure(seed)
+    if exitcode == -signal.SIGXCPU:
+        reason = f"CPUTimeLimit: over the limit of {cpu_seconds} CPU seconds"
+    elif exitcode is not None and exitcode < 0:
+        reason = f"Killed: process ended by signal {signal.Signals(-exitcode).name}"
+    else:
+        reason = f"Crashed: process exited with code {exitcode} and no result"
+    return CorpusEntry(
+        seed, hill_formula(structure), structure.properties["prototype"], "failed",
+        seconds=round(seconds, 1), error=reason,
+    )
+
+
+def generate_corpus(
+    n: int,
+    seed: int,
+    out_dir: str | Path,
+    settings: GPAWReferenceSettings | None = None,
+    workers: int = 1,
+    retry_failed: bool = False,
+    max_total_mb: float | None = None,
+    cpu_seconds: int | None = 600,
+    on_entry: Callable[[CorpusEntry], None] | None = None,
+    **caps: float,
+) -> list[CorpusEntry]:
+    """Run :func:`compute_corpus_entry` for seeds ``seed .. seed + n - 1``.
+
+    Every seed runs in its own child process (``workers`` at a time) under a CPU-time
+    limit, so that one pathological structure (slow SCF, crash) costs at most
+    ``cpu_seconds`` and is logged as failed.
+
+    Parameters
+    ----------
+    n, seed
+        Number of seeds and the first one.
+    out_dir
+        Corpus folder (created); failures go to ``out_dir / failures.jsonl``.
+    settings
+        Reference settings (corpus defaults if ``None``).
+    workers
+        Parallel processes (each GPAW run single-threaded: set ``OMP_NUM_THREADS=1``).
+    retry_failed
+        Also run seeds that the failure log lists (skipped by default).
+    max_total_mb
+        Stop starting new seeds once the ``.npz`` files in ``out_dir`` reach this size
+        (MB, the corpus budget); ``None``: no limit.
+    cpu_seconds
+        CPU-time limit of one seed (s); ``None``: no limit.
+    on_entry
+        Called with each finished entry (progress display).
+    **caps
+        ``max_atoms``, ``max_cost`` of :func:`compute_corpus_entry`.
+
+    Returns
+    -------
+    list of CorpusEntry
+        One per seed that was attempted, in completion order.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = out_dir / FAILURES_FILE
+    skip = set() if retry_failed else _failed_seeds(log)
+    queue: Iterator[int] = (s for s in range(seed, seed + n) if s not in skip)
+    context = multiprocessing.get_context("fork")
+    running: dict[Connection, tuple[int, BaseProcess, float]] = {}
+    entries: list[CorpusEntry] = []
+
+    def within_budget() -> bool:
+        if max_total_mb is None:
+            return True
+        return sum(p.stat().st_size for p in out_dir.glob("*.npz")) < max_total_mb * 1e6
+
+    def start_next() -> bool:
+        next_seed = next(queue, None)
+        if next_seed is None or not within_budget():
+            return False
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_entry_in_child,
+            args=(sender, cpu_seconds, next_seed, out_dir, settings, caps),
+            daemon=True,
+        )
+        process.start()
+        sender.close()
+        running[receiver] = (next_seed, process, time.perf_counter())
+        return True
+
+    more = True
+    while True:
+        while more and len(running) < workers:
+            more = start_next()
+        if not running:
+            return entries
+        for receiver in wait(list(running)):
+            child_seed, process, started = running.pop(receiver)
+            try:
+                entry = receiver.recv()
+            except EOFError:
+                process.join()
+                entry = _died(
+                    child_seed, process.exitcode, cpu_seconds, time.perf_counter() - started
+                )
+            process.join()
+            receiver.close()
+            if entry.status == "failed":
+                _log_failure(log, entry)
+            entries.append(entry)
+            if on_entry is not None:
+                on_entry(entry)
