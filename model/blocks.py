@@ -100,6 +100,12 @@ def gated_irreps(hidden_irreps: o3.Irreps) -> enn.Gate:
     )
 
 
+def _shrink(linear: o3.Linear, factor: float) -> None:
+    """Scale a readout's initial weights: predictions start near the reference."""
+    with torch.no_grad():
+        linear.weight.mul_(factor)
+
+
 class _WeightedMessage(nn.Module):
     """``Σ_j TP(x_j ⊗ Y(d_ij))`` with per-edge weights from an MLP of edge scalars."""
 
@@ -214,6 +220,7 @@ class OnsiteReadout(nn.Module):
         n_edge_scalars: int,
         mlp_hidden: int = 32,
         avg_num_neighbors: float = 1.0,
+        init_scale: float = 0.1,
     ) -> None:
         super().__init__()
         self.avg_num_neighbors = float(avg_num_neighbors)
@@ -222,6 +229,7 @@ class OnsiteReadout(nn.Module):
             node_feats_irreps, edge_sh_irreps, block_irreps, n_edge_scalars, mlp_hidden
         )
         self.linear = o3.Linear(node_feats_irreps + self.message.irreps_out, block_irreps)
+        _shrink(self.linear, init_scale)
 
     def forward(
         self,
@@ -256,6 +264,7 @@ class PairReadout(nn.Module):
         block_irreps: o3.Irreps,
         n_edge_scalars: int,
         mlp_hidden: int = 32,
+        init_scale: float = 0.1,
     ) -> None:
         super().__init__()
         self.linear_i = o3.Linear(node_feats_irreps, pair_irreps)
@@ -264,6 +273,7 @@ class PairReadout(nn.Module):
             o3.Irreps(pair_irreps), edge_sh_irreps, block_irreps, n_edge_scalars, mlp_hidden
         )
         self.linear = o3.Linear(self.message.irreps_out, block_irreps)
+        _shrink(self.linear, init_scale)
 
     def forward(
         self,

@@ -45,7 +45,10 @@ def energy_shift(h0: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
 def h0_element_loss(
     h0: torch.Tensor, batch: GraphBatch, scale: float | torch.Tensor, kind: str = "mae"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Element loss of H0 modulo ``c S``.
+    """Element loss of H0 modulo ``c S``, on-site and off-site blocks weighted equally.
+
+    On-site blocks are a few percent of all elements but set the band energies, so the
+    loss is the sum of the mean over on-site elements and the mean over off-site ones.
 
     Parameters
     ----------
@@ -61,19 +64,18 @@ def h0_element_loss(
     Returns
     -------
     tuple
-        ``(loss, mae)`` with ``mae`` the shift-aligned mean absolute error in eV
-        (detached).
+        ``(loss, mae)`` with ``mae`` the shift-aligned mean absolute error over all
+        elements in eV (detached).
     """
     c = energy_shift(h0, batch)  # [B]
-    mask = batch.target_mask
-    residual = (h0 - batch.h0 - c[batch.edge_batch, None, None] * batch.overlap)[mask]
-    return _reduce(residual / scale, kind), residual.detach().abs().mean()
+    residual = h0 - batch.h0 - c[batch.edge_batch, None, None] * batch.overlap  # [E, P, P]
+    return _split_reduce(residual / scale, batch, kind), residual[batch.target_mask].detach().abs().mean()
 
 
 def soc_element_loss(
     soc: torch.Tensor, batch: GraphBatch, scale: float | torch.Tensor, kind: str = "mae"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Element loss of the SOC blocks ``A_α`` (``[E, 3, P, P]``, eV).
+    """Element loss of the SOC blocks ``A_α`` (``[E, 3, P, P]``, eV), on/off-site balanced.
 
     Returns
     -------
@@ -81,13 +83,21 @@ def soc_element_loss(
         ``(loss, mae)`` with ``mae`` the mean absolute error of the complex spin blocks
         ``H_uu`` and ``H_ud`` in eV (detached).
     """
-    mask = batch.target_mask
     diff = soc - batch.soc  # [E, 3, P, P]
-    residual = diff.transpose(0, 1)[:, mask]  # [3, K]
-    uu = residual[2].abs()
-    ud = torch.sqrt(residual[0] ** 2 + residual[1] ** 2)
-    mae = 0.5 * (uu.mean() + ud.mean())
-    return _reduce(residual / scale, kind), mae.detach()
+    residual = diff.transpose(0, 1)[:, batch.target_mask]  # [3, K]
+    mae = 0.5 * (residual[2].abs().mean() + torch.sqrt(residual[0] ** 2 + residual[1] ** 2).mean())
+    return _split_reduce(diff / scale, batch, kind), mae.detach()
+
+
+def _split_reduce(residual: torch.Tensor, batch: GraphBatch, kind: str) -> torch.Tensor:
+    """Mean loss over on-site elements plus mean loss over off-site elements."""
+    mask = batch.target_mask
+    onsite = mask & batch.is_self[:, None, None]
+    offsite = mask & ~batch.is_self[:, None, None]
+    if residual.dim() == 4:  # [E, 3, P, P]
+        residual = residual.transpose(0, 1)
+        return _reduce(residual[:, onsite], kind) + _reduce(residual[:, offsite], kind)
+    return _reduce(residual[onsite], kind) + _reduce(residual[offsite], kind)
 
 
 def _reduce(residual: torch.Tensor, kind: str) -> torch.Tensor:

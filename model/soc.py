@@ -88,6 +88,8 @@ class SpinOrbitHead(nn.Module):
         self.xi_net = enn.FullyConnectedNet(
             [n_scalars, config.mlp_hidden, n_xi], nn.functional.silu
         )
+        with torch.no_grad():  # start at the per-element reference strengths
+            self.xi_net[-1].weight.zero_()
         if self.offsite:
             block_irreps = layout.block_irreps
             self.pair = PairReadout(

@@ -23,6 +23,7 @@ import random
 import shlex
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -59,18 +60,26 @@ class TrainConfig(BaseModel):
     )
     val_fraction: float = Field(0.1, description="Fraction of structures for validation.")
     test_fraction: float = Field(0.1, description="Fraction of structures held out for testing.")
-    batch_size: int = Field(2, description="Structures per optimiser step.")
+    batch_size: int = Field(1, description="Structures per optimiser step.")
     h0_epochs: int = Field(60, description="Epochs of stage 1 (H0).")
     soc_epochs: int = Field(30, description="Epochs of stage 1b (SOC, H0 frozen).")
     band_epochs: int = Field(8, description="Epochs of stage 2 (band fine-tuning).")
-    lr: float = Field(3e-3, description="Learning rate of the element stages.")
+    lr: float = Field(5e-3, description="Learning rate of the element stages.")
     band_lr: float = Field(3e-4, description="Learning rate of band fine-tuning.")
+    final_lr_fraction: float = Field(
+        0.05, description="Cosine decay of each stage's learning rate down to this fraction."
+    )
     loss: Literal["mae", "mse", "mae+mse"] = Field("mae+mse", description="Element loss.")
     band_weight: float = Field(0.05, description="Weight of the band loss (stage 2).")
     band_window: float = Field(2.5, description="Half width of the band window around E_F (eV).")
     band_kpoints: int = Field(3, description="Random k-points per structure and step.")
     band_eta: float = Field(1e-4, description="Broadening of the eigenvector gradient (eV).")
-    patience: int = Field(12, description="Epochs without validation improvement before stopping.")
+    patience: int = Field(20, description="Epochs without validation improvement before stopping.")
+    clip_grad_norm: float = Field(10.0, description="Gradient-norm clip of every step.")
+    band_start_threshold: float = Field(
+        0.5, description="Skip band fine-tuning if the validation band MAE after stage 1 "
+        "exceeds this (eV): gradients through eigenvectors of a poor H diverge."
+    )
     checkpoint_every: int = Field(5, description="Write a checkpoint every N epochs.")
     threads: int = Field(1, description="torch threads.")
     max_minutes: float | None = Field(None, description="Stop after this wall time (minutes).")
@@ -85,8 +94,13 @@ def _element_set(h: Hamiltonian) -> str:
 def split_files(
     hamiltonians: Sequence[Hamiltonian], config: TrainConfig
 ) -> dict[str, list[int]]:
-    """Seeded split into train/val/test indices, by structure or by element set."""
+    """Seeded split into train/val/test indices, by structure or by element set.
+
+    A structure (or element-set group) is only held out if every one of its elements
+    stays in some training structure, so the model covers all it is evaluated on.
+    """
     rng = random.Random(config.seed)
+    elements = [set(h.orbitals.element_shells) for h in hamiltonians]
     if config.split == "structure":
         groups = [[i] for i in range(len(hamiltonians))]
     else:
@@ -97,15 +111,17 @@ def split_files(
     rng.shuffle(groups)
     n = len(hamiltonians)
     n_test = int(round(config.test_fraction * n))
-    n_val = max(1, int(round(config.val_fraction * n))) if n > 2 else 0
+    n_val = max(1, int(round(config.val_fraction * n))) if n > 2 and config.val_fraction > 0 else 0
+    in_train = Counter(e for i in range(n) for e in elements[i])
     out: dict[str, list[int]] = {"test": [], "val": [], "train": []}
     for group in groups:
-        if len(out["test"]) < n_test:
-            out["test"] += group
-        elif len(out["val"]) < n_val:
-            out["val"] += group
+        part = "test" if len(out["test"]) < n_test else "val" if len(out["val"]) < n_val else "train"
+        held = Counter(e for i in group for e in elements[i])
+        if part != "train" and all(in_train[e] > held[e] for e in held):
+            in_train -= held
         else:
-            out["train"] += group
+            part = "train"
+        out[part] += group
     if not out["train"]:
         raise ValueError(f"no training structures left in a split of {n} files")
     return {k: sorted(v) for k, v in out.items()}
@@ -305,7 +321,7 @@ def train(
     train_set = [samples[i] for i in split["train"]]
     val_set = [samples[i] for i in split["val"]] or train_set
 
-    state: dict[str, Any] = {"stage": "h0", "epoch": 0, "best": math.inf, "bad": 0, "history": []}
+    state: dict[str, Any] = {"stage": "h0", "epoch": 0, "best": math.inf, "bad": 0}
     optimizer_state = None
     if resume is not None:
         model, payload = load_checkpoint(resume)
@@ -318,78 +334,111 @@ def train(
         normalization = compute_normalization(train_set, layout, config.model.message_cutoff)
         model = build_model(shells, cutoffs, config.model, normalization, dtype)
 
-    started = time.monotonic()
-    metrics_path = out_dir / "metrics.jsonl"
-    for stage in STAGES[STAGES.index(state["stage"]) if state["stage"] in STAGES else len(STAGES):]:
+    run = _Run(config, model, record, out_dir, train_set, val_set, dtype)
+    first = STAGES.index(state["stage"]) if state["stage"] in STAGES else len(STAGES)
+    for stage in STAGES[first:]:
+        if state["stage"] != stage:
+            state = {"stage": stage, "epoch": 0, "best": math.inf, "bad": 0}
+        run.stage(state, optimizer_state)
+        optimizer_state = None
+        state = {"stage": STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "done",
+                 "epoch": 0, "best": math.inf, "bad": 0}
+        save_checkpoint(out_dir / "last.pt", model, record, state)
+
+    test_set = [samples[i] for i in split["test"]]
+    final_stage = "bands" if config.band_epochs else "soc"
+    record["metrics"] = {
+        "val": evaluate(model, val_set, final_stage, config, dtype),
+        **({"test": evaluate(model, test_set, final_stage, config, dtype)} if test_set else {}),
+        "minutes": round((time.monotonic() - run.started) / 60, 2),
+        "skipped_stages": run.skipped,
+    }
+    return save_checkpoint(out_dir / "model.pt", model, record, {"stage": "done"})
+
+
+class _Run:
+    """One training run's fixed context; :meth:`stage` trains one stage in place."""
+
+    def __init__(self, config: TrainConfig, model: UniHamGNN, record: dict, out_dir: Path,
+                 train_set: list[CrystalData], val_set: list[CrystalData], dtype: torch.dtype) -> None:
+        self.config, self.model, self.record, self.out_dir = config, model, record, out_dir
+        self.train_set, self.val_set, self.dtype = train_set, val_set, dtype
+        self.started = time.monotonic()
+        self.skipped: dict[str, str] = {}
+        self.metrics = out_dir / "metrics.jsonl"
+
+    def _log(self, entry: dict[str, Any]) -> None:
+        with self.metrics.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    def _out_of_time(self) -> bool:
+        limit = self.config.max_minutes
+        return limit is not None and time.monotonic() - self.started > 60 * limit
+
+    def stage(self, state: dict[str, Any], optimizer_state: dict[str, Any] | None) -> None:
+        """Train ``state["stage"]`` from ``state["epoch"]``; keep its best weights."""
+        config, model, stage = self.config, self.model, state["stage"]
         epochs = {"h0": config.h0_epochs, "soc": config.soc_epochs, "bands": config.band_epochs}[stage]
         params = _stage_parameters(model, stage)
         lr = config.band_lr if stage == "bands" else config.lr
         optimizer = torch.optim.Adam(params, lr=lr)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(2, config.patience // 3))
-        if optimizer_state is not None and state["stage"] == stage:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(epochs, 1), eta_min=lr * config.final_lr_fraction
+        )
+        if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state["optimizer"])
             scheduler.load_state_dict(optimizer_state["scheduler"])
-        optimizer_state = None
-        if state["stage"] != stage:
-            state.update(stage=stage, epoch=0, best=math.inf, bad=0)
+        best_path = self.out_dir / f"best_{stage}.pt"
+        if state["epoch"] == 0 and epochs > 0:
+            # The starting weights compete too: a stage never makes the model worse.
+            start = evaluate(model, self.val_set, stage, config, self.dtype)
+            self._log({"stage": stage, "epoch": 0, **{f"val_{k}": v for k, v in start.items()}})
+            if stage == "bands" and start["band_mae"] > config.band_start_threshold:
+                self.skipped[stage] = (f"validation band MAE {start['band_mae']:.3f} eV > "
+                                       f"{config.band_start_threshold} eV after stage 1")
+                log.warning("skipping band fine-tuning: %s", self.skipped[stage])
+                return
+            state["best"] = start["loss"]
+            save_checkpoint(best_path, model, self.record, dict(state))
         shuffle = random.Random(config.seed + 1000 * STAGES.index(stage) + state["epoch"])
         k_rng = np.random.default_rng(config.seed + state["epoch"])
-        bar = tqdm(total=epochs, initial=state["epoch"], desc=f"stage {stage}", unit="epoch",
-                   disable=None)
-        while state["epoch"] < epochs and state["bad"] < config.patience:
-            if config.max_minutes is not None and time.monotonic() - started > 60 * config.max_minutes:
-                log.warning("time budget of %s min reached in stage %s", config.max_minutes, stage)
-                break
+        bar = tqdm(total=epochs, initial=state["epoch"], desc=f"stage {stage}", unit="epoch", disable=None)
+        while state["epoch"] < epochs and state["bad"] < config.patience and not self._out_of_time():
             tick = time.monotonic()
             model.train()
-            train_totals: dict[str, float] = {}
-            for group in _batches(train_set, config.batch_size, shuffle):
-                batch = collate(group).to("cpu", dtype)
+            totals: dict[str, float] = {}
+            for group in _batches(self.train_set, config.batch_size, shuffle):
+                batch = collate(group).to("cpu", self.dtype)
                 losses = _step_losses(model, batch, group, stage, config, k_rng)
                 optimizer.zero_grad(set_to_none=True)
                 losses["loss"].backward()
-                torch.nn.utils.clip_grad_norm_(params, 10.0)
+                torch.nn.utils.clip_grad_norm_(params, config.clip_grad_norm)
                 optimizer.step()
                 for key, value in losses.items():
-                    train_totals[key] = train_totals.get(key, 0.0) + float(value.detach()) * len(group)
-            val = evaluate(model, val_set, stage, config, dtype)
-            scheduler.step(val["loss"])
+                    totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(group)
+            val = evaluate(model, self.val_set, stage, config, self.dtype)
+            scheduler.step()
             state["epoch"] += 1
-            entry = {
-                "stage": stage, "epoch": state["epoch"], "seconds": round(time.monotonic() - tick, 2),
-                "lr": optimizer.param_groups[0]["lr"],
-                **{f"train_{k}": v / len(train_set) for k, v in train_totals.items()},
-                **{f"val_{k}": v for k, v in val.items()},
-            }
-            with metrics_path.open("a") as handle:
-                handle.write(json.dumps(entry) + "\n")
             improved = val["loss"] < state["best"]
             state["bad"] = 0 if improved else state["bad"] + 1
             state["best"] = min(state["best"], val["loss"])
+            self._log({"stage": stage, "epoch": state["epoch"], "seconds": round(time.monotonic() - tick, 2),
+                       "lr": optimizer.param_groups[0]["lr"],
+                       **{f"train_{k}": v / len(self.train_set) for k, v in totals.items()},
+                       **{f"val_{k}": v for k, v in val.items()}})
             bar.update(1)
-            bar.set_postfix(train=f"{entry['train_loss']:.4f}", val=f"{val['loss']:.4f}")
-            training_state = {**{k: v for k, v in state.items() if k != "history"},
-                              "optimizer": {"optimizer": optimizer.state_dict(),
-                                            "scheduler": scheduler.state_dict()}}
+            bar.set_postfix(train=f"{totals['loss'] / len(self.train_set):.4f}", val=f"{val['loss']:.4f}")
+            training_state = {**state, "optimizer": {"optimizer": optimizer.state_dict(),
+                                                     "scheduler": scheduler.state_dict()}}
             if improved:
-                save_checkpoint(out_dir / f"best_{stage}.pt", model, record, training_state)
+                save_checkpoint(best_path, model, self.record, training_state)
             if state["epoch"] % config.checkpoint_every == 0:
-                save_checkpoint(out_dir / "last.pt", model, record, training_state)
+                save_checkpoint(self.out_dir / "last.pt", model, self.record, training_state)
         bar.close()
-        best = out_dir / f"best_{stage}.pt"
-        if best.exists():  # continue from the best weights of this stage
-            model.load_state_dict(torch.load(best, weights_only=False)["state_dict"])
-        state["stage"] = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "done"
-        state.update(epoch=0, best=math.inf, bad=0)
-        save_checkpoint(out_dir / "last.pt", model, record, dict(state))
-
-    test_set = [samples[i] for i in split["test"]]
-    record["metrics"] = {
-        "val": evaluate(model, val_set, "bands" if config.band_epochs else "soc", config, dtype),
-        **({"test": evaluate(model, test_set, "soc", config, dtype)} if test_set else {}),
-        "minutes": round((time.monotonic() - started) / 60, 2),
-    }
-    return save_checkpoint(out_dir / "model.pt", model, record, {"stage": "done"})
+        if self._out_of_time():
+            log.warning("time budget of %s min reached in stage %s", config.max_minutes, stage)
+        if best_path.exists():  # continue from the best weights of this stage
+            model.load_state_dict(torch.load(best_path, weights_only=False)["state_dict"])
 
 
 def _version() -> str:

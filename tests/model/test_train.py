@@ -1,0 +1,107 @@
+"""A tiny real training run: loss decreases, checkpoints save, resume and reload."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from types import SimpleNamespace
+
+from pymatgen.core import Element
+
+from socscreen.model.checkpoint import load_checkpoint
+from socscreen.model.network import ModelConfig
+from socscreen.model.train import TrainConfig, split_files, train
+from socscreen.orbitals import OrbitalTable
+
+TINY = ModelConfig(
+    hidden_irreps="8x0e+2x0o+4x1o+2x1e+2x2e+1x2o",
+    pair_irreps="8x0e+2x1o+2x1e+2x2e+1x2o",
+    soc_pair_irreps="4x0e+2x1o+1x1e+1x2e+1x2o",
+    n_radial_pair=8,
+    species_embedding=8,
+    mlp_hidden=16,
+)
+
+
+@pytest.fixture()
+def corpus(tmp_path, data_dir):
+    folder = tmp_path / "corpus"
+    shutil.copytree(data_dir / "corpus", folder)
+    return folder
+
+
+def _config(corpus, **changes) -> TrainConfig:
+    base = dict(model=TINY, data=str(corpus), basis="sz(dzp)", h0_epochs=20, soc_epochs=3,
+                band_epochs=1, val_fraction=0.0, test_fraction=0.0, batch_size=1,
+                checkpoint_every=1, band_start_threshold=100.0)
+    return TrainConfig(**{**base, **changes})
+
+
+@pytest.mark.slow
+def test_training_reduces_losses_and_resumes(corpus, tmp_path):
+    out = tmp_path / "run"
+    final = train(_config(corpus), out, command="socscreen train (test)")
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    trained = [x for x in lines if x["epoch"] > 0]
+    h0 = [x["train_h0_loss"] for x in trained if x["stage"] == "h0"]
+    soc = [x["train_soc_loss"] for x in trained if x["stage"] == "soc"]
+    assert len(h0) == 20 and h0[-1] < 0.6 * h0[0]
+    assert len(soc) == 3 and soc[-1] < soc[0]
+    bands = [x for x in trained if x["stage"] == "bands"]
+    assert len(bands) == 1 and bands[0]["train_band_mae"] > 0
+
+    record = json.loads(final.with_suffix(".json").read_text())
+    assert sorted(f["name"] for f in record["training_files"]) == sorted(p.name for p in corpus.glob("*.npz"))
+    assert all(len(f["sha256"]) == 64 for f in record["training_files"])
+    assert record["command"] == "socscreen train (test)"
+    assert record["elements"] == sorted(record["elements"]) and record["metrics"]["val"]["h0_mae"] > 0
+
+    model, payload = load_checkpoint(final)
+    assert payload["record"]["checkpoint_sha256"] == record["checkpoint_sha256"]
+    # resume from the stage-1 checkpoint: continues in stage h0 with the stored optimiser
+    best = load_checkpoint(out / "best_h0.pt")[1]["training_state"]
+    assert best["stage"] == "h0" and "optimizer" in best
+    resumed = train(_config(corpus, h0_epochs=21, band_start_threshold=1e-3),
+                    tmp_path / "resumed", resume=out / "best_h0.pt")
+    lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+    epochs = [x["epoch"] for x in map(json.loads, lines) if x["stage"] == "h0"]
+    assert epochs == list(range(best["epoch"] + 1, 22))
+    again, payload = load_checkpoint(resumed)
+    assert again.elements == model.elements == ["Ge", "Te"]
+    assert "bands" in payload["record"]["metrics"]["skipped_stages"]  # poor H: no stage 2
+
+
+def _fake(symbols: str) -> SimpleNamespace:
+    """Split logic only reads the orbital table's elements."""
+    numbers = tuple(Element(s).Z for s in symbols.split())
+    return SimpleNamespace(orbitals=OrbitalTable(numbers, {s: (0, 1) for s in symbols.split()}))
+
+
+SETS = ["Bi Se", "Bi Te", "Se Te", "Bi Se", "Bi Se Te", "Si", "Si Ge", "Ge", "Ge Te", "Bi Ge",
+        "Se Si", "Te Si", "Bi Se", "Ge Se", "Bi Te"]
+
+
+@pytest.mark.parametrize("mode", ["structure", "composition"])
+def test_split_keeps_held_out_elements_covered(mode):
+    hs = [_fake(x) for x in SETS]
+    config = TrainConfig(split=mode, val_fraction=0.2, test_fraction=0.2, seed=5)
+    split = split_files(hs, config)
+    assert sorted(sum(split.values(), [])) == list(range(len(hs)))
+    assert split["test"] and split["val"]
+    train_elements = {e for i in split["train"] for e in hs[i].orbitals.element_shells}
+    for part in ("val", "test"):
+        assert {e for i in split[part] for e in hs[i].orbitals.element_shells} <= train_elements
+    if mode == "composition":
+        keys = {p: {SETS[i] for i in split[p]} for p in split}
+        assert not (keys["train"] & keys["test"]) and not (keys["train"] & keys["val"])
+    assert split == split_files(hs, config)  # seeded
+
+
+def test_checkpoint_rejects_foreign_files(tmp_path):
+    path = tmp_path / "foreign.pt"
+    torch.save({"weights": 1}, path)
+    with pytest.raises(ValueError, match="not a socscreen-unihamgnn"):
+        load_checkpoint(path)
