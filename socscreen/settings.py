@@ -32,7 +32,7 @@ class SocscreenSettings(BaseSettings):
     dft_kpoint_density: float = Field(
         20.0,
         description="SCF k-points per direction times lattice length |a| (Angstrom); "
-        "n_k = max(1, round(density / |a|)).",
+        "n_k = max(1, ceil(density / |a|)) (the corpus convention).",
     )
     dft_smearing: float = Field(
         0.05, description="Fermi-Dirac width of GPAW reference calculations (eV)."
