@@ -103,8 +103,9 @@ def estimated_cost(structure: Structure, basis: str) -> float:
     GPAW integrates the potential matrix in real space over every overlapping pair of
     orbitals, periodic images included; the cost is the sum over atom pairs (i, j, R)
     of ``n_i n_j V_ij`` with ``V_ij`` the volume the two basis cutoff spheres share,
-    in units of 10^6 Angstrom^3. Si (diamond) is 1.7, Bi2Se3 2.6; small cells of
-    diffuse atoms (Sr, Cs, Pd, ...) reach 50 and more (and ~30 times Si's run time).
+    in units of 10^6 Angstrom^3. Si (diamond) is 1.7 (5 CPU seconds), Bi2Se3 2.6,
+    ScPtBi 42 (2 CPU minutes); small cells of diffuse atoms (Sr, Cs, Pd, ...) reach 50
+    and more, and metals among them may need many more SCF iterations.
     """
     from socscreen.model.basis_functions import load_basis
 
@@ -124,7 +125,7 @@ def compute_corpus_entry(
     out_dir: str | Path,
     settings: GPAWReferenceSettings | None = None,
     max_atoms: int = 5,
-    max_cost: float = 20.0,
+    max_cost: float = 45.0,
     progress: Callable[[str], None] | None = None,
 ) -> CorpusEntry:
     """Compute and write the corpus file of one training seed (skipping existing files).
@@ -138,8 +139,8 @@ def compute_corpus_entry(
     settings
         Reference settings (corpus defaults if ``None``); their ``seed`` is set to ``seed``.
     max_atoms, max_cost
-        Caps on the cell size and on :func:`estimated_cost` (20 is about 2 min on one
-        core); larger cells are skipped (status ``skipped``).
+        Caps on the cell size and on :func:`estimated_cost` (45 is about 2-3 CPU
+        minutes); larger cells are skipped (status ``skipped``).
     progress
         Receives the stage names of the reference calculation.
 

@@ -99,8 +99,8 @@ def dft_corpus_generate(
         str | None, typer.Option(help="GPAW basis (default: SOCSCREEN_BASIS).")
     ] = None,
     max_cost: Annotated[
-        float, typer.Option(help="Skip cells of larger estimated cost (Si = 1.7, ~10 s each).")
-    ] = 20.0,
+        float, typer.Option(help="Skip cells of larger estimated cost (Si 1.7, ScPtBi 42).")
+    ] = 45.0,
     cpu_seconds: Annotated[
         int, typer.Option(min=1, help="CPU-time limit of one structure (s).")
     ] = 600,
