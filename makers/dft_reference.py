@@ -7,6 +7,7 @@ from pathlib import Path
 
 from jobflow import Maker
 from pymatgen.core import Structure
+
 from socscreen.makers.base import socscreen_job
 from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
 from socscreen.stores.schemas.dft import DFTReferenceDocument

@@ -218,9 +218,6 @@ def validate_structure(structure: Structure, settings: GPAWReferenceSettings) ->
             )
         if not isinstance(site.specie, Element) and not hasattr(site.specie, "element"):
             raise ValueError(f"site {index} holds {site.specie}, which is not an element")
-        occupancy = sum(site.species.values())
-        if abs(occupancy - 1) > 1e-8:
-            raise ValueError(f"site {index} has occupancy {occupancy:g}, expected 1")
     symbols = [site.specie.symbol for site in structure]
     missing = missing_gpaw_data(symbols, settings.xc, settings.basis)
     if missing:

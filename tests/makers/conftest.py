@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
 
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
+
+from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.dft_reference import GPAWReferenceMaker
 from socscreen.makers.gpaw_reference import GPAWReferenceSettings
 from socscreen.stores.schemas.dft import DFTReferenceDocument
-
-from socscreen.hamiltonian import Hamiltonian
 
 pytestmark = [pytest.mark.gpaw, pytest.mark.slow]
 

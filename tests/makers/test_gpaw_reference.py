@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pymatgen.core import Lattice
+
+from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.makers.gpaw_reference import (
     GPAWReferenceSettings,
     compute_gpaw_reference,
@@ -13,8 +15,6 @@ from socscreen.makers.gpaw_reference import (
     missing_gpaw_data,
     scf_kpoint_mesh,
 )
-
-from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
 
 pytestmark = [pytest.mark.gpaw, pytest.mark.slow]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Molecule, Structure
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
 from typer.testing import CliRunner
 
 from socscreen.cli import app
+from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
 
 DIAMOND = Lattice(2.7155 * np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]))
 
@@ -30,6 +30,10 @@ def _bad_structures() -> dict[str, tuple[Structure, str]]:
             "only 0.300 Angstrom long",
         ),
         "empty": (Structure(Lattice.cubic(4.0), [], []), "no sites"),
+        "zero-volume": (
+            Structure(Lattice([[4, 0, 0], [0, 4, 0], [2, 2, 0]]), ["Si"], [[0, 0, 0]]),
+            "zero volume",
+        ),
         "partial-occupancy": (
             Structure(DIAMOND, [{"Si": 0.5, "Ge": 0.5}, "Si"], [[0, 0, 0], [0.25] * 3]),
             "site 0 is disordered or partially occupied",
