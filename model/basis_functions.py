@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 
 from pymatgen.core.periodic_table import Element
+
 from socscreen.model.gpaw_files import (
     BOHR,
     DataFileNotFoundError,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from pymatgen.core.periodic_table import Element
+
 from socscreen.model.gpaw_files import (
     DataFileNotFoundError,
     find_data_file,
