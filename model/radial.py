@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -183,7 +184,7 @@ class RadialFunction:
         knots[-1] = 0.0
         return cls(ell, float(cutoff), knots, label)
 
-    @property
+    @cached_property
     def spline(self) -> CubicSpline:
         """The clamped cubic spline of ``f(r) = R(r) / r^l`` on ``[0, cutoff]`` (Bohr)."""
         r_knots = np.linspace(0.0, self.cutoff, len(self.knots))

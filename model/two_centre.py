@@ -79,7 +79,7 @@ def _bessel_transform(functions: tuple[RadialFunction, ...], dk: float, n_k: int
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Channel:
     """One (shell a, shell b) pair: its orbital slices and its columns of the table."""
 
