@@ -8,7 +8,12 @@ from typing import Any
 from jobflow import Maker
 
 from socscreen.makers.batch import campaign_job, job_database
-from socscreen.stores.builders import CandidateBuilder, Criterion, select_candidates
+from socscreen.stores.builders import (
+    CandidateBuilder,
+    Criterion,
+    run_builder,
+    select_candidates,
+)
 from socscreen.stores.queries import summarise_campaign
 from socscreen.stores.schemas.campaign import CampaignSettings, CampaignSummaryDocument
 
@@ -49,13 +54,14 @@ class CampaignSummaryMaker(Maker):
             reads the ``results`` collection, not job outputs.
         """
         db = job_database()
-        CandidateBuilder(
+        builder = CandidateBuilder(
             db.store("results"),
             db.store("candidates"),
             campaign=campaign,
             criterion=self.criterion,
             min_gap=settings.min_gap,
-        ).run()
+        )
+        run_builder(builder)
         stores = [db.store(n) for n in ("structures", "results", "candidates", "campaigns")]
         for store in stores:
             store.connect()

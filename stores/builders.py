@@ -6,6 +6,7 @@ only feeds it results and writes (or removes) candidates, so a test can call eit
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,7 +15,13 @@ from maggma.core import Builder, Store
 
 from socscreen.stores.schemas.campaign import CandidateDocument, MaterialResultDocument
 
-__all__ = ["DEFAULT_MIN_GAP", "CandidateBuilder", "Criterion", "select_candidates"]
+__all__ = [
+    "DEFAULT_MIN_GAP",
+    "CandidateBuilder",
+    "Criterion",
+    "run_builder",
+    "select_candidates",
+]
 
 #: Smallest fundamental gap with SOC of a topological candidate (eV).
 DEFAULT_MIN_GAP = 0.01
@@ -131,3 +138,19 @@ class CandidateBuilder(Builder):
                 dropped[item["campaign"]].append(item["material_id"])
         for campaign, ids in dropped.items():
             self.candidates.remove_docs({"campaign": campaign, "material_id": {"$in": ids}})
+
+
+def run_builder(builder: Builder) -> None:
+    """Run a maggma builder without leaving its logging set-up behind.
+
+    ``Builder.run()`` sets the root logger to DEBUG and adds a handler to it on every
+    call, which would fill worker logs with driver chatter; the root logger's level and
+    handlers are restored afterwards. The builder's stores are closed by ``run()``.
+    """
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        builder.run(log_level=logging.WARNING)
+    finally:
+        root.setLevel(level)
+        root.handlers = handlers

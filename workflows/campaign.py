@@ -72,7 +72,8 @@ def _configure(
             "model_version": settings.model_version,
             "settings": settings.model_dump(),
             "stage": stage,
-        }
+        },
+        dynamic=False,  # jobs the fan-out creates get their own stage
     )
     return new_job
 

@@ -1,0 +1,144 @@
+"""Ingestion: filters, primitive cells, stable ids, duplicates and error records."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from socscreen.makers.ingest import content_id, ingest, standard_primitive, to_record
+from socscreen.stores.schemas.campaign import StructureFilter
+from socscreen.workflows.sources import open_source, read_gnome, read_structure_folder
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
+BAD = Path(__file__).parents[1] / "data" / "bad_structures"
+
+#: (primitive sites, space group) of the sample.
+EXPECTED = {
+    "Bi2Se3": (5, 166), "Bi2Te3": (5, 166), "Sb2Te3": (5, 166), "SnTe": (2, 225),
+    "TePb": (2, 225), "HgTe": (2, 216), "CdTe": (2, 216), "InSb": (2, 216),
+    "ScBiPt": (3, 216), "LaBiPt": (3, 216), "PtSe2": (3, 164), "Bi": (2, 166), "Si": (2, 227),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sample_report():
+    return ingest(open_source(SAMPLE))
+
+
+def test_sample_reduced_to_primitive_cells(sample_report):
+    report = sample_report
+    assert report.n_read == 14 and report.n_duplicates == 1 and report.n_filtered == 0
+    assert not report.errors
+    records = {r.reduced_formula: r for r in report.records}
+    assert {f: (r.nsites, r.space_group_number) for f, r in records.items()} == EXPECTED
+    for record in report.records:
+        primitive = record.get_structure()
+        conventional_volume = record.source_fields["Volume"]
+        # a primitive cell holds the conventional cell's content once per lattice point
+        ratio = record.nsites_input / record.nsites
+        assert primitive.volume * ratio == pytest.approx(conventional_volume, rel=1e-4)
+        assert primitive.composition.reduced_formula == record.reduced_formula
+        assert record.material_id == record.source_fields["MaterialId"]
+
+
+def test_duplicate_merged_into_first_entry(sample_report):
+    pbte = [r for r in sample_report.records if r.reduced_formula == "TePb"]
+    assert [r.material_id for r in pbte] == ["socx000005"]
+    assert pbte[0].duplicates == ["socx000006"]  # the 0.3 % strained second entry
+
+
+def test_ids_and_cells_stable_across_runs(sample_report, tmp_path):
+    again = ingest(open_source(SAMPLE))
+    assert [r.material_id for r in again.records] == [r.material_id for r in sample_report.records]
+    assert [r.structure for r in again.records] == [r.structure for r in sample_report.records]
+    # content ids: conventional CIF and primitive POSCAR of Si are the same crystal
+    silicon = Structure.from_spacegroup(
+        216, Lattice.cubic(5.431), ["Si", "Si"], [[0] * 3, [0.25] * 3]
+    )
+    silicon.to(filename=str(tmp_path / "Si_conventional.cif"))
+    shutil.copy(BAD / "POSCAR_Si", tmp_path / "POSCAR_Si")
+    first, second = (ingest(read_structure_folder(tmp_path), merge_duplicates=False).records
+                     for _ in range(2))  # fmt: skip
+    assert [r.material_id for r in first] == [r.material_id for r in second]
+    assert first[0].material_id == first[1].material_id
+    assert first[0].material_id.startswith("sc-") and len(first[0].material_id) == 15
+    merged = ingest(read_structure_folder(tmp_path))
+    assert len(merged.records) == 1 and merged.n_duplicates == 1
+    strained = silicon.copy()
+    strained.scale_lattice(silicon.volume * 1.1)
+    assert content_id(standard_primitive(strained), 227) != first[0].material_id
+
+
+def test_filters_skip_parsing_of_rejected_rows():
+    loaded = []
+
+    def counting(entries):
+        for entry in entries:
+
+            def load(entry=entry):
+                loaded.append(entry.material_id)
+                return entry.loader()
+
+            yield dataclasses.replace(entry, loader=load)
+
+    filters = StructureFilter(
+        min_heavy_z=50, exclude_elements=["Hg"], max_decomposition_energy=0.05
+    )
+    report = ingest(counting(read_gnome(SAMPLE)), filters)
+    assert report.filtered == {"heavy element": 1, "exclude elements": 1, "decomposition energy": 1}
+    kept = {r.reduced_formula for r in report.records}
+    assert kept.isdisjoint({"Si", "HgTe", "PtSe2"}) and len(kept) == 10
+    assert len(loaded) == 11 and "socx000014" not in loaded  # Si never parsed
+    gap_window = ingest(read_gnome(SAMPLE), StructureFilter(min_band_gap=0.2, max_band_gap=0.7))
+    assert {r.reduced_formula for r in gap_window.records} == {"Bi2Se3", "TePb", "CdTe", "Si"}
+
+
+def test_filters_on_parsed_structures_of_a_folder():
+    report = ingest(read_structure_folder(BAD), StructureFilter(include_elements=["Te"]))
+    # files are parsed to be filtered; unreadable ones stay as error records
+    assert report.filtered == {"include elements": 2}  # POSCAR_Si and the 2000 Si atoms
+    assert {r.source.entry: r.ok for r in report.records} == {
+        "UTe.cif": True,
+        "partial_occupancy.cif": False,
+        "unreadable.cif": False,
+    }
+
+
+@pytest.fixture(scope="module")
+def bad_report():
+    return ingest(read_structure_folder(BAD), supported_elements={"Si", "Sn", "Pb", "Te"})
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("unreadable.cif", r"^unreadable CIF: "),
+        ("partial_occupancy.cif", r"^partial occupancy \(disordered sites\) is not supported$"),
+        ("huge_2000_atoms.vasp", r"^2000 atoms in the primitive cell > max_atoms 200$"),
+        ("UTe.cif", r"^element\(s\) U not supported by the model$"),
+    ],
+    ids=["unreadable", "partial-occupancy", "2000-atoms", "unknown-element"],
+)
+def test_bad_inputs_become_error_records(bad_report, entry, reason):
+    (record,) = [r for r in bad_report.records if r.source.entry == entry]
+    assert record.error is not None and record.error.stage == "ingest"
+    assert re.search(reason, record.error.reason), record.error.reason
+    assert record.structure is None and not record.ok
+    assert record.material_id.startswith("sc-")
+    with pytest.raises(ValueError, match="has no structure"):
+        record.get_structure()
+
+
+def test_bad_folder_ingests_without_raising(bad_report):
+    assert len(bad_report.records) == 5 and len(bad_report.errors) == 4
+    (good,) = bad_report.ok
+    assert good.source.entry == "POSCAR_Si" and good.nsites == 2 and good.space_group_number == 227
+    # error records keep their ids across runs (hash of where they came from)
+    (raw,) = [e for e in read_structure_folder(BAD) if e.source.entry == "unreadable.cif"]
+    (record,) = [r for r in bad_report.errors if r.source.entry == "unreadable.cif"]
+    assert to_record(raw).material_id == record.material_id

@@ -1,0 +1,138 @@
+"""The ``db``, ``campaign``, ``query`` and ``show`` commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from fireworks.utilities.fw_serializers import load_object_from_file
+from typer.testing import CliRunner
+
+from socscreen.cli import app
+from socscreen.stores.queries import save_results
+from socscreen.stores.schemas.campaign import (
+    ErrorDocument,
+    GapsDocument,
+    MaterialResultDocument,
+    Z2Document,
+)
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
+runner = CliRunner()
+
+
+@pytest.fixture
+def filled(db):
+    db.ensure_indexes()
+    results = db.store("results")
+    results.connect()
+    save_results(results, [
+        MaterialResultDocument(material_id="ti", campaign="hand", elements=["Bi", "Se"],
+                               reduced_formula="Bi2Se3",
+                               z2=Z2Document.from_indices([1, 0, 0, 0], "parity"),
+                               gaps=GapsDocument(indirect=0.3)),
+        MaterialResultDocument(material_id="si", campaign="hand", elements=["Si"],
+                               reduced_formula="Si",
+                               z2=Z2Document.from_indices([0, 0, 0, 0], "parity"),
+                               gaps=GapsDocument(indirect=0.6)),
+        MaterialResultDocument(material_id="bad", campaign="hand", elements=["U"],
+                               error=ErrorDocument(stage="ingest", reason="element U unknown")),
+    ])  # fmt: skip
+    results.close()
+    return db
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result
+
+
+def test_query_formats_and_filters(filled):
+    uri = ["--db-uri", f"{filled.uri}/{filled.database}"]
+    table = invoke("query", "--campaign", "hand", *uri)
+    assert table.exit_code == 0 and "3 result(s)" in table.output
+    strong = invoke("query", "--z2", "strong", "--format", "json", *uri)
+    assert [d["material_id"] for d in json.loads(strong.output)] == ["ti"]
+    gapped = invoke("query", "--gap-min", "0.5", "--format", "csv", *uri)
+    rows = list(csv.DictReader(io.StringIO(gapped.output)))
+    assert [(r["material_id"], r["class"], r["z2"]) for r in rows] == [("si", "trivial", "(0;000)")]
+    bismuth = invoke("query", "-e", "Bi", "--format", "json", *uri)
+    assert [d["material_id"] for d in json.loads(bismuth.output)] == ["ti"]
+    failed = invoke("query", "--failed", "--flags", "error", "--format", "csv", *uri)
+    assert "element U unknown" in failed.output
+    assert invoke("query", "--z2", "maybe", *uri).exit_code == 2
+    shown = json.loads(invoke("show", "ti", *uri).output)
+    assert shown["z2"]["classification"] == "strong" and "structure" not in shown
+    missing = invoke("show", "nothing", *uri)
+    assert missing.exit_code == 1 and "no result or record" in missing.output
+
+
+def test_worker_files_and_slurm_adapter(db, tmp_path):
+    out = tmp_path / "workers"
+    result = invoke("campaign", "worker-files", out, "--category", "gpu", "--slurm",
+                    "--queue", "batch", "--db-uri", f"{db.uri}/{db.database}")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((out / "my_fworker.yaml").read_text())["category"] == ["gpu"]
+    assert yaml.safe_load((out / "my_launchpad.yaml").read_text())["name"] == db.database
+    store_spec = yaml.safe_load((out / "jobflow.yaml").read_text())["JOB_STORE"]
+    assert store_spec["additional_stores"]["data"]["type"] == "GridFSStore"
+    adapter = load_object_from_file(str(out / "my_qadapter.yaml"))
+    script = adapter.get_script_str(str(tmp_path))
+    assert "#SBATCH --partition=batch" in script
+    assert f"export JOBFLOW_CONFIG_FILE={out / 'jobflow.yaml'}" in script
+    assert (
+        f"rlaunch -l {out / 'my_launchpad.yaml'} -w {out / 'my_fworker.yaml'} rapidfire" in script
+    )
+    assert "None" not in script
+
+
+def socscreen(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SOCSCREEN_HOME": str(home),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                       os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    env.pop("SOCSCREEN_DB_URI", None)
+    result = subprocess.run([sys.executable, "-m", "socscreen", *args], env=env,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.slow
+def test_commands_on_the_embedded_server(tmp_path):
+    home = tmp_path / "home"
+    # without any configuration, submit starts the embedded server and stops it again
+    submitted = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
+                          "--batch-size", "5", "--min-heavy-z", "50",
+                          "--processor", "campaign_test_functions:structure_only")  # fmt: skip
+    assert "14 read, 1 filtered, 1 duplicates" in submitted.stdout
+    assert "submitted 12 structures" in submitted.stdout
+    assert socscreen(home, "db", "status", check=False).returncode == 1
+    assert (home / "db" / "data").is_dir()
+
+    started = socscreen(home, "db", "start")
+    assert "database server running at mongodb://127.0.0.1:" in started.stdout
+    try:
+        assert "running at" in socscreen(home, "db", "status").stdout
+        ran = socscreen(home, "campaign", "run", "--workers", "2")
+        assert "COMPLETED 5" in ran.stdout  # fan-out, 3 batches, summary
+        status = socscreen(home, "campaign", "status", "demo")
+        assert "demo" in status.stdout and "12" in status.stdout
+        rows = json.loads(socscreen(home, "query", "--campaign", "demo", "--format", "json").stdout)
+        assert len(rows) == 12 and all(r["flags"] == ["test-structure-only"] for r in rows)
+        shown = json.loads(socscreen(home, "show", "socx000001", "--structure").stdout)
+        assert shown["reduced_formula"] == "Bi2Se3" and shown["structure"]["@class"] == "Structure"
+        again = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
+                          "--min-heavy-z", "50",
+                          "--processor", "campaign_test_functions:structure_only")  # fmt: skip
+        assert "nothing to do" in again.stdout
+    finally:
+        socscreen(home, "db", "stop")
+    assert socscreen(home, "db", "status", check=False).returncode == 1
