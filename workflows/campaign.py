@@ -26,9 +26,10 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from jobflow import Flow, Job, Maker, OnMissing, Response
+from maggma.core import Store
 
 from socscreen.makers.batch import ProcessBatchMaker, campaign_job, job_database
 from socscreen.makers.ingest import DEFAULT_MAX_ATOMS, IngestReport, ingest
@@ -242,7 +243,7 @@ def submit_campaign(
 
 
 def _record_submission(
-    campaigns: Any,
+    campaigns: Store,
     campaign: str,
     source: str | os.PathLike,
     report: IngestReport,
