@@ -2,31 +2,39 @@
 
 :func:`process_structure` is what every batch job of a campaign calls for each ingested
 structure (through :class:`~socscreen.makers.batch.ProcessBatchMaker`, whose
-``processor`` field can point to any function of the same signature). Its body is the
-integration point of the model and the analysis:
+``processor`` field can point to any function of the same signature):
 
-1. ``socscreen.model.inference.predict(record.get_structure(), checkpoint=...,
-   device=settings.device)`` gives the SOC Hamiltonian;
-2. the analysis (:mod:`socscreen.analysis`: gaps with and without SOC, band inversion,
-   spin splitting, Z2 by ``settings.z2_route``, Berry curvature if
-   ``settings.berry_curvature``) fills the typed sub-documents of
-   :class:`~socscreen.stores.schemas.campaign.MaterialResultDocument`, built with
-   ``MaterialResultDocument.from_record(record, z2=..., gaps=..., ...)``.
+1. :func:`socscreen.model.inference.predict` gives the SOC Hamiltonian (exact overlap,
+   ``nelect`` from the PAW valence counts, ``efermi`` from the predicted bands);
+2. :func:`socscreen.makers.analyse.analyse_hamiltonian` derives gaps, Z2, band
+   inversion, spin splitting and Berry-curvature figures;
+3. :meth:`MaterialResultDocument.from_record` joins them with the record's identity.
 
-Until that wiring lands the function raises ``NotImplementedError``, which batch jobs
-treat as a configuration error (the Firework fizzles) rather than as a per-structure
-failure; it never invents results.
+An exception in either stage is recorded as that structure's error document, with the
+stage that failed, by the batch job; the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
+import time
+
+from socscreen.makers.analyse import analyse_hamiltonian
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,
+    ErrorDocument,
     MaterialResultDocument,
     StructureRecord,
+    TimingsDocument,
 )
 
-__all__ = ["process_structure"]
+__all__ = ["model_version", "process_structure"]
+
+
+def model_version(meta: dict) -> str | None:
+    """Version string of the model that predicted a Hamiltonian (``meta["model"]``)."""
+    model = meta.get("model") or {}
+    name, version = model.get("name"), model.get("version")
+    return f"{name}-{version}" if name and version else name
 
 
 def process_structure(
@@ -45,11 +53,39 @@ def process_structure(
     Returns
     -------
     MaterialResultDocument
-        The result of ``record.material_id`` in ``record.campaign``. Exceptions other than
-        ``NotImplementedError`` are recorded by the batch job as the structure's error.
+        The result of ``record.material_id`` in ``record.campaign``; a failure of the
+        prediction or the analysis gives a document whose ``error`` names the stage.
     """
-    raise NotImplementedError(
-        "process_structure is not wired to socscreen.model.inference.predict and "
-        "socscreen.analysis yet; pass ProcessBatchMaker(processor=...) to run a campaign "
-        "with another per-structure function"
+    from socscreen.model.inference import predict  # torch loads only in workers
+
+    t0 = time.perf_counter()
+    try:
+        ham = predict(record.get_structure(), checkpoint=settings.checkpoint, device=settings.device)
+    except Exception as exc:
+        return MaterialResultDocument.from_error(record, "predict", exc)
+    t_predict = time.perf_counter() - t0
+    version = settings.model_version or model_version(ham.meta)
+    try:
+        fields = analyse_hamiltonian(ham, settings)
+    except Exception as exc:
+        return MaterialResultDocument.from_record(
+            record,
+            error=ErrorDocument.from_exception("analysis", exc),
+            model_version=version,
+            timings=TimingsDocument(predict=t_predict),
+        )
+    return MaterialResultDocument.from_record(
+        record,
+        z2=fields.z2,
+        confidence=fields.confidence,
+        gaps=fields.gaps,
+        band_inversion=fields.band_inversion,
+        spin_splitting_max=fields.spin_splitting_max,
+        spin_splitting_k=fields.spin_splitting_k,
+        berry=fields.berry,
+        flags=fields.flags,
+        model_version=version,
+        timings=TimingsDocument(
+            predict=t_predict, analysis=fields.seconds, total=time.perf_counter() - t0
+        ),
     )

@@ -409,6 +409,13 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _print_table(title: str, rows: list[dict[str, Any]]) -> None:
+    table = Table(*_COLUMNS, title=title)
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in _COLUMNS))
+    console.print(table)
+
+
 def _candidate_criteria(db: DatabaseConfig, campaign: str | None) -> dict[str, Any]:
     """Criteria matching the results that have a candidate document."""
     store = db.store("candidates")
@@ -478,10 +485,7 @@ def query(
         writer.writerows(rows)
         sys.stdout.write(buffer.getvalue())
     else:
-        table = Table(*_COLUMNS, title=f"{len(rows)} result(s)")
-        for row in rows:
-            table.add_row(*("" if row[c] is None else str(row[c]) for c in _COLUMNS))
-        console.print(table)
+        _print_table(f"{len(rows)} result(s)", rows)
 
 
 @app.command("show")
@@ -511,3 +515,75 @@ def show(
             f"no result or record for {material_id}" + (f" in {campaign}" if campaign else "")
         )
     typer.echo(json.dumps(docs if len(docs) > 1 else docs[0], default=str, indent=1))
+
+
+def _example_source() -> Path:
+    """The self-made GNoME-format sample shipped in the repository's ``examples/``."""
+    import socscreen
+
+    return Path(socscreen.__file__).resolve().parents[1] / "examples" / "gnome_sample"
+
+
+@campaign_app.command("example")
+def campaign_example(
+    name: Annotated[str, typer.Option("--name", "-n", help="Campaign name.")] = "example",
+    source: Annotated[
+        Path | None, typer.Option(help="Structure source (default: examples/gnome_sample).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = 2,
+    batch_size: Annotated[int, typer.Option(min=1, help="Structures per batch job.")] = 4,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Folder for worker files and logs (default: a temp dir).")
+    ] = None,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """Run a whole small campaign: ingest, submit, run workers, print results and candidates.
+
+    With no database configured it runs on the embedded server, started for the command.
+    """
+    import tempfile
+
+    from socscreen.model.inference import load_model
+    from socscreen.stores.queries import results_query
+    from socscreen.stores.schemas.campaign import CampaignSettings
+    from socscreen.workflows.campaign import submit_campaign
+    from socscreen.workflows.workers import run_workers
+
+    source = source or _example_source()
+    if not source.exists():
+        raise _fail(f"structure source {source} does not exist")
+    model, _ = load_model()
+    settings = CampaignSettings(batch_size=batch_size)
+    with _database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
+        report = submit_campaign(
+            db, source, name, settings, supported_elements=model.elements, progress=True
+        )
+        console.print(
+            f"campaign [bold]{name}[/bold]: {len(report.ingest.ok)} structures ingested, "
+            f"{len(report.ingest.errors)} rejected, {report.n_todo} to run"
+        )
+        folder = run_dir or Path(tmp)
+        with console.status(f"{workers} FireWorks workers running"):
+            run = run_workers(db, workers, folder)
+        states = ", ".join(f"{k} {v}" for k, v in sorted(run.states.items()))
+        console.print(f"workers done in {run.seconds:.1f} s; Fireworks: {states}")
+        results = db.store("results")
+        results.connect()
+        docs = list(
+            results.query(
+                results_query(name),
+                properties={"_id": 0, "structure": 0},
+                sort={"material_id": 1},
+            )
+        )
+        results.close()
+        candidates = db.store("candidates")
+        candidates.connect()
+        chosen = {d["material_id"] for d in candidates.query({"campaign": name}, ["material_id"])}
+        candidates.close()
+    _print_table(f"{len(docs)} result(s)", [_row(d) for d in docs])
+    picked = [_row(d) for d in docs if d["material_id"] in chosen]
+    _print_table(f"{len(picked)} topological candidate(s)", picked)
+    if any(run.exit_codes):
+        raise _fail(f"worker exit codes {run.exit_codes}")

@@ -1,0 +1,61 @@
+"""The campaign's analysis stage on DFT Hamiltonians with known physics."""
+
+from __future__ import annotations
+
+import pytest
+
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.makers.analyse import analyse_hamiltonian
+from socscreen.stores.schemas.campaign import CampaignSettings
+
+SETTINGS = CampaignSettings()
+
+
+@pytest.mark.slow
+def test_bi2se3_is_a_strong_ti_inverted_by_soc(bi2se3):
+    fields = analyse_hamiltonian(bi2se3, SETTINGS)
+    assert fields.z2 is not None
+    assert fields.z2.z2 == [1, 0, 0, 0] and fields.z2.classification == "strong"
+    assert fields.z2.z2_no_soc == [0, 0, 0, 0]
+    assert fields.z2.routes_agree is True
+    assert fields.band_inversion is True
+    assert fields.confidence > 0.5
+    # centrosymmetric: Kramers pairs stay degenerate, no Berry curvature to report
+    assert fields.spin_splitting_max < 1e-6 and fields.spin_splitting_k is None
+    assert fields.berry is None
+    # szp(dzp) Bi2Se3 bands overlap by 0.07 eV without touching: a Z2 but no gap
+    assert "semimetal" in fields.flags
+    assert fields.gaps.indirect_no_soc == pytest.approx(0.171, abs=0.01)
+
+
+def test_silicon_is_trivial_with_its_gaps(silicon):
+    fields = analyse_hamiltonian(silicon, SETTINGS)
+    assert fields.z2.classification == "trivial" and fields.z2.route == "parity"
+    assert fields.band_inversion is False
+    assert fields.gaps.direct == pytest.approx(2.74, abs=0.01)
+    assert 0.5 < fields.gaps.indirect < fields.gaps.direct
+    assert fields.flags == []
+
+
+def test_non_centrosymmetric_insulator_gets_wilson_z2_splitting_and_berry(data_dir):
+    libr = Hamiltonian.from_npz(data_dir / "LiBr_sz.npz")
+    fields = analyse_hamiltonian(libr, SETTINGS)
+    assert fields.z2.route == "wilson" and fields.z2.classification == "trivial"
+    assert "z2_no_inversion" in fields.flags
+    assert fields.spin_splitting_max > 1e-3 and fields.spin_splitting_k is not None
+    assert fields.berry is not None and fields.berry.max_abs_curvature > 0
+
+
+def test_odd_electron_metal_is_flagged_not_raised(data_dir):
+    cu = Hamiltonian.from_npz(data_dir / "Cu_sz.npz")
+    fields = analyse_hamiltonian(cu, SETTINGS)
+    assert fields.z2 is None and fields.confidence == 0.0
+    assert {"metal", "odd_electron_count"} <= set(fields.flags)
+    assert fields.gaps.indirect == 0.0
+
+
+def test_hamiltonian_without_soc_is_rejected(silicon):
+    bare = Hamiltonian(silicon.structure, silicon.orbitals, silicon.R, silicon.h0,
+                       silicon.overlap, nelect=silicon.nelect)  # fmt: skip
+    with pytest.raises(ValueError, match="spin-orbit"):
+        analyse_hamiltonian(bare, SETTINGS)
