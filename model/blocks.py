@@ -19,6 +19,7 @@ __all__ = [
     "BesselBasis",
     "InteractionBlock",
     "OnsiteReadout",
+    "OverlapGate",
     "PairReadout",
     "PolynomialEnvelope",
     "RadialEmbedding",
@@ -287,3 +288,50 @@ class PairReadout(nn.Module):
         i, j = edge_index
         x = self.linear_i(node_feats)[i] + self.linear_j(node_feats)[j]  # [n_edges, pair]
         return self.linear(self.message(x, edge_sh, edge_scalars)) * envelope[:, None]
+
+
+class OverlapGate(nn.Module):
+    """Exact overlap blocks scaled channel by channel: ``w_k(edge) · S_k`` for each irrep.
+
+    ``S_ij(R)`` in irreps form (every slot pair and L separately) is an exact equivariant
+    edge feature that carries the orbitals' decay and angular structure; scaling each
+    irrep by an invariant weight from the pair's scalars (an environment-dependent,
+    extended-Hückel-like ``H ≈ K S``) keeps equivariance.
+
+    Parameters
+    ----------
+    block_irreps
+        Irreps of one padded block (all slot pairs).
+    n_edge_scalars
+        Width of the invariant pair input.
+    mlp_hidden
+        Hidden width of the weight MLP.
+    n_outputs
+        Independent scaled copies to return (concatenated).
+    """
+
+    def __init__(
+        self, block_irreps: o3.Irreps, n_edge_scalars: int, mlp_hidden: int = 32, n_outputs: int = 1
+    ) -> None:
+        super().__init__()
+        block_irreps = o3.Irreps(block_irreps)
+        self.n_outputs = n_outputs
+        self.n_irreps = block_irreps.num_irreps
+        self.register_buffer(
+            "irrep_of_component",
+            torch.repeat_interleave(
+                torch.arange(self.n_irreps),
+                torch.tensor([ir.dim for mul, ir in block_irreps for _ in range(mul)]),
+            ),
+        )
+        self.weights = enn.FullyConnectedNet(
+            [n_edge_scalars, mlp_hidden, n_outputs * self.n_irreps], nn.functional.silu
+        )
+        with torch.no_grad():  # start from H = 0 off site
+            self.weights[-1].weight.zero_()
+
+    def forward(self, overlap_irreps: torch.Tensor, edge_scalars: torch.Tensor) -> torch.Tensor:
+        """``[n_edges, n_outputs * dim]`` from S irreps ``[n_edges, dim]``."""
+        w = self.weights(edge_scalars).reshape(-1, self.n_outputs, self.n_irreps)
+        scaled = w[:, :, self.irrep_of_component] * overlap_irreps[:, None, :]
+        return scaled.reshape(len(overlap_irreps), -1)

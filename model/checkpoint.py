@@ -39,13 +39,15 @@ def build_model(
     config: ModelConfig,
     normalization: dict[str, Any],
     dtype: torch.dtype = torch.float32,
+    basis_name: str = "szp(dzp)",
 ) -> UniHamGNN:
     """Build a model with e3nn's constants in ``dtype`` (they are baked at build time)."""
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
         return UniHamGNN(
-            {k: tuple(v) for k, v in element_shells.items()}, cutoffs, config, normalization
+            {k: tuple(v) for k, v in element_shells.items()}, cutoffs, config, normalization,
+            basis_name,
         )
     finally:
         torch.set_default_dtype(previous)
@@ -66,6 +68,7 @@ def save_checkpoint(
     payload = {
         "format": FORMAT,
         "element_shells": {k: list(v) for k, v in model.layout.element_shells.items()},
+        "basis_name": model.basis_name,
         "cutoffs": model.cutoffs,
         "config": model.config.model_dump(),
         "normalization": model.normalization(),
@@ -110,7 +113,7 @@ def load_checkpoint(
     dtype = getattr(torch, payload.get("dtype", "float32"))
     model = build_model(
         payload["element_shells"], payload["cutoffs"], ModelConfig(**payload["config"]),
-        payload["normalization"], dtype,
+        payload["normalization"], dtype, payload.get("basis_name", "szp(dzp)"),
     )
     model.load_state_dict(payload["state_dict"])
     record_path = path.with_suffix(".json")

@@ -1,7 +1,8 @@
 """Crystals as padded-block graphs: per-structure arrays, batching, target gathering.
 
-A :class:`CrystalData` holds one structure's radius graph and, for training, its DFT
-blocks as dense per-R arrays (float32). Padded ``[n_pad, n_pad]`` targets per edge are
+A :class:`CrystalData` holds one structure's radius graph, its exact overlap S(R) (a
+network input: H is learned relative to it) and, for training, its DFT blocks as dense
+per-R arrays (float32). Padded ``[n_pad, n_pad]`` targets per edge are
 gathered on the fly when a batch is built (:func:`collate`), which keeps a corpus of a
 few hundred structures in memory. The same index arrays scatter predicted padded blocks
 back into dense ``[n_R, n, n]`` arrays (:func:`scatter_blocks`).
@@ -63,11 +64,13 @@ class CrystalData:
         unknown), ``[n_edges]``.
     R
         Lattice vectors of the dense arrays, ``[n_R, 3]``.
+    overlap
+        Exact overlap S(R), ``[n_R, n, n]`` (float32).
     known
         Edges whose DFT block is known (training only), ``[n_edges]``.
-    h0, overlap, soc
-        Dense DFT blocks (float32) ``[n_R, n, n]``, ``[n_R, n, n]``, ``[3, n_R, n, n]``;
-        ``None`` at inference.
+    h0, soc
+        DFT blocks (float32) ``[n_R, n, n]`` and ``[3, n_R, n, n]`` (eV); ``None`` at
+        inference.
     efermi
         DFT Fermi level (eV) or ``None``.
     name
@@ -79,9 +82,9 @@ class CrystalData:
     orbital_slots: np.ndarray
     r_index: np.ndarray
     R: np.ndarray
+    overlap: np.ndarray
     known: np.ndarray | None = None
     h0: np.ndarray | None = None
-    overlap: np.ndarray | None = None
     soc: np.ndarray | None = None
     efermi: float | None = None
     name: str = ""
@@ -97,17 +100,31 @@ class CrystalData:
         structure: Structure,
         layout: OrbitalLayout,
         cutoffs: Mapping[str, float],
+        basis_name: str,
         name: str = "",
     ) -> CrystalData:
-        """Graph and index arrays of a structure (no targets); ``R`` = the graph's R."""
+        """Graph, index arrays and exact overlap of a structure; ``R`` = the graph's R.
+
+        Raises
+        ------
+        ValueError
+            If the structure has elements the layout does not cover (all listed).
+        """
+        from socscreen.model.overlap import overlap_matrices
+
+        species = _species(structure, layout)
         graph = radius_graph(structure, cutoffs)
         R = graph.lattice_vectors
+        orbitals = OrbitalTable(
+            tuple(structure.atomic_numbers), dict(layout.element_shells), basis_name
+        )
         return cls(
-            species=_species(structure, layout),
+            species=species,
             graph=graph,
             orbital_slots=_orbital_slots(structure, layout),
             r_index=_lookup_rows(graph.shifts, R),
             R=R,
+            overlap=overlap_matrices(structure, orbitals, R),
             name=name or structure.composition.reduced_formula,
         )
 
@@ -119,7 +136,7 @@ class CrystalData:
         cutoffs: Mapping[str, float],
         name: str = "",
     ) -> CrystalData:
-        """Training sample: every graph edge with its DFT block.
+        """Training sample: every graph edge with its DFT block (S from the file).
 
         Corpus files store only lattice vectors with a non-zero element, so an edge whose
         ``R`` is missing but lies inside the file's H(R) grid (``meta["hr_grid"]``) has a
@@ -139,9 +156,9 @@ class CrystalData:
             orbital_slots=_orbital_slots(h.structure, layout),
             r_index=r_index,
             R=h.R,
+            overlap=h.overlap.astype(np.float32),
             known=known,
             h0=h.h0.astype(np.float32),
-            overlap=h.overlap.astype(np.float32),
             soc=soc_vector_blocks(h).astype(np.float32),
             efermi=h.efermi,
             name=name or h.structure.composition.reduced_formula,
@@ -188,8 +205,8 @@ class GraphBatch:
     is_self: torch.Tensor  # [E] bool, on-site edges
     edge_batch: torch.Tensor  # [E] long
     n_structures: int
+    overlap: torch.Tensor  # [E, P, P] exact S (network input)
     h0: torch.Tensor | None = None  # [E, P, P] eV
-    overlap: torch.Tensor | None = None  # [E, P, P]
     soc: torch.Tensor | None = None  # [E, 3, P, P] eV
     target_mask: torch.Tensor | None = None  # [E, P, P] bool, known elements
 
@@ -230,11 +247,11 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
         parts["partner"].append(g.partner + edge_offset)
         parts["is_self"].append(g.is_self)
         parts["edge_batch"].append(np.full(g.n_edges, b))
+        rows = s.orbital_slots[g.edge_index[0]]
+        cols = s.orbital_slots[g.edge_index[1]]
+        parts["overlap"].append(_padded(s.overlap, s.r_index, rows, cols))
         if with_targets:
-            rows = s.orbital_slots[g.edge_index[0]]
-            cols = s.orbital_slots[g.edge_index[1]]
             parts["h0"].append(_padded(s.h0, s.r_index, rows, cols))
-            parts["overlap"].append(_padded(s.overlap, s.r_index, rows, cols))
             parts["soc"].append(_padded(s.soc, s.r_index, rows, cols))
             parts["target_mask"].append(
                 s.known[:, None, None] & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
@@ -254,7 +271,7 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
         edge_batch=torch.as_tensor(cat["edge_batch"]),
         n_structures=len(samples),
         h0=torch.as_tensor(cat["h0"], dtype=dtype) if with_targets else None,
-        overlap=torch.as_tensor(cat["overlap"], dtype=dtype) if with_targets else None,
+        overlap=torch.as_tensor(cat["overlap"], dtype=dtype),
         soc=torch.as_tensor(cat["soc"], dtype=dtype) if with_targets else None,
         target_mask=torch.as_tensor(cat["target_mask"]) if with_targets else None,
     )

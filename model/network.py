@@ -24,7 +24,14 @@ from pydantic import BaseModel, Field
 from torch import nn
 
 from socscreen.model.basis import to_e3nn_frame
-from socscreen.model.blocks import InteractionBlock, OnsiteReadout, PairReadout, RadialEmbedding, scalar_slice
+from socscreen.model.blocks import (
+    InteractionBlock,
+    OnsiteReadout,
+    OverlapGate,
+    PairReadout,
+    RadialEmbedding,
+    scalar_slice,
+)
 from socscreen.model.data import GraphBatch
 from socscreen.model.layout import OrbitalLayout
 from socscreen.model.soc import SpinOrbitHead
@@ -112,6 +119,8 @@ class HamiltonianNetwork(nn.Module):
                                     config.mlp_hidden, avg_num_neighbors)
         self.pair = PairReadout(hidden, o3.Irreps(config.pair_irreps), self.sh_irreps, block_irreps,
                                 config.n_radial_pair + 2 * n_scalars, config.mlp_hidden)
+        self.overlap_gate = OverlapGate(block_irreps, config.n_radial_pair + 2 * n_scalars,
+                                        config.mlp_hidden)
         self.register_buffer(
             "block_basis", layout.block_basis.reshape(block_irreps.dim, -1).to(torch.get_default_dtype())
         )
@@ -130,9 +139,11 @@ class HamiltonianNetwork(nn.Module):
         rbf_msg, _ = self.radial(dist[message] / m_cut)
         sh_msg = o3.spherical_harmonics(self.sh_irreps, to_e3nn_frame(batch.vectors[message]),
                                         normalize=True, normalization="component")
+        s_pair = batch.overlap[pair].reshape(int(pair.sum()), -1)  # [E_pair, P*P]
         return {
             "pair": pair, "message": message, "sh_pair": sh, "rbf_pair": rbf_pair,
             "env_pair": env_pair, "sh_msg": sh_msg, "rbf_msg": rbf_msg,
+            "overlap_irreps": s_pair @ self.block_basis.T,  # [E_pair, dim]
         }
 
     def pair_scalars(self, scalars: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
@@ -153,6 +164,7 @@ class HamiltonianNetwork(nn.Module):
         pair_index = batch.edge_index[:, geo["pair"]]
         pair_in = self.pair_scalars(h[:, self.scalars], pair_index, geo["rbf_pair"])
         pair = self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)  # [E_pair, block]
+        pair = pair + self.overlap_gate(geo["overlap_irreps"], pair_in)
         irreps = torch.zeros(batch.vectors.shape[0], pair.shape[1], dtype=pair.dtype, device=pair.device)
         irreps = irreps.index_put((torch.nonzero(geo["pair"], as_tuple=True)[0],), pair)
         self_edges = torch.nonzero(batch.is_self, as_tuple=True)[0]
@@ -169,6 +181,8 @@ class UniHamGNN(nn.Module):
     ----------
     element_shells
         Shells per covered element (GPAW order).
+    basis_name
+        Basis of the orbitals (GPAW subset syntax), also used for the exact overlap.
     cutoffs
         Orbital cutoff radius per element (Å).
     config
@@ -185,8 +199,10 @@ class UniHamGNN(nn.Module):
         cutoffs: dict[str, float],
         config: ModelConfig | None = None,
         normalization: dict[str, Any] | None = None,
+        basis_name: str = "szp(dzp)",
     ) -> None:
         super().__init__()
+        self.basis_name = basis_name
         self.layout = OrbitalLayout({k: tuple(v) for k, v in element_shells.items()})
         missing = sorted(set(self.layout.elements) - set(cutoffs))
         if missing:

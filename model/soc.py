@@ -16,7 +16,9 @@ on atom i overlapping φ_j gives ``A'_i O^a_ij``, one on atom j gives ``O^b_ij A
     B_α,ij = A'^(i)_α O^a_ij + O^b_ij A'^(j)_α
 
 with ``O^a``, ``O^b`` learned equivariant ``l_i ⊗ l_j`` blocks (they absorb the radial
-strengths ξ). Because ``A'`` is a vector operator, ``B`` transforms as
+strengths ξ): the exact overlap ``S_ij(R)`` scaled per irrep by invariant weights (the
+projector of one atom seen through the other's orbital overlap) plus a learned
+tensor-product correction. Because ``A'`` is a vector operator, ``B`` transforms as
 ``D_i B_α D_jᵀ = Σ_β Q_αβ B_β`` and ``Σ_α B_α ⊗ σ_α`` stays a rotation scalar
 (SU(2)-covariant). Hermiticity ``B_ji(−R) = −B_ij(R)ᵀ`` is imposed by
 ``A_e = (B_e − B_partner(e)ᵀ) / 2``, time reversal by the container (``H_dd = H_uu*``).
@@ -32,7 +34,7 @@ from e3nn import nn as enn
 from e3nn import o3
 from torch import nn
 
-from socscreen.model.blocks import PairReadout, scalar_slice
+from socscreen.model.blocks import OverlapGate, PairReadout, scalar_slice
 
 if TYPE_CHECKING:
     from socscreen.model.data import GraphBatch
@@ -96,6 +98,8 @@ class SpinOrbitHead(nn.Module):
                 node_irreps, o3.Irreps(config.soc_pair_irreps), sh_irreps, block_irreps * 2,
                 config.n_radial_pair + 2 * n_scalars, config.mlp_hidden,
             )
+            self.overlap_gate = OverlapGate(block_irreps, config.n_radial_pair + 2 * n_scalars,
+                                            config.mlp_hidden, n_outputs=2)
             self.register_buffer("block_basis", layout.block_basis.reshape(block_irreps.dim, -1)
                                  .to(torch.get_default_dtype()))
 
@@ -125,6 +129,7 @@ class SpinOrbitHead(nn.Module):
         s_i, s_j = scalars[pair_index[0]], scalars[pair_index[1]]
         pair_in = torch.cat([geometry["rbf_pair"], s_i * s_j, s_i + s_j], dim=1)
         irreps = self.pair(node_feats, geometry["sh_pair"], pair_in, geometry["env_pair"], pair_index)
+        irreps = irreps + self.overlap_gate(geometry["overlap_irreps"], pair_in)
         dim = self.block_basis.shape[0]
         o_a = (irreps[:, :dim] @ self.block_basis).reshape(-1, n_pad, n_pad)  # [E_pair, P, P]
         o_b = (irreps[:, dim:] @ self.block_basis).reshape(-1, n_pad, n_pad)

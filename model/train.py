@@ -332,7 +332,7 @@ def train(
     else:
         torch.manual_seed(config.seed)
         normalization = compute_normalization(train_set, layout, config.model.message_cutoff)
-        model = build_model(shells, cutoffs, config.model, normalization, dtype)
+        model = build_model(shells, cutoffs, config.model, normalization, dtype, config.basis)
 
     run = _Run(config, model, record, out_dir, train_set, val_set, dtype)
     first = STAGES.index(state["stage"]) if state["stage"] in STAGES else len(STAGES)

@@ -47,6 +47,9 @@ def build_model(config: ModelConfig, seed: int = 0) -> UniHamGNN:
         model = UniHamGNN(SHELLS, CUTOFFS, config, normalization={"avg_num_neighbors": 6.0})
     finally:
         torch.set_default_dtype(previous)
+    with torch.no_grad():  # readouts start at zero: give every parameter a random part
+        for parameter in model.parameters():
+            parameter.add_(0.2 * torch.randn_like(parameter))
     model.soc.xi_reference.fill_(0.3)
     model.shell_energy.normal_()
     return model.eval()
@@ -54,7 +57,7 @@ def build_model(config: ModelConfig, seed: int = 0) -> UniHamGNN:
 
 def make_predictor(model: UniHamGNN):
     def predict(structure: Structure):
-        sample = CrystalData.from_structure(structure, model.layout, model.cutoffs)
+        sample = CrystalData.from_structure(structure, model.layout, model.cutoffs, "szp(dzp)")
         batch = collate([sample], with_targets=False).to("cpu", torch.float64)
         with torch.no_grad():
             out = model(batch)
@@ -119,4 +122,4 @@ def test_unknown_element_is_rejected(structure):
     model = build_model(SMALL)
     bad = Structure(structure.lattice, ["Bi", "Te", "Au"], structure.frac_coords)
     with pytest.raises(ValueError, match=r"\['Au', 'Te'\]"):
-        CrystalData.from_structure(bad, model.layout, model.cutoffs)
+        CrystalData.from_structure(bad, model.layout, model.cutoffs, "szp(dzp)")
