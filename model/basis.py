@@ -23,7 +23,7 @@ Conventions (stated once, used everywhere in :mod:`socscreen.model`)
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,9 +50,7 @@ __all__ = [
 E3NN_FROM_CARTESIAN = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 
 #: Pauli matrices (σ_x, σ_y, σ_z), basis (up, down) along Cartesian z, shape [3, 2, 2].
-PAULI = np.array(
-    [[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex
-)
+PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex)
 
 
 def to_e3nn_frame(vectors: torch.Tensor) -> torch.Tensor:
@@ -78,7 +76,7 @@ def _complex_to_real(l: int) -> np.ndarray:
     return u
 
 
-@lru_cache(maxsize=None)
+@cache
 def _angular_momentum_cached(l: int) -> np.ndarray:
     ms = np.arange(-l, l + 1)
     n = 2 * l + 1

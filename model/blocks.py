@@ -190,7 +190,7 @@ class InteractionBlock(nn.Module):
         edge_scalars: torch.Tensor,
         edge_index: torch.Tensor,
     ) -> torch.Tensor:
-        """New node features ``[n_nodes, dim(hidden_irreps)]``.
+        """Update node features, ``[n_nodes, dim(hidden_irreps)]``.
 
         ``edge_index[0]`` receives the message of ``edge_index[1]``.
         """

@@ -46,7 +46,10 @@ def build_model(
     torch.set_default_dtype(dtype)
     try:
         return UniHamGNN(
-            {k: tuple(v) for k, v in element_shells.items()}, cutoffs, config, normalization,
+            {k: tuple(v) for k, v in element_shells.items()},
+            cutoffs,
+            config,
+            normalization,
             basis_name,
         )
     finally:
@@ -112,8 +115,12 @@ def load_checkpoint(
         raise ValueError(f"{path} is not a {FORMAT} checkpoint")
     dtype = getattr(torch, payload.get("dtype", "float32"))
     model = build_model(
-        payload["element_shells"], payload["cutoffs"], ModelConfig(**payload["config"]),
-        payload["normalization"], dtype, payload.get("basis_name", "szp(dzp)"),
+        payload["element_shells"],
+        payload["cutoffs"],
+        ModelConfig(**payload["config"]),
+        payload["normalization"],
+        dtype,
+        payload.get("basis_name", "szp(dzp)"),
     )
     model.load_state_dict(payload["state_dict"])
     record_path = path.with_suffix(".json")

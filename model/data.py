@@ -222,11 +222,17 @@ class GraphBatch:
         return GraphBatch(**{**self.__dict__, **changes})
 
 
-def _padded(dense: np.ndarray, r_index: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _padded(
+    dense: np.ndarray, r_index: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
     """Gather ``dense[..., r, rows, cols]`` per edge with -1 -> 0, ``[E, ..., P, P]``."""
     valid = (r_index[:, None, None] >= 0) & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
-    out = dense[..., np.maximum(r_index, 0)[:, None, None], np.maximum(rows, 0)[:, :, None],
-                np.maximum(cols, 0)[:, None, :]]
+    out = dense[
+        ...,
+        np.maximum(r_index, 0)[:, None, None],
+        np.maximum(rows, 0)[:, :, None],
+        np.maximum(cols, 0)[:, None, :],
+    ]
     out = np.where(valid, out, 0.0)
     return np.moveaxis(out, 0, 1) if dense.ndim == 4 else out
 
@@ -234,9 +240,23 @@ def _padded(dense: np.ndarray, r_index: np.ndarray, rows: np.ndarray, cols: np.n
 def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphBatch:
     """Concatenate crystals into one :class:`GraphBatch` (targets gathered if present)."""
     node_offset = edge_offset = 0
-    parts: dict[str, list] = {k: [] for k in (
-        "species", "node_batch", "edge_index", "vectors", "cutoffs", "partner", "is_self",
-        "edge_batch", "h0", "overlap", "soc", "target_mask")}
+    parts: dict[str, list] = {
+        k: []
+        for k in (
+            "species",
+            "node_batch",
+            "edge_index",
+            "vectors",
+            "cutoffs",
+            "partner",
+            "is_self",
+            "edge_batch",
+            "h0",
+            "overlap",
+            "soc",
+            "target_mask",
+        )
+    }
     for b, s in enumerate(samples):
         g = s.graph
         parts["species"].append(s.species)
@@ -312,6 +332,4 @@ def scatter_blocks(
     flat = (r[e_idx] * n + rows[e_idx, p_idx]) * n + cols[e_idx, q_idx]  # [K]
     out = torch.zeros(len(sample.R) * n * n, *lead, dtype=blocks.dtype, device=blocks.device)
     out = out.index_put((flat,), values)
-    return out.reshape(len(sample.R), n, n, *lead).permute(
-        *range(3, 3 + len(lead)), 0, 1, 2
-    )
+    return out.reshape(len(sample.R), n, n, *lead).permute(*range(3, 3 + len(lead)), 0, 1, 2)

@@ -103,7 +103,12 @@ def radius_graph(structure: Structure, cutoffs: Mapping[str, float]) -> CrystalG
     shifts = np.concatenate([shifts[keep], np.zeros((n, 3), dtype=int)])
     vectors = np.concatenate([vectors[keep], np.zeros((n, 3))])
     order = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], neighbor, center))
-    center, neighbor, shifts, vectors = center[order], neighbor[order], shifts[order], vectors[order]
+    center, neighbor, shifts, vectors = (
+        center[order],
+        neighbor[order],
+        shifts[order],
+        vectors[order],
+    )
     partner = _partner_index(center, neighbor, shifts)
     return CrystalGraph(
         edge_index=np.stack([center, neighbor]),

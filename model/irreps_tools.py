@@ -9,7 +9,7 @@ the change of basis is e3nn's Wigner-3j symbol with no further rotation.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 from e3nn import o3
@@ -25,7 +25,7 @@ def block_irreps(l1: int, l2: int) -> o3.Irreps:
     return o3.Irreps([(1, (ell, parity)) for ell in range(abs(l1 - l2), l1 + l2 + 1)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _change_of_basis(l1: int, l2: int) -> torch.Tensor:
     parts = [
         (2 * ell + 1) ** 0.5 * o3.wigner_3j(l1, l2, ell, dtype=torch.float64).permute(2, 0, 1)

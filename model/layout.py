@@ -84,7 +84,7 @@ class OrbitalLayout:
         return tuple(out)
 
     def orbital_index(self, symbol: str) -> np.ndarray:
-        """Padded index of each orbital of an element, in storage order."""
+        """Return the padded index of each orbital of an element, in storage order."""
         shells = self._check(symbol)
         return np.concatenate(
             [
@@ -136,6 +136,31 @@ class OrbitalLayout:
         """Orthogonal map irreps → padded block, ``[dim(block_irreps), n_pad, n_pad]``."""
         return self._pair_basis[1]
 
+    # -- invariant on-site references ---------------------------------------------------
+    @cached_property
+    def shell_pairs(self) -> list[tuple[int, int]]:
+        """Slot pairs ``a <= b`` of equal l (any l): the rotation-invariant on-site terms."""
+        return [
+            (a, b)
+            for a, la in enumerate(self.slot_l)
+            for b, lb in enumerate(self.slot_l)
+            if a <= b and la == lb
+        ]
+
+    def identity_basis(self) -> torch.Tensor:
+        """``[n_pairs, n_pad, n_pad]``: pair (a, b) -> identity in blocks (a, b) and (b, a).
+
+        ``Σ_k ε_k basis[k]`` is the most general rotation-invariant on-site block (the
+        L = 0 part of every same-l shell pair).
+        """
+        out = torch.zeros(len(self.shell_pairs), self.n_pad, self.n_pad, dtype=torch.float64)
+        offs = self.slot_offsets
+        for k, (a, b) in enumerate(self.shell_pairs):
+            eye = torch.eye(int(offs[a + 1] - offs[a]), dtype=torch.float64)
+            out[k, offs[a] : offs[a + 1], offs[b] : offs[b + 1]] = eye
+            out[k, offs[b] : offs[b + 1], offs[a] : offs[a + 1]] = eye
+        return out
+
     # -- spin-orbit --------------------------------------------------------------------
     @cached_property
     def same_l_pairs(self) -> list[tuple[int, int]]:
@@ -148,7 +173,7 @@ class OrbitalLayout:
         ]
 
     def l_matrices(self) -> torch.Tensor:
-        """Padded ``A'_α`` (``L_α = i A'_α``), block diagonal over slots, ``[3, n_pad, n_pad]``."""
+        """Return padded ``A'_α`` (``L_α = i A'_α``), block diagonal over slots, ``[3, P, P]``."""
         out = torch.zeros(3, self.n_pad, self.n_pad, dtype=torch.float64)
         offs = self.slot_offsets
         for a, ell in enumerate(self.slot_l):

@@ -69,7 +69,9 @@ def h0_element_loss(
     """
     c = energy_shift(h0, batch)  # [B]
     residual = h0 - batch.h0 - c[batch.edge_batch, None, None] * batch.overlap  # [E, P, P]
-    return _split_reduce(residual / scale, batch, kind), residual[batch.target_mask].detach().abs().mean()
+    return _split_reduce(residual / scale, batch, kind), residual[
+        batch.target_mask
+    ].detach().abs().mean()
 
 
 def soc_element_loss(

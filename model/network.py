@@ -65,12 +65,16 @@ class ModelConfig(BaseModel):
     soc_offsite: bool = Field(True, description="Predict off-site SOC blocks (else on-site only).")
 
 
-def symmetrize_blocks(blocks: torch.Tensor, partner: torch.Tensor, sign: float = 1.0) -> torch.Tensor:
+def symmetrize_blocks(
+    blocks: torch.Tensor, partner: torch.Tensor, sign: float = 1.0
+) -> torch.Tensor:
     """``(B_e + sign · B_partner(e)ᵀ) / 2`` over the last two axes (``[E, ..., P, P]``)."""
     return 0.5 * (blocks + sign * blocks[partner].transpose(-1, -2))
 
 
-def _pad_mask(layout_masks: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+def _pad_mask(
+    layout_masks: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor
+) -> torch.Tensor:
     """``[E, P, P]`` mask of real orbital pairs of every edge."""
     m = layout_masks[species]  # [N, P]
     return m[edge_index[0]][:, :, None] & m[edge_index[1]][:, None, :]
@@ -89,7 +93,9 @@ class HamiltonianNetwork(nn.Module):
         Normaliser of neighbour sums (mean message edges per atom in the training set).
     """
 
-    def __init__(self, layout: OrbitalLayout, config: ModelConfig, avg_num_neighbors: float) -> None:
+    def __init__(
+        self, layout: OrbitalLayout, config: ModelConfig, avg_num_neighbors: float
+    ) -> None:
         super().__init__()
         self.config = config
         n_el = len(layout.elements)
@@ -107,22 +113,42 @@ class HamiltonianNetwork(nn.Module):
         node_irreps = o3.Irreps(f"{config.species_embedding}x0e")
         for _ in range(config.n_interactions):
             layers.append(
-                InteractionBlock(node_irreps, self.sh_irreps, hidden, n_edge_scalars,
-                                 config.mlp_hidden, avg_num_neighbors)
+                InteractionBlock(
+                    node_irreps,
+                    self.sh_irreps,
+                    hidden,
+                    n_edge_scalars,
+                    config.mlp_hidden,
+                    avg_num_neighbors,
+                )
             )
             node_irreps = hidden
         self.interactions = nn.ModuleList(layers)
         self.node_irreps = hidden
         self.scalars = scalar_slice(hidden)
         n_scalars = self.scalars.stop - self.scalars.start
-        self.onsite = OnsiteReadout(hidden, self.sh_irreps, block_irreps, n_edge_scalars,
-                                    config.mlp_hidden, avg_num_neighbors)
-        self.pair = PairReadout(hidden, o3.Irreps(config.pair_irreps), self.sh_irreps, block_irreps,
-                                config.n_radial_pair + 2 * n_scalars, config.mlp_hidden)
-        self.overlap_gate = OverlapGate(block_irreps, config.n_radial_pair + 2 * n_scalars,
-                                        config.mlp_hidden)
+        self.onsite = OnsiteReadout(
+            hidden,
+            self.sh_irreps,
+            block_irreps,
+            n_edge_scalars,
+            config.mlp_hidden,
+            avg_num_neighbors,
+        )
+        self.pair = PairReadout(
+            hidden,
+            o3.Irreps(config.pair_irreps),
+            self.sh_irreps,
+            block_irreps,
+            config.n_radial_pair + 2 * n_scalars,
+            config.mlp_hidden,
+        )
+        self.overlap_gate = OverlapGate(
+            block_irreps, config.n_radial_pair + 2 * n_scalars, config.mlp_hidden
+        )
         self.register_buffer(
-            "block_basis", layout.block_basis.reshape(block_irreps.dim, -1).to(torch.get_default_dtype())
+            "block_basis",
+            layout.block_basis.reshape(block_irreps.dim, -1).to(torch.get_default_dtype()),
         )
 
     def geometry(self, batch: GraphBatch) -> dict[str, torch.Tensor]:
@@ -131,22 +157,37 @@ class HamiltonianNetwork(nn.Module):
         dist = batch.vectors.norm(dim=1)  # [E]
         pair = ~batch.is_self
         message = pair & (dist < torch.clamp(batch.cutoffs, max=c.message_cutoff))
-        sh = o3.spherical_harmonics(self.sh_irreps, to_e3nn_frame(batch.vectors[pair]),
-                                    normalize=True, normalization="component")  # [E_pair, sh]
+        sh = o3.spherical_harmonics(
+            self.sh_irreps,
+            to_e3nn_frame(batch.vectors[pair]),
+            normalize=True,
+            normalization="component",
+        )  # [E_pair, sh]
         u_pair = dist[pair] / batch.cutoffs[pair]
         rbf_pair, env_pair = self.radial_pair(u_pair)
         m_cut = torch.clamp(batch.cutoffs, max=c.message_cutoff)[message]
         rbf_msg, _ = self.radial(dist[message] / m_cut)
-        sh_msg = o3.spherical_harmonics(self.sh_irreps, to_e3nn_frame(batch.vectors[message]),
-                                        normalize=True, normalization="component")
+        sh_msg = o3.spherical_harmonics(
+            self.sh_irreps,
+            to_e3nn_frame(batch.vectors[message]),
+            normalize=True,
+            normalization="component",
+        )
         s_pair = batch.overlap[pair].reshape(int(pair.sum()), -1)  # [E_pair, P*P]
         return {
-            "pair": pair, "message": message, "sh_pair": sh, "rbf_pair": rbf_pair,
-            "env_pair": env_pair, "sh_msg": sh_msg, "rbf_msg": rbf_msg,
+            "pair": pair,
+            "message": message,
+            "sh_pair": sh,
+            "rbf_pair": rbf_pair,
+            "env_pair": env_pair,
+            "sh_msg": sh_msg,
+            "rbf_msg": rbf_msg,
             "overlap_irreps": s_pair @ self.block_basis.T,  # [E_pair, dim]
         }
 
-    def pair_scalars(self, scalars: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+    def pair_scalars(
+        self, scalars: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor
+    ) -> torch.Tensor:
         """Invariant pair input, symmetric in (i, j): ``[rbf, s_i s_j, s_i + s_j]``."""
         s_i, s_j = scalars[edge_index[0]], scalars[edge_index[1]]
         return torch.cat([rbf, s_i * s_j, s_i + s_j], dim=1)
@@ -165,7 +206,9 @@ class HamiltonianNetwork(nn.Module):
         pair_in = self.pair_scalars(h[:, self.scalars], pair_index, geo["rbf_pair"])
         pair = self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)  # [E_pair, block]
         pair = pair + self.overlap_gate(geo["overlap_irreps"], pair_in)
-        irreps = torch.zeros(batch.vectors.shape[0], pair.shape[1], dtype=pair.dtype, device=pair.device)
+        irreps = torch.zeros(
+            batch.vectors.shape[0], pair.shape[1], dtype=pair.dtype, device=pair.device
+        )
         irreps = irreps.index_put((torch.nonzero(geo["pair"], as_tuple=True)[0],), pair)
         self_edges = torch.nonzero(batch.is_self, as_tuple=True)[0]
         irreps = irreps.index_put((self_edges,), onsite[batch.edge_index[0, self_edges]])
@@ -188,7 +231,8 @@ class UniHamGNN(nn.Module):
     config
         Architecture.
     normalization
-        ``shell_energy`` ([n_el, n_slots] eV, on-site diagonal reference per shell slot), ``h0_scale`` (eV),
+        ``onsite_reference`` ([n_el, n_shell_pairs] eV, the invariant on-site block of
+        every same-l shell pair), ``h0_scale`` (eV),
         ``soc_scale`` (eV), ``xi_reference`` ([n_el, n_xi] eV) and
         ``avg_num_neighbors``; defaults (zeros, 1) when ``None``.
     """
@@ -211,18 +255,25 @@ class UniHamGNN(nn.Module):
         self.config = config or ModelConfig()
         norm = normalization or {}
         n_el, n_xi = len(self.layout.elements), len(self.layout.same_l_pairs)
-        self.register_buffer("shell_energy", torch.as_tensor(
-            norm.get("shell_energy", torch.zeros(n_el, self.layout.n_slots)),
-            dtype=torch.get_default_dtype()))
-        slot_of_orbital = torch.repeat_interleave(
-            torch.arange(self.layout.n_slots), torch.as_tensor([2 * l + 1 for l in self.layout.slot_l]))
-        self.register_buffer("slot_of_orbital", slot_of_orbital)  # [n_pad]
+        self.register_buffer(
+            "onsite_reference",
+            torch.as_tensor(
+                norm.get("onsite_reference", torch.zeros(n_el, len(self.layout.shell_pairs))),
+                dtype=torch.get_default_dtype(),
+            ),
+        )
+        self.register_buffer(
+            "identity_basis", self.layout.identity_basis().to(torch.get_default_dtype())
+        )
         self.register_buffer("h0_scale", torch.tensor(float(norm.get("h0_scale", 1.0))))
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
         self.soc = SpinOrbitHead(
-            self.layout, self.config, self.h0.node_irreps, self.h0.sh_irreps,
+            self.layout,
+            self.config,
+            self.h0.node_irreps,
+            self.h0.sh_irreps,
             xi_reference=torch.as_tensor(norm.get("xi_reference", torch.zeros(n_el, n_xi))),
             soc_scale=float(norm.get("soc_scale", 1.0)),
         )
@@ -233,9 +284,9 @@ class UniHamGNN(nn.Module):
         return self.layout.elements
 
     def normalization(self) -> dict[str, Any]:
-        """The normalisation record (JSON-ready) for checkpoints."""
+        """Return the normalisation record (JSON-ready) for checkpoints."""
         return {
-            "shell_energy": self.shell_energy.tolist(),
+            "onsite_reference": self.onsite_reference.tolist(),
             "h0_scale": float(self.h0_scale),
             "soc_scale": float(self.soc.soc_scale),
             "xi_reference": self.soc.xi_reference.tolist(),
@@ -243,7 +294,7 @@ class UniHamGNN(nn.Module):
         }
 
     def forward(self, batch: GraphBatch, soc: bool = True) -> dict[str, torch.Tensor]:
-        """Padded blocks of every edge.
+        """Predict the padded blocks of every edge.
 
         Returns
         -------
@@ -256,8 +307,11 @@ class UniHamGNN(nn.Module):
         mask = _pad_mask(self.orbital_masks, batch.species, batch.edge_index)
         h0 = symmetrize_blocks(out["blocks"], batch.partner) * self.h0_scale
         self_edges = batch.is_self
-        energies = self.shell_energy[:, self.slot_of_orbital]  # [n_el, P]
-        reference = torch.diag_embed(energies[batch.species[batch.edge_index[0]]])
+        reference = torch.einsum(
+            "ek,kpq->epq",
+            self.onsite_reference[batch.species[batch.edge_index[0]]],
+            self.identity_basis,
+        )  # [E, P, P]
         h0 = torch.where(self_edges[:, None, None], h0 + reference.to(h0.dtype), h0) * mask
         result = {"h0": h0, "mask": mask, "node_feats": out["node_feats"]}
         if soc:

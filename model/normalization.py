@@ -1,7 +1,9 @@
 """Per-element references and scales measured on the training set.
 
-* ``shell_energy[el, slot]``: mean on-site diagonal (m-averaged, so rotation invariant)
-  of every shell, eV — the network learns the environment-dependent rest.
+* ``onsite_reference[el, pair]``: the rotation-invariant (L = 0, m-averaged) on-site
+  element of every same-l shell pair (shell energies on the diagonal pairs, couplings of
+  two radial functions of one l otherwise), eV, fitted together with one energy zero per
+  structure — the network learns the environment-dependent rest.
 * ``h0_scale``: RMS of the non-zero H0 elements after removing that reference, eV.
 * ``xi_reference[el, pair]``: least-squares on-site SOC strength ``ξ_ab`` of every
   same-l shell pair (``A_α[a, b] ≈ ξ_ab A'^l_α``), averaged over atoms, eV.
@@ -26,23 +28,31 @@ __all__ = ["compute_normalization"]
 def compute_normalization(
     samples: Sequence[CrystalData], layout: OrbitalLayout, message_cutoff: float
 ) -> dict[str, Any]:
-    """Normalisation record of a training set (see module docstring)."""
+    """Normalisation record of a training set (see module docstring).
+
+    The on-site references are fitted jointly with one energy zero ``c`` per structure
+    (alternating least squares on ``h_k ≈ ε_k + c s_k``, with ``h_k``, ``s_k`` the
+    m-averaged H0 and S elements of shell pair k), since every DFT H0 carries its own
+    arbitrary zero.
+    """
     n_el = len(layout.elements)
     offs = layout.slot_offsets
-    slot_of = np.repeat(np.arange(layout.n_slots), np.diff(offs))  # [n_pad]
-    energy_sum = np.zeros((n_el, layout.n_slots))
     xi_sum = np.zeros((n_el, len(layout.same_l_pairs)))
     counts = np.zeros(n_el)
+    atoms = []  # (sample, element, pair indices, h_k, s_k)
     n_messages = n_atoms = 0
-    for s in samples:
+    for index, s in enumerate(samples):
         home = int(np.flatnonzero(~s.R.any(axis=1))[0])
-        diag = np.diag(s.h0[home]).astype(float)
         for atom, el in enumerate(s.species):
             orb = s.orbital_slots[atom]
-            present = orb >= 0
-            sums = np.bincount(slot_of[present], diag[orb[present]], minlength=layout.n_slots)
-            sizes = np.bincount(slot_of[present], minlength=layout.n_slots)
-            energy_sum[el] += sums / np.maximum(sizes, 1)
+            pairs, h_k, s_k = [], [], []
+            for k, (a, b) in enumerate(layout.shell_pairs):
+                ra, rb = orb[offs[a] : offs[a + 1]], orb[offs[b] : offs[b + 1]]
+                if np.all(ra >= 0) and np.all(rb >= 0):
+                    pairs.append(k)
+                    h_k.append(np.trace(s.h0[home][np.ix_(ra, rb)]) / len(ra))
+                    s_k.append(np.trace(s.overlap[home][np.ix_(ra, rb)]) / len(ra))
+            atoms.append((index, el, np.array(pairs), np.array(h_k), np.array(s_k)))
             for k, (a, b) in enumerate(layout.same_l_pairs):
                 ra, rb = orb[offs[a] : offs[a + 1]], orb[offs[b] : offs[b + 1]]
                 if np.all(ra >= 0) and np.all(rb >= 0):
@@ -54,14 +64,19 @@ def compute_normalization(
         pair = ~s.graph.is_self
         n_messages += int(np.sum(pair & (dist < np.minimum(s.graph.cutoffs, message_cutoff))))
         n_atoms += s.n_atoms
+    reference, zero = _onsite_references(atoms, n_el, len(layout.shell_pairs), len(samples))
+    basis = layout.identity_basis().numpy()
     counts = np.maximum(counts, 1)
-    shell_energy = energy_sum / counts[:, None]
     residual_sq = soc_sq = 0.0
     residual_n = soc_n = 0
-    for s in samples:
+    for index, s in enumerate(samples):
         home = int(np.flatnonzero(~s.R.any(axis=1))[0])
-        h0 = s.h0.astype(float)
-        h0[home] -= np.diag(_reference_diagonal(s, shell_energy, slot_of))
+        h0 = s.h0.astype(float) - zero[index] * s.overlap
+        for atom, el in enumerate(s.species):
+            orb = s.orbital_slots[atom]
+            keep = orb >= 0
+            block = np.einsum("k,kpq->pq", reference[el], basis)[np.ix_(keep, keep)]
+            h0[home][np.ix_(orb[keep], orb[keep])] -= block
         nonzero = h0[np.abs(h0) > 1e-4]
         residual_sq += float(np.sum(nonzero**2))
         residual_n += nonzero.size
@@ -71,7 +86,7 @@ def compute_normalization(
         soc_sq += float(np.sum(nz**2))
         soc_n += nz.size
     return {
-        "shell_energy": shell_energy.tolist(),
+        "onsite_reference": reference.tolist(),
         "h0_scale": float(np.sqrt(residual_sq / max(residual_n, 1))),
         "xi_reference": (xi_sum / counts[:, None]).tolist(),
         "soc_scale": float(np.sqrt(soc_sq / max(soc_n, 1))) if soc_n else 0.01,
@@ -79,12 +94,20 @@ def compute_normalization(
     }
 
 
-def _reference_diagonal(sample: CrystalData, shell_energy: np.ndarray, slot_of: np.ndarray) -> np.ndarray:
-    """Reference on-site energy of every real orbital of a structure, ``[n]`` (eV)."""
-    n = int((sample.orbital_slots >= 0).sum())
-    out = np.zeros(n)
-    for atom, el in enumerate(sample.species):
-        orb = sample.orbital_slots[atom]
-        present = orb >= 0
-        out[orb[present]] = shell_energy[el, slot_of[present]]
-    return out
+def _onsite_references(
+    atoms: list, n_el: int, n_pairs: int, n_samples: int, iterations: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """Alternating least squares ``h_k ≈ ε[element, k] + c[structure] s_k`` (eV)."""
+    zero = np.zeros(n_samples)
+    for _ in range(iterations):
+        total, count = np.zeros((n_el, n_pairs)), np.zeros((n_el, n_pairs))
+        for index, el, pairs, h_k, s_k in atoms:
+            np.add.at(total[el], pairs, h_k - zero[index] * s_k)
+            np.add.at(count[el], pairs, 1)
+        reference = total / np.maximum(count, 1)
+        num, den = np.zeros(n_samples), np.zeros(n_samples)
+        for index, el, pairs, h_k, s_k in atoms:
+            num[index] += np.sum((h_k - reference[el, pairs]) * s_k)
+            den[index] += np.sum(s_k * s_k)
+        zero = num / np.maximum(den, 1e-12)
+    return reference, zero

@@ -95,13 +95,20 @@ class SpinOrbitHead(nn.Module):
         if self.offsite:
             block_irreps = layout.block_irreps
             self.pair = PairReadout(
-                node_irreps, o3.Irreps(config.soc_pair_irreps), sh_irreps, block_irreps * 2,
-                config.n_radial_pair + 2 * n_scalars, config.mlp_hidden,
+                node_irreps,
+                o3.Irreps(config.soc_pair_irreps),
+                sh_irreps,
+                block_irreps * 2,
+                config.n_radial_pair + 2 * n_scalars,
+                config.mlp_hidden,
             )
-            self.overlap_gate = OverlapGate(block_irreps, config.n_radial_pair + 2 * n_scalars,
-                                            config.mlp_hidden, n_outputs=2)
-            self.register_buffer("block_basis", layout.block_basis.reshape(block_irreps.dim, -1)
-                                 .to(torch.get_default_dtype()))
+            self.overlap_gate = OverlapGate(
+                block_irreps, config.n_radial_pair + 2 * n_scalars, config.mlp_hidden, n_outputs=2
+            )
+            self.register_buffer(
+                "block_basis",
+                layout.block_basis.reshape(block_irreps.dim, -1).to(torch.get_default_dtype()),
+            )
 
     def xi(self, species: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
         """On-site strengths ``[N, n_xi]`` (eV): softplus on a shell's own pair."""
@@ -128,13 +135,15 @@ class SpinOrbitHead(nn.Module):
         pair_index = batch.edge_index[:, pair_edges]
         s_i, s_j = scalars[pair_index[0]], scalars[pair_index[1]]
         pair_in = torch.cat([geometry["rbf_pair"], s_i * s_j, s_i + s_j], dim=1)
-        irreps = self.pair(node_feats, geometry["sh_pair"], pair_in, geometry["env_pair"], pair_index)
+        irreps = self.pair(
+            node_feats, geometry["sh_pair"], pair_in, geometry["env_pair"], pair_index
+        )
         irreps = irreps + self.overlap_gate(geometry["overlap_irreps"], pair_in)
         dim = self.block_basis.shape[0]
         o_a = (irreps[:, :dim] @ self.block_basis).reshape(-1, n_pad, n_pad)  # [E_pair, P, P]
         o_b = (irreps[:, dim:] @ self.block_basis).reshape(-1, n_pad, n_pad)
         lm = self.l_matrices  # [3, P, P]
-        raw = (torch.einsum("aij,ejk->eaik", lm, o_a) + torch.einsum("eij,ajk->eaik", o_b, lm))
+        raw = torch.einsum("aij,ejk->eaik", lm, o_a) + torch.einsum("eij,ajk->eaik", o_b, lm)
         out = out.index_put((pair_edges,), raw * self.soc_scale)
         # Hermiticity of i A·σ: A_ji(-R) = -A_ij(R)^T
         return 0.5 * (out - out[batch.partner].transpose(-1, -2))

@@ -33,7 +33,10 @@ def _assert_same_r(a: dict, b: dict) -> None:
 
 
 def assert_rotation_equivariant(
-    predict: Predictor, structure: Structure, orbitals: OrbitalTable, rotation: np.ndarray,
+    predict: Predictor,
+    structure: Structure,
+    orbitals: OrbitalTable,
+    rotation: np.ndarray,
     atol: float = 1e-5,
 ) -> None:
     """H0(R) -> D H0(R) Dᵀ and spinor SOC(R) -> (U ⊗ D) SOC(R) (U ⊗ D)† under rotation."""
@@ -48,8 +51,9 @@ def assert_rotation_equivariant(
         h0_rot, soc_rot = after[r]
         np.testing.assert_allclose(h0_rot, d @ h0 @ d.T, atol=atol, err_msg=f"H0 at R={r}")
         expected = big @ spinor_soc(soc[:, None])[0] @ big.conj().T
-        np.testing.assert_allclose(spinor_soc(soc_rot[:, None])[0], expected, atol=atol,
-                                   err_msg=f"SOC at R={r}")
+        np.testing.assert_allclose(
+            spinor_soc(soc_rot[:, None])[0], expected, atol=atol, err_msg=f"SOC at R={r}"
+        )
 
 
 def assert_translation_invariant(
@@ -65,7 +69,10 @@ def assert_translation_invariant(
 
 
 def assert_permutation_equivariant(
-    predict: Predictor, structure: Structure, orbitals: OrbitalTable, perm: np.ndarray,
+    predict: Predictor,
+    structure: Structure,
+    orbitals: OrbitalTable,
+    perm: np.ndarray,
     atol: float = 1e-5,
 ) -> None:
     """Reordering atoms reorders orbitals of every block the same way."""

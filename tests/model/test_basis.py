@@ -78,7 +78,9 @@ def test_commutators_and_casimir(l):
     np.testing.assert_allclose(lx @ ly - ly @ lx, 1j * lz, atol=1e-12)
     np.testing.assert_allclose(ly @ lz - lz @ ly, 1j * lx, atol=1e-12)
     np.testing.assert_allclose(lz @ lx - lx @ lz, 1j * ly, atol=1e-12)
-    np.testing.assert_allclose(lx @ lx + ly @ ly + lz @ lz, l * (l + 1) * np.eye(2 * l + 1), atol=1e-12)
+    np.testing.assert_allclose(
+        lx @ lx + ly @ ly + lz @ lz, l * (l + 1) * np.eye(2 * l + 1), atol=1e-12
+    )
     a = antisymmetric_l(l)
     np.testing.assert_allclose(a, -a.transpose(0, 2, 1))
     np.testing.assert_allclose(1j * a, angular_momentum(l))
@@ -135,7 +137,9 @@ def test_spin_rotation_rotates_pauli_vector_and_keeps_l_dot_sigma(improper):
         np.testing.assert_allclose(u @ PAULI[a] @ u.conj().T, rotated, atol=1e-12)
     for l in range(1, 4):
         total = np.kron(u, wigner_d(l, q))
-        np.testing.assert_allclose(total @ l_dot_sigma(l) @ total.conj().T, l_dot_sigma(l), atol=1e-10)
+        np.testing.assert_allclose(
+            total @ l_dot_sigma(l) @ total.conj().T, l_dot_sigma(l), atol=1e-10
+        )
 
 
 def test_orbital_rotation_is_block_diagonal_over_shells(bi2se3):
@@ -147,7 +151,7 @@ def test_orbital_rotation_is_block_diagonal_over_shells(bi2se3):
 
 
 def test_gpaw_soc_data_is_xi_times_l_in_this_convention(bi2se3):
-    """On-site SOC of Bi p in the DFT fixture is ξ L·σ with ξ > 0 (H_uu = i A_z, H_ud = i A_x + A_y)."""
+    """Bi p on-site SOC in the DFT fixture is ξ L·σ, ξ > 0 (H_uu = i A_z, H_ud = i A_x + A_y)."""
     h = bi2se3
     home = h.home_index
     p = slice(10, 13)  # Bi atom 1, p shell

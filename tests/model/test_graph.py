@@ -16,11 +16,15 @@ CUTOFFS = {"Ga": 3.1, "As": 2.4}
 @pytest.fixture()
 def gaas() -> Structure:
     rng = np.random.default_rng(0)
-    lattice = Lattice(np.array([[0, 2.83, 2.83], [2.83, 0, 2.83], [2.83, 2.83, 0]]) + rng.normal(0, 0.05, (3, 3)))
+    lattice = Lattice(
+        np.array([[0, 2.83, 2.83], [2.83, 0, 2.83], [2.83, 2.83, 0]]) + rng.normal(0, 0.05, (3, 3))
+    )
     return Structure(lattice, ["Ga", "As", "As"], [[0, 0, 0], [0.25, 0.25, 0.27], [0.6, 0.5, 0.4]])
 
 
-def brute_force(structure: Structure, cutoffs: dict[str, float]) -> set[tuple[int, int, int, int, int]]:
+def brute_force(
+    structure: Structure, cutoffs: dict[str, float]
+) -> set[tuple[int, int, int, int, int]]:
     radii = [cutoffs[s.specie.symbol] for s in structure]
     edges = set()
     frac = structure.frac_coords
@@ -35,7 +39,10 @@ def brute_force(structure: Structure, cutoffs: dict[str, float]) -> set[tuple[in
 
 def test_graph_matches_brute_force(gaas):
     graph = radius_graph(gaas, CUTOFFS)
-    found = {(int(i), int(j), *map(int, r)) for (i, j), r in zip(graph.edge_index.T, graph.shifts)}
+    found = {
+        (int(i), int(j), *map(int, r))
+        for (i, j), r in zip(graph.edge_index.T, graph.shifts, strict=True)
+    }
     assert len(found) == graph.n_edges
     assert found == brute_force(gaas, CUTOFFS)
     # vectors and cutoffs
@@ -45,7 +52,9 @@ def test_graph_matches_brute_force(gaas):
     np.testing.assert_allclose(graph.vectors, expected, atol=1e-12)
     radii = np.array([CUTOFFS[s.specie.symbol] for s in gaas])
     np.testing.assert_allclose(graph.cutoffs, radii[i] + radii[j])
-    assert np.all(np.linalg.norm(graph.vectors[~graph.is_self], axis=1) < graph.cutoffs[~graph.is_self])
+    assert np.all(
+        np.linalg.norm(graph.vectors[~graph.is_self], axis=1) < graph.cutoffs[~graph.is_self]
+    )
 
 
 def test_partner_is_reverse_edge(gaas):

@@ -59,7 +59,9 @@ def test_irreps_rotate_like_orbital_blocks(l1, l2, improper):
 def test_transposed_block_swaps_irreps_with_sign():
     # T(l2, l1)[k] = (-1)^(l1+l2+L) T(l1, l2)[k]^T: the rule behind H_ji(-R) = H_ij(R)^T.
     t12, t21 = block_change_of_basis(1, 2), block_change_of_basis(2, 1)
-    signs = torch.tensor([(-1) ** (3 + ir.l) for _, ir in block_irreps(1, 2) for _ in range(ir.dim)])
+    signs = torch.tensor(
+        [(-1) ** (3 + ir.l) for _, ir in block_irreps(1, 2) for _ in range(ir.dim)]
+    )
     torch.testing.assert_close(t21, signs[:, None, None] * t12.transpose(1, 2))
 
 

@@ -9,7 +9,13 @@ import torch
 from socscreen.model.basis_functions import cutoff_radius
 from socscreen.model.data import CrystalData, collate, scatter_blocks, soc_vector_blocks
 from socscreen.model.layout import OrbitalLayout
-from socscreen.model.loss import BroadenedEigh, band_loss, energy_shift, h0_element_loss, soc_element_loss
+from socscreen.model.loss import (
+    BroadenedEigh,
+    band_loss,
+    energy_shift,
+    h0_element_loss,
+    soc_element_loss,
+)
 from socscreen.model.train import spinor_bloch
 
 
@@ -32,12 +38,19 @@ def test_padded_targets_round_trip_to_dense_blocks(bi2se3, sample):
 def test_h0_loss_is_invariant_under_energy_shift(sample):
     batch = collate([sample])
     rng = torch.Generator().manual_seed(0)
-    pred = batch.h0 + 0.05 * torch.randn(batch.h0.shape, generator=rng, dtype=batch.h0.dtype) * batch.target_mask
+    pred = (
+        batch.h0
+        + 0.05
+        * torch.randn(batch.h0.shape, generator=rng, dtype=batch.h0.dtype)
+        * batch.target_mask
+    )
     loss, mae = h0_element_loss(pred, batch, 1.0)
     shifted, mae_shifted = h0_element_loss(pred + 1.7 * batch.overlap, batch, 1.0)
     torch.testing.assert_close(shifted, loss)
-    torch.testing.assert_close(energy_shift(pred + 1.7 * batch.overlap, batch) - energy_shift(pred, batch),
-                               torch.tensor([1.7], dtype=pred.dtype))
+    torch.testing.assert_close(
+        energy_shift(pred + 1.7 * batch.overlap, batch) - energy_shift(pred, batch),
+        torch.tensor([1.7], dtype=pred.dtype),
+    )
     assert 0.02 < float(mae) < 0.05
     zero, zero_mae = h0_element_loss(batch.h0 - 0.3 * batch.overlap, batch, 1.0)
     assert float(zero) < 1e-12 and float(zero_mae) < 1e-12
@@ -47,7 +60,9 @@ def test_h0_loss_is_invariant_under_energy_shift(sample):
 
 def test_spinor_bloch_matches_the_container(bi2se3, sample):
     k = np.array([[0.1, -0.2, 0.3], [0.5, 0.0, 0.0]])
-    ours = spinor_bloch(torch.as_tensor(bi2se3.h0), torch.as_tensor(soc_vector_blocks(bi2se3)), bi2se3.R, k)
+    ours = spinor_bloch(
+        torch.as_tensor(bi2se3.h0), torch.as_tensor(soc_vector_blocks(bi2se3)), bi2se3.R, k
+    )
     np.testing.assert_allclose(ours.numpy(), bi2se3.hamiltonian_k(k), atol=1e-10)
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from pymatgen.core import Lattice, Structure
-
-from socscreen.model.data import CrystalData, collate, scatter_blocks
-from socscreen.model.network import ModelConfig, UniHamGNN
-from socscreen.orbitals import OrbitalTable
-
 from equivariance_checks import (
     assert_hermitian_time_reversal,
     assert_permutation_equivariant,
     assert_rotation_equivariant,
     assert_translation_invariant,
 )
+from pymatgen.core import Lattice, Structure
+
+from socscreen.model.data import CrystalData, collate, scatter_blocks
+from socscreen.model.network import ModelConfig, UniHamGNN
+from socscreen.orbitals import OrbitalTable
 
 SHELLS = {"Bi": (0, 1, 2, 2), "Se": (0, 1, 2)}
 CUTOFFS = {"Bi": 3.6, "Se": 3.0}
@@ -51,7 +50,7 @@ def build_model(config: ModelConfig, seed: int = 0) -> UniHamGNN:
         for parameter in model.parameters():
             parameter.add_(0.2 * torch.randn_like(parameter))
     model.soc.xi_reference.fill_(0.3)
-    model.shell_energy.normal_()
+    model.onsite_reference.normal_()
     return model.eval()
 
 
@@ -61,8 +60,11 @@ def make_predictor(model: UniHamGNN):
         batch = collate([sample], with_targets=False).to("cpu", torch.float64)
         with torch.no_grad():
             out = model(batch)
-        return (scatter_blocks(out["h0"], sample).numpy(),
-                scatter_blocks(out["soc"], sample).numpy(), sample.R)
+        return (
+            scatter_blocks(out["h0"], sample).numpy(),
+            scatter_blocks(out["soc"], sample).numpy(),
+            sample.R,
+        )
 
     return predict
 
@@ -70,7 +72,9 @@ def make_predictor(model: UniHamGNN):
 @pytest.fixture(scope="module")
 def structure() -> Structure:
     lattice = Lattice([[4.1, 0.2, 0.0], [0.3, 4.3, 0.1], [-0.2, 0.1, 5.2]])
-    return Structure(lattice, ["Bi", "Se", "Se"], [[0.0, 0.0, 0.0], [0.48, 0.52, 0.3], [0.1, 0.45, 0.66]])
+    return Structure(
+        lattice, ["Bi", "Se", "Se"], [[0.0, 0.0, 0.0], [0.48, 0.52, 0.3], [0.1, 0.45, 0.66]]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
-from types import SimpleNamespace
-
 from pymatgen.core import Element
 
 from socscreen.model.checkpoint import load_checkpoint
@@ -34,9 +33,19 @@ def corpus(tmp_path, data_dir):
 
 
 def _config(corpus, **changes) -> TrainConfig:
-    base = dict(model=TINY, data=str(corpus), basis="sz(dzp)", h0_epochs=20, soc_epochs=3,
-                band_epochs=1, val_fraction=0.0, test_fraction=0.0, batch_size=1,
-                checkpoint_every=1, band_start_threshold=100.0)
+    base = dict(
+        model=TINY,
+        data=str(corpus),
+        basis="sz(dzp)",
+        h0_epochs=20,
+        soc_epochs=3,
+        band_epochs=1,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        batch_size=1,
+        checkpoint_every=1,
+        band_start_threshold=100.0,
+    )
     return TrainConfig(**{**base, **changes})
 
 
@@ -54,18 +63,25 @@ def test_training_reduces_losses_and_resumes(corpus, tmp_path):
     assert len(bands) == 1 and bands[0]["train_band_mae"] > 0
 
     record = json.loads(final.with_suffix(".json").read_text())
-    assert sorted(f["name"] for f in record["training_files"]) == sorted(p.name for p in corpus.glob("*.npz"))
+    assert sorted(f["name"] for f in record["training_files"]) == sorted(
+        p.name for p in corpus.glob("*.npz")
+    )
     assert all(len(f["sha256"]) == 64 for f in record["training_files"])
     assert record["command"] == "socscreen train (test)"
-    assert record["elements"] == sorted(record["elements"]) and record["metrics"]["val"]["h0_mae"] > 0
+    assert (
+        record["elements"] == sorted(record["elements"]) and record["metrics"]["val"]["h0_mae"] > 0
+    )
 
     model, payload = load_checkpoint(final)
     assert payload["record"]["checkpoint_sha256"] == record["checkpoint_sha256"]
     # resume from the stage-1 checkpoint: continues in stage h0 with the stored optimiser
     best = load_checkpoint(out / "best_h0.pt")[1]["training_state"]
     assert best["stage"] == "h0" and "optimizer" in best
-    resumed = train(_config(corpus, h0_epochs=21, band_start_threshold=1e-3),
-                    tmp_path / "resumed", resume=out / "best_h0.pt")
+    resumed = train(
+        _config(corpus, h0_epochs=21, band_start_threshold=1e-3),
+        tmp_path / "resumed",
+        resume=out / "best_h0.pt",
+    )
     lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
     epochs = [x["epoch"] for x in map(json.loads, lines) if x["stage"] == "h0"]
     assert epochs == list(range(best["epoch"] + 1, 22))
@@ -80,8 +96,23 @@ def _fake(symbols: str) -> SimpleNamespace:
     return SimpleNamespace(orbitals=OrbitalTable(numbers, {s: (0, 1) for s in symbols.split()}))
 
 
-SETS = ["Bi Se", "Bi Te", "Se Te", "Bi Se", "Bi Se Te", "Si", "Si Ge", "Ge", "Ge Te", "Bi Ge",
-        "Se Si", "Te Si", "Bi Se", "Ge Se", "Bi Te"]
+SETS = [
+    "Bi Se",
+    "Bi Te",
+    "Se Te",
+    "Bi Se",
+    "Bi Se Te",
+    "Si",
+    "Si Ge",
+    "Ge",
+    "Ge Te",
+    "Bi Ge",
+    "Se Si",
+    "Te Si",
+    "Bi Se",
+    "Ge Se",
+    "Bi Te",
+]
 
 
 @pytest.mark.parametrize("mode", ["structure", "composition"])
