@@ -23,6 +23,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from socscreen.analysis.bloch import LowdinBloch  # noqa: E402
@@ -101,7 +103,11 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for path in files:
-        row = bench_file(Path(path), args.wilson_on_metals)
+        try:
+            row = bench_file(Path(path), args.wilson_on_metals)
+        except np.linalg.LinAlgError as error:  # a broken file is reported, not timed
+            print(f"{Path(path).name[:30]:30s} skipped: {error}", flush=True)
+            continue
         rows.append(row)
         z2 = "-" if row["z2"] is None else "".join(map(str, row["z2"]))
         print(

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GPAWReferenceSettings",
     "OverlapNotPositiveDefiniteError",
+    "check_overlap_positive_definite",
     "compute_gpaw_reference",
     "hill_formula",
     "hr_grid_from_cutoffs",
@@ -431,7 +432,7 @@ def _significant(blocks: dict[str, np.ndarray]) -> np.ndarray:
     return np.any([np.abs(b).max(axis=(1, 2)) > NEGLIGIBLE for b in blocks.values()], axis=0)
 
 
-def _check_overlap(ham: Hamiltonian, n_checks: int, seed: int) -> None:
+def check_overlap_positive_definite(ham: Hamiltonian, n_checks: int = 16, seed: int = 0) -> None:
     """Raise if S(k) is not positive definite at Gamma or at random k-points."""
     rng = np.random.default_rng(seed)
     k = np.vstack([np.zeros(3), rng.random((n_checks, 3)) - 0.5])  # [n_checks + 1, 3]
@@ -566,7 +567,7 @@ def compute_gpaw_reference(
 
     report("checks")
     start = time.perf_counter()
-    _check_overlap(ham, settings.n_overlap_checks, settings.seed)
+    check_overlap_positive_definite(ham, settings.n_overlap_checks, settings.seed)
     timings["checks"] = time.perf_counter() - start
     ham.meta["seconds"] = round(time.perf_counter() - started, 1)
     ham.meta["timings"] = {k: round(v, 2) for k, v in timings.items()}

@@ -28,8 +28,11 @@ from typing import Literal
 import numpy as np
 from pymatgen.core import Structure
 
+from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.gpaw_reference import (
     GPAWReferenceSettings,
+    OverlapNotPositiveDefiniteError,
+    check_overlap_positive_definite,
     compute_gpaw_reference,
     hill_formula,
 )
@@ -164,7 +167,7 @@ def compute_corpus_entry(
     start = time.perf_counter()
     try:
         ham = compute_gpaw_reference(structure, settings, progress=progress)
-        ham.to_npz(path)
+        _write_checked(ham, path, settings)
     except Exception as error:  # noqa: BLE001 - every failure is logged, none is fatal
         return CorpusEntry(
             seed, formula, prototype, "failed", seconds=round(time.perf_counter() - start, 1),
@@ -173,6 +176,23 @@ def compute_corpus_entry(
     return CorpusEntry(
         seed, formula, prototype, "written", str(path), round(time.perf_counter() - start, 1)
     )
+
+
+def _write_checked(ham: Hamiltonian, path: Path, settings: GPAWReferenceSettings) -> None:
+    """Write a corpus file and keep it only if its stored S(k) is positive definite.
+
+    Storage in float32 with elements below 1e-5 zeroed can push the lowest eigenvalue of
+    a nearly over-complete overlap (dense metals with diffuse orbitals) below zero; such
+    a file would break every consumer, so it is removed and the seed reported as failed.
+    """
+    ham.to_npz(path)
+    try:
+        check_overlap_positive_definite(
+            Hamiltonian.from_npz(path), settings.n_overlap_checks, settings.seed
+        )
+    except OverlapNotPositiveDefiniteError as error:
+        path.unlink()
+        raise OverlapNotPositiveDefiniteError(f"stored file: {error}") from error
 
 
 def _failed_seeds(log: Path) -> set[int]:

@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings
+from socscreen.makers.gpaw_reference import GPAWReferenceSettings, OverlapNotPositiveDefiniteError
 from socscreen.workflows.training_data import (
+    _write_checked,
     FAILURES_FILE,
     compute_corpus_entry,
     corpus_file_name,
@@ -88,3 +89,15 @@ def test_cli_generate_reports_counts(tmp_path):
     assert "0 written, 0 already there, 3 over the caps, 0 failed" in result.output
     # one line per seed (the progress bar on stderr shares the captured output)
     assert len(re.findall(r"seed +\d+ +\w+ +\w+ +skipped +over the caps", result.output)) == 3
+
+
+def test_stored_file_with_indefinite_overlap_is_removed(silicon, tmp_path):
+    overlap = silicon.overlap * 3.0  # off-site blocks too large: S(k) indefinite somewhere
+    overlap[silicon.home_index] = silicon.overlap[silicon.home_index]
+    broken = silicon._replace(overlap=overlap)
+    path = tmp_path / "train_00001_Si2.npz"
+    with pytest.raises(OverlapNotPositiveDefiniteError, match="stored file"):
+        _write_checked(broken, path, GPAWReferenceSettings())
+    assert not path.exists()
+    _write_checked(silicon, path, GPAWReferenceSettings())
+    assert path.exists()
