@@ -115,8 +115,11 @@ class CrystalData:
         species = _species(structure, layout)
         graph = radius_graph(structure, cutoffs)
         R = graph.lattice_vectors
+        symbols = {site.specie.symbol for site in structure}
         orbitals = OrbitalTable(
-            tuple(structure.atomic_numbers), dict(layout.element_shells), basis_name
+            tuple(structure.atomic_numbers),
+            {k: v for k, v in layout.element_shells.items() if k in symbols},
+            basis_name,
         )
         return cls(
             species=species,
@@ -136,12 +139,17 @@ class CrystalData:
         cutoffs: Mapping[str, float],
         name: str = "",
     ) -> CrystalData:
-        """Training sample: every graph edge with its DFT block (S from the file).
+        """Training sample: every graph edge with its DFT block, exact S on the file's R.
 
         Corpus files store only lattice vectors with a non-zero element, so an edge whose
         ``R`` is missing but lies inside the file's H(R) grid (``meta["hr_grid"]``) has a
-        known zero block; edges beyond the grid have no target.
+        known zero block; edges beyond the grid have no target (and such a file's H(R)
+        is aliased, see :attr:`complete`). The overlap is recomputed exactly
+        (:func:`~socscreen.model.overlap.overlap_matrices`): the stored one is rounded to
+        float32 with elements below 1e-5 dropped, which can make S(k) indefinite.
         """
+        from socscreen.model.overlap import overlap_matrices
+
         own = {s: layout.element_shells.get(s) for s in h.orbitals.element_shells}
         if own != h.orbitals.element_shells:
             raise ValueError(f"{name or h}: orbital shells differ from the model's layout")
@@ -156,13 +164,21 @@ class CrystalData:
             orbital_slots=_orbital_slots(h.structure, layout),
             r_index=r_index,
             R=h.R,
-            overlap=h.overlap.astype(np.float32),
+            overlap=overlap_matrices(h.structure, h.orbitals, h.R),
             known=known,
             h0=h.h0.astype(np.float32),
             soc=soc_vector_blocks(h).astype(np.float32),
             efermi=h.efermi,
             name=name or h.structure.composition.reduced_formula,
         )
+
+    @property
+    def complete(self) -> bool:
+        """Whether every overlapping pair has a known block (the file's grid is big enough).
+
+        Only then are Bloch sums of the stored H(R) free of aliasing.
+        """
+        return self.known is None or bool(self.known.all())
 
 
 def _species(structure: Structure, layout: OrbitalLayout) -> np.ndarray:

@@ -43,7 +43,11 @@ def energy_shift(h0: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
 
 
 def h0_element_loss(
-    h0: torch.Tensor, batch: GraphBatch, scale: float | torch.Tensor, kind: str = "mae"
+    h0: torch.Tensor,
+    batch: GraphBatch,
+    scale: float | torch.Tensor,
+    kind: str = "mae",
+    weight_floor: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Element loss of H0 modulo ``c S``, on-site and off-site blocks weighted equally.
 
@@ -60,6 +64,8 @@ def h0_element_loss(
         Normalising energy (eV); the loss is dimensionless.
     kind
         ``"mae"``, ``"mse"`` or ``"mae+mse"``.
+    weight_floor
+        Off-site elements weigh ``|S_ij| + weight_floor`` (``None``: uniform).
 
     Returns
     -------
@@ -69,13 +75,17 @@ def h0_element_loss(
     """
     c = energy_shift(h0, batch)  # [B]
     residual = h0 - batch.h0 - c[batch.edge_batch, None, None] * batch.overlap  # [E, P, P]
-    return _split_reduce(residual / scale, batch, kind), residual[
+    return _split_reduce(residual / scale, batch, kind, weight_floor), residual[
         batch.target_mask
     ].detach().abs().mean()
 
 
 def soc_element_loss(
-    soc: torch.Tensor, batch: GraphBatch, scale: float | torch.Tensor, kind: str = "mae"
+    soc: torch.Tensor,
+    batch: GraphBatch,
+    scale: float | torch.Tensor,
+    kind: str = "mae",
+    weight_floor: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Element loss of the SOC blocks ``A_α`` (``[E, 3, P, P]``, eV), on/off-site balanced.
 
@@ -88,27 +98,40 @@ def soc_element_loss(
     diff = soc - batch.soc  # [E, 3, P, P]
     residual = diff.transpose(0, 1)[:, batch.target_mask]  # [3, K]
     mae = 0.5 * (residual[2].abs().mean() + torch.sqrt(residual[0] ** 2 + residual[1] ** 2).mean())
-    return _split_reduce(diff / scale, batch, kind), mae.detach()
+    return _split_reduce(diff / scale, batch, kind, weight_floor), mae.detach()
 
 
-def _split_reduce(residual: torch.Tensor, batch: GraphBatch, kind: str) -> torch.Tensor:
-    """Mean loss over on-site elements plus mean loss over off-site elements."""
+def _split_reduce(
+    residual: torch.Tensor, batch: GraphBatch, kind: str, weight_floor: float | None
+) -> torch.Tensor:
+    """Mean loss over on-site elements plus weighted mean loss over off-site elements.
+
+    Off-site elements are weighted by ``|S_ij| + weight_floor`` (``None``: uniform): the
+    few large nearest-neighbour elements set the bands, while most off-site elements
+    belong to distant, barely overlapping pairs and would otherwise dominate the mean.
+    """
     mask = batch.target_mask
     onsite = mask & batch.is_self[:, None, None]
     offsite = mask & ~batch.is_self[:, None, None]
+    weights = None
+    if weight_floor is not None:
+        weights = batch.overlap[offsite].abs() + weight_floor
     if residual.dim() == 4:  # [E, 3, P, P]
         residual = residual.transpose(0, 1)
-        return _reduce(residual[:, onsite], kind) + _reduce(residual[:, offsite], kind)
-    return _reduce(residual[onsite], kind) + _reduce(residual[offsite], kind)
+        return _reduce(residual[:, onsite], kind) + _reduce(residual[:, offsite], kind, weights)
+    return _reduce(residual[onsite], kind) + _reduce(residual[offsite], kind, weights)
 
 
-def _reduce(residual: torch.Tensor, kind: str) -> torch.Tensor:
+def _reduce(residual: torch.Tensor, kind: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+    if weights is None:
+        weights = torch.ones_like(residual[..., :1]).expand_as(residual)
+    weights = weights / weights.mean()
     if kind == "mae":
-        return residual.abs().mean()
+        return (weights * residual.abs()).mean()
     if kind == "mse":
-        return (residual**2).mean()
+        return (weights * residual**2).mean()
     if kind == "mae+mse":
-        return residual.abs().mean() + (residual**2).mean()
+        return (weights * (residual.abs() + residual**2)).mean()
     raise ValueError(f"unknown loss kind {kind!r}; use 'mae', 'mse' or 'mae+mse'")
 
 

@@ -70,6 +70,9 @@ class TrainConfig(BaseModel):
         0.05, description="Cosine decay of each stage's learning rate down to this fraction."
     )
     loss: Literal["mae", "mse", "mae+mse"] = Field("mae+mse", description="Element loss.")
+    offsite_weight_floor: float | None = Field(
+        0.02, description="Off-site elements weigh |S_ij| + this (None: uniform weights)."
+    )
     band_weight: float = Field(1.0, description="Weight of the band loss (stage 2).")
     band_window: float = Field(2.5, description="Half width of the band window around E_F (eV).")
     band_kpoints: int = Field(4, description="Random k-points per structure and step.")
@@ -194,8 +197,8 @@ def _band_term(
     start = 0
     for s in samples:
         stop = start + s.graph.n_edges
-        if s.efermi is None or not math.isfinite(s.efermi):
-            start = stop
+        if not s.complete or s.efermi is None or not math.isfinite(s.efermi):
+            start = stop  # aliased or unknown reference bands
             continue
         k = rng.random((config.band_kpoints, 3))
         h_pred = spinor_bloch(
@@ -253,10 +256,13 @@ def _step_losses(
     rng: np.random.Generator,
 ) -> dict[str, torch.Tensor]:
     out = model(batch, soc=stage != "h0")
-    h0_loss, h0_mae = h0_element_loss(out["h0"], batch, model.h0_scale, config.loss)
+    floor = config.offsite_weight_floor
+    h0_loss, h0_mae = h0_element_loss(out["h0"], batch, model.h0_scale, config.loss, floor)
     result = {"h0_loss": h0_loss, "h0_mae": h0_mae}
     if stage != "h0":
-        soc_loss, soc_mae = soc_element_loss(out["soc"], batch, model.soc.soc_scale, config.loss)
+        soc_loss, soc_mae = soc_element_loss(
+            out["soc"], batch, model.soc.soc_scale, config.loss, floor
+        )
         result.update(soc_loss=soc_loss, soc_mae=soc_mae)
     if stage == "h0":
         result["loss"] = h0_loss

@@ -107,3 +107,21 @@ def test_broadened_eigh_is_finite_at_kramers_degeneracy(bi2se3):
     e2, v2 = torch.linalg.eigh(plain)
     (v2[0].abs().pow(2).sum()).backward()
     assert not torch.isfinite(plain.grad).all() or plain.grad.abs().max() > 1e6  # what we avoid
+
+
+def test_offsite_weights_favour_overlapping_elements(sample):
+    from socscreen.model.loss import _split_reduce
+
+    batch = collate([sample])
+    off = batch.target_mask & ~batch.is_self[:, None, None]
+    s = batch.overlap.abs() * off
+    big = tuple(torch.nonzero(s == s.max())[0])  # a nearest-neighbour element
+    small = tuple(torch.nonzero((s > 0) & (s < 1e-6))[0])  # a barely overlapping pair
+    cost = {}
+    for name, index in (("big", big), ("small", small)):
+        residual = torch.zeros_like(batch.h0)
+        residual[index] = 0.1
+        cost[name] = [float(_split_reduce(residual, batch, "mae", w)) for w in (None, 0.02)]
+    assert cost["big"][0] == pytest.approx(cost["small"][0])  # uniform weights
+    ratio = cost["big"][1] / cost["small"][1]
+    assert ratio == pytest.approx((float(s.max()) + 0.02) / 0.02, rel=1e-3)

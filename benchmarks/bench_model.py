@@ -1,0 +1,332 @@
+"""Benchmark the shipped Uni-HamGNN checkpoint: accuracy against DFT and speed.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_model.py [--checkpoint PT] [--data DIR]
+
+Prints markdown tables:
+
+1. accuracy on the checkpoint's test split (``data/corpus/gpaw-szp``) and on the held-out
+   fixtures (Bi2Se3, Si at experimental geometry): MAE of H0 elements (after the
+   per-structure gauge shift c·S, see ``socscreen.model.loss``), of S (exact overlaps vs
+   GPAW), of SOC elements (H_uu, H_ud), band energies within E_F ± 2 eV on an 8×8×8 grid
+   (each relative to its own E_F, and after removing the mean offset), spin splittings;
+   averaged per prototype family too;
+2. SOC off vs on for the predicted Bi2Se3: Γ gap and Fu–Kane Z2;
+3. speed and peak memory of ``predict`` for a 5-atom and a 100-atom cell on 1 CPU core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from socscreen.hamiltonian import Hamiltonian
+
+ROOT = Path(__file__).resolve().parents[1]
+WINDOW = 2.0  # eV around E_F
+GRID = 8
+
+
+def _blocks_by_r(h: Hamiltonian) -> dict[tuple[int, ...], int]:
+    return {tuple(r): k for k, r in enumerate(h.R.tolist())}
+
+
+def _aligned(pred: Hamiltonian, ref: Hamiltonian) -> dict[str, np.ndarray]:
+    """Blocks of both on the union of their R (zeros where one lacks an R)."""
+    keys = sorted(set(_blocks_by_r(pred)) | set(_blocks_by_r(ref)))
+    out = {}
+    for name, h in (("pred", pred), ("ref", ref)):
+        index = _blocks_by_r(h)
+        n = h.n_orbitals
+        arrays = {
+            k: np.zeros((len(keys), n, n), dtype=complex if k.startswith("soc") else float)
+            for k in ("h0", "overlap", "soc_uu", "soc_ud")
+        }
+        for row, r in enumerate(keys):
+            if r in index:
+                for k in arrays:
+                    value = getattr(h, k)
+                    if value is not None:
+                        arrays[k][row] = value[index[r]]
+        out[name] = arrays
+    return out
+
+
+def _band_metrics(pred: Hamiltonian, ref: Hamiltonian, soc: bool = True) -> dict[str, float]:
+    grid = np.stack(np.meshgrid(*[np.arange(GRID) / GRID] * 3, indexing="ij"), -1).reshape(-1, 3)
+    e_ref = ref.eigh(grid, soc=soc)
+    e_pred = pred.eigh(grid, soc=soc)
+    inside = np.abs(e_ref - ref.efermi) < WINDOW
+    diff = (e_pred - pred.efermi) - (e_ref - ref.efermi)
+    raw = (e_pred - e_ref)[inside]
+    split_ref = e_ref[:, 1::2] - e_ref[:, ::2]
+    split_pred = e_pred[:, 1::2] - e_pred[:, ::2]
+    pair_inside = inside[:, ::2] & inside[:, 1::2]
+    return {
+        "band_ef": float(np.abs(diff[inside]).mean()),
+        "band_offset": float(np.abs(raw - raw.mean()).mean()),
+        "spin_split": float(np.abs(split_pred - split_ref)[pair_inside].mean()),
+        "spin_split_ref": float(np.abs(split_ref[pair_inside]).mean()),
+        "efermi": float(pred.efermi - ref.efermi - raw.mean()),
+    }
+
+
+def _exact_reference(ref: Hamiltonian) -> Hamiltonian | None:
+    """The DFT H on every overlapping R with the exact S, or None if its grid aliased.
+
+    Corpus files drop lattice vectors whose elements are all below the storage
+    thresholds; such an R inside the file's H(R) grid has zero blocks. An overlapping R
+    outside the grid means the stored H(R) is aliased.
+    """
+    from socscreen.model.overlap import overlap_matrices, overlapping_R
+
+    full = overlapping_R(ref.structure, ref.orbitals.basis_name)
+    reach = (np.asarray(ref.meta.get("hr_grid", 2 * np.abs(ref.R).max(axis=0) + 1)) - 1) // 2
+    if np.any(np.abs(full) > reach):
+        return None
+    index = _blocks_by_r(ref)
+    R = np.array(sorted(set(map(tuple, full.tolist())) | set(index)), dtype=int)
+    n = ref.n_orbitals
+    h0 = np.zeros((len(R), n, n))
+    uu = np.zeros((len(R), n, n), dtype=complex)
+    ud = np.zeros((len(R), n, n), dtype=complex)
+    for row, r in enumerate(map(tuple, R.tolist())):
+        if r in index:
+            h0[row], uu[row], ud[row] = ref.h0[index[r]], ref.soc_uu[index[r]], ref.soc_ud[index[r]]
+    overlap = overlap_matrices(ref.structure, ref.orbitals, R)
+    return ref._replace(R=R, h0=h0, overlap=overlap, soc_uu=uu, soc_ud=ud)
+
+
+def compare(pred: Hamiltonian, ref: Hamiltonian) -> dict[str, float]:
+    """Element and band errors of a prediction (eV).
+
+    Bands need the reference's H(R) on every overlapping R; files whose H(R) grid was too
+    small (aliased Bloch sums) get element errors only. Reference bands use the exact
+    overlap (the file's S is float32 with elements below 1e-5 dropped).
+    """
+
+    a = _aligned(pred, ref)
+    p, r = a["pred"], a["ref"]
+    delta = p["h0"] - r["h0"]
+    c = np.sum(delta * r["overlap"]) / np.sum(r["overlap"] ** 2)
+    row = {
+        "h0": float(np.abs(delta - c * r["overlap"]).mean()),
+        "overlap": float(np.abs(p["overlap"] - r["overlap"]).mean()),
+        "soc": float(
+            0.5
+            * (np.abs(p["soc_uu"] - r["soc_uu"]).mean() + np.abs(p["soc_ud"] - r["soc_ud"]).mean())
+        ),
+        "soc_ref": float(0.5 * (np.abs(r["soc_uu"]).mean() + np.abs(r["soc_ud"]).mean())),
+    }
+    exact = _exact_reference(ref)
+    if exact is not None:
+        row.update(_band_metrics(pred, exact))
+    return row
+
+
+def _table(title: str, rows: list[dict], columns: list[tuple[str, str, float]]) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(c[1] for c in columns) + " |")
+    print("|" + "|".join("---" for _ in columns) + "|")
+    for row in rows:
+        cells = []
+        for key, _, scale in columns:
+            value = row.get(key)
+            if value is None:
+                cells.append("n/a")
+            else:
+                cells.append(str(value) if not isinstance(value, float) else f"{value * scale:.2f}")
+        print("| " + " | ".join(cells) + " |")
+
+
+COLUMNS = [
+    ("name", "structure", 1),
+    ("prototype", "prototype", 1),
+    ("h0", "H0 MAE (meV)", 1e3),
+    ("overlap", "S MAE (1e-3)", 1e3),
+    ("soc", "SOC MAE (meV)", 1e3),
+    ("soc_ref", "mean |SOC| (meV)", 1e3),
+    ("band_ef", "bands ±2 eV, E_F-aligned (meV)", 1e3),
+    ("band_offset", "bands, offset-removed (meV)", 1e3),
+    ("spin_split", "spin-splitting error (meV)", 1e3),
+    ("efermi", "E_F error (meV)", 1e3),
+]
+
+
+def _means(rows: list[dict]) -> dict[str, float | None]:
+    out = {}
+    for key, _, _ in COLUMNS[2:]:
+        values = [x[key] for x in rows if x.get(key) is not None]
+        out[key] = float(np.mean(values)) if values else None
+    return out
+
+
+def accuracy(checkpoint: Path | None, data: Path) -> None:
+    """Tables 1 and 2."""
+    from socscreen.model.inference import load_model, predict
+
+    _, payload = load_model(checkpoint, "cpu")
+    record = payload["record"]
+    test_names = record.get("split", {}).get("test", [])
+    cases = [(name, data / name) for name in test_names if (data / name).exists()]
+    held_out = [
+        ("Bi2Se3 (fixture)", ROOT / "tests/data/Bi2Se3_szp.npz"),
+        ("Si (fixture)", ROOT / "tests/data/Si_szp.npz"),
+    ]
+    rows = []
+    for name, path in cases + held_out:
+        ref = Hamiltonian.from_npz(path)
+        pred = predict(ref.structure, checkpoint=checkpoint)
+        rows.append(
+            {"name": name, "prototype": ref.meta.get("prototype", "?"), **compare(pred, ref)}
+        )
+    _table(
+        f"Accuracy vs GPAW szp(dzp) ({len(cases)} test-split files + 2 held-out fixtures)",
+        rows,
+        COLUMNS,
+    )
+    families = defaultdict(list)
+    for row in rows[: len(cases)]:
+        families[row["prototype"]].append(row)
+    family_rows = [
+        {
+            "name": f"{fam} ({len(v)})",
+            "prototype": fam,
+            **_means(v),
+        }
+        for fam, v in sorted(families.items())
+    ]
+    if cases:
+        family_rows.append(
+            {
+                "name": f"all test ({len(cases)})",
+                "prototype": "-",
+                **_means(rows[: len(cases)]),
+            }
+        )
+    _table("Per prototype family (test split)", family_rows, COLUMNS)
+    soc_switch(checkpoint)
+
+
+def soc_switch(checkpoint: Path | None) -> None:
+    """Γ gap and Fu–Kane Z2 of Bi2Se3, predicted and DFT, with and without SOC."""
+    from socscreen.analysis.topology import z2_invariants
+    from socscreen.model.inference import predict
+
+    ref = Hamiltonian.from_npz(ROOT / "tests/data/Bi2Se3_szp.npz")
+    rows = []
+    for label, h in (
+        ("GPAW DFT", ref),
+        ("Uni-HamGNN", predict(ref.structure, checkpoint=checkpoint)),
+    ):
+        for soc in (True, False):
+            e = h.eigh([[0.0, 0.0, 0.0]], soc=soc)[0]
+            n = int(round(h.nelect))
+            z2 = z2_invariants(h, route="parity", soc=soc)
+            rows.append(
+                {
+                    "name": label,
+                    "soc": "on" if soc else "off",
+                    "gap": float(e[n] - e[n - 1]),
+                    "indirect": z2.gap_eV,
+                    "z2": "({};{}{}{})".format(*z2.z2) if z2.z2 else "-",
+                    "flags": ", ".join(z2.flags) or "-",
+                }
+            )
+    _table(
+        "Bi2Se3 (held-out fixture): the band inversion needs SOC",
+        rows,
+        [
+            ("name", "Hamiltonian", 1),
+            ("soc", "SOC", 1),
+            ("gap", "Γ gap (meV)", 1e3),
+            ("indirect", "gap on grid (meV)", 1e3),
+            ("z2", "Z2 (Fu–Kane)", 1),
+            ("flags", "flags", 1),
+        ],
+    )
+
+
+SPEED_SNIPPET = """
+import json, resource, sys, time
+import numpy as np
+import torch
+torch.set_num_threads(1)
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.model.inference import load_model, predict
+ref = Hamiltonian.from_npz(sys.argv[1])
+structure = ref.structure.copy()
+structure.make_supercell([int(x) for x in sys.argv[2].split(",")])
+checkpoint = sys.argv[3] if sys.argv[3] != "-" else None
+load_model(checkpoint, "cpu")
+predict(ref.structure, checkpoint=checkpoint)  # warm-up (e3nn code generation)
+t = time.perf_counter(); h = predict(structure, checkpoint=checkpoint); dt = time.perf_counter() - t
+print(json.dumps({"atoms": len(structure), "orbitals": h.n_orbitals, "n_R": len(h.R), "seconds": dt,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def speed(checkpoint: Path | None) -> None:
+    """Table 3: one fresh process per cell, 1 thread."""
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    rows = []
+    for label, cell in (("Bi2Se3 primitive", "1,1,1"), ("Bi2Se3 2x2x5 supercell", "2,2,5")):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                SPEED_SNIPPET,
+                str(ROOT / "tests/data/Bi2Se3_szp.npz"),
+                cell,
+                str(checkpoint) if checkpoint else "-",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append({"name": label, **result, "ms": result["seconds"] * 1000})
+    _table(
+        "predict() on 1 CPU core (network + exact S + Fermi level)",
+        rows,
+        [
+            ("name", "cell", 1),
+            ("atoms", "atoms", 1),
+            ("orbitals", "orbitals", 1),
+            ("n_R", "R vectors", 1),
+            ("ms", "time (ms)", 1),
+            ("peak_mb", "peak RSS (MB)", 1),
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--data", type=Path, default=ROOT / "data/corpus/gpaw-szp")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    accuracy(args.checkpoint, args.data)
+    if not args.skip_speed:
+        speed(args.checkpoint)
+    print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

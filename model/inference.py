@@ -1,0 +1,215 @@
+"""Inference: structures in, :class:`~socscreen.hamiltonian.Hamiltonian` containers out.
+
+``predict`` loads the shipped checkpoint by default (``model/checkpoints/*.pt``), runs the
+network on CPU (or the GPU when present), fills H0 and the SOC blocks on every lattice
+vector with overlapping orbitals, adds the exact two-centre overlap S(R)
+(:mod:`socscreen.model.overlap`), counts valence electrons from the PAW setups and
+estimates the Fermi level from the predicted bands.
+
+Energies are in the model's own gauge (the DFT zero is arbitrary, see
+:mod:`socscreen.model.loss`); compare bands relative to ``efermi``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import torch
+from pymatgen.core import Structure
+
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.model.checkpoint import load_checkpoint
+from socscreen.model.data import CrystalData, collate, scatter_blocks
+from socscreen.model.network import UniHamGNN
+from socscreen.orbitals import OrbitalTable
+
+__all__ = ["default_checkpoint", "fermi_level", "load_model", "predict"]
+
+#: k-points per direction times lattice length |a| (Å) for the Fermi-level estimate.
+FERMI_KPOINT_DENSITY = 16.0
+
+
+def default_checkpoint() -> Path:
+    """Return the checkpoint shipped with socscreen (``socscreen/model/checkpoints/*.pt``)."""
+    folder = resources.files("socscreen.model") / "checkpoints"
+    found = sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".pt"))
+    if not found:
+        raise FileNotFoundError(f"no shipped checkpoint in {folder}")
+    return found[0]
+
+
+@lru_cache(maxsize=4)
+def _cached_model(path: str, device: str, mtime: float) -> tuple[UniHamGNN, dict[str, Any]]:
+    return load_checkpoint(path, map_location=device)
+
+
+def load_model(
+    checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None
+) -> tuple[UniHamGNN, dict[str, Any]]:
+    """Load (and cache) a checkpoint; default the shipped one on CPU or the GPU."""
+    path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    device = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return _cached_model(str(path.resolve()), device, path.stat().st_mtime)
+
+
+def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
+    """Fermi level (eV) of a Hamiltonian from its spinor bands on a Γ-centred grid.
+
+    ``nelect`` electrons fill spinor bands one each; an insulator gets the midgap energy
+    (between the highest occupied and lowest empty band over the grid), a metal the
+    energy where the k-averaged count reaches ``nelect``.
+    """
+    lengths = np.linalg.norm(h.structure.lattice.matrix, axis=1)
+    mesh = [max(1, int(round(density / a))) for a in lengths]
+    grid = np.stack(np.meshgrid(*[np.arange(m) / m for m in mesh], indexing="ij"), -1).reshape(
+        -1, 3
+    )
+    bands = h.eigh(grid, soc=h.has_soc)  # [n_k, 2n]
+    n_occ = int(round(h.nelect))
+    if not 0 < n_occ < bands.shape[1]:
+        raise ValueError(f"{n_occ} electrons do not fit in {bands.shape[1]} spinor bands")
+    vbm, cbm = bands[:, n_occ - 1].max(), bands[:, n_occ].min()
+    if cbm > vbm:
+        return float(0.5 * (vbm + cbm))
+    levels = np.sort(bands.ravel())
+    filled = n_occ * len(grid)
+    return float(0.5 * (levels[filled - 1] + levels[filled]))
+
+
+def _check_elements(structures: Sequence[Structure], model: UniHamGNN) -> None:
+    present = {site.specie.symbol for s in structures for site in s}
+    unknown = sorted(present - set(model.elements))
+    if unknown:
+        raise ValueError(
+            f"element(s) {unknown} are not covered by the model (it covers {model.elements})"
+        )
+
+
+def _container(
+    structure: Structure,
+    model: UniHamGNN,
+    sample: CrystalData,
+    h0: np.ndarray,
+    soc: np.ndarray | None,
+    meta: dict[str, Any],
+) -> Hamiltonian:
+    from socscreen.model.basis_functions import valence_electrons
+
+    symbols = {site.specie.symbol for site in structure}
+    orbitals = OrbitalTable(
+        tuple(structure.atomic_numbers),
+        {k: v for k, v in model.layout.element_shells.items() if k in symbols},
+        model.basis_name,
+    )
+    h = Hamiltonian(
+        structure,
+        orbitals,
+        sample.R,
+        h0,
+        sample.overlap,
+        soc_uu=None if soc is None else 1j * soc[2],
+        soc_ud=None if soc is None else 1j * soc[0] + soc[1],
+        nelect=sum(valence_electrons(site.specie.symbol) for site in structure),
+        meta=meta,
+    )
+    h.efermi = fermi_level(h)
+    return h
+
+
+@overload
+def predict(
+    structures: Structure,
+    checkpoint: str | os.PathLike | None = ...,
+    device: str | None = ...,
+    batch_size: int = ...,
+    soc: bool = ...,
+) -> Hamiltonian: ...
+@overload
+def predict(
+    structures: Sequence[Structure],
+    checkpoint: str | os.PathLike | None = ...,
+    device: str | None = ...,
+    batch_size: int = ...,
+    soc: bool = ...,
+) -> list[Hamiltonian]: ...
+
+
+def predict(
+    structures: Structure | Sequence[Structure],
+    checkpoint: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 8,
+    soc: bool = True,
+) -> Hamiltonian | list[Hamiltonian]:
+    """Predict SOC tight-binding Hamiltonians.
+
+    Parameters
+    ----------
+    structures
+        One pymatgen structure or a list of them.
+    checkpoint
+        Checkpoint path; default the shipped model.
+    device
+        ``"cpu"``, ``"cuda"``, ...; default the GPU when present, else CPU.
+    batch_size
+        Structures per network call.
+    soc
+        Predict the spin-orbit blocks (``False``: H0 only, ``has_soc`` is False).
+
+    Returns
+    -------
+    Hamiltonian or list of Hamiltonian
+        Containers with H0, exact S, SOC blocks (eV), ``nelect``, ``efermi`` (from the
+        predicted bands) and ``meta["model"]`` naming the checkpoint.
+
+    Raises
+    ------
+    ValueError
+        If a structure contains elements the model does not cover (all are listed).
+    """
+    single = isinstance(structures, Structure)
+    items = [structures] if single else list(structures)
+    model, payload = load_model(checkpoint, device)
+    _check_elements(items, model)
+    record = payload["record"]
+    meta = {
+        "basis": model.basis_name,
+        "source": "prediction",
+        "model": {
+            "name": record.get("name", "Uni-HamGNN"),
+            "version": record.get("version"),
+            "checkpoint": record.get("checkpoint"),
+            "checkpoint_sha256": record.get("checkpoint_sha256"),
+            "trained_on": {
+                "files": len(record.get("training_files", [])),
+                "elements": record.get("elements", model.elements),
+                "command": record.get("command"),
+            },
+        },
+        "energy_reference": "model gauge (H0 defined up to c*S); compare to efermi",
+    }
+    param = next(model.parameters())
+    out: list[Hamiltonian] = []
+    for start in range(0, len(items), batch_size):
+        chunk = items[start : start + batch_size]
+        samples = [
+            CrystalData.from_structure(s, model.layout, model.cutoffs, model.basis_name)
+            for s in chunk
+        ]
+        batch = collate(samples, with_targets=False).to(param.device, param.dtype)
+        with torch.no_grad():
+            result = model(batch, soc=soc)
+        offset = 0
+        for structure, sample in zip(chunk, samples, strict=True):
+            edges = slice(offset, offset + sample.graph.n_edges)
+            offset = edges.stop
+            h0 = scatter_blocks(result["h0"][edges], sample).double().cpu().numpy()
+            a = scatter_blocks(result["soc"][edges], sample).double().cpu().numpy() if soc else None
+            out.append(_container(structure, model, sample, h0, a, {**meta, "soc": soc}))
+    return out[0] if single else out

@@ -1,0 +1,137 @@
+"""Model commands: ``socscreen predict``, ``socscreen train``, ``socscreen model info``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socscreen.cli import app
+
+model_app = typer.Typer(name="model", help="Inspect Uni-HamGNN checkpoints.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@app.command()
+def predict(
+    structure_file: Annotated[Path, typer.Argument(help="Structure file (CIF, POSCAR, ...).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output corpus-format .npz.")],
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Checkpoint (.pt); default the shipped model.")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda, ...; default GPU if present.")
+    ] = None,
+    soc: Annotated[bool, typer.Option("--soc/--no-soc", help="Predict spin-orbit blocks.")] = True,
+) -> None:
+    """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz."""
+    from pymatgen.core import Structure
+
+    from socscreen.model.inference import predict as run_predict
+
+    try:
+        structure = Structure.from_file(structure_file)
+        h = run_predict(structure, checkpoint=checkpoint, device=device, soc=soc)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    path = h.to_npz(output)
+    typer.echo(f"{h!r}: E_F = {h.efermi:.3f} eV, {h.nelect:g} electrons -> {path}")
+
+
+@model_app.command("info")
+def info(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Checkpoint (.pt); default the shipped model.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
+) -> None:
+    """Print the elements a checkpoint covers, its settings and training record."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from socscreen.model.inference import load_model
+
+    model, payload = load_model(checkpoint, "cpu")
+    record = payload["record"]
+    if as_json:
+        typer.echo(json.dumps({**record, "config": model.config.model_dump()}, indent=2))
+        return
+    console = Console()
+    table = Table(title=record.get("name", "Uni-HamGNN"), show_header=False)
+    table.add_row(
+        "checkpoint",
+        f"{record.get('checkpoint')} (sha256 {record.get('checkpoint_sha256', '')[:12]})",
+    )
+    table.add_row("version", str(record.get("version")))
+    table.add_row("basis", str(record.get("basis")))
+    table.add_row("elements", " ".join(model.elements))
+    table.add_row("parameters", f"{sum(p.numel() for p in model.parameters()):,}")
+    for key, value in model.config.model_dump().items():
+        table.add_row(key, str(value))
+    table.add_row("training files", str(len(record.get("training_files", []))))
+    for part, names in record.get("split", {}).items():
+        table.add_row(f"split: {part}", str(len(names)))
+    metrics = record.get("metrics", {})
+    for part in ("val", "test"):
+        if part in metrics:
+            text = ", ".join(
+                f"{k}={v * 1000:.2f} meV" for k, v in metrics[part].items() if k.endswith("mae")
+            )
+            table.add_row(f"{part} metrics", text)
+    for stage, reason in metrics.get("skipped_stages", {}).items():
+        table.add_row(f"skipped {stage}", reason)
+    table.add_row("command", str(record.get("command")))
+    console.print(table)
+
+
+@model_app.command("export")
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint written by `socscreen train`.")],
+    output: Annotated[Path, typer.Argument(help="Output .pt (its .json record goes beside it).")],
+) -> None:
+    """Write a checkpoint without training state (weights + record), e.g. to ship it."""
+    from socscreen.model.checkpoint import load_checkpoint, save_checkpoint
+
+    model, payload = load_checkpoint(checkpoint)
+    path = save_checkpoint(output, model, payload["record"])
+    typer.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
+def train(
+    config: Annotated[Path | None, typer.Option(help="YAML file with TrainConfig fields.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Folder of corpus *.npz files.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder (checkpoints, metrics.jsonl).")] = Path(
+        "runs/train"
+    ),
+    resume: Annotated[Path | None, typer.Option(help="Checkpoint to resume from.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs of stage 1 (H0).")] = None,
+    soc_epochs: Annotated[int | None, typer.Option(help="Epochs of the SOC stage.")] = None,
+    band_epochs: Annotated[int | None, typer.Option(help="Epochs of band fine-tuning.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget (minutes).")] = None,
+) -> None:
+    """Train Uni-HamGNN on a corpus: H0, then SOC on frozen H0, then band fine-tuning."""
+    import yaml
+
+    from socscreen.model.train import TrainConfig
+    from socscreen.model.train import train as run_train
+
+    settings = yaml.safe_load(config.read_text()) if config is not None else {}
+    overrides = {
+        "data": str(data) if data is not None else None,
+        "h0_epochs": epochs,
+        "soc_epochs": soc_epochs,
+        "band_epochs": band_epochs,
+        "threads": threads,
+        "max_minutes": max_minutes,
+    }
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        cfg = TrainConfig(**settings)
+        path = run_train(cfg, out, resume=resume)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    typer.echo(f"trained model -> {path}")
