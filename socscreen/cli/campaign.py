@@ -409,10 +409,19 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _print_table(title: str, rows: list[dict[str, Any]]) -> None:
-    table = Table(*_COLUMNS, title=title)
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_table(
+    title: str, rows: list[dict[str, Any]], columns: list[str] | None = None
+) -> None:
+    columns = columns or _COLUMNS
+    table = Table(*columns, title=title)
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in _COLUMNS))
+        table.add_row(*(_cell(row[c]) for c in columns))
     console.print(table)
 
 
@@ -582,8 +591,9 @@ def campaign_example(
         candidates.connect()
         chosen = {d["material_id"] for d in candidates.query({"campaign": name}, ["material_id"])}
         candidates.close()
-    _print_table(f"{len(docs)} result(s)", [_row(d) for d in docs])
+    columns = [c for c in _COLUMNS if c != "campaign"]
+    _print_table(f"{len(docs)} result(s) of {name}", [_row(d) for d in docs], columns)
     picked = [_row(d) for d in docs if d["material_id"] in chosen]
-    _print_table(f"{len(picked)} topological candidate(s)", picked)
+    _print_table(f"{len(picked)} topological candidate(s) of {name}", picked, columns)
     if any(run.exit_codes):
         raise _fail(f"worker exit codes {run.exit_codes}")
