@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from socscreen.hamiltonian import as_kpoints
+
 if TYPE_CHECKING:
     from socscreen.hamiltonian import Hamiltonian
 
@@ -44,16 +46,6 @@ __all__ = [
 
 #: Memory (bytes) that one chunk of k-points may use for its matrices.
 CHUNK_BYTES = 256 * 2**20
-
-
-def as_kpoints(k: np.ndarray | list) -> np.ndarray:
-    """Fractional k-points as a float array of shape ``[n_k, 3]``."""
-    k = np.asarray(k, dtype=float)
-    if k.ndim == 1:
-        k = k[None, :]
-    if k.ndim != 2 or k.shape[1] != 3:
-        raise ValueError(f"k-points must have shape [n_k, 3] (fractional), got {k.shape}")
-    return k
 
 
 def periodic_axes(R: np.ndarray) -> np.ndarray:

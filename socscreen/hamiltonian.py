@@ -40,7 +40,7 @@ from pymatgen.core import Lattice, Structure
 
 from socscreen.orbitals import OrbitalTable
 
-__all__ = ["Hamiltonian", "CORPUS_ZERO_THRESHOLDS"]
+__all__ = ["CORPUS_ZERO_THRESHOLDS", "Hamiltonian", "as_kpoints", "generalized_eigh"]
 
 #: Elements smaller than these are stored as exact zeros in corpus files (eV for H0 and
 #: SOC, dimensionless for S).
@@ -49,7 +49,14 @@ CORPUS_ZERO_THRESHOLDS = {"H0R": 1e-4, "SR": 1e-5, "Hsoc": 1e-5}
 _ARRAY_FIELDS = ("R", "h0", "overlap", "soc_uu", "soc_ud")
 
 
-def _as_kpoints(k: Sequence[float] | np.ndarray) -> np.ndarray:
+def as_kpoints(k: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Fractional k-points as a float array of shape ``[n_k, 3]``.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not one 3-vector or a list of them.
+    """
     k = np.asarray(k, dtype=float)
     if k.ndim == 1:
         k = k[None, :]
@@ -184,15 +191,15 @@ class Hamiltonian(MSONable):
 
     def h0_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
         """Spinless H0(k), eV, shape ``[n_k, n, n]`` (k fractional)."""
-        return self._bloch(self.h0, _as_kpoints(k))
+        return self._bloch(self.h0, as_kpoints(k))
 
     def overlap_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
         """Spinless S(k), shape ``[n_k, n, n]``."""
-        return self._bloch(self.overlap, _as_kpoints(k))
+        return self._bloch(self.overlap, as_kpoints(k))
 
     def soc_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
         """Spin-orbit part H_soc(k), eV, spinor shape ``[n_k, 2n, 2n]`` (zeros if absent)."""
-        k = _as_kpoints(k)
+        k = as_kpoints(k)
         n = self.n_orbitals
         out = np.zeros((len(k), 2 * n, 2 * n), dtype=complex)
         if not self.has_soc:
@@ -213,7 +220,7 @@ class Hamiltonian(MSONable):
         self, k: Sequence[float] | np.ndarray, soc: bool = True
     ) -> np.ndarray:
         """Spinor H(k) = kron(I2, H0(k)) + H_soc(k), eV, shape ``[n_k, 2n, 2n]``."""
-        k = _as_kpoints(k)
+        k = as_kpoints(k)
         h0 = self.h0_k(k)
         out = np.zeros((len(k), self.n_spinor, self.n_spinor), dtype=complex)
         n = self.n_orbitals
@@ -266,7 +273,7 @@ class Hamiltonian(MSONable):
         numpy.linalg.LinAlgError
             If S(k) is not positive definite at some k (aliased R grid or bad overlap).
         """
-        k = _as_kpoints(k)
+        k = as_kpoints(k)
         if spinor:
             h, s = self.hamiltonian_k(k, soc=soc), self.spinor_overlap_k(k)
         else:
