@@ -336,16 +336,23 @@ def scatter_blocks(
     """
     n = orbitals.n_orbitals if orbitals is not None else int((sample.orbital_slots >= 0).sum())
     g = sample.graph
-    keep = torch.as_tensor(sample.r_index >= 0)
-    rows = torch.as_tensor(sample.orbital_slots[g.edge_index[0]])[keep]  # [E', P]
-    cols = torch.as_tensor(sample.orbital_slots[g.edge_index[1]])[keep]
-    r = torch.as_tensor(sample.r_index)[keep]
-    blocks = blocks[keep]
     lead = blocks.shape[1:-2]
-    valid = (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)  # [E', P, P]
-    e_idx, p_idx, q_idx = torch.nonzero(valid, as_tuple=True)
-    values = blocks[e_idx, ..., p_idx, q_idx]  # [K, *lead]
-    flat = (r[e_idx] * n + rows[e_idx, p_idx]) * n + cols[e_idx, q_idx]  # [K]
-    out = torch.zeros(len(sample.R) * n * n, *lead, dtype=blocks.dtype, device=blocks.device)
-    out = out.index_put((flat,), values)
-    return out.reshape(len(sample.R), n, n, *lead).permute(*range(3, 3 + len(lead)), 0, 1, 2)
+    out = blocks.new_zeros(len(sample.R), n, n, *lead)
+    first_atom = {
+        int(z): int(np.flatnonzero(sample.species == z)[0]) for z in np.unique(sample.species)
+    }
+    present = {z: sample.orbital_slots[a] >= 0 for z, a in first_atom.items()}
+    species_i, species_j = sample.species[g.edge_index[0]], sample.species[g.edge_index[1]]
+    for a in present:
+        for b in present:
+            sel = np.flatnonzero((sample.r_index >= 0) & (species_i == a) & (species_j == b))
+            if len(sel) == 0:
+                continue
+            pa, pb = torch.as_tensor(present[a]), torch.as_tensor(present[b])
+            rows = torch.as_tensor(sample.orbital_slots[g.edge_index[0, sel]][:, present[a]])
+            cols = torch.as_tensor(sample.orbital_slots[g.edge_index[1, sel]][:, present[b]])
+            r = torch.as_tensor(sample.r_index[sel])
+            values = blocks[torch.as_tensor(sel)][..., pa, :][..., pb]  # [E', *lead, na, nb]
+            values = values.movedim(tuple(range(1, 1 + len(lead))), tuple(range(-len(lead), 0)))
+            out.index_put_((r[:, None, None], rows[:, :, None], cols[:, None, :]), values)
+    return out.movedim(tuple(range(3, 3 + len(lead))), tuple(range(len(lead))))
