@@ -1,0 +1,152 @@
+"""Documents of validation reruns: a DFT calculation compared with the prediction.
+
+One :class:`ValidationDocument` per (material, route) lives in the ``validations``
+collection, unique by ``validation_id``; it links to the prediction it checks through
+``material_id``, ``campaign``, the model version and the prediction job's uuid.
+:class:`TrainingDataRecord` describes one corpus file that a GPAW validation fed back
+into the training-data folder (collection ``training_data``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "BandComparisonDocument",
+    "TrainingDataRecord",
+    "ValidationDocument",
+    "ValidationRoute",
+    "validation_id",
+]
+
+ValidationRoute = Literal["gpaw", "vasp"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def validation_id(material_id: str, route: ValidationRoute) -> str:
+    """Key of the validation of ``material_id`` by ``route``: ``"<material_id>:<route>"``."""
+    return f"{material_id}:{route}"
+
+
+class BandComparisonDocument(BaseModel):
+    """Predicted versus DFT band energies (mirror of ``analysis.comparison.BandComparison``)."""
+
+    band_mae: float = Field(
+        description="Mean |E_pred - E_dft| over bands within +-window of the DFT Fermi "
+        "level, energies aligned (eV)."
+    )
+    band_max_error: float = Field(description="Largest |E_pred - E_dft| in the window (eV).")
+    window: float = Field(description="Half-width of the window around the DFT Fermi level (eV).")
+    n_kpoints: int = Field(description="Number of k-points compared.")
+    n_bands_compared: int = Field(description="Bands with at least one energy in the window.")
+    efermi_dft: float = Field(description="DFT Fermi level (eV, DFT energy scale).")
+    efermi_predicted: float = Field(description="Predicted Fermi level (eV, model energy scale).")
+    gap_dft: float | None = Field(
+        description="DFT gap over the compared k-points (eV); 0 for a metal, None without "
+        "a conduction band."
+    )
+    gap_predicted: float | None = Field(
+        description="Predicted gap over the compared k-points (eV); 0 for a metal."
+    )
+    spin_splitting_mae: float | None = Field(
+        description="MAE of the spin splittings of the band pairs in the window (eV); None "
+        "for centrosymmetric crystals (Kramers-degenerate bands)."
+    )
+    energy_shift: float = Field(
+        0.0, description="Constant subtracted from the predicted energies to align them (eV)."
+    )
+    band_offset: int = Field(
+        0, description="DFT band index minus predicted band index of matched bands."
+    )
+
+    @classmethod
+    def from_comparison(cls, comparison: Any) -> BandComparisonDocument:
+        """Build from an ``analysis.comparison.BandComparison`` (a dataclass)."""
+        return cls(**dataclasses.asdict(comparison))
+
+
+class ValidationDocument(BaseModel):
+    """A DFT validation of one predicted material (one per material and route)."""
+
+    validation_id: str = Field(description="Unique key '<material_id>:<route>'.")
+    material_id: str = Field(
+        description="Material validated; links to MaterialResultDocument.material_id."
+    )
+    campaign: str = Field(description="Campaign of the prediction.")
+    route: ValidationRoute = Field(description="DFT route: 'gpaw' (LCAO reference) or 'vasp'.")
+    formula: str | None = Field(None, description="Formula of the primitive cell.")
+    prediction_model_version: str | None = Field(
+        None, description="Version of the model that made the prediction."
+    )
+    prediction_job_uuid: str | None = Field(
+        None, description="jobflow uuid of the job that produced the prediction, if known."
+    )
+    dft_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="DFT settings: code, basis or ENCUT (eV), k-grids, functional, soc.",
+    )
+    band_comparison: BandComparisonDocument = Field(
+        description="Predicted vs DFT bands with SOC on the DFT k-points (eV)."
+    )
+    band_comparison_path: BandComparisonDocument | None = Field(
+        None, description="The same comparison along the high-symmetry band path (eV)."
+    )
+    z2_predicted: list[int] | None = Field(
+        None, description="Predicted Z2 indices (nu0; nu1 nu2 nu3), None when undefined."
+    )
+    z2_dft: list[int] | None = Field(
+        None, description="Z2 indices of the DFT calculation, None when undefined."
+    )
+    z2_route_dft: str | None = Field(
+        None, description="Method of the DFT indices: 'parity', 'wilson', 'parity+wilson'."
+    )
+    z2_agree: bool | None = Field(
+        None, description="Predicted and DFT indices equal (None if either is undefined)."
+    )
+    gap_dft: float | None = Field(
+        None, description="DFT fundamental gap with SOC on a dense k-grid (eV); 0 for metals."
+    )
+    gap_predicted: float | None = Field(
+        None, description="Predicted fundamental gap with SOC, as stored in the result (eV)."
+    )
+    spin_splitting_dft: float | None = Field(
+        None, description="Largest DFT spin splitting of the gap bands on the path (eV)."
+    )
+    spin_splitting_predicted: float | None = Field(
+        None, description="Largest predicted spin splitting of the gap bands on the path (eV)."
+    )
+    dft_flags: list[str] = Field(
+        default_factory=list, description="Flags of the DFT analysis, e.g. 'metal'."
+    )
+    dft_hamiltonian_path: str | None = Field(
+        None,
+        description="GPAW route: absolute path of the corpus-format .npz fed back to training.",
+    )
+    soc_off: BandComparisonDocument | None = Field(
+        None, description="Comparison of the SOC-off twin calculation, when it was run (eV)."
+    )
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Wall time per stage, e.g. dft, compare, z2 (s)."
+    )
+    created_at: datetime = Field(default_factory=_now, description="Creation time (UTC).")
+
+
+class TrainingDataRecord(BaseModel):
+    """One corpus-format Hamiltonian file written for fine-tuning (collection training_data)."""
+
+    material_id: str = Field(description="Material the Hamiltonian belongs to.")
+    campaign: str | None = Field(None, description="Campaign whose validation produced it.")
+    formula: str = Field(description="Formula of the cell, e.g. 'Bi2Se3'.")
+    basis: str = Field(description="LCAO basis of the file, e.g. 'szp(dzp)'.")
+    path: str = Field(description="Absolute path of the .npz file.")
+    sha256: str = Field(description="SHA-256 of the file's bytes (hex).")
+    n_orbitals: int = Field(description="Spinless orbitals of the cell.")
+    source: str = Field("gpaw-validation", description="What produced the file.")
+    created_at: datetime = Field(default_factory=_now, description="Creation time (UTC).")
