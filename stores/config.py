@@ -7,7 +7,9 @@ A :class:`DatabaseConfig` (connection string + database name) builds
 * the FireWorks :class:`~fireworks.LaunchPad` (its own ``fireworks``/``launches``/
   ``workflows`` collections in the same database);
 * the socscreen stores: ``structures`` (ingested inputs), ``results`` (one document per
-  material and campaign), ``candidates`` and ``campaigns``.
+  material and campaign), ``candidates``, ``campaigns``, ``validations`` (DFT reruns
+  compared with the prediction, one per material and route) and ``training_data`` (corpus
+  files the GPAW reruns fed back for fine-tuning, one per file).
 
 Where the configuration comes from (:func:`resolve_database`), first match wins:
 
@@ -59,6 +61,8 @@ COLLECTIONS = {
     "results": "results",
     "candidates": "candidates",
     "campaigns": "campaigns",
+    "validations": "validations",
+    "training_data": "training_data",
 }
 
 #: Indexes per socscreen collection: (fields, unique). ``(campaign, material_id)`` is
@@ -92,6 +96,19 @@ INDEXES: dict[str, list[tuple[tuple[str, ...], bool]]] = {
         (("gap_eV",), False),
     ],
     "campaigns": [(("campaign",), True)],
+    "validations": [
+        (("validation_id",), True),
+        (("material_id",), False),
+        (("campaign",), False),
+        (("route",), False),
+        (("z2_agree",), False),
+    ],
+    "training_data": [
+        (("path",), True),
+        (("material_id",), False),
+        (("campaign",), False),
+        (("sha256",), False),
+    ],
 }
 
 #: Store key of each socscreen collection (documents are unique per campaign + key).
@@ -100,6 +117,8 @@ KEYS = {
     "results": "material_id",
     "candidates": "material_id",
     "campaigns": "campaign",
+    "validations": "validation_id",
+    "training_data": "path",
 }
 
 

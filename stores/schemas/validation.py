@@ -14,16 +14,22 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 
 __all__ = [
     "BandComparisonDocument",
+    "SelectionReason",
     "TrainingDataRecord",
     "ValidationDocument",
     "ValidationRoute",
+    "ValidationTarget",
     "validation_id",
 ]
 
 ValidationRoute = Literal["gpaw", "vasp"]
+SelectionReason = Literal["candidate", "low_confidence", "route_disagreement", "query"]
 
 
 def _now() -> datetime:
@@ -33,6 +39,85 @@ def _now() -> datetime:
 def validation_id(material_id: str, route: ValidationRoute) -> str:
     """Key of the validation of ``material_id`` by ``route``: ``"<material_id>:<route>"``."""
     return f"{material_id}:{route}"
+
+
+class ValidationTarget(BaseModel):
+    """What a validation job needs to know about the prediction it checks.
+
+    Built by ``socscreen rerun`` from the stored result (and the campaign settings) and
+    passed to every route's maker (``make(target)``); small enough for a Firework spec.
+    """
+
+    material_id: str = Field(description="Material id of the result.")
+    campaign: str = Field(description="Campaign of the result.")
+    formula: str | None = Field(None, description="Formula of the primitive cell.")
+    structure: dict[str, Any] = Field(
+        description="Primitive cell as pymatgen Structure.as_dict() (Angstrom), the one "
+        "the prediction used."
+    )
+    model_version: str | None = Field(None, description="Model version of the prediction.")
+    checkpoint: str | None = Field(
+        None, description="Checkpoint path the campaign predicted with (None: shipped model)."
+    )
+    prediction_job_uuid: str | None = Field(
+        None, description="jobflow uuid of the prediction job, if the result records it."
+    )
+    z2_predicted: list[int] | None = Field(
+        None, description="Predicted Z2 indices (nu0; nu1 nu2 nu3), None when undefined."
+    )
+    z2_route_predicted: str | None = Field(None, description="Route of the predicted indices.")
+    gap_predicted: float | None = Field(
+        None, description="Predicted fundamental gap with SOC (eV)."
+    )
+    spin_splitting_predicted: float | None = Field(
+        None, description="Predicted largest spin splitting at the gap (eV)."
+    )
+    confidence: float | None = Field(None, description="Confidence of the prediction (0-1).")
+    flags: list[str] = Field(default_factory=list, description="Flags of the result.")
+    reasons: list[SelectionReason] = Field(
+        default_factory=list, description="Why the material was selected for validation."
+    )
+
+    @classmethod
+    def from_result(
+        cls,
+        result: MaterialResultDocument,
+        settings: CampaignSettings | None = None,
+        reasons: list[SelectionReason] | None = None,
+        prediction_job_uuid: str | None = None,
+    ) -> ValidationTarget:
+        """Build from a stored result and the settings of its campaign.
+
+        Raises
+        ------
+        ValueError
+            If the result has no structure or carries an error (nothing to validate).
+        """
+        if result.structure is None or result.error is not None:
+            raise ValueError(
+                f"result {result.material_id} in {result.campaign} has no prediction to "
+                f"validate ({result.error.reason if result.error else 'no structure'})"
+            )
+        return cls(
+            material_id=result.material_id,
+            campaign=result.campaign,
+            formula=result.formula,
+            structure=result.structure,
+            model_version=result.model_version,
+            checkpoint=settings.checkpoint if settings else None,
+            prediction_job_uuid=prediction_job_uuid,
+            z2_predicted=result.z2.z2 if result.z2 else None,
+            z2_route_predicted=result.z2.route if result.z2 else None,
+            gap_predicted=result.gap_eV,
+            spin_splitting_predicted=result.spin_splitting_max,
+            confidence=result.confidence,
+            flags=list(result.flags),
+            reasons=list(reasons or []),
+        )
+
+    def get_structure(self) -> Structure:
+        """The primitive cell as a pymatgen Structure."""
+        return Structure.from_dict(self.structure)
 
 
 class BandComparisonDocument(BaseModel):
@@ -87,6 +172,9 @@ class ValidationDocument(BaseModel):
     )
     prediction_job_uuid: str | None = Field(
         None, description="jobflow uuid of the job that produced the prediction, if known."
+    )
+    reasons: list[SelectionReason] = Field(
+        default_factory=list, description="Why the material was selected for validation."
     )
     dft_settings: dict[str, Any] = Field(
         default_factory=dict,
