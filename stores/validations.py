@@ -124,7 +124,7 @@ def save_validation(store: Store, doc: ValidationDocument) -> None:
 def load_validations(
     store: Store, campaign: str | None = None, route: str | None = None
 ) -> list[ValidationDocument]:
-    """Stored validations of a campaign (all campaigns if ``None``), by material id."""
+    """Load the validations of a campaign (all campaigns if ``None``), by material id."""
     criteria = {k: v for k, v in (("campaign", campaign), ("route", route)) if v}
     docs = store.query(criteria, properties={"_id": 0}, sort={"material_id": 1})
     return [ValidationDocument.model_validate(d) for d in docs]

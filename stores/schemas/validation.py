@@ -116,7 +116,7 @@ class ValidationTarget(BaseModel):
         )
 
     def get_structure(self) -> Structure:
-        """The primitive cell as a pymatgen Structure."""
+        """Return the primitive cell as a pymatgen Structure."""
         return Structure.from_dict(self.structure)
 
 
