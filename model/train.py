@@ -74,6 +74,12 @@ class TrainConfig(BaseModel):
         0.02, description="Off-site elements weigh |S_ij| + this (None: uniform weights)."
     )
     band_weight: float = Field(1.0, description="Weight of the band loss (stage 2).")
+    band_soc_off_weight: float = Field(
+        1.0,
+        description="Weight of the SOC-off band loss (H0 alone vs the DFT H0 bands) in "
+        "stage 2: keeps channel 1 a correct scalar-relativistic Hamiltonian on its own, so "
+        "switching SOC off in a prediction gives the DFT ordering (band inversions).",
+    )
     band_window: float = Field(2.5, description="Half width of the band window around E_F (eV).")
     band_kpoints: int = Field(4, description="Random k-points per structure and step.")
     band_eta: float = Field(1e-4, description="Broadening of the eigenvector gradient (eV).")
@@ -88,6 +94,11 @@ class TrainConfig(BaseModel):
     threads: int = Field(1, description="torch threads.")
     max_minutes: float | None = Field(None, description="Stop after this wall time (minutes).")
     dtype: Literal["float32", "float64"] = Field("float32", description="Model precision.")
+    init_checkpoint: str | None = Field(
+        None,
+        description="Fine-tune: start from these weights (architecture, element layout and "
+        "normalisation come from the checkpoint; the corpus may only hold its elements).",
+    )
 
 
 # -- data ------------------------------------------------------------------------------
@@ -151,6 +162,26 @@ def corpus_layout(hamiltonians: Sequence[Hamiltonian], basis: str) -> tuple[dict
     return shells, {s: cutoff_radius(s, basis) for s in sorted(shells)}
 
 
+def _finetune_layout(
+    base: UniHamGNN, shells: dict[str, tuple[int, ...]], config: TrainConfig
+) -> tuple[dict, dict]:
+    """The base model's shells and cutoffs, after checking the corpus fits them."""
+    unknown = sorted(set(shells) - set(base.elements))
+    if unknown:
+        raise ValueError(
+            f"cannot fine-tune {config.init_checkpoint} on elements it does not know: "
+            f"{', '.join(unknown)} (train a new model with them instead)"
+        )
+    own = base.layout.element_shells
+    clash = sorted(e for e in shells if tuple(own[e]) != tuple(shells[e]))
+    if clash or base.basis_name != config.basis:
+        raise ValueError(
+            f"corpus basis {config.basis} (shells of {clash}) differs from the checkpoint's "
+            f"{base.basis_name}"
+        )
+    return dict(own), dict(base.cutoffs)
+
+
 # -- band helpers --------------------------------------------------------------------------
 def spinor_bloch(
     h0: torch.Tensor, soc: torch.Tensor | None, R: np.ndarray, k: np.ndarray
@@ -201,31 +232,49 @@ def _band_term(
             start = stop  # aliased or unknown reference bands
             continue
         k = rng.random((config.band_kpoints, 3))
-        h_pred = spinor_bloch(
-            scatter_blocks(out["h0"][start:stop], s),
-            scatter_blocks(out["soc"][start:stop], s),
-            s.R,
-            k,
-        )
+        h0_pred = scatter_blocks(out["h0"][start:stop], s)
+        h0_ref = torch.as_tensor(s.h0, dtype=torch.float64)
         with torch.no_grad():
-            h_ref = spinor_bloch(
-                torch.as_tensor(s.h0, dtype=torch.float64),
-                torch.as_tensor(s.soc, dtype=torch.float64),
-                s.R,
-                k,
-            )
             s_k = spinor_bloch(torch.as_tensor(s.overlap, dtype=torch.float64), None, s.R, k)
-            ref = torch.linalg.eigvalsh(_orthogonalised(h_ref, s_k))
-        loss, _ = band_loss(
-            h_pred.to(torch.complex128), s_k, ref, s.efermi, config.band_window, config.band_eta
+        loss = _window_band_loss(
+            spinor_bloch(h0_pred, scatter_blocks(out["soc"][start:stop], s), s.R, k),
+            spinor_bloch(h0_ref, torch.as_tensor(s.soc, dtype=torch.float64), s.R, k),
+            s_k,
+            s.efermi,
+            config,
         )
-        losses.append(loss)
         maes.append(loss.detach())
+        if config.band_soc_off_weight:
+            n = s_k.shape[-1] // 2  # H0 ⊗ I2 is block diagonal: one spin block suffices
+            loss = loss + config.band_soc_off_weight * _window_band_loss(
+                spinor_bloch(h0_pred, None, s.R, k)[:, :n, :n],
+                spinor_bloch(h0_ref, None, s.R, k)[:, :n, :n],
+                s_k[:, :n, :n],
+                s.efermi,
+                config,
+            )
+        losses.append(loss)
         start = stop
     if not losses:
         zero = out["h0"].sum() * 0.0
         return zero, zero.detach()
     return torch.stack(losses).mean(), torch.stack(maes).mean()
+
+
+def _window_band_loss(
+    h_pred: torch.Tensor,
+    h_ref: torch.Tensor,
+    s_k: torch.Tensor,
+    efermi: float,
+    config: TrainConfig,
+) -> torch.Tensor:
+    """Band MAE (eV) of ``h_pred`` against the eigenvalues of ``h_ref``, same overlap."""
+    with torch.no_grad():
+        ref = torch.linalg.eigvalsh(_orthogonalised(h_ref, s_k))
+    loss, _ = band_loss(
+        h_pred.to(torch.complex128), s_k, ref, efermi, config.band_window, config.band_eta
+    )
+    return loss
 
 
 def _orthogonalised(h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -345,6 +394,14 @@ def train(
     dtype = getattr(torch, config.dtype)
     files, hamiltonians = load_corpus(config.data)
     shells, cutoffs = corpus_layout(hamiltonians, config.basis)
+    base = payload = None
+    if resume is not None or config.init_checkpoint is not None:
+        base, payload = load_checkpoint(resume or config.init_checkpoint)
+        if config.init_checkpoint is not None:
+            shells, cutoffs = _finetune_layout(base, shells, config)
+            config = config.model_copy(update={"model": base.config})
+        elif sorted(base.elements) != sorted(shells):
+            raise ValueError(f"{resume} covers {base.elements}, the corpus has {sorted(shells)}")
     split = split_files(hamiltonians, config)
     record = {
         "name": MODEL_NAME,
@@ -356,6 +413,12 @@ def train(
         "training_files": [{"name": f.name, "sha256": file_sha256(f)} for f in files],
         "split": {k: [files[i].name for i in v] for k, v in split.items()},
     }
+    if config.init_checkpoint is not None:
+        record["finetuned_from"] = payload["record"].get("finetuned_from") if resume else {
+            "checkpoint": str(config.init_checkpoint),
+            "sha256": file_sha256(config.init_checkpoint),
+            "training_files": payload["record"].get("training_files", []),
+        }
 
     from socscreen.model.layout import OrbitalLayout
 
@@ -369,14 +432,13 @@ def train(
 
     state: dict[str, Any] = {"stage": "h0", "epoch": 0, "best": math.inf, "bad": 0}
     optimizer_state = None
-    if resume is not None:
-        model, payload = load_checkpoint(resume)
-        if sorted(model.elements) != sorted(shells):
-            raise ValueError(f"{resume} covers {model.elements}, the corpus has {sorted(shells)}")
-        state.update(payload.get("training_state") or {})
-        optimizer_state = state.pop("optimizer", None)
+    torch.manual_seed(config.seed)
+    if base is not None:  # resumed or fine-tuned
+        model = base.to(dtype)
+        if resume is not None:
+            state.update(payload.get("training_state") or {})
+            optimizer_state = state.pop("optimizer", None)
     else:
-        torch.manual_seed(config.seed)
         normalization = compute_normalization(train_set, layout, config.model.message_cutoff)
         model = build_model(shells, cutoffs, config.model, normalization, dtype, config.basis)
 

@@ -99,6 +99,18 @@ def export(
     typer.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
+#: Fine-tuning settings unless the config says otherwise: a delta on top of the model.
+FINETUNE_DEFAULTS = {
+    "h0_epochs": 30,
+    "soc_epochs": 10,
+    "band_epochs": 10,
+    "lr": 5e-4,
+    "band_lr": 2e-4,
+    "val_fraction": 0.0,
+    "test_fraction": 0.0,
+}
+
+
 @app.command()
 def train(
     config: Annotated[Path | None, typer.Option(help="YAML file with TrainConfig fields.")] = None,
@@ -112,14 +124,39 @@ def train(
     band_epochs: Annotated[int | None, typer.Option(help="Epochs of band fine-tuning.")] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget (minutes).")] = None,
+    finetune: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune a trained model on this folder of corpus *.npz files (e.g. the "
+            "validated GPAW Hamiltonians of `socscreen rerun`) instead of training anew."
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Model to fine-tune (with --finetune); default the shipped one."),
+    ] = None,
 ) -> None:
-    """Train Uni-HamGNN on a corpus: H0, then SOC on frozen H0, then band fine-tuning."""
+    """Train Uni-HamGNN on a corpus: H0, then SOC on frozen H0, then band fine-tuning.
+
+    With ``--finetune DIR`` the run starts from a trained checkpoint (its architecture,
+    elements and normalisation) with smaller learning rates and fewer epochs, unless the
+    config or options say otherwise.
+    """
     import yaml
 
     from socscreen.model.train import TrainConfig
     from socscreen.model.train import train as run_train
 
     settings = yaml.safe_load(config.read_text()) if config is not None else {}
+    if finetune is not None:
+        from socscreen.model.inference import default_checkpoint
+
+        for key, value in FINETUNE_DEFAULTS.items():
+            settings.setdefault(key, value)
+        settings["data"] = str(finetune)
+        settings["init_checkpoint"] = str(checkpoint or default_checkpoint())
+    elif checkpoint is not None:
+        raise typer.BadParameter("--checkpoint only goes with --finetune (or use --resume)")
     overrides = {
         "data": str(data) if data is not None else None,
         "h0_epochs": epochs,

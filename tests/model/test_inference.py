@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.basis_functions import valence_electrons
-from socscreen.model.checkpoint import file_sha256
+from socscreen.model.checkpoint import file_sha256, load_checkpoint
 from socscreen.model.inference import default_checkpoint, fermi_level, load_model, predict
 from socscreen.model.overlap import overlap_matrices, overlapping_R
 
@@ -139,3 +140,20 @@ def test_cli_model_info(shipped):
     assert record["elements"] == model.elements
     assert record["config"] == model.config.model_dump()
     assert record["checkpoint_sha256"] == payload["record"]["checkpoint_sha256"]
+
+
+@pytest.mark.slow
+def test_cli_finetune_starts_from_the_shipped_model(tmp_path, data_dir, shipped):
+    feedback = tmp_path / "validated"
+    feedback.mkdir()
+    shutil.copy(data_dir / "Si_szp.npz", feedback)  # a validated GPAW Hamiltonian
+    out = tmp_path / "tuned"
+    args = ["train", "--finetune", str(feedback), "--out", str(out)]
+    args += ["--epochs", "1", "--soc-epochs", "1", "--band-epochs", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    model, payload = load_checkpoint(out / "model.pt")
+    record = payload["record"]
+    assert record["finetuned_from"]["sha256"] == file_sha256(default_checkpoint())
+    assert model.elements == shipped[0].elements  # the universal layout is kept
+    assert record["settings"]["lr"] == 5e-4 and record["settings"]["init_checkpoint"]

@@ -10,9 +10,11 @@ import pytest
 import torch
 from pymatgen.core import Element
 
+from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
+from socscreen.model.data import CrystalData
 from socscreen.model.network import ModelConfig
-from socscreen.model.train import TrainConfig, split_files, train
+from socscreen.model.train import TrainConfig, evaluate, split_files, train
 from socscreen.orbitals import OrbitalTable
 
 TINY = ModelConfig(
@@ -136,3 +138,40 @@ def test_checkpoint_rejects_foreign_files(tmp_path):
     torch.save({"weights": 1}, path)
     with pytest.raises(ValueError, match="not a socscreen-unihamgnn"):
         load_checkpoint(path)
+
+
+def test_finetune_starts_from_the_base_weights(corpus, tmp_path, data_dir):
+    base = train(_config(corpus, h0_epochs=4, soc_epochs=1, band_epochs=0), tmp_path / "base")
+    base_record = json.loads(base.with_suffix(".json").read_text())
+    small = tmp_path / "feedback"
+    small.mkdir()
+    shutil.copy(corpus / "train_00010_Te2.npz", small)
+
+    tuned = train(
+        _config(small, h0_epochs=2, soc_epochs=1, band_epochs=0, lr=1e-4, init_checkpoint=str(base)),
+        tmp_path / "tuned",
+    )
+    lines = [json.loads(x) for x in (tmp_path / "tuned" / "metrics.jsonl").read_text().splitlines()]
+    start = lines[0]
+    assert start["stage"] == "h0" and start["epoch"] == 0
+    # epoch 0 evaluates the inherited weights: exactly the base model on this corpus
+    base_model, _ = load_checkpoint(base)
+    sample = CrystalData.from_hamiltonian(
+        Hamiltonian.from_npz(small / "train_00010_Te2.npz"), base_model.layout, base_model.cutoffs
+    )
+    config = _config(small)
+    expected = evaluate(base_model, [sample], "h0", config, torch.float32)
+    assert start["val_h0_mae"] == pytest.approx(expected["h0_mae"], rel=1e-6)
+    assert min(x["val_h0_mae"] for x in lines if x["stage"] == "h0") <= start["val_h0_mae"]
+    model, payload = load_checkpoint(tuned)
+    record = payload["record"]
+    assert model.elements == ["Ge", "Te"]  # the base layout, although the corpus has only Te
+    assert record["finetuned_from"]["sha256"] == base_record["checkpoint_sha256"]
+    assert record["finetuned_from"]["training_files"] == base_record["training_files"]
+    assert [f["name"] for f in record["training_files"]] == ["train_00010_Te2.npz"]
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    shutil.copy(data_dir / "Si_szp.npz", foreign)
+    with pytest.raises(ValueError, match="elements it does not know: Si"):
+        train(_config(foreign, init_checkpoint=str(base)), tmp_path / "bad")
