@@ -50,6 +50,12 @@ class SocscreenSettings(BaseSettings):
         None,
         description="FireWorks launchpad yaml to take the database from when db_uri is unset.",
     )
+    training_dir: Path | None = Field(
+        None,
+        description="Folder of the training-data store: corpus-format .npz Hamiltonians "
+        "that validation reruns feed back for fine-tuning; unset means "
+        "<home>/training/<basis>/.",
+    )
     db_start_timeout: float = Field(
         60.0, description="Seconds to wait for the embedded database server to answer a ping."
     )
