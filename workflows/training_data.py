@@ -7,6 +7,9 @@ it is over the size caps (:func:`estimated_cost`), else run
 ``train_<seed>_<formula>.npz`` atomically. :func:`generate_corpus` runs many seeds
 locally, each in a CPU-time-limited child process, skipping seeds that failed before,
 logging failures as JSON lines without stopping, and stopping at a size budget.
+:func:`training_data_flow` is the same work as a FireWorks campaign (``socscreen
+dft-corpus submit``, run by ``socscreen campaign run --workers N``): batches of seeds per
+job, each seed in the same CPU-limited child process, files written to a shared folder.
 """
 
 from __future__ import annotations
@@ -17,8 +20,7 @@ import multiprocessing
 import resource
 import signal
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, Field
+from jobflow import Flow, job
 from pymatgen.core import Structure
 
 from socscreen.hamiltonian import Hamiltonian
@@ -44,7 +48,10 @@ __all__ = [
     "compute_corpus_entry",
     "corpus_file_name",
     "estimated_cost",
+    "corpus_batch",
     "generate_corpus",
+    "pending_seeds",
+    "training_data_flow",
 ]
 
 #: Name of the JSON-lines failure log inside the corpus folder.
@@ -53,36 +60,21 @@ FAILURES_FILE = "failures.jsonl"
 Status = Literal["written", "exists", "skipped", "failed"]
 
 
-@dataclass
-class CorpusEntry:
-    """Outcome of one training seed.
+class CorpusEntry(BaseModel):
+    """Outcome of one training seed (also the output document of a corpus job)."""
 
-    Attributes
-    ----------
-    seed
-        Training-structure seed.
-    formula
-        Hill formula of the cell (the file-name formula).
-    prototype
-        Prototype of the structure.
-    status
-        ``written``, ``exists`` (file already there), ``skipped`` (over the size caps)
-        or ``failed``.
-    path
-        The corpus file (``None`` unless written or existing).
-    seconds
-        Wall time of the reference calculation (s).
-    error
-        ``"ExceptionType: message"`` for failures and the reason for skips.
-    """
-
-    seed: int
-    formula: str
-    prototype: str
-    status: Status
-    path: str | None = None
-    seconds: float = 0.0
-    error: str | None = None
+    seed: int = Field(description="Training-structure seed.")
+    formula: str = Field(description="Hill formula of the cell (the file-name formula).")
+    prototype: str = Field(description="Prototype of the structure, e.g. 'rocksalt'.")
+    status: Status = Field(
+        description="'written', 'exists' (file already there), 'skipped' (over the size "
+        "caps) or 'failed'."
+    )
+    path: str | None = Field(None, description="The corpus file (if written or existing).")
+    seconds: float = Field(0.0, description="Wall time of the reference calculation (s).")
+    error: str | None = Field(
+        None, description="'ExceptionType: message' of a failure, or the reason for a skip."
+    )
 
 
 def corpus_file_name(seed: int, formula: str) -> str:
@@ -158,23 +150,30 @@ def compute_corpus_entry(
     prototype = structure.properties["prototype"]
     path = Path(out_dir) / corpus_file_name(seed, formula)
     if path.exists():
-        return CorpusEntry(seed, formula, prototype, "exists", str(path))
+        return CorpusEntry(
+            seed=seed, formula=formula, prototype=prototype, status="exists", path=str(path)
+        )
     settings = (settings or GPAWReferenceSettings()).model_copy(update={"seed": seed})
     cost = estimated_cost(structure, settings.basis)
     if len(structure) > max_atoms or cost > max_cost:
         reason = f"{len(structure)} atoms, estimated cost {cost:.1f}"
-        return CorpusEntry(seed, formula, prototype, "skipped", error=f"over the caps: {reason}")
+        return CorpusEntry(
+            seed=seed, formula=formula, prototype=prototype, status="skipped",
+            error=f"over the caps: {reason}",
+        )
     start = time.perf_counter()
     try:
         ham = compute_gpaw_reference(structure, settings, progress=progress)
         _write_checked(ham, path, settings)
     except Exception as error:  # noqa: BLE001 - every failure is logged, none is fatal
         return CorpusEntry(
-            seed, formula, prototype, "failed", seconds=round(time.perf_counter() - start, 1),
+            seed=seed, formula=formula, prototype=prototype, status="failed",
+            seconds=round(time.perf_counter() - start, 1),
             error=f"{type(error).__name__}: {error}",
         )
     return CorpusEntry(
-        seed, formula, prototype, "written", str(path), round(time.perf_counter() - start, 1)
+        seed=seed, formula=formula, prototype=prototype, status="written", path=str(path),
+        seconds=round(time.perf_counter() - start, 1),
     )
 
 
@@ -203,7 +202,7 @@ def _failed_seeds(log: Path) -> set[int]:
 
 
 def _log_failure(log: Path, entry: CorpusEntry) -> None:
-    record = {**asdict(entry), "time": datetime.now(UTC).isoformat(timespec="seconds")}
+    record = {**entry.model_dump(), "time": datetime.now(UTC).isoformat(timespec="seconds")}
     with log.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
 
@@ -219,6 +218,36 @@ def _entry_in_child(
     conn.close()
 
 
+def _start_child(
+    seed: int, out_dir: Path, settings: GPAWReferenceSettings | None,
+    cpu_seconds: int | None, caps: dict[str, float],
+) -> tuple[Connection, BaseProcess]:
+    """Fork a CPU-limited child computing one seed; its entry arrives on the connection."""
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    process = multiprocessing.get_context("fork").Process(
+        target=_entry_in_child, args=(sender, cpu_seconds, seed, out_dir, settings, caps),
+        daemon=True,
+    )
+    process.start()
+    sender.close()
+    return receiver, process
+
+
+def _collect(
+    receiver: Connection, process: BaseProcess, seed: int, cpu_seconds: int | None,
+    started: float,
+) -> CorpusEntry:
+    """The child's entry, or a ``failed`` one saying how it died."""
+    try:
+        entry = receiver.recv()
+    except EOFError:
+        process.join()
+        entry = _died(seed, process.exitcode, cpu_seconds, time.perf_counter() - started)
+    process.join()
+    receiver.close()
+    return entry
+
+
 def _died(seed: int, exitcode: int | None, cpu_seconds: int | None, seconds: float) -> CorpusEntry:
     """Entry of a child process that ended without a result (CPU limit, crash, kill)."""
     structure = training_structure(seed)
@@ -229,8 +258,8 @@ def _died(seed: int, exitcode: int | None, cpu_seconds: int | None, seconds: flo
     else:
         reason = f"Crashed: process exited with code {exitcode} and no result"
     return CorpusEntry(
-        seed, hill_formula(structure), structure.properties["prototype"], "failed",
-        seconds=round(seconds, 1), error=reason,
+        seed=seed, formula=hill_formula(structure), prototype=structure.properties["prototype"],
+        status="failed", seconds=round(seconds, 1), error=reason,
     )
 
 
@@ -284,7 +313,6 @@ def generate_corpus(
     log = out_dir / FAILURES_FILE
     skip = set() if retry_failed else _failed_seeds(log)
     queue: Iterator[int] = (s for s in range(seed, seed + n) if s not in skip)
-    context = multiprocessing.get_context("fork")
     running: dict[Connection, tuple[int, BaseProcess, float]] = {}
     entries: list[CorpusEntry] = []
 
@@ -297,14 +325,7 @@ def generate_corpus(
         next_seed = next(queue, None)
         if next_seed is None or not within_budget():
             return False
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_entry_in_child,
-            args=(sender, cpu_seconds, next_seed, out_dir, settings, caps),
-            daemon=True,
-        )
-        process.start()
-        sender.close()
+        receiver, process = _start_child(next_seed, out_dir, settings, cpu_seconds, caps)
         running[receiver] = (next_seed, process, time.perf_counter())
         return True
 
@@ -316,17 +337,77 @@ def generate_corpus(
             return entries
         for receiver in wait(list(running)):
             child_seed, process, started = running.pop(receiver)
-            try:
-                entry = receiver.recv()
-            except EOFError:
-                process.join()
-                entry = _died(
-                    child_seed, process.exitcode, cpu_seconds, time.perf_counter() - started
-                )
-            process.join()
-            receiver.close()
+            entry = _collect(receiver, process, child_seed, cpu_seconds, started)
             if entry.status == "failed":
                 _log_failure(log, entry)
             entries.append(entry)
             if on_entry is not None:
                 on_entry(entry)
+
+
+# -- the same work as a FireWorks campaign ---------------------------------------------------
+@job
+def corpus_batch(
+    seeds: list[int],
+    out_dir: str,
+    settings: GPAWReferenceSettings | None = None,
+    cpu_seconds: int | None = 600,
+    max_atoms: int = 5,
+    max_cost: float = 45.0,
+) -> list[CorpusEntry]:
+    """FireWorks job: the corpus files of a batch of seeds, one CPU-limited child each.
+
+    Failures are logged in ``out_dir / failures.jsonl`` (as by :func:`generate_corpus`)
+    and returned as entries; they never fail the job, so one bad structure does not hold
+    up the batch.
+    """
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    caps = {"max_atoms": max_atoms, "max_cost": max_cost}
+    entries = []
+    for seed in seeds:
+        receiver, process = _start_child(seed, folder, settings, cpu_seconds, caps)
+        entry = _collect(receiver, process, seed, cpu_seconds, time.perf_counter())
+        if entry.status == "failed":
+            _log_failure(folder / FAILURES_FILE, entry)
+        entries.append(entry)
+    return entries
+
+
+def training_data_flow(
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    settings: GPAWReferenceSettings | None = None,
+    batch_size: int = 4,
+    category: str | None = None,
+    **caps: float,
+) -> Flow:
+    """A flow of :func:`corpus_batch` jobs over ``seeds`` (``batch_size`` seeds per job).
+
+    ``out_dir`` must be a folder every worker can write (it is made absolute);
+    ``category`` routes the jobs to FireWorks workers of that category (e.g. ``"dft"``).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("no seeds to compute")
+    folder = str(Path(out_dir).resolve())
+    jobs = []
+    for start in range(0, len(seeds), batch_size):
+        chunk = seeds[start : start + batch_size]
+        batch = corpus_batch(chunk, folder, settings, **caps)
+        batch.name = f"corpus seeds {chunk[0]}-{chunk[-1]}"
+        batch.update_metadata({"stage": "training_data", "seeds": chunk, "corpus": folder})
+        if category:
+            batch.update_config({"manager_config": {"_category": category}})
+        jobs.append(batch)
+    return Flow(jobs, name=f"training data {Path(folder).name} seeds {seeds[0]}-{seeds[-1]}")
+
+
+def pending_seeds(n: int, seed: int, out_dir: str | Path, retry_failed: bool = False) -> list[int]:
+    """Seeds ``seed .. seed + n - 1`` without a corpus file (nor a logged failure)."""
+    folder = Path(out_dir)
+    done = {int(p.name.split("_")[1]) for p in folder.glob("train_*_*.npz")}
+    failed = set() if retry_failed else _failed_seeds(folder / FAILURES_FILE)
+    return [s for s in range(seed, seed + n) if s not in done | failed]

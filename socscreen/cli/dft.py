@@ -1,4 +1,4 @@
-"""DFT commands: ``socscreen dft-reference`` and ``socscreen dft-corpus generate``."""
+"""DFT commands: ``socscreen dft-reference`` and ``socscreen dft-corpus generate|submit``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from socscreen.cli import app
+from socscreen.cli.campaign import DbUri, LaunchpadFile, _database
 
 corpus_app = typer.Typer(
     help="Generate the GPAW training corpus (one reference calculation per seed).",
@@ -144,4 +145,54 @@ def dft_corpus_generate(
         f"{counts['written']} written, {counts['exists']} already there, "
         f"{counts['skipped']} over the caps, {counts['failed']} failed "
         f"(see {out / FAILURES_FILE})"
+    )
+
+
+@corpus_app.command("submit")
+def dft_corpus_submit(
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of training seeds.")],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Corpus folder (shared by all workers).")] = Path(
+        "data/corpus/gpaw-szp"
+    ),
+    batch_size: Annotated[int, typer.Option(min=1, help="Seeds per FireWorks job.")] = 4,
+    category: Annotated[
+        str | None, typer.Option(help="FireWorks category of the jobs (e.g. 'dft').")
+    ] = None,
+    basis: Annotated[
+        str | None, typer.Option(help="GPAW basis (default: SOCSCREEN_BASIS).")
+    ] = None,
+    cpu_seconds: Annotated[
+        int, typer.Option(min=1, help="CPU-time limit of one structure (s).")
+    ] = 600,
+    retry_failed: Annotated[
+        bool, typer.Option(help="Also submit seeds listed in failures.jsonl.")
+    ] = False,
+    db_uri: DbUri = None,
+    launchpad: LaunchpadFile = None,
+) -> None:
+    """Submit the corpus seeds SEED..SEED+N-1 as a FireWorks training-data campaign.
+
+    Seeds whose file exists (or that failed before) are left out; run the jobs with
+    `socscreen campaign run --workers N` (add `--category` to match `--category` here).
+    """
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    from socscreen.makers.gpaw_reference import GPAWReferenceSettings
+    from socscreen.workflows.training_data import pending_seeds, training_data_flow
+
+    seeds = pending_seeds(n, seed, out, retry_failed)
+    if not seeds:
+        typer.echo(f"nothing to submit: seeds {seed}..{seed + n - 1} are done in {out}")
+        return
+    settings = GPAWReferenceSettings(**({"basis": basis} if basis else {}))
+    flow = training_data_flow(
+        seeds, out, settings, batch_size, category, cpu_seconds=cpu_seconds
+    )
+    with _database(db_uri, launchpad) as db:
+        workflow = flow_to_workflow(flow, metadata={"training_data": str(out.resolve())})
+        db.launchpad().add_wf(workflow)
+    typer.echo(
+        f"submitted {len(seeds)} seeds in {len(flow.jobs)} jobs writing to {out.resolve()}; "
+        "run them with `socscreen campaign run --workers N`"
     )

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from jobflow.managers.fireworks import flow_to_workflow
 from typer.testing import CliRunner
 
 from socscreen.cli import app
@@ -18,8 +19,11 @@ from socscreen.workflows.training_data import (
     corpus_file_name,
     estimated_cost,
     generate_corpus,
+    pending_seeds,
+    training_data_flow,
 )
 from socscreen.workflows.training_structures import training_structure
+from socscreen.workflows.workers import run_workers
 
 SZ = GPAWReferenceSettings(basis="sz(dzp)")
 
@@ -101,3 +105,56 @@ def test_stored_file_with_indefinite_overlap_is_removed(silicon, tmp_path):
     assert not path.exists()
     _write_checked(silicon, path, GPAWReferenceSettings())
     assert path.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.gpaw
+def test_training_data_campaign_runs_through_fireworks_workers(db, tmp_path):
+    """Two seeds (one per job) through a real launchpad and a real `rlaunch` worker."""
+    first = _cheap_seed()
+    second = _cheap_seed(first + 1)
+    out = tmp_path / "corpus"
+    flow = training_data_flow([first, second], out, SZ, batch_size=1, category="dft")
+    assert [j.config.manager_config for j in flow.jobs] == [{"_category": "dft"}] * 2
+    db.launchpad().add_wf(flow_to_workflow(flow))
+
+    report = run_workers(db, 1, tmp_path / "run", category=["dft"])
+
+    assert report.exit_codes == [0] and report.states == {"COMPLETED": 2}
+    written = sorted(out.glob("train_*.npz"))
+    assert [int(p.name.split("_")[1]) for p in written] == [first, second]
+    for path in written:  # complete corpus files, loadable by every consumer
+        ham = Hamiltonian.from_npz(path)
+        assert ham.has_soc and ham.meta["basis"] == "sz(dzp)"
+    store = db.job_store()
+    store.connect()
+    outputs = [doc["output"] for doc in store.query({"name": {"$regex": "^corpus"}})]
+    assert sorted(e["seed"] for o in outputs for e in o) == [first, second]
+    assert {e["status"] for o in outputs for e in o} == {"written"}
+    assert pending_seeds(second - first + 1, first, out) == [
+        s for s in range(first + 1, second)
+    ]  # resubmitting skips the written seeds
+
+
+def test_training_data_flow_rejects_bad_batches(tmp_path):
+    with pytest.raises(ValueError, match="batch_size"):
+        training_data_flow([1], tmp_path, batch_size=0)
+    with pytest.raises(ValueError, match="no seeds"):
+        training_data_flow([], tmp_path)
+
+
+def test_cli_submit_adds_only_pending_seeds(db, tmp_path):
+    first = _cheap_seed()
+    uri = ["--db-uri", f"{db.uri}/{db.database}"]
+    args = ["dft-corpus", "submit", "--n", "3", "--seed", str(first), "--out", str(tmp_path)]
+    (tmp_path / corpus_file_name(first, "X")).write_bytes(b"")  # seed `first` is done
+    result = CliRunner().invoke(app, [*args, "--batch-size", "2", "--category", "dft", *uri])
+    assert result.exit_code == 0, result.output
+    assert "submitted 2 seeds in 1 jobs" in result.output
+    fireworks = list(db.launchpad().fireworks.find({}, {"spec": 1}))
+    assert len(fireworks) == 1 and fireworks[0]["spec"]["_category"] == "dft"
+
+    (tmp_path / corpus_file_name(first + 1, "X")).write_bytes(b"")
+    (tmp_path / corpus_file_name(first + 2, "X")).write_bytes(b"")
+    again = CliRunner().invoke(app, [*args, *uri])
+    assert again.exit_code == 0 and "nothing to submit" in again.output
