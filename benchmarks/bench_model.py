@@ -11,7 +11,8 @@ Prints markdown tables:
    per-structure gauge shift c·S, see ``socscreen.model.loss``), of S (exact overlaps vs
    GPAW), of SOC elements (H_uu, H_ud), band energies within E_F ± 2 eV on an 8×8×8 grid
    (each relative to its own E_F, and after removing the mean offset), spin splittings;
-   averaged per prototype family too;
+   averaged per prototype family, and split by whether a test file's element set also
+   occurs in the training split (the composition split);
 2. SOC off vs on for the predicted Bi2Se3: Γ gap and Fu–Kane Z2;
 3. speed and peak memory of ``predict`` for a 5-atom and a 100-atom cell on 1 CPU core.
 """
@@ -170,6 +171,14 @@ def _means(rows: list[dict]) -> dict[str, float | None]:
     return out
 
 
+def _element_set(file_name: str) -> frozenset[str]:
+    """Elements of a corpus file from its name, ``train_<seed>_<formula>.npz``."""
+    from pymatgen.core import Composition
+
+    formula = Path(file_name).stem.split("_", 2)[2]
+    return frozenset(str(e) for e in Composition(formula).elements)
+
+
 def accuracy(checkpoint: Path | None, data: Path) -> None:
     """Tables 1 and 2."""
     from socscreen.model.inference import load_model, predict
@@ -214,6 +223,20 @@ def accuracy(checkpoint: Path | None, data: Path) -> None:
             }
         )
     _table("Per prototype family (test split)", family_rows, COLUMNS)
+    seen = {_element_set(name) for name in record.get("split", {}).get("train", [])}
+    groups = defaultdict(list)
+    for (name, _), row in zip(cases, rows, strict=False):
+        groups["element set in training" if _element_set(name) in seen else "new element set"].append(
+            row
+        )
+    _table(
+        "Composition split of the test files (is the same element set in the training split?)",
+        [
+            {"name": f"{key} ({len(v)})", "prototype": "-", **_means(v)}
+            for key, v in sorted(groups.items())
+        ],
+        COLUMNS,
+    )
     soc_switch(checkpoint)
 
 
