@@ -18,11 +18,12 @@ SOC-driven band inversion (:func:`soc_band_inversion`): two indicators, both rep
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 from pymatgen.symmetry.bandstructure import HighSymmKpath
 
 from socscreen.analysis.bloch import (
@@ -49,6 +50,7 @@ __all__ = [
     "soc_band_inversion",
     "spin_splitting",
     "spin_splitting_at",
+    "structure_path",
 ]
 
 
@@ -65,11 +67,16 @@ class KPath:
         between disconnected segments add no length.
     labels
         ``(distance, label)`` of the high-symmetry points, e.g. ``(0.0, "Gamma")``.
+    point_labels
+        Label of every k-point, ``""`` between high-symmetry points (segments share no
+        point: a segment's end and the next segment's start are both listed, as in a
+        VASP line-mode k-point list).
     """
 
     kpoints: np.ndarray
     distances: np.ndarray
     labels: list[tuple[float, str]]
+    point_labels: list[str] = field(default_factory=list)
 
 
 def high_symmetry_path(
@@ -79,10 +86,8 @@ def high_symmetry_path(
 ) -> KPath:
     """Return the standard high-symmetry path of the container's crystal.
 
-    pymatgen's path is expressed in its standard primitive cell; the integer matrix
-    that maps that cell onto the container's cell (``Lattice.find_mapping``) converts the
-    k-points into the container's reciprocal basis. For a 2D system (an axis without
-    hoppings) only the segments in the ``k = 0`` plane of that axis are kept.
+    See :func:`structure_path`; for a 2D system (an axis without hoppings) only the
+    segments in the ``k = 0`` plane of that axis are kept.
 
     Parameters
     ----------
@@ -92,13 +97,39 @@ def high_symmetry_path(
         k-points per 1/Angstrom of path length.
     path_type
         ``"setyawan_curtarolo"``, ``"latimer_munro"`` or ``"hinuma"`` (pymatgen).
+    """
+    return structure_path(ham.structure, line_density, path_type, LowdinBloch(ham).periodic)
+
+
+def structure_path(
+    structure: Structure,
+    line_density: float = 40.0,
+    path_type: str = "setyawan_curtarolo",
+    periodic: np.ndarray | None = None,
+) -> KPath:
+    """Return the standard high-symmetry path of a crystal in its own reciprocal basis.
+
+    pymatgen's path is expressed in its standard primitive cell; the integer matrix
+    that maps that cell onto ``structure``'s cell (``Lattice.find_mapping``) converts the
+    k-points into ``structure``'s reciprocal basis.
+
+    Parameters
+    ----------
+    structure
+        The crystal (any primitive setting).
+    line_density
+        k-points per 1/Angstrom of path length.
+    path_type
+        ``"setyawan_curtarolo"``, ``"latimer_munro"`` or ``"hinuma"`` (pymatgen).
+    periodic
+        Periodic axes, boolean ``[3]``; segments leaving the ``k = 0`` plane of a
+        non-periodic axis are dropped. ``None``: all three axes are periodic.
 
     Raises
     ------
     ValueError
-        If the standard cell cannot be mapped onto the container's cell.
+        If the standard cell cannot be mapped onto the structure's cell.
     """
-    structure = ham.structure
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kpath = HighSymmKpath(structure, path_type=path_type)
@@ -108,11 +139,11 @@ def high_symmetry_path(
     else:
         mapping = structure.lattice.find_mapping(kpath.prim.lattice)
         if mapping is None:
-            raise ValueError("cannot map pymatgen's standard cell onto the container's cell")
+            raise ValueError("cannot map pymatgen's standard cell onto the structure's cell")
         to_ours = np.linalg.inv(np.asarray(mapping[2], dtype=float)).T
-    periodic = LowdinBloch(ham).periodic
+    periodic = np.ones(3, dtype=bool) if periodic is None else np.asarray(periodic, dtype=bool)
     recip = structure.lattice.reciprocal_lattice.matrix
-    kpoints, distances, labels = [], [], []
+    kpoints, distances, labels, point_labels = [], [], [], []
     total, previous = 0.0, None
     for branch in kpath.kpath["path"]:
         for start, end in zip(branch[:-1], branch[1:], strict=True):
@@ -127,13 +158,14 @@ def high_symmetry_path(
             s = np.linspace(0.0, 1.0, max(2, int(np.ceil(length * line_density)) + 1))
             kpoints.append(ends[0] + s[:, None] * (ends[1] - ends[0]))
             distances.append(total + s * length)
+            point_labels += [_pretty(start)] + [""] * (len(s) - 2) + [_pretty(end)]
             total += length
             labels.append((total, end))
             previous = end
     if not kpoints:
         raise ValueError("no path segment lies in the periodic directions")
     labels = [(d, _pretty(name)) for d, name in labels]
-    return KPath(np.concatenate(kpoints), np.concatenate(distances), labels)
+    return KPath(np.concatenate(kpoints), np.concatenate(distances), labels, point_labels)
 
 
 def _pretty(label: str) -> str:

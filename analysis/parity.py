@@ -33,6 +33,7 @@ __all__ = [
     "Inversion",
     "ParityZ2",
     "find_inversion",
+    "fu_kane_indices",
     "hamiltonian_inversion",
     "inversion_error",
     "parity_matrix",
@@ -324,10 +325,38 @@ def parity_z2(source: LowdinBloch, n_occ: int, inversion: Inversion) -> ParityZ2
         raise ValueError(f"Z2 needs a 2D or 3D system, this one has {dim} periodic axes")
     trim = trim_points(periodic)
     deltas, gap, error = trim_deltas(source, inversion, n_occ, trim)
-    odd = deltas < 0
-    nu0 = int(odd.sum() % 2)
-    if dim == 2:
-        z2 = [nu0]
-    else:
-        z2 = [nu0] + [int(odd[trim[:, j] == 0.5].sum() % 2) for j in range(3)]
+    z2 = fu_kane_indices(trim, deltas)
     return ParityZ2(z2=z2, trim=trim, deltas=deltas, trim_gap_eV=gap, parity_error=error)
+
+
+def fu_kane_indices(trim: np.ndarray, deltas: np.ndarray) -> list[int]:
+    """Fu-Kane Z2 indices from the parity products at the TRIM.
+
+    Parameters
+    ----------
+    trim
+        TRIM, fractional ``[n_trim, 3]`` with entries 0 or 1/2 (8 in 3D, 4 in 2D with
+        the non-periodic axis at 0).
+    deltas
+        Product of the occupied Kramers-pair parities at each TRIM (+1 or -1).
+
+    Returns
+    -------
+    list of int
+        ``[nu0, nu1, nu2, nu3]`` for 8 TRIM, ``[nu]`` for 4.
+
+    Raises
+    ------
+    ValueError
+        If the number of TRIM is neither 4 nor 8, or a TRIM coordinate is not 0 or 1/2.
+    """
+    trim = np.asarray(trim, dtype=float)
+    if len(trim) not in (4, 8) or len(deltas) != len(trim):
+        raise ValueError(f"need 4 or 8 TRIM with one product each, got {len(trim)}, {len(deltas)}")
+    if not np.all(np.isclose(trim, 0.0) | np.isclose(trim, 0.5)):
+        raise ValueError("TRIM coordinates must be 0 or 1/2 (fractional, reduced)")
+    odd = np.asarray(deltas) < 0
+    nu0 = int(odd.sum() % 2)
+    if len(trim) == 4:
+        return [nu0]
+    return [nu0] + [int(odd[np.isclose(trim[:, j], 0.5)].sum() % 2) for j in range(3)]
