@@ -220,6 +220,14 @@ class ValidationDocument(BaseModel):
     soc_off: BandComparisonDocument | None = Field(
         None, description="Comparison of the SOC-off twin calculation, when it was run (eV)."
     )
+    z2_dft_soc_off: list[int] | None = Field(
+        None, description="Z2 indices of the SOC-off twin calculation, when it was run."
+    )
+    dft_details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Route-specific results, e.g. for VASP the per-TRIM parity products and "
+        "their confidence, the Fermi levels (eV) and gaps (eV) of the runs, run folders.",
+    )
     timings: dict[str, float] = Field(
         default_factory=dict, description="Wall time per stage, e.g. dft, compare, z2 (s)."
     )
