@@ -433,6 +433,7 @@ def soc_band_inversion(
     scan_density: float = 12.0,
     close_tol_eV: float = 0.02,
     gap_density: float = 25.0,
+    gaps: tuple[GapResult, GapResult] | None = None,
 ) -> SocEffect:
     """SOC-induced gap change and band-inversion indicators (see the module docstring).
 
@@ -450,17 +451,26 @@ def soc_band_inversion(
         Direct gaps below this count as closed (eV).
     gap_density
         k-point density for the SOC on/off gaps.
+    gaps
+        :func:`band_gap` of ``ham`` with and without SOC when the caller has them
+        already (computed here with ``gap_density`` when ``None``).
 
     Raises
     ------
     ValueError
-        If the container has no spin-orbit blocks.
+        If the container has no spin-orbit blocks, or ``gaps`` are not (SOC, no SOC).
     """
     if not ham.has_soc:
         raise ValueError("soc_band_inversion needs a Hamiltonian with spin-orbit blocks")
+    if gaps is not None and (gaps[0].soc, gaps[1].soc) != (True, False):
+        raise ValueError("gaps must be the band gaps with SOC and without SOC, in that order")
     ham = ham.symmetrized()
-    gap_on = band_gap(ham, soc=True, density=gap_density)
-    gap_off = band_gap(ham, soc=False, density=gap_density)
+    if gaps is None:
+        gaps = (
+            band_gap(ham, soc=True, density=gap_density),
+            band_gap(ham, soc=False, density=gap_density),
+        )
+    gap_on, gap_off = gaps
     n_occ = gap_on.n_occupied
     source = LowdinBloch(ham)
     k = np.concatenate(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from socscreen.analysis.bands import band_gap
+from socscreen.analysis.bands import GapResult, band_gap
 from socscreen.analysis.bloch import LowdinBloch, n_occupied
 from socscreen.analysis.parity import hamiltonian_inversion, parity_z2
 from socscreen.analysis.wilson import WilsonZ2, wilson_z2
@@ -86,6 +86,7 @@ def z2_invariants(
     gap_tol_eV: float = 1e-3,
     inversion_tol_eV: float = 1e-3,
     wilson_options: dict[str, Any] | None = None,
+    gap: GapResult | None = None,
 ) -> Z2Result:
     """Z2 indices of a container; metals and gapless cases are flagged, never raised.
 
@@ -107,6 +108,10 @@ def z2_invariants(
         Largest inversion error (eV) for the parity route to apply.
     wilson_options
         Passed to :func:`~socscreen.analysis.wilson.plane_wcc`.
+    gap
+        :func:`~socscreen.analysis.bands.band_gap` of ``ham`` with the same ``soc``,
+        ``density`` and ``metal_tol_eV`` when the caller has it already (computed here
+        when ``None``).
 
     Returns
     -------
@@ -114,7 +119,7 @@ def z2_invariants(
         Indices, evidence, flags and timings.
     """
     result, _ = z2_with_wilson(
-        ham, route, soc, gap_density, gap_tol_eV, inversion_tol_eV, wilson_options
+        ham, route, soc, gap_density, gap_tol_eV, inversion_tol_eV, wilson_options, gap
     )
     return result
 
@@ -127,6 +132,7 @@ def z2_with_wilson(
     gap_tol_eV: float = 1e-3,
     inversion_tol_eV: float = 1e-3,
     wilson_options: dict[str, Any] | None = None,
+    gap: GapResult | None = None,
 ) -> tuple[Z2Result, WilsonZ2 | None]:
     """:func:`z2_invariants` that also returns the Wilson-loop WCC (for plots).
 
@@ -138,6 +144,8 @@ def z2_with_wilson(
     """
     if route not in ("auto", "parity", "wilson"):
         raise ValueError(f"route must be 'auto', 'parity' or 'wilson', got {route!r}")
+    if gap is not None and gap.soc != soc:
+        raise ValueError(f"the given band gap has soc={gap.soc}, the Z2 run soc={soc}")
     timings: dict[str, float] = {}
     start = clock = time.perf_counter()
 
@@ -183,7 +191,8 @@ def z2_with_wilson(
     if n_occ % 2:
         flags += ["odd_electron_count", "metal"]
         return finish()
-    gap = band_gap(ham, soc=soc, density=gap_density, metal_tol_eV=gap_tol_eV)
+    if gap is None:
+        gap = band_gap(ham, soc=soc, density=gap_density, metal_tol_eV=gap_tol_eV)
     out["gap_eV"], out["direct_gap_eV"] = gap.indirect_gap_eV, gap.direct_gap_eV
     lap("gap")
     if gap.kind != "insulator":
