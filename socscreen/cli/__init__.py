@@ -34,5 +34,6 @@ from socscreen.cli import campaign  # noqa: E402,F401
 from socscreen.cli import analysis  # noqa: E402,F401
 from socscreen.cli import dft  # noqa: E402,F401
 from socscreen.cli import model  # noqa: E402,F401
+from socscreen.cli import validation  # noqa: E402,F401
 
 __all__ = ["app"]

@@ -13,7 +13,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pymatgen.core import Structure
 
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
@@ -77,6 +77,12 @@ class ValidationTarget(BaseModel):
     reasons: list[SelectionReason] = Field(
         default_factory=list, description="Why the material was selected for validation."
     )
+
+    @field_validator("structure", mode="before")
+    @classmethod
+    def _structure_as_dict(cls, value: Any) -> Any:
+        # monty decodes the stored dict back into a Structure when a job's inputs load
+        return value.as_dict() if isinstance(value, Structure) else value
 
     @classmethod
     def from_result(

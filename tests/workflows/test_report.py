@@ -1,0 +1,177 @@
+"""Campaign report: a self-contained HTML page from stored results and validations.
+
+The stored documents hold real numbers: predictions of the shipped model for the Bi2Se3
+and Si fixture structures, compared with the fixtures' GPAW Hamiltonians (which stand in
+for the validation's DFT files).
+"""
+
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+
+import pytest
+from typer.testing import CliRunner
+
+from socscreen.analysis.bloch import monkhorst_pack
+from socscreen.analysis.comparison import compare_hamiltonians, z2_agree
+from socscreen.analysis.topology import z2_invariants
+from socscreen.cli import app
+from socscreen.model.inference import predict
+from socscreen.stores.queries import save_results
+from socscreen.stores.schemas.campaign import (
+    CampaignSummaryDocument,
+    CandidateDocument,
+    GapsDocument,
+    MaterialResultDocument,
+    Z2Document,
+)
+from socscreen.stores.schemas.validation import (
+    BandComparisonDocument,
+    ValidationDocument,
+    validation_id,
+)
+from socscreen.stores.validations import save_validation
+from socscreen.workflows.report import (
+    load_report_data,
+    render_report,
+    validation_statistics,
+    write_report,
+)
+
+PNG = "data:image/png;base64,"
+
+
+class Page(HTMLParser):
+    """Rows (cell texts) of every table and the sources of every image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.images: list[str] = []
+        self.headings: list[str] = []
+        self._cell: list[str] | None = None
+        self._heading = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "img":
+            self.images.append(dict(attrs)["src"])
+        elif tag == "h2":
+            self._heading = True
+            self.headings.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "h2":
+            self._heading = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._heading:
+            self.headings[-1] += data
+
+
+@pytest.fixture
+def campaign(db, bi2se3, silicon, tmp_path):
+    """A campaign 'demo' with two results, one candidate and two validations."""
+    db.ensure_indexes()
+    docs, validations = [], []
+    for material_id, dft in (("bi2se3", bi2se3), ("si", silicon)):
+        predicted = predict(dft.structure)
+        z2_pred = z2_invariants(predicted, route="parity")
+        z2_dft = z2_invariants(dft, route="parity")
+        grid = compare_hamiltonians(predicted, dft, monkhorst_pack((4, 4, 4)))
+        dft_file = dft.to_npz(tmp_path / f"{material_id}.npz")
+        z2_doc = Z2Document.from_indices(z2_pred.z2, "parity") if z2_pred.z2 else None
+        docs.append(
+            MaterialResultDocument(
+                material_id=material_id, campaign="demo",
+                reduced_formula=dft.structure.composition.reduced_formula,
+                structure=dft.structure.as_dict(), z2=z2_doc,
+                gaps=GapsDocument(indirect=max(grid.gap_predicted or 0.0, 0.0)),
+                confidence=0.8, flags=[] if z2_doc else ["metal"], model_version="test",
+            )
+        )  # fmt: skip
+        validations.append(
+            ValidationDocument(
+                validation_id=validation_id(material_id, "gpaw"), material_id=material_id,
+                campaign="demo", route="gpaw", formula=dft.structure.formula,
+                band_comparison=BandComparisonDocument.from_comparison(grid),
+                z2_predicted=z2_pred.z2, z2_dft=z2_dft.z2,
+                z2_agree=z2_agree(z2_pred.z2, z2_dft.z2), gap_dft=grid.gap_dft,
+                gap_predicted=grid.gap_predicted, dft_hamiltonian_path=str(dft_file),
+                reasons=["candidate"],
+            )
+        )  # fmt: skip
+    stores = {n: db.store(n) for n in ("results", "candidates", "campaigns", "validations")}
+    for store in stores.values():
+        store.connect()
+    save_results(stores["results"], docs)
+    candidate = CandidateDocument(
+        material_id="bi2se3", campaign="demo", reduced_formula="Bi2Se3",
+        z2=Z2Document.from_indices([1, 0, 0, 0], "parity"), gap_eV=0.2, reasons=["strong TI"],
+        result_last_updated=docs[0].last_updated,
+    )  # fmt: skip
+    stores["candidates"].update([candidate.model_dump()], key=["campaign", "material_id"])
+    summary = CampaignSummaryDocument(campaign="demo", n_structures=2, n_results=2)
+    stores["campaigns"].update([summary.model_dump()], key="campaign")
+    for doc in validations:
+        save_validation(stores["validations"], doc)
+    for store in stores.values():
+        store.close()
+    return validations
+
+
+def test_statistics_of_the_stored_validations(db, campaign):
+    data = load_report_data(db, "demo")
+    stats = validation_statistics(data.validations)
+    assert stats.n_validations == 2
+    expected = [v.z2_agree for v in campaign if v.z2_agree is not None]
+    assert stats.n_z2_compared == len(expected) and stats.n_z2_agree == sum(expected)
+    assert stats.band_mae == [v.band_comparison.band_mae for v in campaign]
+
+
+def test_report_page_has_tables_and_embedded_figures(db, campaign, tmp_path):
+    path = write_report(db, "demo", tmp_path / "out" / "report.html")
+    page = Page()
+    page.feed(path.read_text())
+    assert page.headings[:3] == ["Campaign summary", "Candidates (1)", "Validation against DFT"]
+    first_cells = [row[0] for row in page.rows if row]
+    assert first_cells.count("bi2se3") == 2 and first_cells.count("si") == 1
+    candidate_row = next(r for r in page.rows if r and r[0] == "bi2se3" and "(1;000)" in r)
+    assert "0.200" in candidate_row
+    for v in campaign:
+        row = next(r for r in page.rows if r and r[0] == v.material_id and "gpaw" in r)
+        assert f"{v.band_comparison.band_mae:.3f}" in row
+    # histogram, gap scatter and one band thumbnail per candidate or validated material
+    assert len(page.images) == 4
+    for src in page.images:
+        assert src.startswith(PNG)
+        assert base64.b64decode(src[len(PNG) :])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in path.read_text() and "https://" not in path.read_text()
+
+
+def test_report_without_validations_or_thumbnails(db, campaign):
+    data = load_report_data(db, "demo")
+    data.validations = []
+    page = Page()
+    page.feed(render_report(data))
+    assert page.images == [] and "Validation against DFT" not in page.headings
+
+
+def test_report_command_and_unknown_campaign(db, campaign, tmp_path):
+    uri = f"{db.uri}/{db.database}"
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", "demo", "-o", str(out), "--thumbnails", "0",
+                                      "--db-uri", uri])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and str(out) in result.output.replace("\n", "")
+    missing = CliRunner().invoke(app, ["report", "nope", "-o", str(out), "--db-uri", uri])
+    assert missing.exit_code == 1 and "no campaign 'nope'" in missing.output

@@ -1,0 +1,533 @@
+"""Campaign report: one self-contained HTML page (optionally PDF) of results and validations.
+
+:func:`write_report` gathers a campaign's summary, results, candidates and validations
+from the stores (:func:`load_report_data`), computes the agreement statistics of the
+validations (:func:`validation_statistics`), draws the figures (matplotlib PNGs embedded
+as base64) and writes one HTML file with no external resources:
+
+* campaign summary (counts, Z2 classes, model versions);
+* candidates table (id, formula, Z2, gap, confidence, flags, validation outcome);
+* validation agreement: Z2 agreement rate, band-MAE statistics and distribution,
+  predicted vs DFT gap scatter, one row per validation;
+* band thumbnails of candidates and validated materials: predicted bands (the campaign's
+  model, predicted again) over the DFT bands of the validation (read from its
+  training-data file) where one exists.
+
+A ``.pdf`` output is printed from the HTML by a headless Chromium/Chrome when one is
+installed (:func:`html_to_pdf`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from socscreen import __version__
+from socscreen.stores.config import DatabaseConfig
+from socscreen.stores.schemas.campaign import (
+    CampaignSummaryDocument,
+    CandidateDocument,
+    MaterialResultDocument,
+)
+from socscreen.stores.schemas.validation import ValidationDocument
+
+__all__ = [
+    "ReportData",
+    "ValidationStatistics",
+    "band_thumbnails",
+    "html_to_pdf",
+    "load_report_data",
+    "render_report",
+    "validation_statistics",
+    "write_report",
+]
+
+#: Browsers that can print a page to PDF headless, in order of preference.
+PDF_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome", "chrome-headless-shell")
+
+
+@dataclass
+class ReportData:
+    """Everything stored about one campaign that the report shows."""
+
+    summary: CampaignSummaryDocument
+    results: list[MaterialResultDocument]
+    candidates: list[CandidateDocument]
+    validations: list[ValidationDocument]
+
+    @property
+    def results_by_id(self) -> dict[str, MaterialResultDocument]:
+        """Results keyed by material id."""
+        return {r.material_id: r for r in self.results}
+
+
+def _query(db: DatabaseConfig, name: str, campaign: str, drop: Iterable[str] = ()) -> list[dict]:
+    store = db.store(name)
+    store.connect()
+    try:
+        properties = {"_id": 0, **dict.fromkeys(drop, 0)}
+        return list(
+            store.query({"campaign": campaign}, properties=properties, sort={"material_id": 1})
+        )
+    finally:
+        store.close()
+
+
+def load_report_data(db: DatabaseConfig, campaign: str) -> ReportData:
+    """Read a campaign's summary, results, candidates and validations.
+
+    Raises
+    ------
+    ValueError
+        If the campaign does not exist.
+    """
+    campaigns = db.store("campaigns")
+    campaigns.connect()
+    try:
+        stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
+    finally:
+        campaigns.close()
+    if stored is None:
+        raise ValueError(f"no campaign {campaign!r} in {db.describe()}")
+    return ReportData(
+        summary=CampaignSummaryDocument.model_validate(stored),
+        results=[MaterialResultDocument.model_validate(d) for d in _query(db, "results", campaign)],
+        candidates=[
+            CandidateDocument.model_validate(d) for d in _query(db, "candidates", campaign)
+        ],
+        validations=[
+            ValidationDocument.model_validate(d) for d in _query(db, "validations", campaign)
+        ],
+    )
+
+
+@dataclass
+class ValidationStatistics:
+    """Agreement of predictions with their DFT validations.
+
+    Attributes
+    ----------
+    n_validations
+        Validation documents.
+    n_z2_compared
+        Validations where both the predicted and the DFT Z2 are defined.
+    n_z2_agree
+        Of those, the ones whose indices agree.
+    band_mae
+        Band MAE near E_F on the DFT k-points of each validation, eV.
+    gap_pairs
+        ``(material_id, formula, predicted gap, DFT gap)`` where both are known, eV.
+    """
+
+    n_validations: int = 0
+    n_z2_compared: int = 0
+    n_z2_agree: int = 0
+    band_mae: list[float] = field(default_factory=list)
+    gap_pairs: list[tuple[str, str, float, float]] = field(default_factory=list)
+
+    @property
+    def z2_agreement_rate(self) -> float | None:
+        """Fraction of compared Z2 assignments that agree (None if none compared)."""
+        return self.n_z2_agree / self.n_z2_compared if self.n_z2_compared else None
+
+    @property
+    def gap_mae(self) -> float | None:
+        """Mean |predicted - DFT| gap, eV (None without pairs)."""
+        if not self.gap_pairs:
+            return None
+        return float(np.mean([abs(p - d) for _, _, p, d in self.gap_pairs]))
+
+
+def validation_statistics(validations: Iterable[ValidationDocument]) -> ValidationStatistics:
+    """Agreement statistics of a set of validations."""
+    stats = ValidationStatistics()
+    for doc in validations:
+        stats.n_validations += 1
+        if doc.z2_agree is not None:
+            stats.n_z2_compared += 1
+            stats.n_z2_agree += int(doc.z2_agree)
+        stats.band_mae.append(doc.band_comparison.band_mae)
+        if doc.gap_predicted is not None and doc.gap_dft is not None:
+            stats.gap_pairs.append(
+                (doc.material_id, doc.formula or doc.material_id, doc.gap_predicted, doc.gap_dft)
+            )
+    return stats
+
+
+def band_thumbnails(
+    data: ReportData,
+    limit: int = 24,
+    device: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, bytes]:
+    """PNG band thumbnails of the candidates and validated materials.
+
+    Each material is predicted again with the campaign's checkpoint; where a validation
+    wrote its DFT Hamiltonian (``dft_hamiltonian_path``) the DFT bands are drawn under
+    the predicted ones on the same path.
+
+    Parameters
+    ----------
+    data
+        The campaign's documents.
+    limit
+        At most this many thumbnails (candidates first, then validated materials).
+    device
+        Torch device of the predictions.
+    progress
+        Called with each material id before its figure is drawn.
+
+    Returns
+    -------
+    dict
+        PNG bytes per material id.
+    """
+    from pymatgen.core import Structure
+
+    from socscreen.analysis.bands import band_structure
+    from socscreen.analysis.validation_plots import plot_band_comparison, png_bytes
+    from socscreen.hamiltonian import Hamiltonian
+    from socscreen.model.inference import predict
+
+    dft_paths = {v.material_id: v.dft_hamiltonian_path for v in data.validations}
+    ids = list(dict.fromkeys([c.material_id for c in data.candidates] + list(dft_paths)))
+    results = data.results_by_id
+    checkpoint = data.summary.settings.checkpoint
+    out: dict[str, bytes] = {}
+    for material_id in ids[:limit]:
+        result = results.get(material_id)
+        if result is None or result.structure is None:
+            continue
+        if progress is not None:
+            progress(material_id)
+        structure = Structure.from_dict(result.structure)
+        predicted = predict(structure, checkpoint=checkpoint, device=device)
+        bands = band_structure(predicted, soc=True)
+        dft_bands = None
+        dft_file = dft_paths.get(material_id)
+        if dft_file and Path(dft_file).is_file():
+            dft = Hamiltonian.from_npz(dft_file)
+            dft_bands = band_structure(dft, soc=True)
+        title = f"{result.reduced_formula or ''} ({material_id})"
+        out[material_id] = png_bytes(plot_band_comparison(bands, dft_bands, title=title))
+    return out
+
+
+# -- HTML ---------------------------------------------------------------------------------
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1150px; color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.1em; } h2 { border-bottom: 1px solid #ccc;
+       padding-bottom: 0.2em; margin-top: 1.6em; font-size: 1.25em; }
+.meta { color: #666; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.88em; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f2f4f7; } tr:nth-child(even) td { background: #fafbfc; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.ok { color: #1a7f37; font-weight: 600; } .bad { color: #c62828; font-weight: 600; }
+.muted { color: #888; }
+.cards { display: flex; flex-wrap: wrap; gap: 0.8em; margin: 0.6em 0; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 0.5em 0.9em; min-width: 8em; }
+.card .value { font-size: 1.4em; font-weight: 600; } .card .label { color: #666; font-size: 0.8em; }
+.figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.thumbs { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 0.8em; }
+.thumbs figure { margin: 0; border: 1px solid #eee; padding: 4px; }
+.thumbs img { width: 100%; } figcaption { font-size: 0.8em; color: #555; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _z2(indices: list[int] | None) -> str:
+    if not indices:
+        return "—"
+    if len(indices) == 4:
+        return f"({indices[0]};{indices[1]}{indices[2]}{indices[3]})"
+    return "(" + "".join(str(i) for i in indices) + ")"
+
+
+def _agree(value: bool | None) -> str:
+    if value is None:
+        return '<span class="muted">n/a</span>'
+    return '<span class="ok">yes</span>' if value else '<span class="bad">no</span>'
+
+
+def _img(png: bytes, alt: str, width: int | None = None) -> str:
+    size = f' width="{width}"' if width else ""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}"{size}>'
+
+
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    thead = f"<thead><tr>{head}</tr></thead>" if headers else ""
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
+
+
+def _cards(items: list[tuple[str, str]]) -> str:
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="value">{_e(v)}</div>'
+            f'<div class="label">{_e(k)}</div></div>'
+            for k, v in items
+        )
+        + "</div>"
+    )
+
+
+def _summary_section(data: ReportData) -> str:
+    s = data.summary
+    versions = sorted({r.model_version for r in data.results if r.model_version})
+    cards = _cards(
+        [
+            ("structures", str(s.n_structures)),
+            ("results", str(len(data.results))),
+            ("failed", str(sum(r.error is not None for r in data.results))),
+            (
+                "strong / weak / trivial",
+                "/".join(
+                    str(sum(r.z2 is not None and r.z2.classification == c for r in data.results))
+                    for c in ("strong", "weak", "trivial")
+                ),
+            ),  # fmt: skip
+            ("candidates", str(len(data.candidates))),
+            ("validated", str(len(data.validations))),
+        ]
+    )
+    rows = [
+        ["sources", "<br>".join(_e(src.path) for src in s.sources) or "—"],
+        ["read / filtered / duplicates / ingestion errors",
+         f"{s.n_read} / {s.n_filtered} / {s.n_duplicates} / {s.n_ingest_errors}"],
+        ["model version(s)", _e(", ".join(versions) or "—")],
+        ["Z2 route / candidate gap threshold",
+         f"{_e(s.settings.z2_route)} / {s.settings.min_gap:g} eV"],
+    ]  # fmt: skip
+    return f"<h2>Campaign summary</h2>{cards}{_table([], rows)}"
+
+
+def _candidates_section(data: ReportData) -> str:
+    if not data.candidates:
+        return "<h2>Candidates</h2><p>No topological candidates in this campaign.</p>"
+    results = data.results_by_id
+    validations = {v.material_id: v for v in data.validations}
+    rows = []
+    for c in data.candidates:
+        result = results.get(c.material_id)
+        v = validations.get(c.material_id)
+        rows.append(
+            [
+                _e(c.material_id),
+                _e(c.reduced_formula or c.formula),
+                _z2(c.z2.z2 if c.z2 else None),
+                _e(c.z2.classification if c.z2 else ""),
+                _num(c.gap_eV),
+                _num(result.confidence if result else None, 2),
+                _e(", ".join(result.flags) if result else ""),
+                _agree(v.z2_agree) if v else '<span class="muted">not run</span>',
+                _num(v.band_comparison.band_mae) if v else "",
+            ]
+        )
+    headers = ["id", "formula", "Z2", "class", "gap (eV)", "confidence", "flags",
+               "DFT Z2 agrees", "band MAE (eV)"]  # fmt: skip
+    return f"<h2>Candidates ({len(rows)})</h2>" + _table(headers, rows, numeric={4, 5, 8})
+
+
+def _validation_section(data: ReportData, stats: ValidationStatistics) -> str:
+    from socscreen.analysis.validation_plots import (
+        plot_error_histogram,
+        plot_gap_scatter,
+        png_bytes,
+    )
+
+    if not data.validations:
+        return (
+            "<h2>Validation</h2><p>No validations yet: select flagged results with "
+            "<code>socscreen rerun CAMPAIGN</code> and run the DFT workers.</p>"
+        )
+    rate = stats.z2_agreement_rate
+    mae = np.asarray(stats.band_mae)
+    cards = _cards(
+        [
+            ("validations", str(stats.n_validations)),
+            ("Z2 agreement", f"{stats.n_z2_agree}/{stats.n_z2_compared}"
+             + (f" ({100 * rate:.0f} %)" if rate is not None else "")),
+            ("median band MAE", f"{np.median(mae) * 1e3:.0f} meV"),
+            ("mean band MAE", f"{mae.mean() * 1e3:.0f} meV"),
+            ("gap MAE", f"{stats.gap_mae:.3f} eV" if stats.gap_mae is not None else "—"),
+        ]
+    )  # fmt: skip
+    figures = [_img(png_bytes(plot_error_histogram(stats.band_mae)), "band MAE histogram", 380)]
+    if stats.gap_pairs:
+        _, labels, predicted, dft = zip(*stats.gap_pairs, strict=True)
+        figures.append(
+            _img(png_bytes(plot_gap_scatter(predicted, dft, labels)), "gap scatter", 380)
+        )
+    rows = []
+    for v in data.validations:
+        b = v.band_comparison
+        rows.append(
+            [
+                _e(v.material_id),
+                _e(v.formula),
+                _e(v.route),
+                _e(", ".join(v.reasons)),
+                _z2(v.z2_predicted),
+                _z2(v.z2_dft),
+                _agree(v.z2_agree),
+                _num(b.band_mae),
+                _num(v.band_comparison_path.band_mae if v.band_comparison_path else None),
+                _num(b.band_max_error),
+                _num(v.gap_predicted),
+                _num(v.gap_dft),
+                _num(v.spin_splitting_predicted),
+                _num(v.spin_splitting_dft),
+                _e(", ".join(v.dft_flags)),
+            ]
+        )
+    headers = ["id", "formula", "route", "selected as", "Z2 pred.", "Z2 DFT", "agree",
+               "band MAE grid (eV)", "band MAE path (eV)", "max error (eV)", "gap pred. (eV)",
+               "gap DFT (eV)", "splitting pred. (eV)", "splitting DFT (eV)",
+               "DFT flags"]  # fmt: skip
+    window = data.validations[0].band_comparison.window
+    note = (
+        f'<p class="meta">Band errors over the bands within ±{window:g} eV of the DFT Fermi '
+        "level, energies aligned at the valence-band maximum; grid = the DFT's full-zone "
+        "k-grid plus the TRIM, path = the high-symmetry path.</p>"
+    )
+    return (
+        f"<h2>Validation against DFT</h2>{cards}"
+        f'<div class="figures">{"".join(figures)}</div>'
+        + _table(headers, rows, numeric=set(range(7, 14)))
+        + note
+    )
+
+
+def _thumbnail_section(data: ReportData, thumbnails: dict[str, bytes]) -> str:
+    if not thumbnails:
+        return ""
+    results = data.results_by_id
+    validated = {v.material_id for v in data.validations if v.dft_hamiltonian_path}
+    figures = []
+    for material_id, png in thumbnails.items():
+        result = results[material_id]
+        caption = f"{result.reduced_formula} · {material_id}" + (
+            " · dashed: predicted, solid: DFT" if material_id in validated else " · predicted"
+        )
+        figures.append(
+            f"<figure>{_img(png, f'bands of {material_id}')}"
+            f"<figcaption>{_e(caption)}</figcaption></figure>"
+        )
+    return f'<h2>Band structures</h2><div class="thumbs">{"".join(figures)}</div>'
+
+
+def render_report(data: ReportData, thumbnails: dict[str, bytes] | None = None) -> str:
+    """Render the report as one self-contained HTML document."""
+    stats = validation_statistics(data.validations)
+    campaign = data.summary.campaign
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>socscreen report: {_e(campaign)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>Campaign {_e(campaign)}</h1>"
+        f'<p class="meta">socscreen {_e(__version__)} · generated {created}</p>'
+        + _summary_section(data)
+        + _candidates_section(data)
+        + _validation_section(data, stats)
+        + _thumbnail_section(data, thumbnails or {})
+        + "</body></html>"
+    )
+
+
+def html_to_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike) -> Path:
+    """Print an HTML file to PDF with a headless Chromium/Chrome.
+
+    Raises
+    ------
+    RuntimeError
+        If no such browser is installed or printing fails.
+    """
+    browser = next((b for b in map(shutil.which, PDF_BROWSERS) if b), None)
+    if browser is None:
+        raise RuntimeError(
+            f"PDF output needs one of {', '.join(PDF_BROWSERS)} on PATH; write .html instead"
+        )
+    pdf_path = Path(pdf_path).resolve()
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+             "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
+             Path(html_path).resolve().as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    if done.returncode != 0 or not pdf_path.is_file():
+        raise RuntimeError(f"{browser} could not print the report: {done.stderr.strip()[-500:]}")
+    return pdf_path
+
+
+def write_report(
+    db: DatabaseConfig,
+    campaign: str,
+    output: str | os.PathLike,
+    thumbnails: int = 24,
+    device: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the report of ``campaign`` as HTML (or PDF for a ``.pdf`` output).
+
+    Parameters
+    ----------
+    db
+        Database of the campaign.
+    campaign
+        Campaign name.
+    output
+        ``.html`` file, or ``.pdf`` (printed from the HTML, written beside it).
+    thumbnails
+        At most this many band thumbnails (0: none; each needs one prediction).
+    device
+        Torch device of the thumbnail predictions.
+    progress
+        Called with each material id while thumbnails are drawn.
+
+    Raises
+    ------
+    ValueError
+        If the campaign does not exist.
+    """
+    output = Path(output)
+    data = load_report_data(db, campaign)
+    figures = band_thumbnails(data, thumbnails, device, progress) if thumbnails > 0 else {}
+    page = render_report(data, figures)
+    html_path = output.with_suffix(".html")
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(page, encoding="utf-8")
+    if output.suffix.lower() == ".pdf":
+        return html_to_pdf(html_path, output)
+    return html_path
