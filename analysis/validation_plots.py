@@ -165,10 +165,9 @@ def plot_error_histogram(
     ax.hist(values, bins=bins, range=(0.0, max(values.max() * 1.05, 1e-3)),
             color=PREDICTED_COLOUR, edgecolor="k", lw=0.5)  # fmt: skip
     median = float(np.median(values))
-    ax.axvline(median, color="tab:red", lw=1.0, ls="--", label=f"median {median:.3f} eV")
-    ax.legend(fontsize=7, loc="best")
+    ax.axvline(median, color="tab:red", lw=1.0, ls="--")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("materials")
-    ax.set_title("Band error per validated material", fontsize=9)
+    ax.set_title(f"Band error per material (median {median:.3f} eV, dashed)", fontsize=9)
     return _save(fig, path)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from jobflow import Maker
@@ -154,6 +154,7 @@ def validate_with_gpaw(
         formula=target.formula,
         prediction_model_version=target.model_version,
         prediction_job_uuid=target.prediction_job_uuid,
+        prediction_source=predicted.meta.get("prediction_source"),
         reasons=target.reasons,
         dft_settings={
             "code": "GPAW",
@@ -194,8 +195,10 @@ class GPAWValidationMaker(Maker):
     name
         Job name.
     settings
-        GPAW settings (default: the corpus settings, so that the Hamiltonian can join
-        the training data).
+        Fields of :class:`GPAWReferenceSettings` to change from the corpus defaults
+        (keep the defaults for Hamiltonians that join the training data); a plain dict
+        because FireWorks stores makers as JSON and would turn a settings object into
+        its string.
     soc_off_twin
         Also compare without spin-orbit coupling.
     window
@@ -214,7 +217,7 @@ class GPAWValidationMaker(Maker):
     """
 
     name: str = "gpaw validation"
-    settings: GPAWReferenceSettings = field(default_factory=GPAWReferenceSettings)
+    settings: dict[str, Any] = field(default_factory=dict)
     soc_off_twin: bool = False
     window: float = DEFAULT_WINDOW
     line_density: float = 20.0
@@ -232,7 +235,7 @@ class GPAWValidationMaker(Maker):
         doc, dft = validate_with_gpaw(
             target,
             predicted,
-            self.settings,
+            GPAWReferenceSettings(**self.settings),
             window=self.window,
             line_density=self.line_density,
             z2_route=self.z2_route,

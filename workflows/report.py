@@ -127,14 +127,14 @@ class ValidationStatistics:
     band_mae
         Band MAE near E_F on the DFT k-points of each validation, eV.
     gap_pairs
-        ``(material_id, formula, predicted gap, DFT gap)`` where both are known, eV.
+        ``(material_id, predicted gap, DFT gap)`` where both are known, eV.
     """
 
     n_validations: int = 0
     n_z2_compared: int = 0
     n_z2_agree: int = 0
     band_mae: list[float] = field(default_factory=list)
-    gap_pairs: list[tuple[str, str, float, float]] = field(default_factory=list)
+    gap_pairs: list[tuple[str, float, float]] = field(default_factory=list)
 
     @property
     def z2_agreement_rate(self) -> float | None:
@@ -146,7 +146,7 @@ class ValidationStatistics:
         """Mean |predicted - DFT| gap, eV (None without pairs)."""
         if not self.gap_pairs:
             return None
-        return float(np.mean([abs(p - d) for _, _, p, d in self.gap_pairs]))
+        return float(np.mean([abs(p - d) for _, p, d in self.gap_pairs]))
 
 
 def validation_statistics(validations: Iterable[ValidationDocument]) -> ValidationStatistics:
@@ -159,9 +159,7 @@ def validation_statistics(validations: Iterable[ValidationDocument]) -> Validati
             stats.n_z2_agree += int(doc.z2_agree)
         stats.band_mae.append(doc.band_comparison.band_mae)
         if doc.gap_predicted is not None and doc.gap_dft is not None:
-            stats.gap_pairs.append(
-                (doc.material_id, doc.formula or doc.material_id, doc.gap_predicted, doc.gap_dft)
-            )
+            stats.gap_pairs.append((doc.material_id, doc.gap_predicted, doc.gap_dft))
     return stats
 
 
@@ -384,8 +382,15 @@ def _validation_section(data: ReportData, stats: ValidationStatistics) -> str:
         ]
     )  # fmt: skip
     figures = [_img(png_bytes(plot_error_histogram(stats.band_mae)), "band MAE histogram", 380)]
+    results = data.results_by_id
+
+    def formula(material_id: str) -> str:
+        result = results.get(material_id)
+        return (result.reduced_formula if result else None) or material_id
+
     if stats.gap_pairs:
-        _, labels, predicted, dft = zip(*stats.gap_pairs, strict=True)
+        ids, predicted, dft = zip(*stats.gap_pairs, strict=True)
+        labels = [formula(i) for i in ids]
         figures.append(
             _img(png_bytes(plot_gap_scatter(predicted, dft, labels)), "gap scatter", 380)
         )
@@ -395,7 +400,7 @@ def _validation_section(data: ReportData, stats: ValidationStatistics) -> str:
         rows.append(
             [
                 _e(v.material_id),
-                _e(v.formula),
+                _e(formula(v.material_id)),
                 _e(v.route),
                 _e(", ".join(v.reasons)),
                 _z2(v.z2_predicted),

@@ -179,6 +179,11 @@ class ValidationDocument(BaseModel):
     prediction_job_uuid: str | None = Field(
         None, description="jobflow uuid of the job that produced the prediction, if known."
     )
+    prediction_source: Literal["stored", "recomputed"] | None = Field(
+        None,
+        description="Where the compared prediction came from: the predict job's stored "
+        "output, or predicted again with the campaign's checkpoint.",
+    )
     reasons: list[SelectionReason] = Field(
         default_factory=list, description="Why the material was selected for validation."
     )

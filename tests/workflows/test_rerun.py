@@ -10,6 +10,7 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from socscreen.cli import app
+from socscreen.makers.gpaw_reference import GPAWReferenceSettings
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,
@@ -80,8 +81,9 @@ def test_submission_is_categorised_and_never_duplicated(campaign):
     fw = launchpad.get_fw_by_id(first.fw_ids["a-ti"])
     assert fw.spec["_category"] == "dft" and fw.spec["validation_id"] == "a-ti:gpaw"
     assert fw.spec["stage"] == "validation" and fw.state == "READY"
-    job = fw.tasks[0]["job"]
+    job = fw.tasks[0]["job"]  # as a worker loads it
     assert job.function_args[0].material_id == "a-ti"
+    assert GPAWReferenceSettings(**job.function.__self__.settings).basis == "szp(dzp)"
 
     second = submit_rerun(campaign, "c")
     assert second.in_flight == ["a-ti"] and second.submitted == ["b-shaky"]
