@@ -135,3 +135,15 @@ def test_rerun_command(campaign):
     assert bad.exit_code == 2 and "not valid JSON" in bad.output
     wrong = runner.invoke(app, ["rerun", "c", "--route", "abinit", "--db-uri", uri])
     assert wrong.exit_code == 2
+
+
+def test_vasp_route_submits_a_categorised_flow_per_material(campaign):
+    report = submit_rerun(campaign, "c", route="vasp", reasons=["candidate"])
+    assert report.submitted == ["a-ti"]
+    fireworks = list(campaign.launchpad().fireworks.find({"spec.validation_id": "a-ti:vasp"}))
+    assert len(fireworks) >= 4  # spin-orbit static, band path, TRIM parities, compare
+    assert {fw["spec"]["_category"] for fw in fireworks} == {"dft"}
+    first = campaign.launchpad().get_fw_by_id(report.fw_ids["a-ti"])
+    assert first.spec["validation_id"] == "a-ti:vasp" and not first.parents
+    again = submit_rerun(campaign, "c", route="vasp", reasons=["candidate"])
+    assert again.in_flight == ["a-ti"] and again.submitted == []
