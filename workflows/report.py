@@ -242,6 +242,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .thumbs { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 0.8em; }
 .thumbs figure { margin: 0; border: 1px solid #eee; padding: 4px; }
 .thumbs img { width: 100%; } figcaption { font-size: 0.8em; color: #555; }
+@page { size: A4 landscape; margin: 12mm; }
+@media print { body { max-width: none; margin: 0; font-size: 10pt; }
+               figure, tr, .card { break-inside: avoid; } h2 { break-after: avoid; } }
 """
 
 

@@ -8,6 +8,7 @@ for the validation's DFT files).
 from __future__ import annotations
 
 import base64
+import shutil
 from html.parser import HTMLParser
 
 import pytest
@@ -33,6 +34,7 @@ from socscreen.stores.schemas.validation import (
 )
 from socscreen.stores.validations import save_validation
 from socscreen.workflows.report import (
+    PDF_BROWSERS,
     load_report_data,
     render_report,
     validation_statistics,
@@ -175,3 +177,12 @@ def test_report_command_and_unknown_campaign(db, campaign, tmp_path):
     assert out.is_file() and str(out) in result.output.replace("\n", "")
     missing = CliRunner().invoke(app, ["report", "nope", "-o", str(out), "--db-uri", uri])
     assert missing.exit_code == 1 and "no campaign 'nope'" in missing.output
+
+
+@pytest.mark.skipif(
+    not any(map(shutil.which, PDF_BROWSERS)), reason="no headless Chromium/Chrome to print PDF"
+)
+def test_pdf_output(db, campaign, tmp_path):
+    path = write_report(db, "demo", tmp_path / "report.pdf", thumbnails=0)
+    assert path == (tmp_path / "report.pdf").resolve()
+    assert path.read_bytes()[:5] == b"%PDF-" and (tmp_path / "report.html").is_file()
