@@ -11,13 +11,17 @@ real JobStore (SecantusDB server, GridFS ``data`` store) and check the stored
 
 from __future__ import annotations
 
+import json
 import os
 
 import atomate2.vasp.jobs.base
 import numpy as np
 import pytest
 from atomate2.utils.testing.vasp import monkeypatch_vasp
+from fireworks import Workflow
 from jobflow import CURRENT_JOB, run_locally
+from jobflow.managers.fireworks import flow_to_workflow
+from monty.json import MontyEncoder
 from pymatgen.io.vasp import Incar
 
 from socscreen.hamiltonian import Hamiltonian
@@ -88,7 +92,6 @@ def assert_spin_orbit_incar(incar: Incar, n_sites: int) -> None:
     assert str(incar["GGA"]).upper() == "PE"
 
 
-@pytest.mark.slow
 def test_bi2se3_flow_with_soc_off_twin(mock_vasp, bi2se3, db, tmp_path):  # noqa: F811
     calls = mock_vasp("Bi2Se3", SOC_JOBS + SOC_OFF_JOBS)
     target = target_of(bi2se3, "bi2se3-vasp", [1, 0, 0, 0])
@@ -165,3 +168,15 @@ def test_si_flow_with_a_given_prediction(mock_vasp, silicon, db, tmp_path):  # n
     assert doc.gap_dft == pytest.approx(doc.band_comparison.gap_dft, abs=0.05)
     assert 0.8 < doc.gap_dft < 1.2 and doc.dft_flags == []
     assert doc.soc_off is None and "predict" not in doc.timings
+
+
+def test_flow_converts_to_a_fireworks_workflow(silicon):
+    flow = VaspValidationMaker(soc_off_twin=True).make(target_of(silicon, "si", [0, 0, 0, 0]))
+    assert [job.name for job in flow.jobs] == [*SOC_JOBS, *SOC_OFF_JOBS, "vasp validation compare"]
+    assert flow.output.uuid == flow.jobs[-1].uuid
+    spec = json.dumps(flow_to_workflow(flow).to_dict(), cls=MontyEncoder)
+    workflow = Workflow.from_dict(json.loads(spec))
+    names = {fw.fw_id: fw.name for fw in workflow.fws}
+    compare = next(i for i, name in names.items() if name == "vasp validation compare")
+    parents = {names[i] for i in workflow.links.parent_links[compare]}
+    assert parents == {*SOC_JOBS, *SOC_OFF_JOBS}  # the compare job reads all six run folders
