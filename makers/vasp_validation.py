@@ -37,9 +37,6 @@ from socscreen.makers.vasp.runs import VaspRunMakers
 from socscreen.stores.schemas.validation import ValidationDocument, ValidationTarget
 
 if TYPE_CHECKING:
-    from jobflow import Job
-    from pymatgen.core import Structure
-
     from socscreen.hamiltonian import Hamiltonian
 
 __all__ = ["VaspValidationMaker", "compare_vasp_runs"]
@@ -102,21 +99,6 @@ def compare_vasp_runs(
     return doc
 
 
-def _run_jobs(makers: VaspRunMakers, structure: Structure) -> tuple[list[Job], dict[str, str]]:
-    """Build the static, band-path and TRIM jobs of one spin setting; return their folders."""
-    static = makers.static.make(structure)
-    bands = makers.bands.make(static.output.structure, prev_dir=static.output.dir_name, mode="line")
-    parity = makers.parity.make(
-        static.output.structure, prev_dir=static.output.dir_name, mode="line"
-    )
-    dirs = {
-        "static": static.output.dir_name,
-        "bands": bands.output.dir_name,
-        "parity": parity.output.dir_name,
-    }
-    return [static, bands, parity], dirs
-
-
 @dataclass
 class VaspValidationMaker(Maker):
     """Validate one predicted material with atomate2 VASP runs (spin-orbit, non-collinear).
@@ -166,14 +148,11 @@ class VaspValidationMaker(Maker):
             VASP jobs then the compare job; ``flow.output`` is the ``ValidationDocument``.
         """
         structure = target.get_structure()
-        jobs, soc_dirs = _run_jobs(
-            self.soc_makers.for_structure(structure, self.magmoms), structure
-        )
+        jobs, soc_dirs = self.soc_makers.for_structure(structure, self.magmoms).make_jobs(structure)
         soc_off_dirs: Mapping[str, str] | None = None
         if self.soc_off_twin:
-            twin_jobs, soc_off_dirs = _run_jobs(
-                self.soc_off_makers.for_structure(structure), structure
-            )
+            twin_makers = self.soc_off_makers.for_structure(structure)
+            twin_jobs, soc_off_dirs = twin_makers.make_jobs(structure)
             jobs += twin_jobs
         compare = compare_vasp_runs(
             target,

@@ -33,6 +33,7 @@ from socscreen.analysis.bands import spin_splitting
 from socscreen.analysis.comparison import compare_band_energies, z2_agree
 from socscreen.analysis.vasp_bands import VaspBands, read_vasp_bands
 from socscreen.analysis.vasp_parity import ProjectionZ2, run_parity_z2
+from socscreen.makers.vasp.runs import RUNS
 from socscreen.stores.schemas.validation import (
     BandComparisonDocument,
     ValidationDocument,
@@ -45,15 +46,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_PARITY_CONFIDENCE",
-    "RUN_NAMES",
     "VaspRuns",
     "combined_gap",
     "read_vasp_runs",
     "vasp_validation_document",
 ]
-
-#: Folder keys of the three runs of one spin setting.
-RUN_NAMES = ("static", "bands", "parity")
 
 #: Parity estimates with ``|xi|`` below this (somewhere at the TRIM) are flagged.
 MIN_PARITY_CONFIDENCE = 0.5
@@ -103,7 +100,7 @@ def read_vasp_runs(dirs: Mapping[str, str]) -> VaspRuns:
     Parameters
     ----------
     dirs
-        Folder of each run by name (:data:`RUN_NAMES`); atomate2's ``host:/path``
+        Folder of each run by name (:data:`RUNS`); atomate2's ``host:/path``
         ``dir_name`` values are accepted.
 
     Raises
@@ -111,10 +108,10 @@ def read_vasp_runs(dirs: Mapping[str, str]) -> VaspRuns:
     ValueError
         If a run is missing or the runs disagree on spin-orbit coupling or cell.
     """
-    missing = [name for name in RUN_NAMES if name not in dirs]
+    missing = [name for name in RUNS if name not in dirs]
     if missing:
         raise ValueError(f"VASP run folder(s) {missing} not given")
-    static, bands, trim = (read_vasp_bands(dirs[name]) for name in RUN_NAMES)
+    static, bands, trim = (read_vasp_bands(dirs[name]) for name in RUNS)
     if len({static.soc, bands.soc, trim.soc}) != 1:
         raise ValueError("the static, band and TRIM runs disagree on LSORBIT")
     for run in (bands, trim):
@@ -125,7 +122,7 @@ def read_vasp_runs(dirs: Mapping[str, str]) -> VaspRuns:
         bands=bands,
         trim=trim,
         parity=run_parity_z2(dirs["parity"]),
-        dirs={name: str(dirs[name]) for name in RUN_NAMES},
+        dirs={name: str(dirs[name]) for name in RUNS},
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from atomate2.vasp.jobs.core import NonSCFMaker, StaticMaker
 from atomate2.vasp.sets.core import NonSCFSetGenerator, StaticSetGenerator
@@ -34,7 +35,13 @@ from socscreen.makers.vasp.sets import (
     vasp_run_kwargs,
 )
 
-__all__ = ["STATIC_OFF", "VaspRunMakers"]
+if TYPE_CHECKING:
+    from jobflow import Job, OutputReference
+
+__all__ = ["RUNS", "STATIC_OFF", "VaspRunMakers"]
+
+#: Names of the three runs of one spin setting, in the order they are made.
+RUNS = ("static", "bands", "parity")
 
 #: atomate2 static outputs the validation does not need (``None`` removes the INCAR key).
 STATIC_OFF = {"LORBIT": None, "LAECHG": None, "LVTOT": None}
@@ -137,3 +144,22 @@ class VaspRunMakers(MSONable):
         out.bands.input_set_generator.user_kpoints_settings = band_path_kpoints(structure, density)
         out.parity.input_set_generator.user_kpoints_settings = trim_kpoints(structure)
         return out
+
+    def make_jobs(self, structure: Structure) -> tuple[list[Job], dict[str, OutputReference]]:
+        """Build the static, band-path and TRIM jobs (call :meth:`for_structure` first).
+
+        The non-self-consistent runs start from the static run's folder and structure.
+
+        Returns
+        -------
+        tuple
+            The three jobs and references to their run folders (``static``, ``bands``,
+            ``parity``; atomate2's ``dir_name``).
+        """
+        static = self.static.make(structure)
+        start = {"prev_dir": static.output.dir_name, "mode": "line"}
+        bands = self.bands.make(static.output.structure, **start)
+        parity = self.parity.make(static.output.structure, **start)
+        jobs = [static, bands, parity]
+        dirs = {name: job.output.dir_name for name, job in zip(RUNS, jobs, strict=True)}
+        return jobs, dirs

@@ -89,15 +89,7 @@ def generate(case: str, fixture: str, twin: bool, workdir: Path) -> None:
 
     jobs = []
     for soc in (True, False) if twin else (True,):
-        makers = VaspRunMakers.spin_orbit(soc).for_structure(structure)
-        static = makers.static.make(structure)
-        bands = makers.bands.make(
-            static.output.structure, prev_dir=static.output.dir_name, mode="line"
-        )
-        parity = makers.parity.make(
-            static.output.structure, prev_dir=static.output.dir_name, mode="line"
-        )
-        jobs += [static, bands, parity]
+        jobs += VaspRunMakers.spin_orbit(soc).for_structure(structure).make_jobs(structure)[0]
 
     get_input_set = VaspInputGenerator.get_input_set
 
