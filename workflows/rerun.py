@@ -102,16 +102,15 @@ def route_maker(route: ValidationRoute, soc_off_twin: bool = False, **kwargs: An
 def prediction_job_uuids(db: DatabaseConfig, campaign: str) -> dict[str, str]:
     """Uuid of the job that predicted each material of a campaign.
 
-    Reads the jobflow ``outputs`` of the campaign's prediction jobs (stage ``predict``,
-    or ``batch`` where one job predicts and analyses), whose output lists the
+    Reads the jobflow ``outputs`` of the campaign's predict jobs, whose output lists the
     ``material_ids`` they were given; the earliest job listing an id is the one that
-    processed it (later resubmissions skip finished ids).
+    predicted it (later resubmissions skip finished ids).
     """
     outputs = db.job_store().docs_store
     outputs.connect()
     try:
         docs = outputs.query(
-            {"metadata.campaign": campaign, "metadata.stage": {"$in": ["predict", "batch"]}},
+            {"metadata.campaign": campaign, "metadata.stage": "predict"},
             properties=["uuid", "output.material_ids", "completed_at"],
             sort={"completed_at": 1},
         )
