@@ -76,7 +76,19 @@ class GPAWReferenceSettings(BaseModel):
     """Numerical settings of a GPAW reference calculation (corpus defaults).
 
     Every default reproduces the corpus in ``data/corpus/gpaw-szp`` bit for bit.
+    ``as_dict``/``from_dict`` make it MSONable, so a Maker holding it survives FireWorks
+    serialisation (monty would otherwise store the model as its ``str``).
     """
+
+    def as_dict(self) -> dict[str, Any]:
+        """MSONable dictionary (``@module``/``@class`` plus the fields)."""
+        cls = type(self)
+        return {"@module": cls.__module__, "@class": cls.__name__, **self.model_dump(mode="json")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GPAWReferenceSettings:
+        """Inverse of :meth:`as_dict`."""
+        return cls(**{k: v for k, v in d.items() if not k.startswith("@")})
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -53,3 +53,14 @@ def test_maker_defaults_follow_the_corpus():
     assert maker.name == "gpaw reference"
     assert maker.settings.basis == "szp(dzp)" and maker.settings.grid_spacing == 0.25
     assert maker.soc and maker.output_dir is None
+
+
+def test_maker_settings_survive_fireworks_serialisation(silicon):
+    """A Firework stores the maker as JSON; the settings must come back as settings."""
+    from fireworks import Firework
+    from jobflow.managers.fireworks import job_to_firework
+
+    settings = GPAWReferenceSettings(basis="sz(dzp)", grid_spacing=0.3)
+    job = GPAWReferenceMaker(settings=settings).make(silicon.structure)
+    restored = Firework.from_dict(job_to_firework(job).to_dict()).tasks[0]["job"]
+    assert restored.maker.settings == settings
