@@ -53,6 +53,11 @@ class TrainConfig(BaseModel):
 
     model: ModelConfig = Field(default_factory=ModelConfig, description="Architecture.")
     data: str = Field("data/corpus/gpaw-szp", description="Folder of corpus *.npz files.")
+    files: list[str] | None = Field(
+        None,
+        description="Only these file names of the folder (e.g. the training files of a "
+        "checkpoint record, to reproduce it after the corpus grew); None: every *.npz.",
+    )
     basis: str = Field("szp(dzp)", description="Basis of the corpus (GPAW subset syntax).")
     seed: int = Field(0, description="Seed of the split, initialisation and k sampling.")
     split: Literal["structure", "composition"] = Field(
@@ -142,9 +147,17 @@ def split_files(hamiltonians: Sequence[Hamiltonian], config: TrainConfig) -> dic
     return {k: sorted(v) for k, v in out.items()}
 
 
-def load_corpus(folder: str | os.PathLike) -> tuple[list[Path], list[Hamiltonian]]:
-    """All ``*.npz`` corpus files of a folder, sorted by name."""
-    files = sorted(Path(folder).glob("*.npz"))
+def load_corpus(
+    folder: str | os.PathLike, names: Sequence[str] | None = None
+) -> tuple[list[Path], list[Hamiltonian]]:
+    """The ``*.npz`` corpus files of a folder (or only ``names``), sorted by name."""
+    if names is None:
+        files = sorted(Path(folder).glob("*.npz"))
+    else:
+        files = sorted(Path(folder) / name for name in names)
+        missing = [f.name for f in files if not f.exists()]
+        if missing:
+            raise ValueError(f"{len(missing)} listed corpus files are not in {folder}: {missing}")
     if not files:
         raise ValueError(f"no *.npz corpus files in {folder}")
     return files, [Hamiltonian.from_npz(f) for f in files]
@@ -392,7 +405,7 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
     dtype = getattr(torch, config.dtype)
-    files, hamiltonians = load_corpus(config.data)
+    files, hamiltonians = load_corpus(config.data, config.files)
     shells, cutoffs = corpus_layout(hamiltonians, config.basis)
     base = payload = None
     if resume is not None or config.init_checkpoint is not None:

@@ -99,6 +99,28 @@ def export(
     typer.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
+def _recorded_files(record_path: Path, folder: Path) -> list[str]:
+    """File names of a checkpoint record's corpus, each checked against its sha256."""
+    import json
+
+    from socscreen.model.checkpoint import file_sha256
+
+    listed = json.loads(record_path.read_text()).get("training_files") or []
+    if not listed:
+        raise typer.BadParameter(f"{record_path} lists no training files")
+    changed = [
+        f["name"]
+        for f in listed
+        if not (folder / f["name"]).exists() or file_sha256(folder / f["name"]) != f["sha256"]
+    ]
+    if changed:
+        raise typer.BadParameter(
+            f"{len(changed)} files of {record_path} are missing or differ in {folder}: "
+            f"{changed[:5]}"
+        )
+    return [f["name"] for f in listed]
+
+
 #: Fine-tuning settings unless the config says otherwise: a delta on top of the model.
 FINETUNE_DEFAULTS = {
     "h0_epochs": 30,
@@ -135,6 +157,13 @@ def train(
         Path | None,
         typer.Option(help="Model to fine-tune (with --finetune); default the shipped one."),
     ] = None,
+    files_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Train only on the files a checkpoint record (.json) lists, checking their "
+            "sha256: reproduces that checkpoint's corpus after the folder grew."
+        ),
+    ] = None,
 ) -> None:
     """Train Uni-HamGNN on a corpus: H0, then SOC on frozen H0, then band fine-tuning.
 
@@ -157,6 +186,9 @@ def train(
         settings["init_checkpoint"] = str(checkpoint or default_checkpoint())
     elif checkpoint is not None:
         raise typer.BadParameter("--checkpoint only goes with --finetune (or use --resume)")
+    if files_from is not None:
+        folder = Path(data or settings.get("data") or TrainConfig().data)
+        settings["files"] = _recorded_files(files_from, folder)
     overrides = {
         "data": str(data) if data is not None else None,
         "h0_epochs": epochs,

@@ -175,3 +175,21 @@ def test_finetune_starts_from_the_base_weights(corpus, tmp_path, data_dir):
     shutil.copy(data_dir / "Si_szp.npz", foreign)
     with pytest.raises(ValueError, match="elements it does not know: Si"):
         train(_config(foreign, init_checkpoint=str(base)), tmp_path / "bad")
+
+
+def test_files_restrict_the_corpus_and_the_cli_checks_their_hashes(corpus, tmp_path):
+    out = tmp_path / "one"
+    config = _config(corpus, h0_epochs=1, soc_epochs=0, band_epochs=0, files=["train_00006_GeTe.npz"])
+    record = json.loads(train(config, out).with_suffix(".json").read_text())
+    assert [f["name"] for f in record["training_files"]] == ["train_00006_GeTe.npz"]
+    with pytest.raises(ValueError, match="not in"):
+        train(_config(corpus, files=["train_99999_X.npz"]), tmp_path / "missing")
+
+    from typer.testing import CliRunner
+
+    from socscreen.cli import app
+
+    (corpus / "train_00006_GeTe.npz").write_bytes(b"changed")  # no longer the recorded file
+    args = ["train", "--data", str(corpus), "--files-from", str(out / "model.json")]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "again")])
+    assert result.exit_code == 2 and "differ" in result.output
