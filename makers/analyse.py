@@ -1,21 +1,30 @@
-"""Analysis stage of a campaign: one Hamiltonian in, the physics fields of a result out.
+"""Analysis stage of a campaign: Hamiltonians in, result documents out.
 
 :func:`analyse_hamiltonian` is a plain function (no jobflow) that calls
 :mod:`socscreen.analysis` and translates its results into the typed sub-documents of
-:class:`~socscreen.stores.schemas.campaign.MaterialResultDocument`. The batch job of
-:mod:`socscreen.makers.batch` calls it after the prediction.
+:class:`~socscreen.stores.schemas.campaign.MaterialResultDocument`;
+:func:`analyse_structure` joins them with the ingested record; :class:`AnalyseBatchMaker`
+is the analyse job of a batch: it receives the predict job's output (Hamiltonians from the
+``data`` store, prediction failures) through its output reference and writes one result
+or error document per structure.
 
 What is computed, per material
 ------------------------------
 * gaps on a Gamma-centred grid with and without SOC (direct and indirect);
-* Z2 indices by ``settings.z2_route`` (parity + Wilson cross-check with ``"auto"``), with
-  and without SOC; metals and gapless cases become flags, never exceptions;
+* Z2 indices by ``settings.z2_route``, with and without SOC: by default (``"screening"``)
+  Fu-Kane parities when the Hamiltonian has an inversion centre (milliseconds) and Wilson
+  loops otherwise; ``"auto"`` adds the Wilson cross-check for centrosymmetric crystals
+  (several times slower); metals and gapless cases become flags, never exceptions;
 * the SOC band-inversion indicator (parity change at a TRIM for centrosymmetric crystals,
-  gap closing and reopening as SOC is switched on otherwise);
+  gap closing and reopening as SOC is switched on otherwise; the SOC scan runs only where
+  it is the indicator);
 * the largest spin splitting of the band pairs at the gap along the standard k-path;
 * Berry curvature of the occupied bands along the path, only where it can be non-zero:
   with time reversal and inversion together Omega(k) vanishes identically, so it is
   evaluated for non-centrosymmetric insulators only.
+
+The gaps with and without SOC are computed once and handed to the Z2 and band-inversion
+functions.
 
 Confidence
 ----------
@@ -27,30 +36,72 @@ when the parity and Wilson routes disagree, and 0 when no Z2 index could be assi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+from jobflow import Maker
 from pydantic import BaseModel, Field
+from tqdm.auto import tqdm
 
 from socscreen.analysis import (
+    LowdinBloch,
     OrthogonalTB,
     band_gap,
     band_structure,
     berry_curvature,
+    hamiltonian_inversion,
     n_occupied,
     soc_band_inversion,
     z2_invariants,
 )
 from socscreen.analysis.bands import GapResult
-from socscreen.analysis.topology import Z2Result
+from socscreen.analysis.topology import Route, Z2Result
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.makers.batch import (
+    BatchSummary,
+    campaign_job,
+    campaign_stores,
+    peak_memory_mb,
+    records_to_do,
+)
+from socscreen.makers.predict import (
+    PredictedBatch,
+    PredictedHamiltonian,
+    PredictionFailure,
+    model_version,
+)
+from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
     BerryCurvatureDocument,
     CampaignSettings,
+    ErrorDocument,
     GapsDocument,
+    MaterialResultDocument,
+    StructureRecord,
+    TimingsDocument,
     Z2Document,
 )
 
-__all__ = ["AnalysisFields", "CONFIDENT_GAP_EV", "analyse_hamiltonian", "z2_confidence"]
+__all__ = [
+    "CONFIDENT_GAP_EV",
+    "NO_PREDICTION",
+    "AnalyseBatchMaker",
+    "Analyser",
+    "AnalysisFields",
+    "analyse_hamiltonian",
+    "analyse_structure",
+    "z2_confidence",
+]
+
+#: The per-structure function of an analyse job: record, Hamiltonian and settings to result.
+Analyser = Callable[[StructureRecord, Hamiltonian, CampaignSettings], MaterialResultDocument]
+
+#: Reason recorded for a structure whose predict job left no output at all.
+NO_PREDICTION = "no prediction: the predict job of this batch left no output (see its Firework)"
+
+#: SOC scale factors of the gap-closing scan (non-centrosymmetric band-inversion indicator).
+SOC_SCAN_LAMBDAS = 6
 
 #: Direct gap (eV) along the Z2 evidence above which an assignment counts as fully confident.
 CONFIDENT_GAP_EV = 0.1
@@ -127,6 +178,12 @@ def _berry_along_path(ham: Hamiltonian, kpoints: np.ndarray) -> BerryCurvatureDo
     )
 
 
+def _route(settings: CampaignSettings, centrosymmetric: bool) -> Route:
+    if settings.z2_route == "screening":
+        return "parity" if centrosymmetric else "wilson"
+    return settings.z2_route
+
+
 def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> AnalysisFields:
     """Gaps, Z2, band inversion, spin splitting and Berry curvature of one Hamiltonian.
 
@@ -164,15 +221,21 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> Analysi
     elif gap_on.indirect_gap_eV < settings.min_gap:
         flags.append("gapless")
 
-    z2_on = z2_invariants(ham, route=settings.z2_route, soc=True)
-    z2_off = z2_invariants(ham, route=settings.z2_route, soc=False)
+    inversion, _ = hamiltonian_inversion(LowdinBloch(ham))
+    centrosymmetric = inversion is not None
+    route = _route(settings, centrosymmetric)
+    z2_on = z2_invariants(ham, route=route, soc=True, gap=gap_on)
+    z2_off = z2_invariants(ham, route=route, soc=False, gap=gap_off)
     flags += [f"z2_{f}" for f in z2_on.flags if f not in {"metal", "semimetal"}]
     if z2_on.dimension == 2:
         flags.append("two_dimensional")
 
-    inversion = None
+    inversion_scan = None
     if gap_on.kind != "metal" and gap_off.kind != "metal":
-        inversion = soc_band_inversion(ham).band_inversion
+        # with an inversion centre the TRIM parities decide; the SOC scan (n_lambda
+        # values) is the indicator of non-centrosymmetric crystals only
+        n_lambda = 2 if centrosymmetric else SOC_SCAN_LAMBDAS
+        inversion_scan = soc_band_inversion(ham, n_lambda=n_lambda, gaps=(gap_on, gap_off))
 
     bands = band_structure(ham, soc=True)
     splitting_max = splitting_k = None
@@ -184,7 +247,6 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> Analysi
             splitting_k = s.k_max_valence if valence else s.k_max_conduction
 
     berry = None
-    centrosymmetric = z2_on.inversion_error_eV is not None and "no_inversion" not in z2_on.flags
     if settings.berry_curvature and gap_on.kind == "insulator" and not centrosymmetric:
         berry = _berry_along_path(ham, bands.path.kpoints)
 
@@ -192,10 +254,140 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> Analysi
         z2=_z2_document(z2_on, z2_off),
         confidence=z2_confidence(z2_on),
         gaps=_gaps_document(gap_on, gap_off),
-        band_inversion=inversion,
+        band_inversion=None if inversion_scan is None else inversion_scan.band_inversion,
         spin_splitting_max=splitting_max,
         spin_splitting_k=splitting_k,
         berry=berry,
         flags=sorted(set(flags)),
         seconds=time.perf_counter() - t0,
     )
+
+
+def analyse_structure(
+    record: StructureRecord, ham: Hamiltonian, settings: CampaignSettings
+) -> MaterialResultDocument:
+    """Build the result document of one structure from its predicted Hamiltonian.
+
+    Parameters
+    ----------
+    record
+        The ingested structure (``record.campaign`` set).
+    ham
+        Its Hamiltonian with spin-orbit blocks.
+    settings
+        Campaign settings (analysis options, ``model_version``).
+
+    Returns
+    -------
+    MaterialResultDocument
+        Identity from the record, physics from :func:`analyse_hamiltonian`, the model
+        version (``settings.model_version``, else the one in ``ham.meta``) and the
+        analysis time.
+    """
+    fields = analyse_hamiltonian(ham, settings)
+    return MaterialResultDocument.from_record(
+        record,
+        **fields.model_dump(exclude={"seconds"}),
+        model_version=settings.model_version or model_version(ham.meta),
+        timings=TimingsDocument(analysis=fields.seconds),
+    )
+
+
+@dataclass
+class AnalyseBatchMaker(Maker):
+    """Analyse the predicted Hamiltonians of a batch and store its result documents.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    analyser
+        Per-structure function ``(record, hamiltonian, settings) ->
+        MaterialResultDocument``; importable (jobs are serialised by reference).
+    """
+
+    name: str = "analyse batch"
+    analyser: Analyser = analyse_structure
+
+    @campaign_job
+    def make(
+        self,
+        campaign: str,
+        material_ids: list[str],
+        predicted: PredictedBatch | None,
+        settings: CampaignSettings,
+    ) -> BatchSummary:
+        """Write the result (or error) document of every not yet done structure.
+
+        Parameters
+        ----------
+        campaign
+            Campaign name.
+        material_ids
+            Ids of the batch.
+        predicted
+            Output of the batch's predict job (an output reference when the flow is
+            built); ``None`` when that job left no output.
+        settings
+            Settings passed to the analyser.
+
+        Returns
+        -------
+        BatchSummary
+            Counts of the run; the documents themselves are in ``results``.
+        """
+        t0 = time.perf_counter()
+        hamiltonians = {p.material_id: p for p in predicted.hamiltonians} if predicted else {}
+        failures = {f.material_id: f for f in predicted.failures} if predicted else {}
+        with campaign_stores("structures", "results") as (structures, results):
+            records, n_skipped = records_to_do(structures, results, campaign, material_ids)
+            n_failed = 0
+            for record in tqdm(records, desc=self.name):
+                prediction = hamiltonians.get(record.material_id)
+                if prediction is not None:
+                    doc = self._analyse(record, prediction, settings)
+                else:
+                    doc = _prediction_error(record, failures.get(record.material_id))
+                save_results(results, [doc])
+                n_failed += doc.error is not None
+        return BatchSummary(
+            campaign=campaign,
+            material_ids=material_ids,
+            n_processed=len(records),
+            n_failed=n_failed,
+            n_skipped=n_skipped,
+            seconds=time.perf_counter() - t0,
+            peak_memory_mb=peak_memory_mb(),
+        )
+
+    def _analyse(
+        self, record: StructureRecord, prediction: PredictedHamiltonian, settings: CampaignSettings
+    ) -> MaterialResultDocument:
+        """Run the analyser; any exception becomes the record's analysis error."""
+        t0 = time.perf_counter()
+        try:
+            doc = self.analyser(record, prediction.hamiltonian, settings)
+        except Exception as exc:  # one structure's failure must not stop the batch
+            version = settings.model_version or model_version(prediction.hamiltonian.meta)
+            doc = MaterialResultDocument.from_error(record, "analysis", exc, model_version=version)
+        if (doc.material_id, doc.campaign) != (record.material_id, record.campaign):
+            raise ValueError(
+                f"analyser returned the result of {doc.material_id!r} in {doc.campaign!r} "
+                f"for {record.material_id!r} in {record.campaign!r}"
+            )
+        analysis = doc.timings.analysis or time.perf_counter() - t0
+        timings = TimingsDocument(
+            predict=prediction.seconds, analysis=analysis, total=prediction.seconds + analysis
+        )
+        return doc.model_copy(update={"timings": timings})
+
+
+def _prediction_error(
+    record: StructureRecord, failure: PredictionFailure | None
+) -> MaterialResultDocument:
+    """Error document of a structure that has no predicted Hamiltonian."""
+    if failure is None:
+        error = ErrorDocument(stage="predict", reason=NO_PREDICTION)
+        return MaterialResultDocument.from_record(record, error=error)
+    timings = TimingsDocument(predict=failure.seconds, total=failure.seconds)
+    return MaterialResultDocument.from_record(record, error=failure.error, timings=timings)

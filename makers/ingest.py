@@ -27,6 +27,7 @@ from pymatgen.core import Lattice, Structure
 from tqdm.auto import tqdm
 
 from socscreen.stores.schemas.campaign import (
+    CampaignSettings,
     ErrorDocument,
     SourceInfo,
     StructureFilter,
@@ -34,7 +35,7 @@ from socscreen.stores.schemas.campaign import (
 )
 
 __all__ = [
-    "DEFAULT_MAX_ATOMS",
+    "DEFAULT_MAX_SITES",
     "IngestReport",
     "RawStructure",
     "content_id",
@@ -44,8 +45,8 @@ __all__ = [
     "to_record",
 ]
 
-#: Largest primitive cell (sites) ingested by default.
-DEFAULT_MAX_ATOMS = 200
+#: Largest primitive cell (sites) ingested by default (the campaign setting's default).
+DEFAULT_MAX_SITES: int = CampaignSettings.model_fields["max_sites"].default
 #: Sites closer than this are taken for a broken structure (Angstrom).
 MIN_DISTANCE = 0.5
 
@@ -231,7 +232,7 @@ def _unreadable(entry: RawStructure, exc: BaseException) -> StructureRecord:
 def to_record(
     entry: RawStructure,
     structure: Structure | None = None,
-    max_atoms: int = DEFAULT_MAX_ATOMS,
+    max_sites: int = DEFAULT_MAX_SITES,
     supported_elements: Collection[str] | None = None,
     symprec: float = 0.01,
 ) -> StructureRecord:
@@ -243,7 +244,7 @@ def to_record(
         The source entry.
     structure
         The entry's structure if already parsed (else it is loaded here).
-    max_atoms
+    max_sites
         Largest primitive cell accepted (sites).
     supported_elements
         Elements the model knows; ``None`` accepts every element.
@@ -279,10 +280,11 @@ def to_record(
         primitive = standard_primitive(structure, symprec) if len(structure) > 1 else structure
     except ValueError as exc:
         return _error_record(entry, str(exc), exc, structure=structure)
-    if len(primitive) > max_atoms:
+    if len(primitive) > max_sites:
         return _error_record(
             entry,
-            f"{len(primitive)} atoms in the primitive cell > max_atoms {max_atoms}",
+            f"{len(primitive)} sites in the primitive cell exceed max_sites = {max_sites}: "
+            "too large to screen",
             structure=structure,
         )
     if len(primitive) > 1 and not primitive.is_valid(tol=MIN_DISTANCE):
@@ -347,7 +349,7 @@ def deduplicate(
 def ingest(
     entries: Iterable[RawStructure],
     filters: StructureFilter | None = None,
-    max_atoms: int = DEFAULT_MAX_ATOMS,
+    max_sites: int = DEFAULT_MAX_SITES,
     supported_elements: Collection[str] | None = None,
     symprec: float = 0.01,
     merge_duplicates: bool = True,
@@ -361,7 +363,7 @@ def ingest(
         Entries from a reader of :mod:`socscreen.workflows.sources`.
     filters
         Which entries to keep (applied before parsing where the source lists elements).
-    max_atoms, supported_elements, symprec
+    max_sites, supported_elements, symprec
         See :func:`to_record`.
     merge_duplicates
         Merge entries of the same crystal (:func:`deduplicate`).
@@ -390,7 +392,7 @@ def ingest(
             if criterion is not None:
                 report.filtered[criterion] += 1
                 continue
-        records.append(to_record(entry, structure, max_atoms, supported_elements, symprec))
+        records.append(to_record(entry, structure, max_sites, supported_elements, symprec))
     if merge_duplicates:
         records, report.n_duplicates = deduplicate(records)
     report.records = records

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from maggma.core import Store
 
+from socscreen.hamiltonian import Hamiltonian
 from socscreen.stores.schemas.campaign import (
     CampaignSummaryDocument,
     MaterialResultDocument,
     StructureRecord,
 )
 
+if TYPE_CHECKING:
+    from jobflow import JobStore
+
 __all__ = [
     "CAMPAIGN_KEY",
     "done_ids",
+    "load_hamiltonian",
     "load_records",
     "results_query",
     "save_records",
@@ -67,11 +72,40 @@ def load_records(store: Store, campaign: str, material_ids: Sequence[str]) -> li
     return [found[i] for i in material_ids]
 
 
+def load_hamiltonian(job_store: JobStore, campaign: str, material_id: str) -> Hamiltonian:
+    """Load the predicted Hamiltonian of a material from the ``data`` store (GridFS).
+
+    The latest predict job of ``campaign`` whose output lists ``material_id`` names the
+    blob; only that blob is read. ``job_store`` must be connected.
+
+    Raises
+    ------
+    ValueError
+        If no prediction of the material is stored.
+    """
+    doc = job_store.docs_store.query_one(
+        {
+            "metadata.campaign": campaign,
+            "metadata.stage": "predict",
+            "output.hamiltonians.material_id": material_id,
+        },
+        properties=["output.hamiltonians"],
+        sort={"completed_at": -1},
+    )
+    if doc is None:
+        raise ValueError(f"no predicted Hamiltonian of {material_id} in campaign {campaign!r}")
+    (item,) = [h for h in doc["output"]["hamiltonians"] if h["material_id"] == material_id]
+    blob = job_store.additional_stores["data"].query_one(
+        {"blob_uuid": item["hamiltonian"]["blob_uuid"]}
+    )
+    return Hamiltonian.from_dict(blob["data"])
+
+
 def done_ids(store: Store, campaign: str, material_ids: Sequence[str] | None = None) -> set[str]:
     """Ids of ``campaign`` whose result needs no (re)processing.
 
-    A result is done unless it carries an error from processing (predict, analysis,
-    process); results of structures that failed ingestion are done.
+    A result is done unless it carries an error of the predict or analysis stage;
+    results of structures that failed ingestion are done.
     """
     query: dict[str, Any] = {
         "campaign": campaign,

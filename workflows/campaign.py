@@ -2,21 +2,30 @@
 
 Flow of a campaign (one per submission)::
 
-    fan-out(ids) ──replace──> [batch 1, batch 2, ..., batch n] ──> summary
+    fan-out(ids) ──replace──> predict 1 ──> analyse 1 ─┐
+                              ...                       ├──> summary
+                              predict n ──> analyse n ─┘
 
 * ingestion runs at submission (:func:`submit_campaign`): records go to the
   ``structures`` collection, structures that failed ingestion get an error result at
   once, and the flow carries only ids (a GNoME dump does not fit in a Firework spec);
 * the fan-out job skips ids already done, splits the rest into batches of
-  ``settings.batch_size`` and returns ``Response(replace=Flow(batch jobs))``; FireWorks
-  inserts the batches before the summary, so workers keep polling while it runs;
-* each batch job (:class:`~socscreen.makers.batch.ProcessBatchMaker`) processes and
-  upserts its results;
+  ``settings.batch_size`` and returns ``Response(replace=Flow(...))`` with a predict and
+  an analyse job per batch; FireWorks inserts them before the summary, so workers keep
+  polling while it runs;
+* each predict job (:class:`~socscreen.makers.predict.PredictBatchMaker`) puts its
+  Hamiltonians in the ``data`` store (GridFS); the analyse job of the same batch
+  (:class:`~socscreen.makers.analyse.AnalyseBatchMaker`) gets them through the output
+  reference and upserts one result or error document per structure. It also runs when
+  its predict job fizzled, recording the missing prediction per structure;
 * the summary job (:class:`~socscreen.makers.summary.CampaignSummaryMaker`) runs after all
   batches, failed ones included, builds ``candidates`` and the campaign document.
 
 Every job carries the metadata ``campaign``, ``model_version``, ``settings`` and
-``stage``; ``categories`` route stages to FireWorks workers (``_category`` in the spec).
+``stage``. FireWorks categories (``_category`` in the spec) route the stages to workers:
+by default predict jobs are ``"predict"`` and everything else ``"analyse"``, so a worker
+without a category runs all of it, a GPU worker started with category ``predict`` only
+predictions and CPU workers with category ``analyse`` the analysis and bookkeeping.
 """
 
 from __future__ import annotations
@@ -26,13 +35,15 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from jobflow import Flow, Job, Maker, OnMissing, Response
 from maggma.core import Store
 
-from socscreen.makers.batch import ProcessBatchMaker, campaign_job, job_database
-from socscreen.makers.ingest import DEFAULT_MAX_ATOMS, IngestReport, ingest
+from socscreen.makers.analyse import AnalyseBatchMaker
+from socscreen.makers.batch import campaign_job, job_database
+from socscreen.makers.ingest import IngestReport, ingest
+from socscreen.makers.predict import PredictBatchMaker
 from socscreen.makers.summary import CampaignSummaryMaker
 from socscreen.stores.config import DatabaseConfig
 from socscreen.stores.queries import done_ids, save_records, save_results
@@ -45,9 +56,26 @@ from socscreen.stores.schemas.campaign import (
 )
 from socscreen.workflows.sources import open_source
 
-__all__ = ["CampaignMaker", "SubmitReport", "fan_out", "submit_campaign"]
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "STAGES",
+    "CampaignMaker",
+    "SubmitReport",
+    "fan_out",
+    "submit_campaign",
+]
 
-JobStage = Literal["fanout", "batch", "summary"]
+JobStage = Literal["fanout", "predict", "analyse", "summary"]
+STAGES: tuple[str, ...] = get_args(JobStage)
+
+#: FireWorks category per stage: predictions apart (e.g. a GPU worker), the light
+#: bookkeeping jobs with the analysis.
+DEFAULT_CATEGORIES: dict[str, str] = {
+    "fanout": "analyse",
+    "predict": "predict",
+    "analyse": "analyse",
+    "summary": "analyse",
+}
 
 
 def _configure(
@@ -84,10 +112,11 @@ def fan_out(
     campaign: str,
     material_ids: list[str],
     settings: CampaignSettings,
-    batch_maker: ProcessBatchMaker,
+    predict_maker: PredictBatchMaker,
+    analyse_maker: AnalyseBatchMaker,
     categories: dict[str, str],
 ) -> Response:
-    """Split the not yet done ids of ``campaign`` into batch jobs (dynamic replacement).
+    """Split the not yet done ids of ``campaign`` into predict + analyse job pairs.
 
     Returns
     -------
@@ -102,15 +131,19 @@ def fan_out(
         results.close()
     todo = [i for i in material_ids if i not in done]
     size = settings.batch_size
-    batches = [
-        _configure(batch_maker.make(campaign, todo[i : i + size], settings),
-                   "batch", campaign, settings, categories)
-        for i in range(0, len(todo), size)
-    ]  # fmt: skip
-    for number, batch in enumerate(batches, 1):
-        batch.name = f"{batch_maker.name} {campaign} {number}/{len(batches)}"
-    output = {"n_batches": len(batches), "n_todo": len(todo), "n_done": len(done)}
-    return Response(output=output, replace=Flow(batches) if batches else None)
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    jobs = []
+    for number, ids in enumerate(chunks, 1):
+        predicted = predict_maker.make(campaign, ids, settings)
+        analysed = analyse_maker.make(campaign, ids, predicted.output, settings)
+        tag = f"{campaign} {number}/{len(chunks)}"
+        predicted.name, analysed.name = f"{predict_maker.name} {tag}", f"{analyse_maker.name} {tag}"
+        _configure(predicted, "predict", campaign, settings, categories)
+        # a fizzled prediction still gets its structures' error documents written
+        _configure(analysed, "analyse", campaign, settings, categories, allow_missing=True)
+        jobs += [predicted, analysed]
+    output = {"n_batches": len(chunks), "n_todo": len(todo), "n_done": len(done)}
+    return Response(output=output, replace=Flow(jobs) if jobs else None)
 
 
 @dataclass
@@ -121,28 +154,42 @@ class CampaignMaker(Maker):
     ----------
     name
         Flow name prefix.
-    batch_maker
-        Maker of the batch jobs; its ``processor`` is the per-structure function.
+    predict_maker
+        Maker of the predict jobs; its ``predictor`` is the per-structure function.
+    analyse_maker
+        Maker of the analyse jobs; its ``analyser`` is the per-structure function.
     summary_maker
         Maker of the final job (candidates and campaign summary).
     categories
-        FireWorks category per stage (``"fanout"``, ``"batch"``, ``"summary"``); stages
-        without one run on any worker.
+        FireWorks category per stage (``"fanout"``, ``"predict"``, ``"analyse"``,
+        ``"summary"``), default :data:`DEFAULT_CATEGORIES`; stages left out run on any
+        worker. A worker without a category runs every stage.
     """
 
     name: str = "campaign"
-    batch_maker: ProcessBatchMaker = field(default_factory=ProcessBatchMaker)
+    predict_maker: PredictBatchMaker = field(default_factory=PredictBatchMaker)
+    analyse_maker: AnalyseBatchMaker = field(default_factory=AnalyseBatchMaker)
     summary_maker: CampaignSummaryMaker = field(default_factory=CampaignSummaryMaker)
-    categories: dict[str, str] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
 
     def __post_init__(self) -> None:
-        unknown = set(self.categories) - {"fanout", "batch", "summary"}
+        unknown = set(self.categories) - set(STAGES)
         if unknown:
-            raise ValueError(f"unknown campaign stage(s) {sorted(unknown)} in categories")
+            raise ValueError(
+                f"unknown campaign stage(s) {sorted(unknown)} in categories; "
+                f"stages are {', '.join(STAGES)}"
+            )
 
     def make(self, campaign: str, material_ids: list[str], settings: CampaignSettings) -> Flow:
         """Flow of fan-out and summary for ``material_ids`` of ``campaign``."""
-        split = fan_out(campaign, list(material_ids), settings, self.batch_maker, self.categories)
+        split = fan_out(
+            campaign,
+            list(material_ids),
+            settings,
+            self.predict_maker,
+            self.analyse_maker,
+            self.categories,
+        )
         split.name = f"fan-out {campaign}"
         _configure(split, "fanout", campaign, settings, self.categories)
         # the summary waits for the fan-out, and so for the batches FireWorks inserts
@@ -182,8 +229,8 @@ def submit_campaign(
     settings: CampaignSettings | None = None,
     filters: StructureFilter | None = None,
     maker: CampaignMaker | None = None,
-    max_atoms: int = DEFAULT_MAX_ATOMS,
     supported_elements: Collection[str] | None = None,
+    merge_duplicates: bool = True,
     progress: bool = False,
 ) -> SubmitReport:
     """Ingest a structure source into ``campaign`` and submit its flow to FireWorks.
@@ -205,9 +252,12 @@ def submit_campaign(
     filters
         Structure filter.
     maker
-        Campaign flow maker (its batch maker holds the per-structure processor).
-    max_atoms, supported_elements
-        Ingestion limits (see :func:`socscreen.makers.ingest.to_record`).
+        Campaign flow maker (its batch makers hold the per-structure functions).
+    supported_elements
+        Elements the model covers; others give an ingestion error (``None``: no check).
+    merge_duplicates
+        Merge entries of the same crystal (``StructureMatcher``, which scales volumes:
+        strained copies of one crystal count as duplicates).
     progress
         Show a progress bar while ingesting.
     """
@@ -217,7 +267,14 @@ def submit_campaign(
         raise ValueError("campaign name must not be empty")
     settings = settings or CampaignSettings()
     filters = filters or StructureFilter()
-    report = ingest(open_source(source), filters, max_atoms, supported_elements, progress=progress)
+    report = ingest(
+        open_source(source),
+        filters,
+        settings.max_sites,
+        supported_elements,
+        merge_duplicates=merge_duplicates,
+        progress=progress,
+    )
     db.ensure_indexes()
     stores = {n: db.store(n) for n in ("structures", "results", "campaigns")}
     for store in stores.values():

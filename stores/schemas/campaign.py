@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 TopologyClass = Literal["strong", "weak", "trivial"]
-Stage = Literal["ingest", "predict", "analysis", "process"]
+Stage = Literal["ingest", "predict", "analysis"]
 
 
 def _now() -> datetime:
@@ -73,7 +73,7 @@ class SourceInfo(BaseModel):
 class ErrorDocument(BaseModel):
     """Why a structure has no result."""
 
-    stage: Stage = Field(description="Stage that failed: ingest, predict, analysis, process.")
+    stage: Stage = Field(description="Stage that failed: ingest, predict or analysis.")
     reason: str = Field(description="Human-readable reason, e.g. 'partial occupancy'.")
     exception: str | None = Field(None, description="Exception class name, if one was raised.")
 
@@ -218,10 +218,18 @@ class CampaignSettings(BaseModel):
         None, description="Path of a model checkpoint overriding model_version."
     )
     device: str = Field("cpu", description="Torch device of the prediction, e.g. 'cuda'.")
-    z2_route: Literal["parity", "wilson", "auto"] = Field(
-        "auto",
-        description="Z2 method: Fu-Kane parities (inversion-symmetric crystals), Wilson "
-        "loops (hybrid Wannier centres, any crystal), or parity when possible else Wilson.",
+    max_sites: int = Field(
+        200,
+        ge=1,
+        description="Largest primitive cell (sites) a campaign accepts; larger cells get an "
+        "error document at ingestion and are never sent to the model.",
+    )
+    z2_route: Literal["screening", "parity", "wilson", "auto"] = Field(
+        "screening",
+        description="Z2 method: 'screening' takes Fu-Kane parities when the Hamiltonian has "
+        "an inversion centre and Wilson loops (hybrid Wannier centres) otherwise; "
+        "'parity' or 'wilson' force one route; 'auto' runs parities where possible and "
+        "Wilson loops always, as a cross-check (several times slower).",
     )
     berry_curvature: bool = Field(True, description="Compute Berry-curvature figures.")
     min_gap: float = Field(

@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.makers.analyse import analyse_hamiltonian
-from socscreen.stores.schemas.campaign import CampaignSettings
+from socscreen.makers.analyse import analyse_hamiltonian, analyse_structure
+from socscreen.makers.ingest import RawStructure, to_record
+from socscreen.stores.schemas.campaign import CampaignSettings, SourceInfo
 
 SETTINGS = CampaignSettings()
 
 
-@pytest.mark.slow
 def test_bi2se3_is_a_strong_ti_inverted_by_soc(bi2se3):
     fields = analyse_hamiltonian(bi2se3, SETTINGS)
     assert fields.z2 is not None
     assert fields.z2.z2 == [1, 0, 0, 0] and fields.z2.classification == "strong"
     assert fields.z2.z2_no_soc == [0, 0, 0, 0]
-    assert fields.z2.routes_agree is True
+    # screening: an inversion centre makes the parity route enough
+    assert fields.z2.route == "parity" and fields.z2.routes_agree is None
     assert fields.band_inversion is True
     assert fields.confidence > 0.5
     # centrosymmetric: Kramers pairs stay degenerate, no Berry curvature to report
@@ -28,9 +29,11 @@ def test_bi2se3_is_a_strong_ti_inverted_by_soc(bi2se3):
     assert fields.gaps.indirect_no_soc == pytest.approx(0.171, abs=0.01)
 
 
-def test_silicon_is_trivial_with_its_gaps(silicon):
-    fields = analyse_hamiltonian(silicon, SETTINGS)
+@pytest.mark.parametrize(("route", "agree"), [("screening", None), ("auto", True)])
+def test_silicon_is_trivial_with_its_gaps(silicon, route, agree):
+    fields = analyse_hamiltonian(silicon, CampaignSettings(z2_route=route))
     assert fields.z2.classification == "trivial" and fields.z2.route == "parity"
+    assert fields.z2.routes_agree is agree  # "auto" adds the Wilson-loop cross-check
     assert fields.band_inversion is False
     assert fields.gaps.direct == pytest.approx(2.74, abs=0.01)
     assert 0.5 < fields.gaps.indirect < fields.gaps.direct
@@ -59,3 +62,14 @@ def test_hamiltonian_without_soc_is_rejected(silicon):
                        silicon.overlap, nelect=silicon.nelect)  # fmt: skip
     with pytest.raises(ValueError, match="spin-orbit"):
         analyse_hamiltonian(bare, SETTINGS)
+
+
+def test_analyse_structure_joins_record_physics_and_model(silicon):
+    entry = RawStructure(source=SourceInfo(kind="folder", path="/x", entry="Si.cif"),
+                         loader=lambda: silicon.structure)  # fmt: skip
+    record = to_record(entry).model_copy(update={"campaign": "unit"})
+    ham = silicon._replace(meta={**silicon.meta, "model": {"name": "Uni-HamGNN", "version": "9"}})
+    doc = analyse_structure(record, ham, SETTINGS)
+    assert (doc.material_id, doc.campaign, doc.nsites) == (record.material_id, "unit", 2)
+    assert doc.model_version == "Uni-HamGNN-9" and doc.timings.analysis > 0
+    assert doc.z2.classification == "trivial" and doc.gap_eV == doc.gaps.indirect > 0.5

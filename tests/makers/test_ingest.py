@@ -119,7 +119,8 @@ def bad_report():
     [
         ("unreadable.cif", r"^unreadable CIF: "),
         ("partial_occupancy.cif", r"^partial occupancy \(disordered sites\) is not supported$"),
-        ("huge_2000_atoms.vasp", r"^2000 atoms in the primitive cell > max_atoms 200$"),
+        ("huge_2000_atoms.vasp",
+         r"^2000 sites in the primitive cell exceed max_sites = 200: too large to screen$"),
         ("UTe.cif", r"^element\(s\) U not supported by the model$"),
     ],
     ids=["unreadable", "partial-occupancy", "2000-atoms", "unknown-element"],

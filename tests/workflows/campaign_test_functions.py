@@ -1,9 +1,11 @@
 """Test-only per-structure functions and candidate rules for the campaign tests.
 
-They stand in for predict + analysis so that the campaign machinery can be tested without
-a model: they fill only what follows from the ingested structure (formula, sites,
-density) and never a physics field. FireWorks workers started by the tests import this
-module (the tests put its folder on PYTHONPATH).
+The campaign machinery tests run the real model (predictions take a fraction of a
+second) and replace only the analysis, which takes seconds per structure, by functions
+that check the Hamiltonian they receive belongs to the structure and fill only what
+follows from the ingested structure (formula, sites, density), never a physics field.
+FireWorks workers started by the tests import this module (the tests put its folder on
+PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import time
 
 from pymatgen.core import Element
 
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.makers.predict import predict_structure
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,
     CandidateDocument,
@@ -20,37 +24,64 @@ from socscreen.stores.schemas.campaign import (
     StructureRecord,
 )
 
-#: Flag set by every test processor, to tell test results from real ones.
+#: Flag set by every test analyser, to tell test results from real ones.
 TEST_FLAG = "test-structure-only"
 
 
-def structure_only(record: StructureRecord, settings: CampaignSettings) -> MaterialResultDocument:
-    """Result with the structure-derived fields only."""
+def check_hamiltonian(record: StructureRecord, ham: Hamiltonian) -> None:
+    """Raise unless ``ham`` is a spin-orbit Hamiltonian of the record's structure."""
+    structure = record.get_structure()
+    if not ham.has_soc or ham.structure.atomic_numbers != structure.atomic_numbers:
+        raise ValueError(f"{record.material_id} got a Hamiltonian of {ham.structure.formula}")
+    if abs(ham.structure.volume - structure.volume) > 1e-6:
+        raise ValueError(f"{record.material_id} got a Hamiltonian of another cell")
+
+
+def structure_only(
+    record: StructureRecord, ham: Hamiltonian, settings: CampaignSettings
+) -> MaterialResultDocument:
+    """Result with the structure-derived fields only, once ``ham`` passed the check."""
+    check_hamiltonian(record, ham)
     return MaterialResultDocument.from_record(
         record, flags=[TEST_FLAG], model_version=settings.model_version
     )
 
 
 def slow_structure_only(
-    record: StructureRecord, settings: CampaignSettings
+    record: StructureRecord, ham: Hamiltonian, settings: CampaignSettings
 ) -> MaterialResultDocument:
     """As :func:`structure_only` after ``SOCSCREEN_TEST_SLEEP`` seconds (default 0.3)."""
     time.sleep(float(os.environ.get("SOCSCREEN_TEST_SLEEP", "0.3")))
-    return structure_only(record, settings)
+    return structure_only(record, ham, settings)
 
 
 def fails_for_bismuth(
-    record: StructureRecord, settings: CampaignSettings
+    record: StructureRecord, ham: Hamiltonian, settings: CampaignSettings
 ) -> MaterialResultDocument:
     """As :func:`structure_only`, but raise for structures containing Bi."""
     if "Bi" in record.elements:
         raise ValueError(f"test failure: {record.reduced_formula} contains Bi")
-    return structure_only(record, settings)
+    return structure_only(record, ham, settings)
 
 
-def wrong_material(record: StructureRecord, settings: CampaignSettings) -> MaterialResultDocument:
-    """Return a result under another id (a processor bug the batch job must catch)."""
-    return structure_only(record, settings).model_copy(update={"material_id": "someone-else"})
+def wrong_material(
+    record: StructureRecord, ham: Hamiltonian, settings: CampaignSettings
+) -> MaterialResultDocument:
+    """Return a result under another id (an analyser bug the batch job must catch)."""
+    doc = structure_only(record, ham, settings)
+    return doc.model_copy(update={"material_id": "someone-else"})
+
+
+def predict_except_tellurides(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:
+    """The shipped predictor, failing for structures containing Te."""
+    if "Te" in record.elements:
+        raise RuntimeError(f"test failure: no prediction for {record.reduced_formula}")
+    return predict_structure(record, settings)
+
+
+def not_a_hamiltonian(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:
+    """A broken predictor returning nothing: its whole predict job fails."""
+    return None  # type: ignore[return-value]
 
 
 def heavy_element_rule(doc: MaterialResultDocument, min_gap: float) -> CandidateDocument | None:

@@ -1,0 +1,186 @@
+"""Predict stage of a campaign: ingested structures to SOC Hamiltonians in the data store.
+
+:func:`predict_structure` is the per-structure function: the cell-size guard, then
+:func:`socscreen.model.inference.predict` (the checkpoint is loaded once per worker
+process and cached; workers run torch with one thread). :class:`PredictBatchMaker` runs
+it on a batch and returns a :class:`PredictedBatch`: the Hamiltonians, which jobflow
+routes to the additional store ``data`` (GridFS), and the structures that failed with
+their reasons. The batch's analyse job reads both through the output reference and
+writes every result document; the predict job writes nothing else, so that a GPU worker
+needs no more than the JobStore.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobflow import Maker
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm.auto import tqdm
+
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.makers.batch import (
+    BatchSummary,
+    campaign_job,
+    campaign_stores,
+    peak_memory_mb,
+    records_to_do,
+)
+from socscreen.stores.schemas.campaign import CampaignSettings, ErrorDocument, StructureRecord
+
+__all__ = [
+    "PredictBatchMaker",
+    "PredictedBatch",
+    "PredictedHamiltonian",
+    "PredictionFailure",
+    "Predictor",
+    "model_version",
+    "predict_structure",
+]
+
+#: The per-structure function of a predict job: record and settings to Hamiltonian.
+Predictor = Callable[[StructureRecord, CampaignSettings], Hamiltonian]
+
+
+def model_version(meta: dict) -> str | None:
+    """Version string of the model that predicted a Hamiltonian (``meta["model"]``)."""
+    model = meta.get("model") or {}
+    name, version = model.get("name"), model.get("version")
+    return f"{name}-{version}" if name and version else name
+
+
+def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:
+    """Predict the SOC Hamiltonian of one ingested structure.
+
+    Parameters
+    ----------
+    record
+        An ingested structure (primitive cell).
+    settings
+        Campaign settings: ``checkpoint``, ``device`` and the ``max_sites`` guard.
+
+    Returns
+    -------
+    Hamiltonian
+        H0, exact overlap and SOC blocks (eV), ``nelect``, ``efermi`` and the model in
+        ``meta["model"]``.
+
+    Raises
+    ------
+    ValueError
+        If the cell has more than ``settings.max_sites`` sites (checked before the model
+        runs) or an element the model does not cover.
+    """
+    from socscreen.model.inference import predict  # torch loads only in predict workers
+
+    structure = record.get_structure()
+    if len(structure) > settings.max_sites:
+        raise ValueError(
+            f"{len(structure)} sites in the primitive cell exceed max_sites = "
+            f"{settings.max_sites}: too large to screen"
+        )
+    return predict(structure, checkpoint=settings.checkpoint, device=settings.device)
+
+
+class PredictedHamiltonian(BaseModel):
+    """The Hamiltonian of one structure of a batch."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    material_id: str = Field(description="Stable id of the structure.")
+    hamiltonian: Hamiltonian = Field(
+        description="Predicted SOC Hamiltonian (eV, Angstrom), kept in the 'data' store."
+    )
+    seconds: float = Field(ge=0.0, description="Wall time of the prediction (s).")
+
+
+class PredictionFailure(BaseModel):
+    """A structure of a batch whose prediction raised."""
+
+    material_id: str = Field(description="Stable id of the structure.")
+    error: ErrorDocument = Field(description="Why the prediction failed (stage 'predict').")
+    seconds: float = Field(ge=0.0, description="Wall time until the failure (s).")
+
+
+class PredictedBatch(BatchSummary):
+    """Output of a predict job: Hamiltonians and failures of the structures it handled."""
+
+    hamiltonians: list[PredictedHamiltonian] = Field(
+        default_factory=list, description="Predicted Hamiltonians, in batch order."
+    )
+    failures: list[PredictionFailure] = Field(
+        default_factory=list, description="Structures whose prediction failed."
+    )
+
+
+@dataclass
+class PredictBatchMaker(Maker):
+    """Predict the Hamiltonians of a batch of ingested structures.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    predictor
+        Per-structure function ``(record, settings) -> Hamiltonian``; importable (jobs
+        are serialised by reference).
+    """
+
+    name: str = "predict batch"
+    predictor: Predictor = predict_structure
+
+    @campaign_job
+    def make(
+        self, campaign: str, material_ids: list[str], settings: CampaignSettings
+    ) -> PredictedBatch:
+        """Predict the structures of ``material_ids`` that have no finished result.
+
+        Parameters
+        ----------
+        campaign
+            Campaign name.
+        material_ids
+            Ids of ingested records of the campaign.
+        settings
+            Settings passed to the predictor.
+
+        Returns
+        -------
+        PredictedBatch
+            Hamiltonians (to the ``data`` store), failures and counts.
+        """
+        t0 = time.perf_counter()
+        with campaign_stores("structures", "results") as (structures, results):
+            records, n_skipped = records_to_do(structures, results, campaign, material_ids)
+        batch = PredictedBatch(campaign=campaign, material_ids=material_ids, n_skipped=n_skipped)
+        for record in tqdm(records, desc=self.name):
+            start = time.perf_counter()
+            try:
+                ham = self.predictor(record, settings)
+            except Exception as exc:  # one structure's failure must not stop the batch
+                error = ErrorDocument.from_exception("predict", exc)
+                batch.failures.append(
+                    PredictionFailure(
+                        material_id=record.material_id,
+                        error=error,
+                        seconds=time.perf_counter() - start,
+                    )
+                )
+                continue
+            batch.hamiltonians.append(
+                PredictedHamiltonian(
+                    material_id=record.material_id,
+                    hamiltonian=ham,
+                    seconds=time.perf_counter() - start,
+                )
+            )
+        return batch.model_copy(
+            update={
+                "n_processed": len(records),
+                "n_failed": len(batch.failures),
+                "seconds": time.perf_counter() - t0,
+                "peak_memory_mb": peak_memory_mb(),
+            }
+        )
