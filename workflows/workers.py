@@ -4,7 +4,11 @@ A worker needs three files, all written from one :class:`DatabaseConfig`:
 ``my_launchpad.yaml`` (``rlaunch -l``), ``my_fworker.yaml`` (``-w``; its category
 selects which stages it runs) and ``jobflow.yaml`` (``JOBFLOW_CONFIG_FILE``: the JobStore
 with the ``data`` GridFS store; jobflow 0.4 ignores ``JOBFLOW_JOB_STORE``). Each worker
-process runs with one OpenMP/BLAS thread.
+process runs with one OpenMP/BLAS thread (torch included).
+
+Locally, :func:`run_workers` (one category) and :func:`run_worker_groups` (several, e.g.
+one predict worker and two analyse workers) start ``rlaunch rapidfire`` processes and
+keep them going until no work is left for them.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ __all__ = [
     "SINGLE_THREAD_ENV",
     "RunReport",
     "WorkerFiles",
+    "WorkerGroup",
     "firework_states",
     "recover_lost_runs",
+    "run_worker_groups",
     "run_workers",
     "start_workers",
     "write_slurm_qadapter",
@@ -190,30 +196,58 @@ def start_workers(
     folder: str | os.PathLike,
     sleep: int = 2,
     timeout: int | None = None,
+    first: int = 0,
 ) -> list[subprocess.Popen]:
     """Start ``n_workers`` ``rlaunch rapidfire`` processes, each in ``folder/worker_<i>``.
 
-    Their output goes to ``worker.log`` in their folder.
+    Workers are numbered from ``first``; their output goes to ``worker.log`` in their
+    folder.
     """
     if n_workers < 1:
         raise ValueError(f"need at least one worker, got {n_workers}")
-    env = {**os.environ, **files.environment()}
-    processes = []
-    for i in range(n_workers):
-        workdir = Path(folder) / f"worker_{i}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        with open(workdir / "worker.log", "ab") as log:
-            processes.append(
-                subprocess.Popen(
-                    files.rlaunch_command(sleep=sleep, timeout=timeout),
-                    cwd=workdir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-    return processes
+    return [
+        _start_worker(files, Path(folder) / f"worker_{i}", sleep, timeout)
+        for i in range(first, first + n_workers)
+    ]
+
+
+def _start_worker(
+    files: WorkerFiles, workdir: Path, sleep: int, timeout: int | None
+) -> subprocess.Popen:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "worker.log", "ab") as log:
+        return subprocess.Popen(
+            files.rlaunch_command(sleep=sleep, timeout=timeout),
+            cwd=workdir,
+            env={**os.environ, **files.environment()},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerGroup:
+    """Local workers of one FireWorks category.
+
+    Attributes
+    ----------
+    category
+        Category (or list) the workers run; ``None`` runs every Firework, ``"__none__"``
+        only those without a category.
+    n_workers
+        Worker processes (one thread each).
+    """
+
+    category: str | list[str] | None
+    n_workers: int
+
+    @property
+    def label(self) -> str:
+        """Folder name of the group's worker files."""
+        if self.category is None:
+            return "all"
+        return "+".join([self.category] if isinstance(self.category, str) else self.category)
 
 
 @dataclass
@@ -225,17 +259,30 @@ class RunReport:
     recovered
         Fireworks rerun because their worker was lost.
     exit_codes
-        Exit code of each worker process.
+        Exit code of each worker (the first non-zero one when a restarted process failed).
     states
         Fireworks per state afterwards.
     seconds
         Wall time (s).
+    restarts
+        Worker processes started again because work for their category became ready
+        after they had stopped.
     """
 
     recovered: list[int]
     exit_codes: list[int]
     states: Counter
     seconds: float
+    restarts: int = 0
+
+
+@dataclass
+class _Slot:
+    files: WorkerFiles
+    fworker: Any  # fireworks.FWorker of the slot's category
+    workdir: Path
+    process: subprocess.Popen
+    exit_code: int = 0
 
 
 def run_workers(
@@ -266,24 +313,87 @@ def run_workers(
     on_poll
         Called every second with the Firework state counts while workers run.
     """
+    return run_worker_groups(
+        db, [WorkerGroup(category, n_workers)], folder, lost_after, timeout, on_poll
+    )
+
+
+def run_worker_groups(
+    db: DatabaseConfig,
+    groups: list[WorkerGroup],
+    folder: str | os.PathLike,
+    lost_after: float = DEFAULT_LOST_AFTER,
+    timeout: int | None = None,
+    on_poll: Any = None,
+) -> RunReport:
+    """Recover lost runs, then run local workers of several categories until no work is left.
+
+    Each worker is an ``rlaunch rapidfire`` process that stops by itself when FireWorks
+    sees no ready or coming work for its category. A worker restricted to one category
+    also stops while the work it waits for runs in another category (a predict worker
+    during the fan-out, an analyse worker while predictions run); it is started again
+    as soon as a Firework of its category is ready. The run ends when every worker has
+    stopped and none has ready work.
+
+    Parameters
+    ----------
+    db
+        Database of the campaign.
+    groups
+        Workers per category, e.g. ``[WorkerGroup("predict", 1), WorkerGroup("analyse",
+        2)]``; worker folders are numbered across groups (``worker_0``, ``worker_1``, ...).
+    folder
+        Run folder for worker files (one folder per group), launch folders and logs.
+    lost_after
+        Age of a silent RUNNING launch that counts as lost (s).
+    timeout
+        Stop workers from taking new Fireworks after this many seconds.
+    on_poll
+        Called every second with the Firework state counts while workers run.
+    """
+    from fireworks import FWorker
+
     t0 = time.perf_counter()
     launchpad = db.launchpad()
     recovered = recover_lost_runs(launchpad, lost_after)
-    files = write_worker_files(db, folder, category)
-    processes = start_workers(files, n_workers, folder, timeout=timeout)
+    slots: list[_Slot] = []
+    for group in groups:
+        files = write_worker_files(db, Path(folder) / f"files_{group.label}", group.category)
+        fworker = FWorker(category=group.category or "")
+        first = len(slots)
+        processes = start_workers(files, group.n_workers, folder, timeout=timeout, first=first)
+        slots += [
+            _Slot(files, fworker, Path(folder) / f"worker_{first + i}", process)
+            for i, process in enumerate(processes)
+        ]
+    restarts = 0
     try:
-        while any(p.poll() is None for p in processes):
+        while True:
+            left = None if timeout is None else int(timeout - (time.perf_counter() - t0))
+            for slot in slots:
+                code = slot.process.poll()
+                if code is None:
+                    continue
+                slot.exit_code = slot.exit_code or code
+                if (left is None or left > 0) and launchpad.run_exists(slot.fworker):
+                    slot.process = _start_worker(slot.files, slot.workdir, 2, left)
+                    restarts += 1
+            if all(slot.process.poll() is not None for slot in slots):
+                break
             if on_poll is not None:
                 on_poll(firework_states(launchpad))
             time.sleep(1.0)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=30)
+        for slot in slots:
+            if slot.process.poll() is None:
+                slot.process.terminate()
+                slot.process.wait(timeout=30)
+    for slot in slots:
+        slot.exit_code = slot.exit_code or slot.process.returncode
     return RunReport(
         recovered=recovered,
-        exit_codes=[p.returncode for p in processes],
+        exit_codes=[slot.exit_code for slot in slots],
         states=firework_states(launchpad),
         seconds=time.perf_counter() - t0,
+        restarts=restarts,
     )

@@ -117,9 +117,7 @@ def db_status(path: StoragePath = None) -> None:
 def _import_callable(spec: str) -> Callable:
     module_name, _, name = spec.partition(":")
     if not name:
-        raise _fail(
-            f"--processor/--criterion must look like 'package.module:function', got {spec!r}"
-        )
+        raise _fail(f"functions are given as 'package.module:function', got {spec!r}")
     try:
         function = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as exc:
@@ -127,6 +125,17 @@ def _import_callable(spec: str) -> Callable:
     if not callable(function):
         raise _fail(f"{spec} is not callable")
     return function
+
+
+def _model_elements(settings: Any) -> list[str]:
+    """Elements the campaign's model covers (loads the checkpoint once)."""
+    from socscreen.model.inference import load_model
+
+    try:
+        model, _ = load_model(settings.checkpoint, "cpu")
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot load the model checkpoint: {exc}") from exc
+    return list(model.elements)
 
 
 @campaign_app.command("submit")
@@ -148,33 +157,49 @@ def campaign_submit(
     min_heavy_z: Annotated[
         int | None, typer.Option(help="Require an element with Z >= this.")
     ] = None,
-    max_sites: Annotated[
-        int | None, typer.Option(help="Largest cell as given by the source (sites).")
+    max_source_sites: Annotated[
+        int | None, typer.Option(help="Filter: largest cell as the source lists it (sites).")
     ] = None,
     max_decomposition: Annotated[
         float | None, typer.Option(help="Largest decomposition energy (eV/atom).")
     ] = None,
     gap_min: Annotated[float | None, typer.Option(help="Smallest source band gap (eV).")] = None,
     gap_max: Annotated[float | None, typer.Option(help="Largest source band gap (eV).")] = None,
-    max_atoms: Annotated[int, typer.Option(help="Largest primitive cell accepted (sites).")] = 200,
+    max_sites: Annotated[
+        int,
+        typer.Option(min=1, help="Largest primitive cell; larger ones get an error document."),
+    ] = 200,
+    z2_route: Annotated[
+        str, typer.Option(help="screening (parity or Wilson), auto (both), parity or wilson.")
+    ] = "screening",
     model_version: Annotated[
         str | None, typer.Option(help="Model version to predict with.")
     ] = None,
     device: Annotated[str, typer.Option(help="Torch device of the prediction.")] = "cpu",
-    processor: Annotated[
-        str, typer.Option(help="Per-structure function 'module:function'.")
-    ] = "socscreen.makers.process:process_structure",
-    batch_category: Annotated[
-        str | None, typer.Option(help="FireWorks category of batch jobs.")
-    ] = None,
-    control_category: Annotated[
-        str | None, typer.Option(help="FireWorks category of fan-out and summary jobs.")
-    ] = None,
+    predictor: Annotated[
+        str, typer.Option(help="Per-structure prediction 'module:function'.")
+    ] = "socscreen.makers.predict:predict_structure",
+    analyser: Annotated[
+        str, typer.Option(help="Per-structure analysis 'module:function'.")
+    ] = "socscreen.makers.analyse:analyse_structure",
+    predict_category: Annotated[
+        str, typer.Option(help="FireWorks category of the predict jobs.")
+    ] = "predict",
+    analyse_category: Annotated[
+        str,
+        typer.Option(help="FireWorks category of the analyse jobs, the fan-out and the summary."),
+    ] = "analyse",
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
-    """Ingest a structure source and submit its campaign flow to the launchpad."""
-    from socscreen.makers.batch import ProcessBatchMaker
+    """Ingest a structure source and submit its campaign flow to the launchpad.
+
+    Predict and analyse jobs carry FireWorks categories (default ``predict`` and
+    ``analyse``): workers without a category run both, ``campaign run --category
+    predict`` / ``--category analyse`` (or ``worker-files --category``) split them.
+    """
+    from socscreen.makers.analyse import AnalyseBatchMaker
+    from socscreen.makers.predict import PredictBatchMaker, predict_structure
     from socscreen.stores.schemas.campaign import CampaignSettings, StructureFilter
     from socscreen.workflows.campaign import CampaignMaker, submit_campaign
 
@@ -183,23 +208,37 @@ def campaign_submit(
             include_elements=include,
             exclude_elements=exclude,
             min_heavy_z=min_heavy_z,
-            max_sites=max_sites,
+            max_sites=max_source_sites,
             max_decomposition_energy=max_decomposition,
             min_band_gap=gap_min,
             max_band_gap=gap_max,
         )
+        settings = CampaignSettings(
+            batch_size=batch_size,
+            model_version=model_version,
+            device=device,
+            max_sites=max_sites,
+            z2_route=z2_route,
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
-    settings = CampaignSettings(batch_size=batch_size, model_version=model_version, device=device)
-    categories = {"batch": batch_category, "fanout": control_category, "summary": control_category}
+    predict_function = _import_callable(predictor)
     maker = CampaignMaker(
-        batch_maker=ProcessBatchMaker(processor=_import_callable(processor)),
-        categories={k: v for k, v in categories.items() if v},
+        predict_maker=PredictBatchMaker(predictor=predict_function),
+        analyse_maker=AnalyseBatchMaker(analyser=_import_callable(analyser)),
+        categories={
+            "fanout": analyse_category,
+            "predict": predict_category,
+            "analyse": analyse_category,
+            "summary": analyse_category,
+        },
     )
+    # with the shipped predictor, elements the model does not cover fail at ingestion
+    elements = _model_elements(settings) if predict_function is predict_structure else None
     with _database(db_uri, launchpad) as db:
         try:
             report = submit_campaign(
-                db, source, name, settings, filters, maker, max_atoms, progress=True
+                db, source, name, settings, filters, maker, elements, progress=True
             )
         except ValueError as exc:
             raise _fail(str(exc)) from exc
@@ -223,6 +262,16 @@ def campaign_submit(
         )
 
 
+def _worker_group(spec: str) -> Any:
+    """Parse ``CATEGORY=N`` of ``campaign run --group``."""
+    from socscreen.workflows.workers import WorkerGroup
+
+    category, _, number = spec.partition("=")
+    if not category or not number.isdigit() or int(number) < 1:
+        raise _fail(f"--group must look like CATEGORY=N with N >= 1, got {spec!r}", code=2)
+    return WorkerGroup(category, int(number))
+
+
 @campaign_app.command("run")
 def campaign_run(
     workers: Annotated[
@@ -233,6 +282,14 @@ def campaign_run(
         typer.Option(
             "--category",
             help="Run only Fireworks of this category (repeat); '__none__': uncategorised.",
+        ),
+    ] = [],  # noqa: B006
+    group: Annotated[
+        list[str],
+        typer.Option(
+            "--group",
+            help="CATEGORY=N: N workers of that category (repeat), e.g. --group predict=1 "
+            "--group analyse=2; replaces --workers/--category.",
         ),
     ] = [],  # noqa: B006
     lost_after: Annotated[
@@ -248,10 +305,19 @@ def campaign_run(
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
-    """Recover lost runs, then run local workers until no Firework is left to run."""
-    from socscreen.settings import SETTINGS
-    from socscreen.workflows.workers import run_workers
+    """Recover lost runs, then run local workers until no Firework is left to run.
 
+    By default every worker runs every stage. Categories split them, e.g. one predict
+    worker and two analyse workers: ``--group predict=1 --group analyse=2``.
+    """
+    from socscreen.settings import SETTINGS
+    from socscreen.workflows.workers import WorkerGroup, run_worker_groups
+
+    if group and category:
+        raise _fail("give --group or --category, not both", code=2)
+    groups = [_worker_group(spec) for spec in group] or [
+        WorkerGroup(list(category) or None, workers)
+    ]
     folder = run_dir or Path(SETTINGS.home).expanduser() / "runs" / datetime.now().strftime(
         "%Y%m%d-%H%M%S"
     )
@@ -262,20 +328,15 @@ def campaign_run(
                 " ".join(f"{k}: {v}" for k, v in sorted(states.items())) or "no Fireworks"
             )
 
-        report = run_workers(
-            db,
-            workers,
-            folder,
-            category=list(category) or None,
-            lost_after=lost_after,
-            timeout=timeout,
-            on_poll=show,
+        report = run_worker_groups(
+            db, groups, folder, lost_after=lost_after, timeout=timeout, on_poll=show
         )
     if report.recovered:
         console.print(f"rerun lost Fireworks {report.recovered}")
     states = ", ".join(f"{k} {v}" for k, v in sorted(report.states.items()))
     console.print(
-        f"{workers} worker(s) done in {report.seconds:.1f} s; Fireworks: {states}; logs in {folder}"
+        f"{len(report.exit_codes)} worker(s) done in {report.seconds:.1f} s; "
+        f"Fireworks: {states}; logs in {folder}"
     )
     if any(report.exit_codes):
         raise _fail(f"worker exit codes {report.exit_codes}; see {folder}/worker_*/worker.log")
@@ -415,9 +476,7 @@ def _cell(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _print_table(
-    title: str, rows: list[dict[str, Any]], columns: list[str] | None = None
-) -> None:
+def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
     columns = columns or _COLUMNS
     table = Table(*columns, title=title)
     for row in rows:
@@ -502,10 +561,26 @@ def show(
     material_id: Annotated[str, typer.Argument(help="Material id.")],
     campaign: Annotated[str | None, typer.Option(help="Campaign (default: all campaigns).")] = None,
     structure: Annotated[bool, typer.Option(help="Include the structure dict.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the document to this JSON file and its band and Wilson-loop PNGs "
+            "next to it (<stem>_bands.png, <stem>_wcc.png).",
+        ),
+    ] = None,
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
-    """Print the result document(s) of a material as JSON (the ingested record if none)."""
+    """Print the result document(s) of a material as JSON (the ingested record if none).
+
+    With ``--output`` the document goes to that file, and the figures are made from the
+    predicted Hamiltonian stored in GridFS: bands along the standard path coloured by
+    spin splitting, and the Wilson-loop flow of the Z2 planes.
+    """
+    from socscreen.stores.queries import load_hamiltonian
+
     criteria: dict[str, Any] = {"material_id": material_id}
     if campaign:
         criteria["campaign"] = campaign
@@ -519,15 +594,40 @@ def show(
             store.close()
             if docs:
                 break
-    if not docs:
-        raise _fail(
-            f"no result or record for {material_id}" + (f" in {campaign}" if campaign else "")
-        )
-    typer.echo(json.dumps(docs if len(docs) > 1 else docs[0], default=str, indent=1))
+        if not docs:
+            raise _fail(
+                f"no result or record for {material_id}" + (f" in {campaign}" if campaign else "")
+            )
+        text = json.dumps(docs if len(docs) > 1 else docs[0], default=str, indent=1)
+        if output is None:
+            typer.echo(text)
+            return
+        if len(docs) > 1:
+            raise _fail(f"{material_id} is in {len(docs)} campaigns: choose one with --campaign")
+        job_store = db.job_store()
+        job_store.connect()
+        try:
+            ham = load_hamiltonian(job_store, docs[0]["campaign"], material_id)
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+        finally:
+            job_store.close()
+    from socscreen.makers.figures import result_figures
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text + "\n")
+    console.print(f"wrote {output}")
+    title = f"{docs[0].get('reduced_formula') or ''} {material_id}".strip()
+    with console.status("computing bands and Wilson loops"):
+        figures = result_figures(ham, output, title=title)
+    for path in figures.values():
+        console.print(f"wrote {path}")
+    if "wcc" not in figures:
+        console.print("no Wilson-loop figure: the occupied bands are not gapped (a metal)")
 
 
 def _example_source() -> Path:
-    """The self-made GNoME-format sample shipped in the repository's ``examples/``."""
+    """Return the self-made GNoME-format sample shipped in the repository's ``examples/``."""
     import socscreen
 
     return Path(socscreen.__file__).resolve().parents[1] / "examples" / "gnome_sample"

@@ -111,9 +111,10 @@ def test_commands_on_the_embedded_server(tmp_path):
     # without any configuration, submit starts the embedded server and stops it again
     submitted = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
                           "--batch-size", "5", "--min-heavy-z", "50",
-                          "--processor", "campaign_test_functions:structure_only")  # fmt: skip
-    assert "14 read, 1 filtered, 1 duplicates" in submitted.stdout
-    assert "submitted 12 structures" in submitted.stdout
+                          "--analyser", "campaign_test_functions:structure_only")  # fmt: skip
+    assert "14 read, 1 filtered, 1 duplicates, 3 ingestion errors" in submitted.stdout
+    assert "element(s) La not supported by the model" in submitted.stdout
+    assert "submitted 9 structures" in submitted.stdout
     assert socscreen(home, "db", "status", check=False).returncode == 1
     assert (home / "db" / "data").is_dir()
 
@@ -122,16 +123,17 @@ def test_commands_on_the_embedded_server(tmp_path):
     try:
         assert "running at" in socscreen(home, "db", "status").stdout
         ran = socscreen(home, "campaign", "run", "--workers", "2")
-        assert "COMPLETED 5" in ran.stdout  # fan-out, 3 batches, summary
+        assert "COMPLETED 6" in ran.stdout  # fan-out, 2 x (predict, analyse), summary
         status = socscreen(home, "campaign", "status", "demo")
         assert "demo" in status.stdout and "12" in status.stdout
         rows = json.loads(socscreen(home, "query", "--campaign", "demo", "--format", "json").stdout)
-        assert len(rows) == 12 and all(r["flags"] == ["test-structure-only"] for r in rows)
+        assert len(rows) == 12
+        assert sum(r["flags"] == ["test-structure-only"] for r in rows) == 9
         shown = json.loads(socscreen(home, "show", "socx000001", "--structure").stdout)
         assert shown["reduced_formula"] == "Bi2Se3" and shown["structure"]["@class"] == "Structure"
         again = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
                           "--min-heavy-z", "50",
-                          "--processor", "campaign_test_functions:structure_only")  # fmt: skip
+                          "--analyser", "campaign_test_functions:structure_only")  # fmt: skip
         assert "nothing to do" in again.stdout
     finally:
         socscreen(home, "db", "stop")

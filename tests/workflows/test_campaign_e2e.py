@@ -1,7 +1,9 @@
 """End to end: the sample campaign on a real server, run by concurrent rlaunch processes.
 
 Workers are separate ``rlaunch rapidfire`` processes that know the database only from
-their launchpad file and ``JOBFLOW_CONFIG_FILE``, exactly as on a cluster.
+their launchpad file and ``JOBFLOW_CONFIG_FILE``, exactly as on a cluster. They predict
+with the shipped model and analyse with a structure-only test analyser that checks the
+Hamiltonian it gets through GridFS.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from pathlib import Path
 import pytest
 from campaign_test_functions import TEST_FLAG, heavy_element_rule, slow_structure_only
 
-from socscreen.makers.batch import ProcessBatchMaker
+from socscreen.makers.analyse import AnalyseBatchMaker
 from socscreen.makers.summary import CampaignSummaryMaker
+from socscreen.model.inference import load_model
 from socscreen.stores.queries import results_query
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 from socscreen.workflows.campaign import CampaignMaker, submit_campaign
 from socscreen.workflows.workers import (
+    WorkerGroup,
     firework_states,
+    run_worker_groups,
     run_workers,
     start_workers,
     write_worker_files,
@@ -31,6 +36,7 @@ pytestmark = pytest.mark.slow
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
 N_STRUCTURES = 13  # 14 rows, one duplicate
+N_PREDICTED = 10  # CdTe, ScBiPt and LaBiPt hold elements the model lacks: ingestion errors
 
 
 @pytest.fixture
@@ -45,9 +51,15 @@ def worker_env(monkeypatch):
 
 def maker() -> CampaignMaker:
     return CampaignMaker(
-        batch_maker=ProcessBatchMaker(processor=slow_structure_only),
+        analyse_maker=AnalyseBatchMaker(analyser=slow_structure_only),
         summary_maker=CampaignSummaryMaker(criterion=heavy_element_rule),
     )
+
+
+def submit(db, campaign, settings, source=SAMPLE):
+    elements = load_model()[0].elements
+    return submit_campaign(db, source, campaign, settings, maker=maker(),
+                           supported_elements=elements)  # fmt: skip
 
 
 def wait(processes, limit=150.0):
@@ -67,8 +79,8 @@ def launches_per_firework(launchpad) -> Counter:
 
 def test_two_concurrent_workers_run_every_firework_once(db, worker_env, tmp_path):
     settings = CampaignSettings(batch_size=3, model_version="test-e2e")
-    report = submit_campaign(db, SAMPLE, "e2e", settings, maker=maker())
-    assert report.n_todo == N_STRUCTURES and report.ingest.n_duplicates == 1
+    report = submit(db, "e2e", settings)
+    assert report.n_todo == N_PREDICTED and report.ingest.n_duplicates == 1
     launchpad = db.launchpad()
 
     files = write_worker_files(db, tmp_path / "run")
@@ -77,13 +89,14 @@ def test_two_concurrent_workers_run_every_firework_once(db, worker_env, tmp_path
     elapsed = time.perf_counter() - t0
     assert exit_codes == [0, 0], (tmp_path / "run" / "worker_0" / "worker.log").read_text()[-3000:]
 
-    # 1 fan-out + 5 batches of <= 3 structures + 1 summary, each run exactly once
+    # 1 fan-out + 4 batches of <= 3 structures (predict + analyse) + 1 summary, each run once
     fireworks = list(launchpad.fireworks.find({"spec.campaign": "e2e"}))
-    assert len(fireworks) == 7
-    assert Counter(fw["state"] for fw in fireworks) == {"COMPLETED": 7}
+    assert len(fireworks) == 10
+    assert Counter(fw["state"] for fw in fireworks) == {"COMPLETED": 10}
     assert Counter(fw["spec"]["stage"] for fw in fireworks) == {
         "fanout": 1,
-        "batch": 5,
+        "predict": 4,
+        "analyse": 4,
         "summary": 1,
     }
     per_fw = launches_per_firework(launchpad)
@@ -101,14 +114,18 @@ def test_two_concurrent_workers_run_every_firework_once(db, worker_env, tmp_path
     results.connect()
     docs = [MaterialResultDocument.model_validate(d) for d in results.query({"campaign": "e2e"})]
     assert len(docs) == N_STRUCTURES == len({d.material_id for d in docs})
-    assert all(d.flags == [TEST_FLAG] and d.model_version == "test-e2e" for d in docs)
+    predicted = [d for d in docs if d.error is None]
+    assert len(predicted) == N_PREDICTED
+    assert all(d.flags == [TEST_FLAG] and d.model_version == "test-e2e" for d in predicted)
+    assert all(d.timings.predict > 0 for d in predicted)
+    assert {d.error.stage for d in docs if d.error} == {"ingest"}
     tellurides = results.query(results_query(campaign="e2e", elements=["Te"]), ["reduced_formula"])
     assert sorted(d["reduced_formula"] for d in tellurides) == [
         "Bi2Te3", "CdTe", "HgTe", "Sb2Te3", "SnTe", "TePb",
     ]  # fmt: skip
     candidates = db.store("candidates")
     candidates.connect()
-    assert candidates.count({"campaign": "e2e"}) == 7  # Bi, Pb or Hg (test rule)
+    assert candidates.count({"campaign": "e2e"}) == 5  # Bi, Pb or Hg (test rule)
     campaigns = db.store("campaigns")
     campaigns.connect()
     summary = campaigns.query_one({"campaign": "e2e"})
@@ -116,17 +133,17 @@ def test_two_concurrent_workers_run_every_firework_once(db, worker_env, tmp_path
     assert summary["workflow_ids"] == [report.fw_id]
 
     # resubmitting the same campaign adds no workflow and no document
-    again = submit_campaign(db, SAMPLE, "e2e", settings, maker=maker())
+    again = submit(db, "e2e", settings)
     assert again.fw_id is None and again.n_todo == 0
     assert results.count({"campaign": "e2e"}) == N_STRUCTURES
-    assert launchpad.fireworks.count_documents({"spec.campaign": "e2e"}) == 7
-    assert candidates.count({"campaign": "e2e"}) == 7
+    assert launchpad.fireworks.count_documents({"spec.campaign": "e2e"}) == 10
+    assert candidates.count({"campaign": "e2e"}) == 5
 
 
 def test_killed_worker_is_recovered_by_the_next_run(db, worker_env, tmp_path, monkeypatch):
     monkeypatch.setenv("SOCSCREEN_TEST_SLEEP", "1.0")
     settings = CampaignSettings(batch_size=4)
-    submit_campaign(db, SAMPLE, "killed", settings, maker=maker())
+    submit(db, "killed", settings)
     launchpad = db.launchpad()
     results = db.store("results")
     results.connect()
@@ -135,9 +152,9 @@ def test_killed_worker_is_recovered_by_the_next_run(db, worker_env, tmp_path, mo
     (worker,) = start_workers(files, 1, tmp_path / "first")
     deadline = time.monotonic() + 90
     lost = None
-    while lost is None:  # wait until a batch has stored part of its results
+    while lost is None:  # wait until an analyse job has stored part of its results
         assert time.monotonic() < deadline and worker.poll() is None, "no batch started"
-        for fw_id in launchpad.get_fw_ids({"spec.stage": "batch", "state": "RUNNING"}):
+        for fw_id in launchpad.get_fw_ids({"spec.stage": "analyse", "state": "RUNNING"}):
             ids = launchpad.get_fw_by_id(fw_id).tasks[0]["job"].function_args[1]
             if 1 <= results.count({"campaign": "killed", "material_id": {"$in": ids}}) < len(ids):
                 lost = fw_id
@@ -152,12 +169,12 @@ def test_killed_worker_is_recovered_by_the_next_run(db, worker_env, tmp_path, mo
     report = run_workers(db, 2, tmp_path / "second", lost_after=1.0)
     assert report.recovered == [lost]
     assert report.exit_codes == [0, 0]
-    assert firework_states(launchpad, "killed") == {"COMPLETED": 6}  # fan-out, 4 batches, summary
+    assert firework_states(launchpad, "killed") == {"COMPLETED": 8}  # fan-out, 3 x 2, summary
     per_fw = launches_per_firework(launchpad)
     assert per_fw[lost] == 2  # the lost launch and the rerun
     assert all(n == 1 for fw_id, n in per_fw.items() if fw_id != lost)
     assert results.count({"campaign": "killed"}) == N_STRUCTURES
-    assert results.count({"campaign": "killed", "error": None}) == N_STRUCTURES
+    assert results.count({"campaign": "killed", "error": None}) == N_PREDICTED
 
     # the rerun skipped the structures the killed worker had finished
     job_store = db.job_store()
@@ -166,3 +183,25 @@ def test_killed_worker_is_recovered_by_the_next_run(db, worker_env, tmp_path, mo
     output = job_store.get_output(uuid)
     assert output["n_skipped"] >= 1
     assert output["n_skipped"] + output["n_processed"] == len(output["material_ids"])
+
+
+def test_predict_and_analyse_workers_split_by_category(db, worker_env, tmp_path):
+    submit(db, "split", CampaignSettings(batch_size=5))
+    groups = [WorkerGroup("predict", 1), WorkerGroup("analyse", 1)]
+    report = run_worker_groups(db, groups, tmp_path / "run")
+    assert report.exit_codes == [0, 0]
+    launchpad = db.launchpad()
+    assert firework_states(launchpad, "split") == {"COMPLETED": 6}  # fan-out, 2 x 2, summary
+    assert set(launches_per_firework(launchpad).values()) == {1}
+    stage_of = {fw["fw_id"]: fw["spec"]["stage"] for fw in launchpad.fireworks.find()}
+    ran = {}
+    for launch in launchpad.launches.find():
+        worker = Path(launch["launch_dir"]).parent.name
+        ran.setdefault(worker, Counter())[stage_of[launch["fw_id"]]] += 1
+    assert ran == {"worker_0": {"predict": 2},
+                   "worker_1": {"fanout": 1, "analyse": 2, "summary": 1}}  # fmt: skip
+    # the predict worker found nothing to do during the fan-out and was started again
+    assert report.restarts >= 1
+    results = db.store("results")
+    results.connect()
+    assert results.count({"campaign": "split", "error": None}) == N_PREDICTED
