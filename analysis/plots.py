@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_bands", "plot_berry_path", "plot_valley_map", "plot_wcc"]
 
+#: Smallest top of the spin-splitting colour scale (meV): Kramers-degenerate bands of a
+#: centrosymmetric crystal (numerical splittings of micro-eV) stay at the bottom colour.
+MIN_SPLITTING_SCALE_MEV = 1.0
+
 
 def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=120)
@@ -44,10 +48,25 @@ def _save(fig: Figure, path: str | os.PathLike | None) -> Figure:
     return fig
 
 
-def _label_axis(ax: object, path: KPath) -> None:
-    ticks = [d for d, _ in path.labels]
-    ax.set_xticks(ticks, [name for _, name in path.labels])
-    for d in ticks:
+def _tick_label(name: str) -> str:
+    """Set subscripts of pymatgen point names as mathtext: ``B_1|B`` to ``$B_1$|B``."""
+    return "|".join(f"${part}$" if "_" in part else part for part in name.split("|"))
+
+
+def _label_axis(ax: object, path: KPath, min_gap: float = 0.05) -> None:
+    """Label the high-symmetry points; points closer than ``min_gap`` of the axis share a tick."""
+    length = max(path.distances[-1] - path.distances[0], 1e-12)
+    ticks: list[float] = []
+    names: list[str] = []
+    for d, name in path.labels:
+        if ticks and d - ticks[-1] < min_gap * length:
+            if d > ticks[-1]:  # a separate point, not the same tick of a jump
+                names[-1] += f",{_tick_label(name)}"
+            continue
+        ticks.append(d)
+        names.append(_tick_label(name))
+    ax.set_xticks(ticks, names)
+    for d, _ in path.labels:
         ax.axvline(d, color="0.7", lw=0.6, zorder=0)
     ax.set_xlim(path.distances[0], path.distances[-1])
 
@@ -59,6 +78,9 @@ def plot_bands(
     title: str | None = None,
 ) -> Figure:
     """Band structure relative to the VBM, coloured by Kramers-pair spin splitting.
+
+    The colour scale runs from 0 to the largest splitting of the bands in the window,
+    at least :data:`MIN_SPLITTING_SCALE_MEV`.
 
     Parameters
     ----------
@@ -76,11 +98,12 @@ def plot_bands(
     e = bands.energies - bands.reference_eV
     pairs = e[:, 1::2] - e[:, 0::2]
     splitting = np.repeat(pairs, 2, axis=1)[:, : e.shape[1]] * 1e3  # meV, per band
-    norm = Normalize(0.0, max(float(splitting.max()), 1e-6))
+    shown = [n for n in range(e.shape[1])
+             if e[:, n].max() >= window_eV[0] and e[:, n].min() <= window_eV[1]]  # fmt: skip
+    top = float(splitting[:, shown].max()) if shown else 0.0
+    norm = Normalize(0.0, max(top, MIN_SPLITTING_SCALE_MEV))
     x = bands.path.distances
-    for n in range(e.shape[1]):
-        if e[:, n].max() < window_eV[0] or e[:, n].min() > window_eV[1]:
-            continue
+    for n in shown:
         pts = np.stack([x, e[:, n]], axis=1)
         segments = np.stack([pts[:-1], pts[1:]], axis=1)
         lines = LineCollection(segments, cmap="viridis", norm=norm, linewidths=1.2)

@@ -1,13 +1,18 @@
 """A whole campaign with the shipped model and the real analysis, through FireWorks.
 
-``socscreen campaign example`` on a real SecantusDB server: ingestion (an element the
-model does not know is rejected with its reason), two ``rlaunch`` worker processes,
-prediction, analysis, result documents and the candidates collection.
+One run of ``socscreen campaign example`` on a real SecantusDB server, shared by the
+tests of this module: a folder with Bi2Se3 and GaSb and the four kinds of bad input (an
+unreadable CIF, an element the model does not know, partial occupancy, a 2,000-atom
+cell), two ``rlaunch`` worker processes, prediction, analysis, result and error
+documents, the candidates collection, and ``show`` with its figures.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
+from pathlib import Path
 
 import pytest
 from pymatgen.core import Lattice, Structure
@@ -15,42 +20,55 @@ from typer.testing import CliRunner
 
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.stores.config import DatabaseConfig
 from socscreen.stores.schemas.campaign import MaterialResultDocument
 
 pytestmark = pytest.mark.slow
 
+BAD = Path(__file__).parents[1] / "data" / "bad_structures"
+#: Entry of each bad input and the start of its error reason.
+BAD_INPUTS = {
+    "unreadable.cif": "unreadable CIF: ",
+    "UTe.cif": "element(s) U not supported by the model",
+    "partial_occupancy.cif": "partial occupancy (disordered sites) is not supported",
+    "huge_2000_atoms.vasp": "2000 sites in the primitive cell exceed max_sites = 200",
+}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-@pytest.fixture
-def source(tmp_path, data_dir):
-    bi2se3 = Hamiltonian.from_npz(data_dir / "Bi2Se3_szp.npz").structure
+
+@pytest.fixture(scope="module")
+def campaign(db_server, tmp_path_factory, data_dir):
+    """Run the example command once on a folder of good and bad structures."""
+    folder = tmp_path_factory.mktemp("structures")
+    Hamiltonian.from_npz(data_dir / "Bi2Se3_szp.npz").structure.to(
+        filename=str(folder / "Bi2Se3.cif")
+    )
     gasb = Structure.from_spacegroup("F-43m", Lattice.cubic(6.096), ["Ga", "Sb"],
-                                     [[0, 0, 0], [0.25, 0.25, 0.25]]).get_primitive_structure()  # fmt: skip
-    unknown = Structure(Lattice.cubic(3.0), ["Og"], [[0, 0, 0]])
-    path = tmp_path / "structures.json"
-    path.write_text(json.dumps([s.as_dict() for s in (bi2se3, gasb, unknown)]))
-    return path
-
-
-def test_example_campaign_with_the_shipped_model(db, source, tmp_path):
-    uri = f"{db.uri}/{db.database}"
+                                     [[0, 0, 0], [0.25, 0.25, 0.25]])  # fmt: skip
+    gasb.get_primitive_structure().to(filename=str(folder / "GaSb.cif"))
+    for name in BAD_INPUTS:
+        shutil.copy(BAD / name, folder / name)
+    db = DatabaseConfig(uri=db_server.uri, database=f"real_{uuid.uuid4().hex[:12]}")
+    run_dir = tmp_path_factory.mktemp("run")
     result = CliRunner().invoke(
         app,
-        ["campaign", "example", "--source", str(source), "--name", "real", "--workers", "2",
-         "--batch-size", "1", "--run-dir", str(tmp_path / "run"), "--db-uri", uri],
+        ["campaign", "example", "--source", str(folder), "--name", "real", "--workers", "2",
+         "--batch-size", "1", "--run-dir", str(run_dir), "--db-uri", f"{db.uri}/{db.database}"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "topological candidate(s)" in result.output
-
     results = db.store("results")
     results.connect()
     docs = [MaterialResultDocument.model_validate(d) for d in results.query({"campaign": "real"})]
     results.close()
-    assert len(docs) == 3
-    by_formula = {d.reduced_formula: d for d in docs}
-    rejected = next(d for d in docs if "Og" in d.elements)
-    assert rejected.error is not None and "Og" in rejected.error.reason
-    for formula in ("Bi2Se3", "GaSb"):
-        doc = by_formula[formula]
+    return db, result.output, {d.formula or d.material_id: d for d in docs}, docs
+
+
+def test_example_campaign_with_the_shipped_model(campaign):
+    db, output, _, docs = campaign
+    assert "topological candidate(s)" in output
+    assert len(docs) == 6
+    for formula in ("Bi2 Se3", "Ga1 Sb1"):
+        doc = next(d for d in docs if d.formula == formula)
         assert doc.error is None, doc.error
         assert doc.model_version and doc.model_version.startswith("Uni-HamGNN")
         assert doc.gaps is not None and doc.timings.predict > 0 and doc.timings.analysis > 0
@@ -58,8 +76,11 @@ def test_example_campaign_with_the_shipped_model(db, source, tmp_path):
         assert doc.z2 is not None or {"metal", "semimetal"} & set(doc.flags)
 
     launchpad = db.launchpad()
-    states = {fw["state"] for fw in launchpad.fireworks.find({}, {"state": 1})}
-    assert states == {"COMPLETED"}
+    fireworks = list(launchpad.fireworks.find({}, {"state": 1, "spec.stage": 1}))
+    assert {fw["state"] for fw in fireworks} == {"COMPLETED"}
+    assert sorted(fw["spec"]["stage"] for fw in fireworks) == [
+        "analyse", "analyse", "fanout", "predict", "predict", "summary",
+    ]  # fmt: skip
     candidates = db.store("candidates")
     candidates.connect()
     chosen = {d["material_id"] for d in candidates.query({"campaign": "real"})}
@@ -67,3 +88,33 @@ def test_example_campaign_with_the_shipped_model(db, source, tmp_path):
     topological = {d.material_id for d in docs if d.z2 and d.z2.classification != "trivial"
                    and (d.gap_eV or 0) >= 0.01}  # fmt: skip
     assert chosen == topological
+
+
+def test_bad_inputs_become_error_documents_and_the_rest_completes(campaign):
+    db, _, _, docs = campaign
+    failed = {d.error.reason: d for d in docs if d.error is not None}
+    assert len(failed) == len(BAD_INPUTS)
+    for reason_start in BAD_INPUTS.values():
+        (doc,) = [d for reason, d in failed.items() if reason.startswith(reason_start)]
+        assert doc.error.stage == "ingest" and "error" in doc.flags
+    campaigns = db.store("campaigns")
+    campaigns.connect()
+    summary = campaigns.query_one({"campaign": "real"})
+    campaigns.close()
+    assert (summary["n_results"], summary["n_failed"], summary["n_ingest_errors"]) == (6, 4, 4)
+
+
+def test_show_writes_the_document_and_png_figures(campaign, tmp_path):
+    db, _, by_formula, _ = campaign
+    bi2se3 = by_formula["Bi2 Se3"]
+    output = tmp_path / "figures" / "bi2se3.json"
+    result = CliRunner().invoke(
+        app, ["show", bi2se3.material_id, "-o", str(output), "--db-uri", f"{db.uri}/{db.database}"]
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(output.read_text())
+    assert shown["material_id"] == bi2se3.material_id and shown["z2"] == bi2se3.z2.model_dump()
+    for name in ("bi2se3_bands.png", "bi2se3_wcc.png"):
+        png = (output.parent / name).read_bytes()
+        assert png.startswith(PNG_SIGNATURE) and len(png) > 10_000, name
+        assert str(output.parent / name) in result.output.replace("\n", "")
