@@ -336,7 +336,7 @@ class AnalyseBatchMaker(Maker):
         BatchSummary
             Counts of the run; the documents themselves are in ``results``.
         """
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         hamiltonians = {p.material_id: p for p in predicted.hamiltonians} if predicted else {}
         failures = {f.material_id: f for f in predicted.failures} if predicted else {}
         with campaign_stores("structures", "results") as (structures, results):
@@ -357,6 +357,7 @@ class AnalyseBatchMaker(Maker):
             n_failed=n_failed,
             n_skipped=n_skipped,
             seconds=time.perf_counter() - t0,
+            cpu_seconds=time.process_time() - cpu0,
             peak_memory_mb=peak_memory_mb(),
         )
 

@@ -10,7 +10,8 @@ Hamiltonians to result documents). Both
 * skip structures whose result is already done, which makes a rerun (lost-run recovery,
   resubmission) finish only the rest;
 * turn an exception of one structure into that structure's error, never the batch's;
-* report counts, wall time and the worker's peak memory in their :class:`BatchSummary`.
+* report counts, wall and CPU time and the worker's peak memory in their
+  :class:`BatchSummary`.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class BatchSummary(BaseModel):
     n_failed: int = Field(0, ge=0, description="Of those, structures that ended with an error.")
     n_skipped: int = Field(0, ge=0, description="Structures already done before this run.")
     seconds: float = Field(0.0, ge=0.0, description="Wall time of the batch (s).")
+    cpu_seconds: float = Field(
+        0.0, ge=0.0, description="CPU time of the worker process during the batch (s)."
+    )
     peak_memory_mb: float | None = Field(
         None, ge=0.0, description="Peak resident memory of the worker process after the job (MB)."
     )

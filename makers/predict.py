@@ -151,7 +151,7 @@ class PredictBatchMaker(Maker):
         PredictedBatch
             Hamiltonians (to the ``data`` store), failures and counts.
         """
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with campaign_stores("structures", "results") as (structures, results):
             records, n_skipped = records_to_do(structures, results, campaign, material_ids)
         batch = PredictedBatch(campaign=campaign, material_ids=material_ids, n_skipped=n_skipped)
@@ -181,6 +181,7 @@ class PredictBatchMaker(Maker):
                 "n_processed": len(records),
                 "n_failed": len(batch.failures),
                 "seconds": time.perf_counter() - t0,
+                "cpu_seconds": time.process_time() - cpu0,
                 "peak_memory_mb": peak_memory_mb(),
             }
         )
