@@ -138,3 +138,14 @@ def test_commands_on_the_embedded_server(tmp_path):
     finally:
         socscreen(home, "db", "stop")
     assert socscreen(home, "db", "status", check=False).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--group", "predict"], "CATEGORY=N"), (["--group", "predict=0"], "CATEGORY=N"),
+     (["--group", "predict=1", "--category", "analyse"], "not both")],
+    ids=["no-count", "zero", "group-and-category"],
+)  # fmt: skip
+def test_run_rejects_bad_worker_groups(args, message):
+    result = invoke("campaign", "run", *args, "--db-uri", "mongodb://127.0.0.1:1")
+    assert result.exit_code == 2 and message in result.output
