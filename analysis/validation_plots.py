@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -32,11 +31,6 @@ __all__ = ["plot_band_comparison", "plot_error_histogram", "plot_gap_scatter", "
 
 PREDICTED_COLOUR = "tab:blue"
 DFT_COLOUR = "0.15"
-
-
-def _subscripts(label: str) -> str:
-    """Point names such as 'B_1' with mathtext subscripts ('B$_{1}$')."""
-    return re.sub(r"_(\w+)", r"$_{\1}$", label)
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
@@ -92,8 +86,7 @@ def plot_band_comparison(
         ls="--" if dft is not None else "-",
     )
     ax.axhline(0.0, color="tab:red", lw=0.5, ls=":")
-    _label_axis(ax, predicted.path)
-    ax.set_xticks(ax.get_xticks(), [_subscripts(name) for _, name in predicted.path.labels])
+    _label_axis(ax, predicted.path)  # subscripts, close points merged
     ax.set_ylim(*window_eV)
     ax.set_ylabel("E - E$_{VBM}$ (eV)", fontsize=8)
     ax.tick_params(labelsize=7)
