@@ -163,11 +163,11 @@ COLUMNS = [
 ]
 
 
-def _means(rows: list[dict]) -> dict[str, float | None]:
+def _means(rows: list[dict], average=np.mean) -> dict[str, float | None]:
     out = {}
     for key, _, _ in COLUMNS[2:]:
         values = [x[key] for x in rows if x.get(key) is not None]
-        out[key] = float(np.mean(values)) if values else None
+        out[key] = float(average(values)) if values else None
     return out
 
 
@@ -220,6 +220,13 @@ def accuracy(checkpoint: Path | None, data: Path) -> None:
                 "name": f"all test ({len(cases)})",
                 "prototype": "-",
                 **_means(rows[: len(cases)]),
+            }
+        )
+        family_rows.append(
+            {
+                "name": f"all test, median ({len(cases)})",
+                "prototype": "-",
+                **_means(rows[: len(cases)], np.median),
             }
         )
     _table("Per prototype family (test split)", family_rows, COLUMNS)
