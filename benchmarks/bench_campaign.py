@@ -28,6 +28,12 @@ two cores busy: 184 s wall (33 structures/min), job CPU 21 s predict + 125 s ana
 176 CPU-s for everything (workers and database server), peak 1.26 GB per worker, no
 errors; 1,000 structures extrapolate to about 31 minutes on the shared machine and
 about 15 minutes on two free cores.
+
+Measured with ``--n 1000 --workers 2`` (retrained checkpoint, otherwise idle 2-core
+machine, embedded SecantusDB): 1278 s wall = 21.3 min (goal 30 min), 46.9
+structures/min, 102 Fireworks COMPLETED, 0 errors; job CPU 110 s predict + 1112 s
+analyse; peak RSS 1.37 / 1.38 GB per worker. The embedded server held the GridFS
+Hamiltonians in memory (about 8 GB peak RSS): use a real MongoDB for bigger campaigns.
 """
 
 from __future__ import annotations
