@@ -1,30 +1,26 @@
 """Campaign commands: ``socscreen db ...``, ``socscreen campaign ...``, ``query``, ``show``.
 
-Every command that needs the database takes ``--db-uri`` or ``--launchpad``; without
-them it uses ``SOCSCREEN_DB_URI`` / ``SOCSCREEN_LAUNCHPAD_FILE``, else the embedded
-server, which it starts for the command and stops afterwards unless ``socscreen db
-start`` left it running.
+How they find the database: :mod:`socscreen.cli.common`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import importlib
 import io
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from socscreen.cli import app
+from socscreen.cli.common import DbUri, LaunchpadFile, console, database, err_console, fail
 
 if TYPE_CHECKING:
     from socscreen.stores.config import DatabaseConfig
@@ -36,38 +32,9 @@ campaign_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
 
-console = Console()
-err_console = Console(stderr=True)
-
-DbUri = Annotated[
-    str | None,
-    typer.Option("--db-uri", help="MongoDB URI (default: SOCSCREEN_DB_URI, else embedded)."),
-]
-LaunchpadFile = Annotated[
-    Path | None,
-    typer.Option("--launchpad", "-l", help="FireWorks launchpad yaml naming the database."),
-]
 StoragePath = Annotated[
     Path | None, typer.Option("--path", help="Embedded database folder (default ~/.socscreen/db).")
 ]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=code)
-
-
-@contextlib.contextmanager
-def _database(uri: str | None, launchpad: Path | None) -> Iterator[DatabaseConfig]:
-    """Open the configured database (or the embedded one) with readable errors."""
-    from socscreen.stores.config import open_database
-    from socscreen.stores.server import ServerStartError
-
-    try:
-        with open_database(uri, launchpad) as db:
-            yield db
-    except (ValueError, ServerStartError) as exc:
-        raise _fail(str(exc)) from exc
 
 
 # -- db ---------------------------------------------------------------------------------
@@ -83,7 +50,7 @@ def db_start(
     try:
         info = start_server(path, host=host, port=port)
     except ServerStartError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     console.print(
         f"database server running at [bold]{info.uri}[/bold] (pid {info.pid}, "
         f"data in {info.storage_path}, started in {info.startup_s:.2f} s)"
@@ -117,13 +84,13 @@ def db_status(path: StoragePath = None) -> None:
 def _import_callable(spec: str) -> Callable:
     module_name, _, name = spec.partition(":")
     if not name:
-        raise _fail(f"functions are given as 'package.module:function', got {spec!r}")
+        raise fail(f"functions are given as 'package.module:function', got {spec!r}")
     try:
         function = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as exc:
-        raise _fail(f"cannot import {spec}: {exc}") from exc
+        raise fail(f"cannot import {spec}: {exc}") from exc
     if not callable(function):
-        raise _fail(f"{spec} is not callable")
+        raise fail(f"{spec} is not callable")
     return function
 
 
@@ -134,7 +101,7 @@ def _model_elements(settings: Any) -> list[str]:
     try:
         model, _ = load_model(settings.checkpoint, "cpu")
     except (OSError, ValueError) as exc:
-        raise _fail(f"cannot load the model checkpoint: {exc}") from exc
+        raise fail(f"cannot load the model checkpoint: {exc}") from exc
     return list(model.elements)
 
 
@@ -221,7 +188,7 @@ def campaign_submit(
             z2_route=z2_route,
         )
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     predict_function = _import_callable(predictor)
     maker = CampaignMaker(
         predict_maker=PredictBatchMaker(predictor=predict_function),
@@ -235,13 +202,13 @@ def campaign_submit(
     )
     # with the shipped predictor, elements the model does not cover fail at ingestion
     elements = _model_elements(settings) if predict_function is predict_structure else None
-    with _database(db_uri, launchpad) as db:
+    with database(db_uri, launchpad) as db:
         try:
             report = submit_campaign(
                 db, source, name, settings, filters, maker, elements, progress=True
             )
         except ValueError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     ingest = report.ingest
     console.print(
         f"campaign [bold]{name}[/bold]: {ingest.n_read} read, {ingest.n_filtered} filtered, "
@@ -268,7 +235,7 @@ def _worker_group(spec: str) -> Any:
 
     category, _, number = spec.partition("=")
     if not category or not number.isdigit() or int(number) < 1:
-        raise _fail(f"--group must look like CATEGORY=N with N >= 1, got {spec!r}", code=2)
+        raise fail(f"--group must look like CATEGORY=N with N >= 1, got {spec!r}", code=2)
     return WorkerGroup(category, int(number))
 
 
@@ -314,14 +281,14 @@ def campaign_run(
     from socscreen.workflows.workers import WorkerGroup, run_worker_groups
 
     if group and category:
-        raise _fail("give --group or --category, not both", code=2)
+        raise fail("give --group or --category, not both", code=2)
     groups = [_worker_group(spec) for spec in group] or [
         WorkerGroup(list(category) or None, workers)
     ]
     folder = run_dir or Path(SETTINGS.home).expanduser() / "runs" / datetime.now().strftime(
         "%Y%m%d-%H%M%S"
     )
-    with _database(db_uri, launchpad) as db, console.status("workers starting") as status:
+    with database(db_uri, launchpad) as db, console.status("workers starting") as status:
 
         def show(states: Any) -> None:
             status.update(
@@ -339,7 +306,7 @@ def campaign_run(
         f"Fireworks: {states}; logs in {folder}"
     )
     if any(report.exit_codes):
-        raise _fail(f"worker exit codes {report.exit_codes}; see {folder}/worker_*/worker.log")
+        raise fail(f"worker exit codes {report.exit_codes}; see {folder}/worker_*/worker.log")
 
 
 @campaign_app.command("status")
@@ -352,13 +319,13 @@ def campaign_status(
     from socscreen.stores.queries import summarise_campaign
     from socscreen.workflows.workers import firework_states
 
-    with _database(db_uri, launchpad) as db:
+    with database(db_uri, launchpad) as db:
         stores = [db.store(n) for n in ("structures", "results", "candidates", "campaigns")]
         for store in stores:
             store.connect()
         names = [name] if name else sorted(stores[3].distinct("campaign"))
         if name and not stores[3].count({"campaign": name}):
-            raise _fail(f"no campaign {name!r}")
+            raise fail(f"no campaign {name!r}")
         table = Table(
             "campaign",
             "Fireworks",
@@ -412,14 +379,14 @@ def campaign_worker_files(
     try:
         db = resolve_database(db_uri, launchpad)
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if db is None:
         from socscreen.settings import SETTINGS
         from socscreen.stores.config import DatabaseConfig
 
         server = server_status()
         if server is None:
-            raise _fail(
+            raise fail(
                 "no database configured and no embedded server running: give "
                 "--db-uri/--launchpad or run `socscreen db start` first"
             )
@@ -525,11 +492,11 @@ def query(
     from socscreen.stores.queries import results_query
 
     if z2 not in (None, "strong", "weak", "trivial", "topological"):
-        raise _fail(f"--z2 must be strong, weak, trivial or topological, got {z2!r}", code=2)
+        raise fail(f"--z2 must be strong, weak, trivial or topological, got {z2!r}", code=2)
     if output not in ("table", "json", "csv"):
-        raise _fail(f"--format must be table, json or csv, got {output!r}", code=2)
+        raise fail(f"--format must be table, json or csv, got {output!r}", code=2)
     criteria = results_query(campaign, z2, gap_min, gap_max, elements, flags, failed)  # type: ignore[arg-type]
-    with _database(db_uri, launchpad) as db:
+    with database(db_uri, launchpad) as db:
         results = db.store("results")
         results.connect()
         if candidates:
@@ -585,7 +552,7 @@ def show(
     if campaign:
         criteria["campaign"] = campaign
     properties = {"_id": 0} if structure else {"_id": 0, "structure": 0}
-    with _database(db_uri, launchpad) as db:
+    with database(db_uri, launchpad) as db:
         docs = []
         for name in ("results", "structures"):
             store = db.store(name)
@@ -595,7 +562,7 @@ def show(
             if docs:
                 break
         if not docs:
-            raise _fail(
+            raise fail(
                 f"no result or record for {material_id}" + (f" in {campaign}" if campaign else "")
             )
         text = json.dumps(docs if len(docs) > 1 else docs[0], default=str, indent=1)
@@ -603,13 +570,13 @@ def show(
             typer.echo(text)
             return
         if len(docs) > 1:
-            raise _fail(f"{material_id} is in {len(docs)} campaigns: choose one with --campaign")
+            raise fail(f"{material_id} is in {len(docs)} campaigns: choose one with --campaign")
         job_store = db.job_store()
         job_store.connect()
         try:
             ham = load_hamiltonian(job_store, docs[0]["campaign"], material_id)
         except ValueError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
         finally:
             job_store.close()
     from socscreen.makers.figures import result_figures
@@ -661,10 +628,10 @@ def campaign_example(
 
     source = source or _example_source()
     if not source.exists():
-        raise _fail(f"structure source {source} does not exist")
+        raise fail(f"structure source {source} does not exist")
     model, _ = load_model()
     settings = CampaignSettings(batch_size=batch_size)
-    with _database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
+    with database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
         report = submit_campaign(
             db, source, name, settings, supported_elements=model.elements, progress=True
         )
@@ -696,4 +663,4 @@ def campaign_example(
     picked = [_row(d) for d in docs if d["material_id"] in chosen]
     _print_table(f"{len(picked)} topological candidate(s) of {name}", picked, columns)
     if any(run.exit_codes):
-        raise _fail(f"worker exit codes {run.exit_codes}")
+        raise fail(f"worker exit codes {run.exit_codes}")

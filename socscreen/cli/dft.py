@@ -8,18 +8,13 @@ from typing import Annotated
 import typer
 
 from socscreen.cli import app
-from socscreen.cli.campaign import DbUri, LaunchpadFile, _database
+from socscreen.cli.common import DbUri, LaunchpadFile, database, fail
 
 corpus_app = typer.Typer(
     help="Generate the GPAW training corpus (one reference calculation per seed).",
     no_args_is_help=True,
 )
 app.add_typer(corpus_app, name="dft-corpus")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
 
 
 @app.command("dft-reference")
@@ -58,7 +53,7 @@ def dft_reference(
     try:
         structure = Structure.from_file(structure_file)
     except Exception as error:  # noqa: BLE001 - pymatgen raises many types for bad files
-        raise _fail(f"cannot read {structure_file} as a structure: {error}") from error
+        raise fail(f"cannot read {structure_file} as a structure: {error}") from error
     options = {"seed": seed} | ({"basis": basis} if basis else {})
     settings = GPAWReferenceSettings(**options)
     output = output or Path(f"{structure_file.stem}.npz")
@@ -73,7 +68,7 @@ def dft_reference(
                 txt=gpaw_log,
             )
     except ValueError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     path = ham.to_npz(output)
     table = Table(title=f"{ham.meta['formula']} ({settings.basis}, SOC {'on' if soc else 'off'})")
     table.add_column("stage")
@@ -152,9 +147,9 @@ def dft_corpus_generate(
 def dft_corpus_submit(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of training seeds.")],
     seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
-    out: Annotated[Path, typer.Option("--out", help="Corpus folder (shared by all workers).")] = Path(
-        "data/corpus/gpaw-szp"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", help="Corpus folder (shared by all workers).")
+    ] = Path("data/corpus/gpaw-szp"),
     batch_size: Annotated[int, typer.Option(min=1, help="Seeds per FireWorks job.")] = 4,
     category: Annotated[
         str | None, typer.Option(help="FireWorks category of the jobs (e.g. 'dft').")
@@ -189,7 +184,7 @@ def dft_corpus_submit(
     flow = training_data_flow(
         seeds, out, settings, batch_size, category, cpu_seconds=cpu_seconds
     )
-    with _database(db_uri, launchpad) as db:
+    with database(db_uri, launchpad) as db:
         workflow = flow_to_workflow(flow, metadata={"training_data": str(out.resolve())})
         db.launchpad().add_wf(workflow)
     typer.echo(

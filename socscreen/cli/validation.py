@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from socscreen.cli import app
-from socscreen.cli.campaign import DbUri, LaunchpadFile, _database, _fail, console
+from socscreen.cli.common import DbUri, LaunchpadFile, console, database, fail
 
 
 @app.command("rerun")
@@ -63,15 +63,15 @@ def rerun(
     from socscreen.workflows.rerun import FLAGGED, route_maker, submit_rerun
 
     if route not in ("gpaw", "vasp"):
-        raise _fail(f"--route must be gpaw or vasp, got {route!r}", code=2)
+        raise fail(f"--route must be gpaw or vasp, got {route!r}", code=2)
     extra = None
     if query:
         try:
             extra = json.loads(query)
         except json.JSONDecodeError as exc:
-            raise _fail(f"--query is not valid JSON: {exc}", code=2) from exc
+            raise fail(f"--query is not valid JSON: {exc}", code=2) from exc
         if not isinstance(extra, dict):
-            raise _fail("--query must be a JSON object of MongoDB criteria", code=2)
+            raise fail("--query must be a JSON object of MongoDB criteria", code=2)
     flags = {
         "candidate": candidates,
         "low_confidence": low_confidence,
@@ -80,8 +80,8 @@ def rerun(
     reasons = [r for r, on in flags.items() if on] or (["query"] if extra else list(FLAGGED))
     options = {"training_dir": str(training_dir.resolve())} if training_dir else {}
     if options and route != "gpaw":
-        raise _fail("--training-dir applies to the gpaw route only", code=2)
-    with _database(db_uri, launchpad) as db:
+        raise fail("--training-dir applies to the gpaw route only", code=2)
+    with database(db_uri, launchpad) as db:
         try:
             maker = route_maker(route, soc_off_twin=soc_off_twin, **options)  # type: ignore[arg-type]
             report = submit_rerun(
@@ -98,7 +98,7 @@ def rerun(
                 maker,
             )
         except ValueError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     console.print(
         f"campaign [bold]{campaign}[/bold], route {route}: {len(report.selected)} selected "
         f"({', '.join(reasons)}), {len(report.submitted)} submitted, "
@@ -128,7 +128,7 @@ def report(
     """Write one self-contained HTML page: summary, candidates, validation, band plots."""
     from socscreen.workflows.report import write_report
 
-    with _database(db_uri, launchpad) as db, console.status("writing the report") as status:
+    with database(db_uri, launchpad) as db, console.status("writing the report") as status:
         try:
             path = write_report(
                 db,
@@ -139,5 +139,5 @@ def report(
                 progress=lambda material_id: status.update(f"band plot of {material_id}"),
             )
         except (ValueError, RuntimeError) as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     console.print(f"wrote {path}")

@@ -1,0 +1,53 @@
+"""Pieces every database-backed command shares: consoles, options, errors, the database.
+
+Every command that needs the database takes ``--db-uri`` or ``--launchpad``; without
+them it uses ``SOCSCREEN_DB_URI`` / ``SOCSCREEN_LAUNCHPAD_FILE``, else the embedded
+server, which it starts for the command and stops afterwards unless ``socscreen db
+start`` left it running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from socscreen.stores.config import DatabaseConfig
+
+__all__ = ["DbUri", "LaunchpadFile", "console", "database", "err_console", "fail"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbUri = Annotated[
+    str | None,
+    typer.Option("--db-uri", help="MongoDB URI (default: SOCSCREEN_DB_URI, else embedded)."),
+]
+LaunchpadFile = Annotated[
+    Path | None,
+    typer.Option("--launchpad", "-l", help="FireWorks launchpad yaml naming the database."),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the Exit to raise."""
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=code)
+
+
+@contextlib.contextmanager
+def database(uri: str | None, launchpad: Path | None) -> Iterator[DatabaseConfig]:
+    """Open the configured database (or the embedded one) with readable errors."""
+    from socscreen.stores.config import open_database
+    from socscreen.stores.server import ServerStartError
+
+    try:
+        with open_database(uri, launchpad) as db:
+            yield db
+    except (ValueError, ServerStartError) as exc:
+        raise fail(str(exc)) from exc
