@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 from jobflow import Flow, job
 from pymatgen.core import Structure
 
-from socscreen.hamiltonian import Hamiltonian
+from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.makers.gpaw_reference import (
     GPAWReferenceSettings,
     OverlapNotPositiveDefiniteError,
@@ -45,6 +45,7 @@ from socscreen.workflows.training_structures import training_structure
 __all__ = [
     "CorpusEntry",
     "FAILURES_FILE",
+    "compact_corpus",
     "compute_corpus_entry",
     "corpus_file_name",
     "estimated_cost",
@@ -180,11 +181,12 @@ def compute_corpus_entry(
 def _write_checked(ham: Hamiltonian, path: Path, settings: GPAWReferenceSettings) -> None:
     """Write a corpus file and keep it only if its stored S(k) is positive definite.
 
-    Storage in float32 with elements below 1e-5 zeroed can push the lowest eigenvalue of
-    a nearly over-complete overlap (dense metals with diffuse orbitals) below zero; such
-    a file would break every consumer, so it is removed and the seed reported as failed.
+    The training corpus is stored with :data:`COMPACT_ZERO_THRESHOLDS`. Storage in
+    float32 with elements below 1e-5 zeroed can push the lowest eigenvalue of a nearly
+    over-complete overlap (dense metals with diffuse orbitals) below zero; such a file
+    would break every consumer, so it is removed and the seed reported as failed.
     """
-    ham.to_npz(path)
+    ham.to_npz(path, thresholds=COMPACT_ZERO_THRESHOLDS)
     try:
         check_overlap_positive_definite(
             Hamiltonian.from_npz(path), settings.n_overlap_checks, settings.seed
@@ -343,6 +345,43 @@ def generate_corpus(
             entries.append(entry)
             if on_entry is not None:
                 on_entry(entry)
+
+
+def compact_corpus(
+    folder: str | Path, on_file: Callable[[Path, int, int], None] | None = None
+) -> tuple[int, int]:
+    """Rewrite every corpus file of a folder with the training corpus' storage thresholds.
+
+    Files written with the general thresholds (:data:`CORPUS_ZERO_THRESHOLDS`, e.g. the
+    shared GPAW files or older corpus files) keep SOC elements that the size-capped
+    training corpus stores as zero (:data:`COMPACT_ZERO_THRESHOLDS`); this applies them.
+    Each file is replaced atomically, so an interrupted run leaves every file either old
+    or new, never half written.
+
+    Parameters
+    ----------
+    folder
+        Corpus folder (``*.npz``).
+    on_file
+        Called with ``(path, bytes_before, bytes_after)`` after each file.
+
+    Returns
+    -------
+    tuple of int
+        Total size before and after (bytes).
+    """
+    files = sorted(Path(folder).glob("*.npz"))
+    if not files:
+        raise FileNotFoundError(f"no corpus files (*.npz) in {folder}")
+    total_before = total_after = 0
+    for path in files:
+        before = path.stat().st_size
+        Hamiltonian.from_npz(path).to_npz(path, thresholds=COMPACT_ZERO_THRESHOLDS)
+        after = path.stat().st_size
+        total_before, total_after = total_before + before, total_after + after
+        if on_file is not None:
+            on_file(path, before, after)
+    return total_before, total_after
 
 
 # -- the same work as a FireWorks campaign ---------------------------------------------------

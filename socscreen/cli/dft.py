@@ -1,4 +1,4 @@
-"""DFT commands: ``socscreen dft-reference`` and ``socscreen dft-corpus generate|submit``."""
+"""DFT commands: ``socscreen dft-reference``, ``socscreen dft-corpus generate|compact|submit``."""
 
 from __future__ import annotations
 
@@ -141,6 +141,25 @@ def dft_corpus_generate(
         f"{counts['skipped']} over the caps, {counts['failed']} failed "
         f"(see {out / FAILURES_FILE})"
     )
+
+
+@corpus_app.command("compact")
+def dft_corpus_compact(
+    folder: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="Corpus folder (*.npz).")
+    ] = Path("data/corpus/gpaw-szp"),
+) -> None:
+    """Rewrite corpus files with the training corpus' thresholds (SOC below 0.1 meV zeroed)."""
+    from tqdm import tqdm
+
+    from socscreen.workflows.training_data import compact_corpus
+
+    with tqdm(total=len(list(folder.glob("*.npz"))), unit="file", desc="compact") as bar:
+        try:
+            before, after = compact_corpus(folder, on_file=lambda *_: bar.update())
+        except FileNotFoundError as error:
+            raise fail(str(error)) from None
+    typer.echo(f"{folder}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
 
 
 @corpus_app.command("submit")

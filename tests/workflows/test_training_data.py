@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
+import numpy as np
 import pytest
 from jobflow.managers.fireworks import flow_to_workflow
 from typer.testing import CliRunner
 
 from socscreen.cli import app
-from socscreen.hamiltonian import Hamiltonian
+from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.makers.gpaw_reference import GPAWReferenceSettings, OverlapNotPositiveDefiniteError
 from socscreen.workflows.training_data import (
-    _write_checked,
     FAILURES_FILE,
+    _write_checked,
     compute_corpus_entry,
     corpus_file_name,
     estimated_cost,
@@ -93,6 +95,35 @@ def test_cli_generate_reports_counts(tmp_path):
     assert "0 written, 0 already there, 3 over the caps, 0 failed" in result.output
     # one line per seed (the progress bar on stderr shares the captured output)
     assert len(re.findall(r"seed +\d+ +\w+ +\w+ +skipped +over the caps", result.output)) == 3
+
+
+def test_compact_rewrites_old_files_with_current_thresholds(data_dir, tmp_path):
+    # the fixture was written with the shared files' 1e-5 eV SOC threshold
+    old = tmp_path / "Bi2Se3_szp.npz"
+    shutil.copy(data_dir / "Bi2Se3_szp.npz", old)
+    before = Hamiltonian.from_npz(old)
+    size = old.stat().st_size
+    result = CliRunner().invoke(app, ["dft-corpus", "compact", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert f"{tmp_path}: {size / 1e6:.1f} MB ->" in result.output
+    assert old.stat().st_size < 0.85 * size
+    after = Hamiltonian.from_npz(old)
+    threshold = COMPACT_ZERO_THRESHOLDS["Hsoc"]
+    for soc in (after.soc_uu, after.soc_ud):
+        assert not np.any((np.abs(soc) > 0) & (np.abs(soc) < threshold))
+    np.testing.assert_array_equal(after.h0, before.h0)
+    np.testing.assert_array_equal(after.overlap, before.overlap)
+    k = np.random.default_rng(1).random((20, 3))
+    e_before, e_after = before.eigh(k), after.eigh(k)
+    near_ef = np.abs(e_before - before.efermi) < 2.0
+    assert np.abs(e_after - e_before)[near_ef].max() < 1e-3  # eV
+    assert len(list(tmp_path.glob(".*"))) == 0  # no temporary file left behind
+
+
+def test_compact_refuses_a_folder_without_corpus_files(tmp_path):
+    result = CliRunner().invoke(app, ["dft-corpus", "compact", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no corpus files" in result.output
 
 
 def test_stored_file_with_indefinite_overlap_is_removed(silicon, tmp_path):
