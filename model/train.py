@@ -40,7 +40,7 @@ from socscreen.model.loss import band_loss, h0_element_loss, soc_element_loss
 from socscreen.model.network import ModelConfig, UniHamGNN
 from socscreen.model.normalization import compute_normalization
 
-__all__ = ["TrainConfig", "split_files", "train", "spinor_bloch"]
+__all__ = ["TrainConfig", "spinor_bloch", "split_files", "stage_optimizer", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,11 @@ class TrainConfig(BaseModel):
     band_eta: float = Field(1e-4, description="Broadening of the eigenvector gradient (eV).")
     patience: int = Field(20, description="Epochs without validation improvement before stopping.")
     clip_grad_norm: float = Field(10.0, description="Gradient-norm clip of every step.")
+    weight_decay: float = Field(
+        0.0,
+        ge=0.0,
+        description="Decoupled weight decay (AdamW) of every stage; 0: plain Adam.",
+    )
     band_start_threshold: float = Field(
         1.5,
         description="Skip band fine-tuning if the validation band MAE after stage 1 "
@@ -309,6 +314,14 @@ def _stage_parameters(model: UniHamGNN, stage: str) -> list[torch.nn.Parameter]:
     return {"h0": h0_params, "soc": soc_params, "bands": h0_params + soc_params}[stage]
 
 
+def stage_optimizer(
+    params: Sequence[torch.nn.Parameter], stage: str, config: TrainConfig
+) -> torch.optim.Optimizer:
+    """AdamW of a stage: ``band_lr`` in stage 2, else ``lr``; decoupled ``weight_decay``."""
+    lr = config.band_lr if stage == "bands" else config.lr
+    return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)
+
+
 def _step_losses(
     model: UniHamGNN,
     batch: GraphBatch,
@@ -515,8 +528,8 @@ class _Run:
             stage
         ]
         params = _stage_parameters(model, stage)
-        lr = config.band_lr if stage == "bands" else config.lr
-        optimizer = torch.optim.Adam(params, lr=lr)
+        optimizer = stage_optimizer(params, stage, config)
+        lr = optimizer.defaults["lr"]
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=max(epochs, 1), eta_min=lr * config.final_lr_fraction
         )

@@ -14,7 +14,13 @@ from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
 from socscreen.model.data import CrystalData
 from socscreen.model.network import ModelConfig
-from socscreen.model.train import TrainConfig, evaluate, split_files, train
+from socscreen.model.train import (
+    TrainConfig,
+    evaluate,
+    split_files,
+    stage_optimizer,
+    train,
+)
 from socscreen.orbitals import OrbitalTable
 
 TINY = ModelConfig(
@@ -193,3 +199,19 @@ def test_files_restrict_the_corpus_and_the_cli_checks_their_hashes(corpus, tmp_p
     args = ["train", "--data", str(corpus), "--files-from", str(out / "model.json")]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "again")])
     assert result.exit_code == 2 and "differ" in result.output
+
+
+
+@pytest.mark.parametrize(("stage", "lr"), [("h0", 5e-3), ("bands", 1e-3)])
+def test_weight_decay_shrinks_weights_without_gradient(stage, lr):
+    config = TrainConfig(lr=5e-3, band_lr=1e-3, weight_decay=0.1)
+    weights = torch.nn.Parameter(torch.ones(4))
+    optimizer = stage_optimizer([weights], stage, config)
+    weights.grad = torch.zeros(4)
+    optimizer.step()
+    torch.testing.assert_close(weights.detach(), torch.full((4,), 1 - lr * 0.1))
+    plain = torch.nn.Parameter(torch.ones(4))
+    optimizer = stage_optimizer([plain], stage, TrainConfig())  # default: no decay
+    plain.grad = torch.zeros(4)
+    optimizer.step()
+    torch.testing.assert_close(plain.detach(), torch.ones(4))
