@@ -69,10 +69,13 @@ def _aligned(pred: Hamiltonian, ref: Hamiltonian) -> dict[str, np.ndarray]:
 
 
 def _band_metrics(pred: Hamiltonian, ref: Hamiltonian, soc: bool = True) -> dict[str, float]:
+    """Band errors within E_F ± WINDOW (none for a wide-gap insulator: the table says n/a)."""
     grid = np.stack(np.meshgrid(*[np.arange(GRID) / GRID] * 3, indexing="ij"), -1).reshape(-1, 3)
     e_ref = ref.eigh(grid, soc=soc)
     e_pred = pred.eigh(grid, soc=soc)
     inside = np.abs(e_ref - ref.efermi) < WINDOW
+    if not inside.any():  # wide-gap insulator: no band within the window
+        return {}
     diff = (e_pred - pred.efermi) - (e_ref - ref.efermi)
     vbm_aligned = compare_band_energies(
         pred, grid, e_ref, ref.efermi, window=WINDOW, soc=soc, dft_nelect=ref.nelect, align="vbm"
