@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from socscreen.hamiltonian import as_kpoints
+from socscreen.hamiltonian import GHOST_ENERGY, as_kpoints
 
 if TYPE_CHECKING:
     from socscreen.hamiltonian import Hamiltonian
@@ -208,31 +208,57 @@ class LowdinBloch:
     def overlap_sqrt_inv(self, k: np.ndarray) -> np.ndarray:
         """Spinless ``S(k)^-1/2``, shape ``[n_k, n, n]``.
 
+        With an ``overlap_cutoff`` on the container this is the filtered inverse root
+        ``sum_{w_i > cutoff} v_i w_i^-1/2 v_i^H`` over the eigenpairs of ``S(k)``.
+
         Raises
         ------
         numpy.linalg.LinAlgError
-            If ``S(k)`` is not positive definite (aliased or broken overlap).
+            If ``S(k)`` is not positive definite (aliased or broken overlap) and the
+            container has no ``overlap_cutoff``.
         """
         k = as_kpoints(k)
         phase = 2 * np.pi * (k @ self._R.T)
-        return self._sqrt_inv(self._bloch_real(np.cos(phase), np.sin(phase), self.ham.overlap))
+        s = self._bloch_real(np.cos(phase), np.sin(phase), self.ham.overlap)
+        return self._orthonormaliser(s)[0]
 
-    @staticmethod
-    def _sqrt_inv(s: np.ndarray) -> np.ndarray:
+    def _orthonormaliser(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Löwdin transform ``X`` of ``S(k)`` and the projector onto dropped directions.
+
+        Without a cutoff ``X = S^-1/2`` and the projector is ``None``. With the
+        container's ``overlap_cutoff`` ``X`` keeps the eigen-directions of ``S`` above
+        the cutoff; ``X H X + GHOST_ENERGY P`` then has the eigenvalues of
+        :meth:`Hamiltonian.eigh <socscreen.hamiltonian.Hamiltonian.eigh>` (canonical
+        orthogonalisation), ``P`` being the projector onto the dropped directions. Both
+        are built from eigen-projectors of ``S``, so crystal symmetries and time reversal
+        keep their form.
+        """
         w, v = np.linalg.eigh(s)
-        if np.any(w <= 0):
-            raise np.linalg.LinAlgError(
-                f"overlap S(k) is not positive definite (smallest eigenvalue {w.min():.3e})"
-            )
-        return (v * w[:, None, :] ** -0.5) @ np.conj(np.swapaxes(v, 1, 2))
+        cutoff = self.ham.overlap_cutoff
+        if cutoff <= 0:
+            if np.any(w <= 0):
+                raise np.linalg.LinAlgError(
+                    f"overlap S(k) is not positive definite (smallest eigenvalue {w.min():.3e})"
+                )
+            return (v * w[:, None, :] ** -0.5) @ np.conj(np.swapaxes(v, 1, 2)), None
+        keep = w > cutoff
+        x = (v * np.where(keep, w, np.inf)[:, None, :] ** -0.5) @ np.conj(np.swapaxes(v, 1, 2))
+        dropped = v * (~keep)[:, None, :]
+        return x, dropped @ np.conj(np.swapaxes(dropped, 1, 2))
 
     def hamiltonian_k(self, k: np.ndarray) -> np.ndarray:
-        """Orthonormal-basis ``S^-1/2 H S^-1/2`` at fractional k, eV, ``[n_k, m, m]``."""
+        """Orthonormal-basis ``S^-1/2 H S^-1/2`` at fractional k, eV, ``[n_k, m, m]``.
+
+        With an ``overlap_cutoff`` on the container the near-null directions of ``S(k)``
+        are projected out and placed at :data:`~socscreen.hamiltonian.GHOST_ENERGY`.
+        """
         k = as_kpoints(k)
         phase = 2 * np.pi * (k @ self._R.T)
         cos, sin = np.cos(phase), np.sin(phase)
-        x = self._sqrt_inv(self._bloch_real(cos, sin, self.ham.overlap))
+        x, ghost = self._orthonormaliser(self._bloch_real(cos, sin, self.ham.overlap))
         h0 = x @ self._bloch_real(cos, sin, self.ham.h0) @ x
+        if ghost is not None:
+            h0 = h0 + GHOST_ENERGY * ghost
         if not self.spinor:
             return h0
         n = self.ham.n_orbitals

@@ -29,10 +29,27 @@ from socscreen.model.data import CrystalData, collate, scatter_blocks
 from socscreen.model.network import UniHamGNN
 from socscreen.orbitals import OrbitalTable
 
-__all__ = ["default_checkpoint", "fermi_level", "load_model", "predict"]
+__all__ = [
+    "PREDICTION_OVERLAP_CUTOFF",
+    "default_checkpoint",
+    "fermi_level",
+    "load_model",
+    "predict",
+]
 
 #: k-points per direction times lattice length |a| (Å) for the Fermi-level estimate.
 FERMI_KPOINT_DENSITY = 16.0
+
+#: ``overlap_cutoff`` of every prediction (see
+#: :attr:`socscreen.hamiltonian.Hamiltonian.overlap_cutoff`): eigen-directions of S(k)
+#: at or below 1e-2 are dropped when its bands are solved. Diffuse szp(dzp) orbitals of
+#: alkali, halide and bcc-metal crystals make S(k) nearly singular (smallest eigenvalue
+#: 1e-5 to 1e-3), and a few meV of model error along those directions become spurious
+#: bands hundreds of eV deep that take occupied slots (predicted CsI: a -2.0 eV "gap";
+#: with the cutoff 3.3 eV, DFT 3.6 eV). Dropping the directions moves DFT bands within
+#: E_F ± 2 eV by at most 12 meV for CsI and 90 meV for CaF2; crystals whose S(k) stays
+#: above 1e-2 (most covalent and topological compounds) are not touched.
+PREDICTION_OVERLAP_CUTOFF = 1e-2
 
 
 def default_checkpoint() -> Path:
@@ -166,7 +183,8 @@ def predict(
     -------
     Hamiltonian or list of Hamiltonian
         Containers with H0, exact S, SOC blocks (eV), ``nelect``, ``efermi`` (from the
-        predicted bands) and ``meta["model"]`` naming the checkpoint.
+        predicted bands), ``meta["model"]`` naming the checkpoint and
+        ``meta["overlap_cutoff"]`` (:data:`PREDICTION_OVERLAP_CUTOFF`).
 
     Raises
     ------
@@ -193,6 +211,7 @@ def predict(
             },
         },
         "energy_reference": "model gauge (H0 defined up to c*S); compare to efermi",
+        "overlap_cutoff": PREDICTION_OVERLAP_CUTOFF,
     }
     param = next(model.parameters())
     out: list[Hamiltonian] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from socscreen.hamiltonian import GHOST_ENERGY
 from socscreen.model.data import GraphBatch
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "band_loss",
     "energy_shift",
     "h0_element_loss",
+    "orthogonalised",
     "soc_element_loss",
 ]
 
@@ -166,6 +168,47 @@ class BroadenedEigh(torch.autograd.Function):
         return 0.5 * (grad_a + grad_a.mH), None
 
 
+def orthogonalised(
+    h_k: torch.Tensor, s_k: torch.Tensor, overlap_cutoff: float = 0.0
+) -> torch.Tensor:
+    """``H(k)`` in an S-orthonormal basis, whose eigenvalues solve ``H c = E S c``.
+
+    Without a cutoff the basis comes from the Cholesky factor of ``S(k)``. With one, as
+    :func:`socscreen.hamiltonian.generalized_eigh` does, the eigen-directions of ``S(k)``
+    at or below ``overlap_cutoff`` are dropped and put at
+    :data:`~socscreen.hamiltonian.GHOST_ENERGY` (canonical orthogonalisation), so a
+    prediction and its reference solved with the same ``S`` keep the same band count.
+
+    Parameters
+    ----------
+    h_k
+        Hamiltonian, ``[n_k, m, m]`` complex (eV), may carry gradients.
+    s_k
+        Overlap at the same k, ``[n_k, m, m]`` complex (no gradient needed).
+    overlap_cutoff
+        Smallest kept eigenvalue of ``S(k)``; 0 keeps every direction.
+
+    Returns
+    -------
+    torch.Tensor
+        Hermitian ``[n_k, m, m]`` (eV).
+    """
+    if overlap_cutoff > 0:
+        w, v = torch.linalg.eigh(s_k)
+        keep = w > overlap_cutoff
+        basis = (
+            v * (torch.where(keep, w, torch.ones_like(w)).rsqrt() * keep).to(v.dtype)[..., None, :]
+        )
+        ghost = torch.diag_embed(torch.where(keep, 0.0, GHOST_ENERGY).to(v.dtype))
+        h_orth = basis.mH @ h_k @ basis + ghost
+    else:
+        chol = torch.linalg.cholesky(s_k)
+        eye = torch.eye(s_k.shape[-1], dtype=s_k.dtype, device=s_k.device).expand_as(s_k)
+        l_inv = torch.linalg.solve_triangular(chol, eye, upper=False)
+        h_orth = l_inv @ h_k @ l_inv.mH
+    return 0.5 * (h_orth + h_orth.mH)
+
+
 def band_loss(
     h_k: torch.Tensor,
     s_k: torch.Tensor,
@@ -173,6 +216,7 @@ def band_loss(
     efermi: float,
     window: float = 2.5,
     eta: float = 1e-4,
+    overlap_cutoff: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean absolute band-energy error in a window around E_F, offset removed.
 
@@ -190,17 +234,16 @@ def band_loss(
         Half width of the energy window (eV).
     eta
         Broadening of the eigenvector gradient (eV).
+    overlap_cutoff
+        Directions of ``S(k)`` below this are dropped (see :func:`orthogonalised`); the
+        reference must have been solved with the same cutoff.
 
     Returns
     -------
     tuple
         ``(loss, offset)``: MAE in eV and the removed mean offset (eV, detached).
     """
-    chol = torch.linalg.cholesky(s_k)
-    eye = torch.eye(s_k.shape[-1], dtype=s_k.dtype, device=s_k.device).expand_as(s_k)
-    l_inv = torch.linalg.solve_triangular(chol, eye, upper=False)
-    h_orth = l_inv @ h_k @ l_inv.mH
-    e, _ = BroadenedEigh.apply(0.5 * (h_orth + h_orth.mH), eta)
+    e, _ = BroadenedEigh.apply(orthogonalised(h_k, s_k, overlap_cutoff), eta)
     inside = (reference - efermi).abs() < window
     if not inside.any():
         zero = e.sum() * 0.0

@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model, file_sha256, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
-from socscreen.model.loss import band_loss, h0_element_loss, soc_element_loss
+from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF
+from socscreen.model.loss import band_loss, h0_element_loss, orthogonalised, soc_element_loss
 from socscreen.model.network import ModelConfig, UniHamGNN
 from socscreen.model.normalization import compute_normalization
 
@@ -88,6 +89,13 @@ class TrainConfig(BaseModel):
     band_window: float = Field(2.5, description="Half width of the band window around E_F (eV).")
     band_kpoints: int = Field(4, description="Random k-points per structure and step.")
     band_eta: float = Field(1e-4, description="Broadening of the eigenvector gradient (eV).")
+    overlap_cutoff: float = Field(
+        PREDICTION_OVERLAP_CUTOFF,
+        ge=0.0,
+        description="Band losses drop eigen-directions of S(k) at or below this (canonical "
+        "orthogonalisation, as predictions are solved; 0: plain Cholesky). Set it to the "
+        "inference cutoff so the model is trained on the problem it is used with.",
+    )
     patience: int = Field(20, description="Epochs without validation improvement before stopping.")
     clip_grad_norm: float = Field(10.0, description="Gradient-norm clip of every step.")
     weight_decay: float = Field(
@@ -288,19 +296,17 @@ def _window_band_loss(
 ) -> torch.Tensor:
     """Band MAE (eV) of ``h_pred`` against the eigenvalues of ``h_ref``, same overlap."""
     with torch.no_grad():
-        ref = torch.linalg.eigvalsh(_orthogonalised(h_ref, s_k))
+        ref = torch.linalg.eigvalsh(orthogonalised(h_ref, s_k, config.overlap_cutoff))
     loss, _ = band_loss(
-        h_pred.to(torch.complex128), s_k, ref, efermi, config.band_window, config.band_eta
+        h_pred.to(torch.complex128),
+        s_k,
+        ref,
+        efermi,
+        config.band_window,
+        config.band_eta,
+        config.overlap_cutoff,
     )
     return loss
-
-
-def _orthogonalised(h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    chol = torch.linalg.cholesky(s)
-    eye = torch.eye(s.shape[-1], dtype=s.dtype).expand_as(s)
-    l_inv = torch.linalg.solve_triangular(chol, eye, upper=False)
-    m = l_inv @ h @ l_inv.mH
-    return 0.5 * (m + m.mH)
 
 
 # -- the loop --------------------------------------------------------------------------
@@ -440,11 +446,15 @@ def train(
         "split": {k: [files[i].name for i in v] for k, v in split.items()},
     }
     if config.init_checkpoint is not None:
-        record["finetuned_from"] = payload["record"].get("finetuned_from") if resume else {
-            "checkpoint": str(config.init_checkpoint),
-            "sha256": file_sha256(config.init_checkpoint),
-            "training_files": payload["record"].get("training_files", []),
-        }
+        record["finetuned_from"] = (
+            payload["record"].get("finetuned_from")
+            if resume
+            else {
+                "checkpoint": str(config.init_checkpoint),
+                "sha256": file_sha256(config.init_checkpoint),
+                "training_files": payload["record"].get("training_files", []),
+            }
+        )
 
     from socscreen.model.layout import OrbitalLayout
 

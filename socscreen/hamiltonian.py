@@ -43,6 +43,7 @@ from socscreen.orbitals import OrbitalTable
 __all__ = [
     "COMPACT_ZERO_THRESHOLDS",
     "CORPUS_ZERO_THRESHOLDS",
+    "GHOST_ENERGY",
     "Hamiltonian",
     "as_kpoints",
     "generalized_eigh",
@@ -58,6 +59,11 @@ CORPUS_ZERO_THRESHOLDS = {"H0R": 1e-4, "SR": 1e-5, "Hsoc": 1e-5}
 #: and moves bands within 2 eV of E_F by at most 0.5 meV (mean 0.08 meV, Bi2Se3 fixture),
 #: far below the model's own band error.
 COMPACT_ZERO_THRESHOLDS = {**CORPUS_ZERO_THRESHOLDS, "Hsoc": 1e-4}
+
+#: Energy (eV) at which the discarded near-null directions of S(k) are placed when a
+#: container has an ``overlap_cutoff``: far above every band of an atomic-orbital basis,
+#: so the band count stays ``n`` (``2n``) and no such direction is ever occupied.
+GHOST_ENERGY = 1.0e3
 
 _ARRAY_FIELDS = ("R", "h0", "overlap", "soc_uu", "soc_ud")
 
@@ -229,9 +235,7 @@ class Hamiltonian(MSONable):
         out[:, n:, n:] = dd
         return out
 
-    def hamiltonian_k(
-        self, k: Sequence[float] | np.ndarray, soc: bool = True
-    ) -> np.ndarray:
+    def hamiltonian_k(self, k: Sequence[float] | np.ndarray, soc: bool = True) -> np.ndarray:
         """Spinor H(k) = kron(I2, H0(k)) + H_soc(k), eV, shape ``[n_k, 2n, 2n]``."""
         k = as_kpoints(k)
         h0 = self.h0_k(k)
@@ -261,7 +265,9 @@ class Hamiltonian(MSONable):
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Generalised eigenvalues (and eigenvectors) at many k, vectorised over k.
 
-        Solves ``H(k) c = E S(k) c`` through the Cholesky factor ``S = L L^H``.
+        Solves ``H(k) c = E S(k) c`` through the Cholesky factor ``S = L L^H``, or, when
+        the container has an :attr:`overlap_cutoff`, by canonical orthogonalisation
+        (directions of ``S(k)`` below the cutoff are put at :data:`GHOST_ENERGY`).
 
         Parameters
         ----------
@@ -291,7 +297,20 @@ class Hamiltonian(MSONable):
             h, s = self.hamiltonian_k(k, soc=soc), self.spinor_overlap_k(k)
         else:
             h, s = self.h0_k(k), self.overlap_k(k).astype(complex)
-        return generalized_eigh(h, s, vectors=vectors)
+        return generalized_eigh(h, s, vectors=vectors, overlap_cutoff=self.overlap_cutoff)
+
+    @property
+    def overlap_cutoff(self) -> float:
+        """Smallest eigenvalue of ``S(k)`` whose direction is kept when solving for bands.
+
+        Read from ``meta["overlap_cutoff"]`` (0 when absent: every direction is kept, the
+        plain DFT problem). An LCAO basis with diffuse functions has directions of
+        ``S(k)`` with eigenvalues of 1e-5 to 1e-3 (alkali halides, bcc metals): an
+        approximate ``H`` (a model prediction) turns small errors along them into
+        spurious bands hundreds of eV away, which then take occupied slots. Predictions
+        therefore carry a cutoff (see :func:`socscreen.model.inference.predict`).
+        """
+        return float(self.meta.get("overlap_cutoff", 0.0))
 
     # -- symmetry operations ------------------------------------------------------------
     def hermiticity_error(self) -> float:
@@ -368,9 +387,7 @@ class Hamiltonian(MSONable):
         if not self.has_soc:
             raise ValueError("this Hamiltonian has no spin-orbit part to scale")
         meta = {**self.meta, "soc_scale": float(factor) * self.meta.get("soc_scale", 1.0)}
-        return self._replace(
-            soc_uu=self.soc_uu * factor, soc_ud=self.soc_ud * factor, meta=meta
-        )
+        return self._replace(soc_uu=self.soc_uu * factor, soc_ud=self.soc_ud * factor, meta=meta)
 
     def _replace(self, **changes: Any) -> Hamiltonian:
         fields = {
@@ -500,7 +517,9 @@ class Hamiltonian(MSONable):
         """
         path = Path(path)
         if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+            path = (
+                path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
         try:
@@ -557,28 +576,46 @@ class Hamiltonian(MSONable):
 
 
 def generalized_eigh(
-    h: np.ndarray, s: np.ndarray, vectors: bool = False
+    h: np.ndarray, s: np.ndarray, vectors: bool = False, overlap_cutoff: float = 0.0
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Batched generalised Hermitian eigenproblem ``h c = e s c`` via Cholesky of ``s``.
+    """Batched generalised Hermitian eigenproblem ``h c = e s c``.
+
+    With ``overlap_cutoff == 0`` the problem is solved through the Cholesky factor of
+    ``s``. With a positive cutoff it is solved by canonical orthogonalisation: in the
+    eigenbasis ``s v_i = w_i v_i`` the directions with ``w_i <= overlap_cutoff`` are
+    removed from the problem and returned as eigenvalues :data:`GHOST_ENERGY` (their
+    eigenvectors are the removed ``v_i``), so the number of eigenvalues stays ``m``.
 
     Parameters
     ----------
     h, s
-        Hermitian matrices, shape ``[..., m, m]``; ``s`` positive definite.
+        Hermitian matrices, shape ``[..., m, m]``; ``s`` positive definite (only on the
+        kept directions when ``overlap_cutoff > 0``).
     vectors
-        Also return the S-orthonormal eigenvectors (columns).
+        Also return the eigenvectors (columns), S-orthonormal on the kept directions.
+    overlap_cutoff
+        Smallest kept eigenvalue of ``s`` (dimensionless); 0 keeps every direction.
 
     Returns
     -------
     numpy.ndarray or tuple
         Ascending eigenvalues ``[..., m]`` (and eigenvectors ``[..., m, m]``).
     """
-    chol = np.linalg.cholesky(s)  # s = L L^H
-    eye = np.broadcast_to(np.eye(h.shape[-1]), h.shape)
-    linv = np.linalg.solve(chol, eye)  # L^-1
-    h_orth = linv @ h @ np.conj(np.swapaxes(linv, -1, -2))
+    if overlap_cutoff > 0:
+        w, v = np.linalg.eigh(s)
+        keep = w > overlap_cutoff
+        basis = v * np.where(keep, w, 1.0)[..., None, :] ** -0.5
+        mask = keep[..., :, None] & keep[..., None, :]
+        h_orth = np.where(mask, np.conj(np.swapaxes(basis, -1, -2)) @ h @ basis, 0.0)
+        h_orth = h_orth + (np.where(keep, 0.0, GHOST_ENERGY)[..., None] * np.eye(h.shape[-1]))
+    else:
+        chol = np.linalg.cholesky(s)  # s = L L^H
+        eye = np.broadcast_to(np.eye(h.shape[-1]), h.shape)
+        linv = np.linalg.solve(chol, eye)  # L^-1
+        basis = np.conj(np.swapaxes(linv, -1, -2))
+        h_orth = linv @ h @ basis
     h_orth = 0.5 * (h_orth + np.conj(np.swapaxes(h_orth, -1, -2)))
     if not vectors:
         return np.linalg.eigvalsh(h_orth)
     e, u = np.linalg.eigh(h_orth)
-    return e, np.conj(np.swapaxes(linv, -1, -2)) @ u
+    return e, basis @ u

@@ -28,6 +28,19 @@ def test_lowdin_bands_equal_generalised_problem(bi2se3, soc):
     )
 
 
+@pytest.mark.parametrize("soc", [True, False], ids=["soc", "no-soc"])
+def test_lowdin_bands_honour_the_overlap_cutoff(bi2se3, soc):
+    # a cutoff that drops directions of S(k): the filtered Löwdin H has the container's
+    # canonical-orthogonalisation eigenvalues, ghosts included, and stays Hermitian
+    cut = bi2se3._replace(meta={**bi2se3.meta, "overlap_cutoff": 0.2})
+    k = np.vstack([trim_points(np.ones(3, bool))[:3], RNG.random((3, 3))])
+    h = LowdinBloch(cut, soc=soc).hamiltonian_k(k)
+    np.testing.assert_allclose(h, np.conj(np.swapaxes(h, 1, 2)), atol=1e-10)
+    e = eigh_k(LowdinBloch(cut, soc=soc), k)
+    assert np.any(e > 900.0)
+    np.testing.assert_allclose(e, cut.eigh(k, soc=soc), atol=1e-8)
+
+
 def test_spinless_problem_doubles_into_the_spinor_one(silicon):
     k = RNG.random((4, 3))
     spinless = eigh_k(LowdinBloch(silicon, soc=False, spinor=False), k)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from monty.json import MontyDecoder, MontyEncoder
 
-from socscreen.hamiltonian import Hamiltonian, generalized_eigh
+from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian, generalized_eigh
 from socscreen.orbitals import OrbitalTable, shells_from_l_sequence
 
 RNG = np.random.default_rng(7)
@@ -72,6 +72,64 @@ def test_generalized_eigh_matches_scipy():
     h = a + a.conj().T
     s = b @ b.T + 6 * np.eye(6)
     np.testing.assert_allclose(generalized_eigh(h, s), eigh(h, s, eigvals_only=True), atol=1e-10)
+
+
+def _nearly_dependent_problem(m: int = 8, dropped: int = 2):
+    """Hermitian H and an overlap S with ``dropped`` eigenvalues of 1e-6 (and the rest >= 0.3)."""
+    q, _ = np.linalg.qr(RNG.normal(size=(m, m)) + 1j * RNG.normal(size=(m, m)))
+    w = np.concatenate([np.full(dropped, 1e-6), RNG.uniform(0.3, 2.0, m - dropped)])
+    s = (q * w) @ q.conj().T
+    a = RNG.normal(size=(m, m)) + 1j * RNG.normal(size=(m, m))
+    return a + a.conj().T, 0.5 * (s + s.conj().T), q[:, :dropped]
+
+
+def test_overlap_cutoff_solves_the_problem_on_the_kept_directions():
+    from scipy.linalg import eigh
+
+    h, s, _ = _nearly_dependent_problem()
+    e, c = generalized_eigh(h, s, vectors=True, overlap_cutoff=1e-3)
+    assert np.sum(e == GHOST_ENERGY) == 2 and np.all(e[:-2] < GHOST_ENERGY)
+    # canonical orthogonalisation, solved independently on the kept eigenvectors of S
+    w, v = np.linalg.eigh(s)
+    kept = v[:, w > 1e-3]
+    ref = eigh(kept.conj().T @ h @ kept, kept.conj().T @ s @ kept, eigvals_only=True)
+    np.testing.assert_allclose(e[:-2], ref, atol=1e-9)
+    c = c[:, :-2]  # the generalised problem holds on the kept subspace (Galerkin)
+    np.testing.assert_allclose(kept.conj().T @ h @ c, kept.conj().T @ s @ c * e[:-2], atol=1e-8)
+    np.testing.assert_allclose(c.conj().T @ s @ c, np.eye(6), atol=1e-9)
+
+
+def test_overlap_cutoff_removes_ghosts_of_an_approximate_hamiltonian():
+    # A 1 meV error along a near-null direction of S: without the cutoff it becomes a
+    # spurious eigenvalue about 1 meV / 1e-6 = 1 keV deep; with it the spectrum stays.
+    h, s, null = _nearly_dependent_problem()
+    error = -1e-3 * null @ null.conj().T
+    plain = generalized_eigh(h + error, s)
+    assert plain.min() < -100.0
+    np.testing.assert_allclose(
+        generalized_eigh(h + error, s, overlap_cutoff=1e-3),
+        generalized_eigh(h, s, overlap_cutoff=1e-3),
+        atol=1e-8,
+    )
+
+
+def test_overlap_cutoff_below_the_spectrum_of_s_changes_nothing(bi2se3):
+    k = RNG.random((3, 3))
+    smallest = np.linalg.eigvalsh(bi2se3.overlap_k(k)).min()
+    kept = bi2se3._replace(meta={**bi2se3.meta, "overlap_cutoff": 0.5 * smallest})
+    assert kept.overlap_cutoff == pytest.approx(0.5 * smallest) and bi2se3.overlap_cutoff == 0
+    np.testing.assert_allclose(kept.eigh(k), bi2se3.eigh(k), atol=1e-9)
+
+
+def test_overlap_cutoff_keeps_kramers_pairs_and_survives_round_trips(bi2se3, tmp_path):
+    cut = bi2se3._replace(meta={**bi2se3.meta, "overlap_cutoff": 0.2})
+    e = cut.eigh(TRIM)
+    assert np.any(e == GHOST_ENERGY)  # S(k) of Bi2Se3 has directions below 0.2
+    np.testing.assert_allclose(e[:, ::2], e[:, 1::2], atol=1e-8)
+    cut.to_npz(tmp_path / "cut.npz")
+    assert Hamiltonian.from_npz(tmp_path / "cut.npz").overlap_cutoff == 0.2
+    text = json.dumps(cut.as_dict(), cls=MontyEncoder)
+    assert json.loads(text, cls=MontyDecoder).overlap_cutoff == 0.2
 
 
 def test_soc_off_restores_spin_degeneracy_and_matches_spinless_bands(bi2se3):
@@ -141,5 +199,10 @@ def test_inconsistent_shapes_are_rejected(silicon):
         silicon._replace(h0=silicon.h0[:, :5, :5])
     with pytest.raises(ValueError, match="closed under inversion"):
         keep = np.flatnonzero((silicon.R == [1, 0, 0]).all(axis=1) == 0)
-        silicon._replace(R=silicon.R[keep], h0=silicon.h0[keep], overlap=silicon.overlap[keep],
-                         soc_uu=silicon.soc_uu[keep], soc_ud=silicon.soc_ud[keep])
+        silicon._replace(
+            R=silicon.R[keep],
+            h0=silicon.h0[keep],
+            overlap=silicon.overlap[keep],
+            soc_uu=silicon.soc_uu[keep],
+            soc_ud=silicon.soc_ud[keep],
+        )

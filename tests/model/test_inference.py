@@ -15,7 +15,13 @@ from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.basis_functions import valence_electrons
 from socscreen.model.checkpoint import file_sha256, load_checkpoint
-from socscreen.model.inference import default_checkpoint, fermi_level, load_model, predict
+from socscreen.model.inference import (
+    PREDICTION_OVERLAP_CUTOFF,
+    default_checkpoint,
+    fermi_level,
+    load_model,
+    predict,
+)
 from socscreen.model.overlap import overlap_matrices, overlapping_R
 
 
@@ -96,6 +102,22 @@ def test_fermi_level_of_an_insulator_lies_in_the_gap(silicon):
     ef = fermi_level(silicon)
     assert bands[:, 7].max() < ef < bands[:, 8].min()
     assert abs(ef - silicon.efermi) < 0.5
+
+
+def test_ionic_crystal_with_nearly_singular_overlap_has_no_ghost_bands():
+    # CsI (CsCl type, experimental a): diffuse Cs/I orbitals give S(k) eigenvalues down to
+    # 3e-5, so model errors along them made spurious bands hundreds of eV deep that took
+    # occupied slots (a "metal"); predictions drop those directions (DFT gap 3.56 eV).
+    csi = Structure(Lattice.cubic(4.567), ["Cs", "I"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    h = predict(csi)
+    assert h.overlap_cutoff == PREDICTION_OVERLAP_CUTOFF > 0
+    grid = np.stack(np.meshgrid(*[np.arange(4) / 4] * 3, indexing="ij"), -1).reshape(-1, 3)
+    assert np.linalg.eigvalsh(h.overlap_k(grid)).min() < 1e-3
+    bands = h.eigh(grid)
+    n = int(round(h.nelect))
+    occupied, empty = bands[:, :n], bands[:, n:]
+    assert occupied.min() > h.efermi - 40.0  # deepest real level: Cs 5s, about -23 eV
+    assert empty.min() - occupied.max() > 1.5
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")

@@ -14,6 +14,7 @@ from socscreen.model.loss import (
     band_loss,
     energy_shift,
     h0_element_loss,
+    orthogonalised,
     soc_element_loss,
 )
 from socscreen.model.train import spinor_bloch
@@ -74,6 +75,19 @@ def test_band_loss_is_zero_for_dft_bands_and_shift_invariant(bi2se3):
     loss, offset = band_loss(h + 0.4 * s, s, ref, bi2se3.efermi)
     assert float(loss) < 1e-9
     assert abs(float(offset) - 0.4) < 1e-9
+
+
+def test_band_loss_with_overlap_cutoff_matches_the_container(bi2se3):
+    k = np.array([[0.0, 0.0, 0.0], [0.13, 0.27, -0.4]])
+    cut = bi2se3._replace(meta={**bi2se3.meta, "overlap_cutoff": 0.2})
+    h = torch.as_tensor(bi2se3.hamiltonian_k(k))
+    s = torch.as_tensor(bi2se3.spinor_overlap_k(k))
+    e = torch.linalg.eigvalsh(orthogonalised(h, s, 0.2))
+    np.testing.assert_allclose(e.numpy(), cut.eigh(k), atol=1e-8)
+    loss, _ = band_loss(
+        h + 0.4 * s, s, torch.as_tensor(cut.eigh(k)), bi2se3.efermi, overlap_cutoff=0.2
+    )
+    assert float(loss) < 1e-9
 
 
 def _hermitian(n: int, seed: int) -> torch.Tensor:
