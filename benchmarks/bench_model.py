@@ -16,7 +16,7 @@ Prints markdown tables:
    averaged per prototype family, and split by whether a test file's element set also
    occurs in the training split (the composition split); predicted bands are solved as
    every prediction is (``overlap_cutoff`` 1e-2), the DFT ones with
-   :data:`REFERENCE_OVERLAP_CUTOFF`;
+   ``DFT_OVERLAP_CUTOFF`` of the GPAW references (1e-4);
 2. SOC off vs on for the predicted Bi2Se3: Γ gap and Fu–Kane Z2;
 3. speed and peak memory of ``predict`` for a 5-atom and a 100-atom cell on 1 CPU core.
 """
@@ -36,6 +36,7 @@ import numpy as np
 
 from socscreen.analysis.comparison import compare_band_energies
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.makers.gpaw_reference import DFT_OVERLAP_CUTOFF
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 2.0  # eV around E_F
@@ -43,12 +44,6 @@ GRID = 8
 #: |S_ij| above which an H0 element counts as a bonding one: the mean over all elements is
 #: dominated by the many small far-neighbour ones, the bands by these.
 BONDED_OVERLAP = 0.05
-#: ``overlap_cutoff`` of the DFT reference bands (predictions carry their own, 1e-2). The
-#: stored H(R) is rounded to 1e-4 eV; along directions of the exact S(k) below 1e-4 that
-#: rounding alone makes ghost bands (GPAW W and Pt at experimental geometry: -1650 and
-#: -210 eV, shifting every band index). Dropping those directions removes them and moves
-#: other DFT bands by tens of meV at most.
-REFERENCE_OVERLAP_CUTOFF = 1e-4
 
 
 def _blocks_by_r(h: Hamiltonian) -> dict[tuple[int, ...], int]:
@@ -105,7 +100,8 @@ def _band_metrics(pred: Hamiltonian, ref: Hamiltonian, soc: bool = True) -> dict
 def _exact_reference(ref: Hamiltonian) -> Hamiltonian | None:
     """The DFT H on every overlapping R with the exact S, or None if its grid aliased.
 
-    Its bands are solved with :data:`REFERENCE_OVERLAP_CUTOFF`.
+    Its bands are solved with the overlap cutoff of every GPAW reference (1e-4: the
+    stored H's rounding alone makes ghost bands along directions of S(k) below it).
 
     Corpus files drop lattice vectors whose elements are all below the storage
     thresholds; such an R inside the file's H(R) grid has zero blocks. An overlapping R
@@ -127,7 +123,7 @@ def _exact_reference(ref: Hamiltonian) -> Hamiltonian | None:
         if r in index:
             h0[row], uu[row], ud[row] = ref.h0[index[r]], ref.soc_uu[index[r]], ref.soc_ud[index[r]]
     overlap = overlap_matrices(ref.structure, ref.orbitals, R)
-    meta = {**ref.meta, "overlap_cutoff": REFERENCE_OVERLAP_CUTOFF}
+    meta = {**ref.meta, "overlap_cutoff": DFT_OVERLAP_CUTOFF}
     return ref._replace(R=R, h0=h0, overlap=overlap, soc_uu=uu, soc_ud=ud, meta=meta)
 
 

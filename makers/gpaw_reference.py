@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymatgen.core import Element, Lattice, Structure
 
-from socscreen.hamiltonian import Hamiltonian
+from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.orbitals import OrbitalTable
 from socscreen.settings import SETTINGS
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gpaw.calculator import GPAW
 
 __all__ = [
+    "DFT_OVERLAP_CUTOFF",
     "GPAWReferenceSettings",
     "OverlapNotPositiveDefiniteError",
     "check_overlap_positive_definite",
@@ -64,6 +65,14 @@ PROVENANCE_DEFAULTS: dict[str, Any] = {
 #: hold only the round-off of the Fourier transform and are left out of the Hamiltonian.
 #: The corpus thresholds (``CORPUS_ZERO_THRESHOLDS``) apply only when writing files.
 NEGLIGIBLE = 1e-10
+
+#: ``overlap_cutoff`` recorded in every GPAW reference (see
+#: :attr:`~socscreen.hamiltonian.Hamiltonian.overlap_cutoff`). Files store H0 rounded to
+#: 1e-4 eV and only the lattice vectors GPAW's k-grid resolves; along an eigen-direction of
+#: S(k) below 1e-4 that rounding alone gives eigenvalue errors of eV (GPAW W and Pt at
+#: experimental geometry: bands at -1650 and -210 eV that shift every band index), so those
+#: directions, which carry no information at this precision, are dropped.
+DFT_OVERLAP_CUTOFF = CORPUS_ZERO_THRESHOLDS["H0R"]
 
 ProgressCallback = Callable[[str], None]
 
@@ -562,6 +571,7 @@ def compute_gpaw_reference(
         "kscf": list(settings.scf_mesh(crystal.lattice)),
         "hr_grid": list(grid),
         "seed": settings.seed,
+        "overlap_cutoff": DFT_OVERLAP_CUTOFF,
     }
     ham = Hamiltonian(
         crystal,

@@ -8,6 +8,7 @@ from pymatgen.core import Lattice
 
 from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.makers.gpaw_reference import (
+    DFT_OVERLAP_CUTOFF,
     GPAWReferenceSettings,
     compute_gpaw_reference,
     hr_grid_from_cutoffs,
@@ -70,6 +71,7 @@ def test_written_file_follows_corpus_conventions(gpaw_run, tmp_path):
     for key in ("formula", "basis", "xc", "code", "kscf", "hr_grid", "seed"):
         assert written.meta[key] == fixture.meta[key], key
     assert set(fixture.meta) - {"seconds"} <= set(written.meta)
+    assert written.overlap_cutoff == DFT_OVERLAP_CUTOFF == 1e-4  # the H0 rounding of the file
     assert set(written.meta["timings"]) == {"scf", "lcao_matrices", "soc", "fourier", "checks"}
 
 
