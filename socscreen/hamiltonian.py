@@ -293,10 +293,8 @@ class Hamiltonian(MSONable):
             If S(k) is not positive definite at some k (aliased R grid or bad overlap).
         """
         k = as_kpoints(k)
-        if spinor:
-            h, s = self.hamiltonian_k(k, soc=soc), self.spinor_overlap_k(k)
-        else:
-            h, s = self.h0_k(k), self.overlap_k(k).astype(complex)
+        h = self.hamiltonian_k(k, soc=soc) if spinor else self.h0_k(k)
+        s = self.overlap_k(k).astype(complex)  # spinless: generalized_eigh doubles it
         return generalized_eigh(h, s, vectors=vectors, overlap_cutoff=self.overlap_cutoff)
 
     @property
@@ -588,9 +586,12 @@ def generalized_eigh(
 
     Parameters
     ----------
-    h, s
-        Hermitian matrices, shape ``[..., m, m]``; ``s`` positive definite (only on the
-        kept directions when ``overlap_cutoff > 0``).
+    h
+        Hermitian matrices, shape ``[..., m, m]``.
+    s
+        Hermitian overlaps, ``[..., m, m]``, or the spinless ``[..., m/2, m/2]`` overlap
+        of a spin-major spinor problem (``kron(I2, s)``, factorised at a quarter of the
+        cost); positive definite (only on the kept directions when ``overlap_cutoff > 0``).
     vectors
         Also return the eigenvectors (columns), S-orthonormal on the kept directions.
     overlap_cutoff
@@ -601,19 +602,28 @@ def generalized_eigh(
     numpy.ndarray or tuple
         Ascending eigenvalues ``[..., m]`` (and eigenvectors ``[..., m, m]``).
     """
+    m = h.shape[-1]
+    if s.shape[-1] != m and 2 * s.shape[-1] != m:
+        raise ValueError(f"overlap of shape {s.shape} does not fit Hamiltonians of size {m}")
     if overlap_cutoff > 0:
         w, v = np.linalg.eigh(s)
         keep = w > overlap_cutoff
         basis = v * np.where(keep, w, 1.0)[..., None, :] ** -0.5
-        mask = keep[..., :, None] & keep[..., None, :]
-        h_orth = np.where(mask, np.conj(np.swapaxes(basis, -1, -2)) @ h @ basis, 0.0)
-        h_orth = h_orth + (np.where(keep, 0.0, GHOST_ENERGY)[..., None] * np.eye(h.shape[-1]))
     else:
         chol = np.linalg.cholesky(s)  # s = L L^H
-        eye = np.broadcast_to(np.eye(h.shape[-1]), h.shape)
-        linv = np.linalg.solve(chol, eye)  # L^-1
-        basis = np.conj(np.swapaxes(linv, -1, -2))
-        h_orth = linv @ h @ basis
+        eye = np.broadcast_to(np.eye(s.shape[-1]), s.shape)
+        basis = np.conj(np.swapaxes(np.linalg.solve(chol, eye), -1, -2))  # L^-H
+        keep = None
+    if s.shape[-1] != m:  # spinor problem: the same basis in both spin blocks
+        zero = np.zeros_like(basis)
+        basis = np.concatenate(
+            [np.concatenate([basis, zero], -1), np.concatenate([zero, basis], -1)], -2
+        )
+        keep = None if keep is None else np.concatenate([keep, keep], -1)
+    h_orth = np.conj(np.swapaxes(basis, -1, -2)) @ h @ basis
+    if keep is not None:
+        h_orth = np.where(keep[..., :, None] & keep[..., None, :], h_orth, 0.0)
+        h_orth = h_orth + np.where(keep, 0.0, GHOST_ENERGY)[..., None] * np.eye(m)
     h_orth = 0.5 * (h_orth + np.conj(np.swapaxes(h_orth, -1, -2)))
     if not vectors:
         return np.linalg.eigvalsh(h_orth)
