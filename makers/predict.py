@@ -45,10 +45,17 @@ Predictor = Callable[[StructureRecord, CampaignSettings], Hamiltonian]
 
 
 def model_version(meta: dict) -> str | None:
-    """Version string of the model that predicted a Hamiltonian (``meta["model"]``)."""
+    """Version string of the model that predicted a Hamiltonian (``meta["model"]``).
+
+    ``NAME-VERSION+SHA`` with the first 12 hex digits of the checkpoint's sha256 when the
+    prediction records it, so that results of two checkpoints of one package version
+    (a retrained model) are told apart, e.g. ``Uni-HamGNN-0.1.0+82f11d0a429d``.
+    """
     model = meta.get("model") or {}
     name, version = model.get("name"), model.get("version")
-    return f"{name}-{version}" if name and version else name
+    label = f"{name}-{version}" if name and version else name
+    sha = model.get("checkpoint_sha256")
+    return f"{label}+{sha[:12]}" if label and sha else label
 
 
 def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:

@@ -72,4 +72,8 @@ def test_analyse_structure_joins_record_physics_and_model(silicon):
     doc = analyse_structure(record, ham, SETTINGS)
     assert (doc.material_id, doc.campaign, doc.nsites) == (record.material_id, "unit", 2)
     assert doc.model_version == "Uni-HamGNN-9" and doc.timings.analysis > 0
+    # a retrained checkpoint of the same package version gets its own version string
+    model = {"name": "Uni-HamGNN", "version": "9", "checkpoint_sha256": "82f11d0a429d" + "0" * 52}
+    doc = analyse_structure(record, ham._replace(meta={**ham.meta, "model": model}), SETTINGS)
+    assert doc.model_version == "Uni-HamGNN-9+82f11d0a429d"
     assert doc.z2.classification == "trivial" and doc.gap_eV == doc.gaps.indirect > 0.5
