@@ -69,6 +69,7 @@ from socscreen.makers.predict import (
     PredictedBatch,
     PredictedHamiltonian,
     PredictionFailure,
+    expected_model_version,
     model_version,
 )
 from socscreen.stores.queries import save_results
@@ -340,7 +341,9 @@ class AnalyseBatchMaker(Maker):
         hamiltonians = {p.material_id: p for p in predicted.hamiltonians} if predicted else {}
         failures = {f.material_id: f for f in predicted.failures} if predicted else {}
         with campaign_stores("structures", "results") as (structures, results):
-            records, n_skipped = records_to_do(structures, results, campaign, material_ids)
+            records, n_skipped = records_to_do(
+                structures, results, campaign, material_ids, expected_model_version(settings)
+            )
             n_failed = 0
             for record in tqdm(records, desc=self.name):
                 prediction = hamiltonians.get(record.material_id)
@@ -364,12 +367,16 @@ class AnalyseBatchMaker(Maker):
     def _analyse(
         self, record: StructureRecord, prediction: PredictedHamiltonian, settings: CampaignSettings
     ) -> MaterialResultDocument:
-        """Run the analyser; any exception becomes the record's analysis error."""
+        """Run the analyser; any exception becomes the record's analysis error.
+
+        The result carries the prediction's model version unless the analyser set one
+        (resubmissions redo results of another model, see ``done_ids``).
+        """
         t0 = time.perf_counter()
+        version = settings.model_version or model_version(prediction.hamiltonian.meta)
         try:
             doc = self.analyser(record, prediction.hamiltonian, settings)
         except Exception as exc:  # one structure's failure must not stop the batch
-            version = settings.model_version or model_version(prediction.hamiltonian.meta)
             doc = MaterialResultDocument.from_error(record, "analysis", exc, model_version=version)
         if (doc.material_id, doc.campaign) != (record.material_id, record.campaign):
             raise ValueError(
@@ -380,7 +387,9 @@ class AnalyseBatchMaker(Maker):
         timings = TimingsDocument(
             predict=prediction.seconds, analysis=analysis, total=prediction.seconds + analysis
         )
-        return doc.model_copy(update={"timings": timings})
+        return doc.model_copy(
+            update={"timings": timings, "model_version": doc.model_version or version}
+        )
 
 
 def _prediction_error(

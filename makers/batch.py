@@ -80,10 +80,18 @@ def peak_memory_mb() -> float:
 
 
 def records_to_do(
-    structures: MongoStore, results: MongoStore, campaign: str, material_ids: Sequence[str]
+    structures: MongoStore,
+    results: MongoStore,
+    campaign: str,
+    material_ids: Sequence[str],
+    model_version: str | None = None,
 ) -> tuple[list[StructureRecord], int]:
-    """Load the records of ``material_ids`` without a finished result; count the done ones."""
-    done = done_ids(results, campaign, material_ids)
+    """Load the records of ``material_ids`` without a finished result; count the done ones.
+
+    With ``model_version`` a result of another model is not finished (see
+    :func:`~socscreen.stores.queries.done_ids`).
+    """
+    done = done_ids(results, campaign, material_ids, model_version)
     todo = [i for i in material_ids if i not in done]
     return load_records(structures, campaign, todo), len(done)
 

@@ -12,9 +12,11 @@ needs no more than the JobStore.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from jobflow import Maker
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +38,7 @@ __all__ = [
     "PredictedHamiltonian",
     "PredictionFailure",
     "Predictor",
+    "expected_model_version",
     "model_version",
     "predict_structure",
 ]
@@ -56,6 +59,33 @@ def model_version(meta: dict) -> str | None:
     label = f"{name}-{version}" if name and version else name
     sha = model.get("checkpoint_sha256")
     return f"{label}+{sha[:12]}" if label and sha else label
+
+
+def expected_model_version(settings: CampaignSettings) -> str | None:
+    """Return the ``model_version`` a campaign's new results will carry.
+
+    ``settings.model_version`` when set, else that of the checkpoint the predict jobs load
+    (``settings.checkpoint`` or the shipped one), read from its JSON record without loading
+    the weights; ``None`` if the record is missing.
+    """
+    if settings.model_version:
+        return settings.model_version
+    from socscreen.model.inference import default_checkpoint
+
+    path = Path(settings.checkpoint) if settings.checkpoint else default_checkpoint()
+    record_path = path.with_suffix(".json")
+    if not record_path.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    return model_version(
+        {
+            "model": {  # as predict() writes meta["model"]
+                "name": record.get("name", "Uni-HamGNN"),
+                "version": record.get("version"),
+                "checkpoint_sha256": record.get("checkpoint_sha256"),
+            }
+        }
+    )
 
 
 def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:
@@ -160,7 +190,9 @@ class PredictBatchMaker(Maker):
         """
         t0, cpu0 = time.perf_counter(), time.process_time()
         with campaign_stores("structures", "results") as (structures, results):
-            records, n_skipped = records_to_do(structures, results, campaign, material_ids)
+            records, n_skipped = records_to_do(
+                structures, results, campaign, material_ids, expected_model_version(settings)
+            )
         batch = PredictedBatch(campaign=campaign, material_ids=material_ids, n_skipped=n_skipped)
         for record in tqdm(records, desc=self.name):
             start = time.perf_counter()

@@ -101,16 +101,23 @@ def load_hamiltonian(job_store: JobStore, campaign: str, material_id: str) -> Ha
     return Hamiltonian.from_dict(blob["data"])
 
 
-def done_ids(store: Store, campaign: str, material_ids: Sequence[str] | None = None) -> set[str]:
+def done_ids(
+    store: Store,
+    campaign: str,
+    material_ids: Sequence[str] | None = None,
+    model_version: str | None = None,
+) -> set[str]:
     """Ids of ``campaign`` whose result needs no (re)processing.
 
-    A result is done unless it carries an error of the predict or analysis stage;
-    results of structures that failed ingestion are done.
+    A result is done unless it carries an error of the predict or analysis stage, or,
+    when ``model_version`` is given, was predicted by another model (a retrained
+    checkpoint: its results are redone); results of structures that failed ingestion are
+    done.
     """
-    query: dict[str, Any] = {
-        "campaign": campaign,
-        "$or": [{"error": None}, {"error.stage": "ingest"}],
-    }
+    finished: dict[str, Any] = {"error": None}
+    if model_version is not None:
+        finished["model_version"] = model_version
+    query: dict[str, Any] = {"campaign": campaign, "$or": [finished, {"error.stage": "ingest"}]}
     if material_ids is not None:
         query["material_id"] = {"$in": list(material_ids)}
     return {d["material_id"] for d in store.query(query, properties=["material_id"])}

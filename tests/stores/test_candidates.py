@@ -85,6 +85,19 @@ def test_queries_and_done_ids(stores):
     assert done_ids(results, "hand-made") == {"strong", "weak", "trivial", "bad-cif"}
 
 
+def test_results_of_another_model_are_redone(stores):
+    results, _ = stores
+    save_results(results, [
+        make("old", z2=(1, 0, 0, 0), gap=0.3, model_version="Uni-HamGNN-0.1.0+aaaaaaaaaaaa"),
+        make("new", z2=(0, 0, 0, 0), gap=1.0, model_version="Uni-HamGNN-0.1.0+bbbbbbbbbbbb"),
+        make("bad-cif", error=ErrorDocument(stage="ingest", reason="unreadable CIF")),
+    ])  # fmt: skip
+    assert done_ids(results, "hand-made") == {"old", "new", "bad-cif"}
+    assert done_ids(results, "hand-made", model_version="Uni-HamGNN-0.1.0+bbbbbbbbbbbb") == {
+        "new", "bad-cif",
+    }  # fmt: skip
+
+
 def test_candidate_builder_follows_results(stores, db):
     results, candidates = stores
     save_results(results, [make("strong", z2=(1, 0, 0, 0), gap=0.3),

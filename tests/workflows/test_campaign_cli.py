@@ -143,6 +143,11 @@ def test_commands_on_the_embedded_server(tmp_path):
                           "--min-heavy-z", "50",
                           "--analyser", "campaign_test_functions:structure_only")  # fmt: skip
         assert "nothing to do" in again.stdout
+        # results of another model are not done: a retrained model redoes them all
+        retrained = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
+                              "--min-heavy-z", "50", "--model-version", "retrained",
+                              "--analyser", "campaign_test_functions:structure_only")  # fmt: skip
+        assert f"submitted {n_submitted} structures" in retrained.stdout
     finally:
         socscreen(home, "db", "stop")
     assert socscreen(home, "db", "status", check=False).returncode == 1
