@@ -46,7 +46,7 @@ FERMI_KPOINT_DENSITY = 16.0
 #: alkali, halide and bcc-metal crystals make S(k) nearly singular (smallest eigenvalue
 #: 1e-5 to 1e-3), and a few meV of model error along those directions become spurious
 #: bands hundreds of eV deep that take occupied slots (predicted CsI: a -2.0 eV "gap";
-#: with the cutoff 3.3 eV, DFT 3.6 eV). Dropping the directions moves DFT bands within
+#: with the cutoff 3.0 eV, DFT 3.56 eV). Dropping the directions moves DFT bands within
 #: E_F ± 2 eV by at most 12 meV for CsI and 90 meV for CaF2; crystals whose S(k) stays
 #: above 1e-2 (most covalent and topological compounds) are not touched.
 PREDICTION_OVERLAP_CUTOFF = 1e-2
