@@ -44,6 +44,7 @@ __all__ = [
     "COMPACT_ZERO_THRESHOLDS",
     "CORPUS_ZERO_THRESHOLDS",
     "GHOST_ENERGY",
+    "R_STORAGE_KEY",
     "Hamiltonian",
     "as_kpoints",
     "generalized_eigh",
@@ -66,6 +67,10 @@ COMPACT_ZERO_THRESHOLDS = {**CORPUS_ZERO_THRESHOLDS, "Hsoc": 1e-4}
 GHOST_ENERGY = 1.0e3
 
 _ARRAY_FIELDS = ("R", "h0", "overlap", "soc_uu", "soc_ud")
+
+#: ``meta`` key of corpus files that store one lattice vector of each ``±R`` pair
+#: (value ``"half"``); readers rebuild ``-R`` from Hermiticity (:meth:`Hamiltonian.symmetrized`).
+R_STORAGE_KEY = "R_stored"
 
 
 def as_kpoints(k: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -93,6 +98,38 @@ def _encode_arrays(arrays: dict[str, np.ndarray]) -> str:
 def _decode_arrays(text: str) -> dict[str, np.ndarray]:
     with np.load(io.BytesIO(base64.b64decode(text))) as data:
         return {k: data[k] for k in data.files}
+
+
+def _is_half_R(R: np.ndarray) -> np.ndarray:
+    """Mask of the home cell and of the ``R`` whose first nonzero component is positive."""
+    nonzero = R != 0
+    first = R[np.arange(len(R)), nonzero.argmax(axis=1)]
+    return ~nonzero.any(axis=1) | (first > 0)
+
+
+def _with_minus_R_blocks(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Corpus arrays of a half-``R`` file completed with the ``-R`` partners.
+
+    Hermiticity of the spinor Hamiltonian gives ``H0(-R) = H0(R)^T``,
+    ``S(-R) = S(R)^T``, ``H_uu(-R) = H_uu(R)^dagger`` and ``H_ud(-R) = -H_ud(R)^T``.
+    """
+    R = np.asarray(data["R"])
+    if not _is_half_R(R).all():
+        raise ValueError("a half-R corpus file holds a lattice vector of the other half")
+    partners = np.flatnonzero(R.any(axis=1))
+
+    def transposed(name: str, sign: int = 1, conjugate: bool = False) -> np.ndarray:
+        blocks = np.asarray(data[name])[partners].transpose(0, 2, 1)
+        return sign * (blocks.conj() if conjugate else blocks)
+
+    full = dict(data)
+    full["R"] = np.concatenate([R, -R[partners]])
+    full["H0R"] = np.concatenate([data["H0R"], transposed("H0R")])
+    full["SR"] = np.concatenate([data["SR"], transposed("SR")])
+    if "Hsoc_uu" in data:
+        full["Hsoc_uu"] = np.concatenate([data["Hsoc_uu"], transposed("Hsoc_uu", conjugate=True)])
+        full["Hsoc_ud"] = np.concatenate([data["Hsoc_ud"], transposed("Hsoc_ud", sign=-1)])
+    return full
 
 
 class Hamiltonian(MSONable):
@@ -419,6 +456,8 @@ class Hamiltonian(MSONable):
         if missing:
             raise KeyError(f"corpus data lacks key(s) {missing}")
         meta = json.loads(str(data["meta"])) if "meta" in data else {}
+        if meta.pop(R_STORAGE_KEY, "full") == "half":
+            data = _with_minus_R_blocks(data)
         numbers = np.asarray(data["numbers"], dtype=int)
         structure = Structure(
             Lattice(np.asarray(data["cell"], dtype=float)),
@@ -445,7 +484,10 @@ class Hamiltonian(MSONable):
         )
 
     def to_corpus_arrays(
-        self, double: bool = False, thresholds: Mapping[str, float] | None = None
+        self,
+        double: bool = False,
+        thresholds: Mapping[str, float] | None = None,
+        half_R: bool = False,
     ) -> dict[str, np.ndarray]:
         """Arrays in the corpus format.
 
@@ -460,6 +502,12 @@ class Hamiltonian(MSONable):
             Zero thresholds by array (``H0R``, ``SR``, ``Hsoc``); default
             :data:`CORPUS_ZERO_THRESHOLDS` (:data:`COMPACT_ZERO_THRESHOLDS` for the
             size-capped training corpus).
+        half_R
+            Store the home cell and one lattice vector of each ``±R`` pair (the one whose
+            first nonzero component is positive), from the Hermitian part of the blocks,
+            and mark the file with ``meta[R_STORAGE_KEY] = "half"``; :meth:`from_npz`
+            rebuilds the rest exactly. Halves the size of the size-capped training corpus;
+            readers other than this container see only half the lattice vectors.
         """
 
         def compact(arr: np.ndarray, threshold: float, dtype: type) -> np.ndarray:
@@ -469,12 +517,13 @@ class Hamiltonian(MSONable):
             out[np.abs(arr) < threshold] = 0
             return out
 
-        soc_uu = self.soc_uu if self.has_soc else np.zeros_like(self.h0, dtype=complex)
-        soc_ud = self.soc_ud if self.has_soc else np.zeros_like(self.h0, dtype=complex)
+        ham = self.symmetrized() if half_R else self
+        soc_uu = ham.soc_uu if ham.has_soc else np.zeros_like(ham.h0, dtype=complex)
+        soc_ud = ham.soc_ud if ham.has_soc else np.zeros_like(ham.h0, dtype=complex)
         t = CORPUS_ZERO_THRESHOLDS if thresholds is None else thresholds
         blocks = {
-            "H0R": compact(self.h0, t["H0R"], np.float32),
-            "SR": compact(self.overlap, t["SR"], np.float32),
+            "H0R": compact(ham.h0, t["H0R"], np.float32),
+            "SR": compact(ham.overlap, t["SR"], np.float32),
             "Hsoc_uu": compact(soc_uu, t["Hsoc"], np.complex64),
             "Hsoc_ud": compact(soc_ud, t["Hsoc"], np.complex64),
         }
@@ -483,6 +532,10 @@ class Hamiltonian(MSONable):
             keep = np.any([b.any(axis=(1, 2)) for b in blocks.values()], axis=0)
             keep |= keep[self.minus_R_index]
             keep[self.home_index] = True
+        meta = {"basis": self.orbitals.basis_name, **self.meta}
+        if half_R:
+            keep &= _is_half_R(self.R)
+            meta[R_STORAGE_KEY] = "half"
         return {
             "numbers": np.asarray(self.orbitals.numbers, dtype=np.int64),
             "cell": np.asarray(self.structure.lattice.matrix, dtype=float),
@@ -495,7 +548,7 @@ class Hamiltonian(MSONable):
             "efermi": np.array(np.nan if self.efermi is None else self.efermi),
             "E": np.array(np.nan if self.energy is None else self.energy),
             "nelect": np.array(self.nelect),
-            "meta": np.array(json.dumps({"basis": self.orbitals.basis_name, **self.meta})),
+            "meta": np.array(json.dumps(meta)),
         }
 
     def to_npz(
@@ -503,10 +556,11 @@ class Hamiltonian(MSONable):
         path: str | os.PathLike,
         double: bool = False,
         thresholds: Mapping[str, float] | None = None,
+        half_R: bool = False,
     ) -> Path:
         """Write a corpus-format ``.npz`` atomically (temporary file, then rename).
 
-        ``double`` and ``thresholds`` as in :meth:`to_corpus_arrays`.
+        ``double``, ``thresholds`` and ``half_R`` as in :meth:`to_corpus_arrays`.
 
         Returns
         -------
@@ -522,7 +576,7 @@ class Hamiltonian(MSONable):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as handle:
-                arrays = self.to_corpus_arrays(double, thresholds)
+                arrays = self.to_corpus_arrays(double, thresholds, half_R)
                 np.savez_compressed(handle, **arrays)
             os.replace(tmp, path)
         except BaseException:

@@ -46,6 +46,7 @@ __all__ = [
     "CorpusEntry",
     "FAILURES_FILE",
     "compact_corpus",
+    "write_compact",
     "compute_corpus_entry",
     "corpus_file_name",
     "estimated_cost",
@@ -178,15 +179,26 @@ def compute_corpus_entry(
     )
 
 
+def write_compact(ham: Hamiltonian, path: Path) -> Path:
+    """Write a file of the size-capped training corpus (``data/corpus``), atomically.
+
+    SOC elements below :data:`COMPACT_ZERO_THRESHOLDS` are stored as zero and only one
+    lattice vector of each ``±R`` pair is stored (``half_R``); together about a third of
+    the size of the shared files' storage. :meth:`Hamiltonian.from_npz` reads it back
+    as a full container.
+    """
+    return ham.to_npz(path, thresholds=COMPACT_ZERO_THRESHOLDS, half_R=True)
+
+
 def _write_checked(ham: Hamiltonian, path: Path, settings: GPAWReferenceSettings) -> None:
     """Write a corpus file and keep it only if its stored S(k) is positive definite.
 
-    The training corpus is stored with :data:`COMPACT_ZERO_THRESHOLDS`. Storage in
+    The training corpus is stored compactly (:func:`write_compact`). Storage in
     float32 with elements below 1e-5 zeroed can push the lowest eigenvalue of a nearly
     over-complete overlap (dense metals with diffuse orbitals) below zero; such a file
     would break every consumer, so it is removed and the seed reported as failed.
     """
-    ham.to_npz(path, thresholds=COMPACT_ZERO_THRESHOLDS)
+    write_compact(ham, path)
     try:
         check_overlap_positive_definite(
             Hamiltonian.from_npz(path), settings.n_overlap_checks, settings.seed
@@ -350,11 +362,11 @@ def generate_corpus(
 def compact_corpus(
     folder: str | Path, on_file: Callable[[Path, int, int], None] | None = None
 ) -> tuple[int, int]:
-    """Rewrite every corpus file of a folder with the training corpus' storage thresholds.
+    """Rewrite every corpus file of a folder in the training corpus' storage (:func:`write_compact`).
 
     Files written with the general thresholds (:data:`CORPUS_ZERO_THRESHOLDS`, e.g. the
     shared GPAW files or older corpus files) keep SOC elements that the size-capped
-    training corpus stores as zero (:data:`COMPACT_ZERO_THRESHOLDS`); this applies them.
+    training corpus stores as zero, and both lattice vectors of each ``±R`` pair.
     Each file is replaced atomically, so an interrupted run leaves every file either old
     or new, never half written.
 
@@ -376,7 +388,7 @@ def compact_corpus(
     total_before = total_after = 0
     for path in files:
         before = path.stat().st_size
-        Hamiltonian.from_npz(path).to_npz(path, thresholds=COMPACT_ZERO_THRESHOLDS)
+        write_compact(Hamiltonian.from_npz(path), path)
         after = path.stat().st_size
         total_before, total_after = total_before + before, total_after + after
         if on_file is not None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from monty.json import MontyDecoder, MontyEncoder
 
-from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian, generalized_eigh
+from socscreen.hamiltonian import GHOST_ENERGY, R_STORAGE_KEY, Hamiltonian, generalized_eigh
 from socscreen.orbitals import OrbitalTable, shells_from_l_sequence
 
 RNG = np.random.default_rng(7)
@@ -192,6 +192,42 @@ def test_corpus_round_trip(bi2se3, tmp_path):
     assert again.meta["formula"] == "Bi2Se3"
     assert again.nelect == bi2se3.nelect
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]  # no temporary left
+
+
+def _blocks_by_R(ham: Hamiltonian) -> dict[tuple[int, ...], tuple[np.ndarray, ...]]:
+    return {
+        tuple(r): (ham.h0[i], ham.overlap[i], ham.soc_uu[i], ham.soc_ud[i])
+        for i, r in enumerate(ham.R.tolist())
+    }
+
+
+def test_half_R_storage_rebuilds_every_lattice_vector(bi2se3, tmp_path):
+    path = bi2se3.to_npz(tmp_path / "half.npz", half_R=True)
+    with np.load(path) as stored:
+        assert len(stored["R"]) == (len(bi2se3.R) + 1) // 2  # home cell + one of each pair
+        assert json.loads(str(stored["meta"]))[R_STORAGE_KEY] == "half"
+    again = Hamiltonian.from_npz(path)
+    assert R_STORAGE_KEY not in again.meta  # the container is whole again
+    assert again.hermiticity_error() == 0.0
+    ours, ref = _blocks_by_R(again), _blocks_by_R(bi2se3)
+    assert ours.keys() == ref.keys()
+    for r, blocks in ref.items():
+        for got, want in zip(ours[r], blocks, strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-7)
+    k = np.random.default_rng(3).random((6, 3))
+    np.testing.assert_allclose(again.eigh(k), bi2se3.eigh(k), atol=1e-6)
+    # rewritten in full storage, it is an ordinary corpus file again
+    full = again.to_npz(tmp_path / "full.npz")
+    with np.load(full) as stored:
+        assert len(stored["R"]) == len(bi2se3.R)
+        assert R_STORAGE_KEY not in json.loads(str(stored["meta"]))
+
+
+def test_half_R_file_with_both_partners_is_refused(bi2se3):
+    arrays = bi2se3.to_corpus_arrays()
+    arrays["meta"] = np.array(json.dumps({R_STORAGE_KEY: "half"}))
+    with pytest.raises(ValueError, match="other half"):
+        Hamiltonian.from_corpus_arrays(arrays)
 
 
 def test_corpus_file_keys_follow_design(bi2se3, tmp_path, data_dir):

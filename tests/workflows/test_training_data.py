@@ -97,8 +97,8 @@ def test_cli_generate_reports_counts(tmp_path):
     assert len(re.findall(r"seed +\d+ +\w+ +\w+ +skipped +over the caps", result.output)) == 3
 
 
-def test_compact_rewrites_old_files_with_current_thresholds(data_dir, tmp_path):
-    # the fixture was written with the shared files' 1e-5 eV SOC threshold
+def test_compact_rewrites_old_files_with_current_storage(data_dir, tmp_path):
+    # the fixture was written with the shared files' 1e-5 eV SOC threshold and full R
     old = tmp_path / "Bi2Se3_szp.npz"
     shutil.copy(data_dir / "Bi2Se3_szp.npz", old)
     before = Hamiltonian.from_npz(old)
@@ -106,18 +106,26 @@ def test_compact_rewrites_old_files_with_current_thresholds(data_dir, tmp_path):
     result = CliRunner().invoke(app, ["dft-corpus", "compact", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"{tmp_path}: {size / 1e6:.1f} MB ->" in result.output
-    assert old.stat().st_size < 0.85 * size
+    assert old.stat().st_size < 0.5 * size
+    with np.load(old) as stored:
+        assert len(stored["R"]) == (len(before.R) + 1) // 2  # one of each ±R pair
     after = Hamiltonian.from_npz(old)
     threshold = COMPACT_ZERO_THRESHOLDS["Hsoc"]
     for soc in (after.soc_uu, after.soc_ud):
         assert not np.any((np.abs(soc) > 0) & (np.abs(soc) < threshold))
-    np.testing.assert_array_equal(after.h0, before.h0)
-    np.testing.assert_array_equal(after.overlap, before.overlap)
+    order = [after.R.tolist().index(r) for r in before.R.tolist()]
+    np.testing.assert_array_equal(after.R[order], before.R)
+    np.testing.assert_allclose(after.h0[order], before.h0, atol=1e-7)
+    np.testing.assert_allclose(after.overlap[order], before.overlap, atol=1e-7)
     k = np.random.default_rng(1).random((20, 3))
     e_before, e_after = before.eigh(k), after.eigh(k)
     near_ef = np.abs(e_before - before.efermi) < 2.0
     assert np.abs(e_after - e_before)[near_ef].max() < 1e-3  # eV
     assert len(list(tmp_path.glob(".*"))) == 0  # no temporary file left behind
+    # compacting again changes nothing
+    size = old.stat().st_size
+    assert CliRunner().invoke(app, ["dft-corpus", "compact", str(tmp_path)]).exit_code == 0
+    assert old.stat().st_size == size
 
 
 def test_compact_refuses_a_folder_without_corpus_files(tmp_path):
