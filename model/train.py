@@ -64,6 +64,13 @@ class TrainConfig(BaseModel):
     split: Literal["structure", "composition"] = Field(
         "structure", description="Split by structure, or keep each element set in one split."
     )
+    split_from: str | None = Field(
+        None,
+        description="A checkpoint record (.json) whose split to keep: the files it holds "
+        "out stay held out and its training files stay in training, so a model fine-tuned "
+        "on a grown corpus is never tested on what it was trained on; only files new to "
+        "the record are split (seeded, with the fractions below).",
+    )
     val_fraction: float = Field(0.1, description="Fraction of structures for validation.")
     test_fraction: float = Field(0.1, description="Fraction of structures held out for testing.")
     batch_size: int = Field(1, description="Structures per optimiser step.")
@@ -124,30 +131,51 @@ def _element_set(h: Hamiltonian) -> str:
     return "-".join(sorted(h.orbitals.element_shells))
 
 
-def split_files(hamiltonians: Sequence[Hamiltonian], config: TrainConfig) -> dict[str, list[int]]:
+def split_files(
+    hamiltonians: Sequence[Hamiltonian],
+    config: TrainConfig,
+    kept: dict[int, str] | None = None,
+) -> dict[str, list[int]]:
     """Seeded split into train/val/test indices, by structure or by element set.
 
     A structure (or element-set group) is only held out if every one of its elements
     stays in some training structure, so the model covers all it is evaluated on.
+    ``kept`` maps indices to the part they must stay in (a previous split,
+    :attr:`TrainConfig.split_from`); only the other files are drawn, with the
+    configured fractions of their own number.
     """
+    kept = kept or {}
     rng = random.Random(config.seed)
     elements = [set(h.orbitals.element_shells) for h in hamiltonians]
+    new = [i for i in range(len(hamiltonians)) if i not in kept]
     if config.split == "structure":
-        groups = [[i] for i in range(len(hamiltonians))]
+        groups = [[i] for i in new]
     else:
         by_key: dict[str, list[int]] = {}
-        for i, h in enumerate(hamiltonians):
-            by_key.setdefault(_element_set(h), []).append(i)
+        for i in new:
+            by_key.setdefault(_element_set(hamiltonians[i]), []).append(i)
         groups = [by_key[k] for k in sorted(by_key)]
     rng.shuffle(groups)
-    n = len(hamiltonians)
+    n = len(new)
     n_test = int(round(config.test_fraction * n))
     n_val = max(1, int(round(config.val_fraction * n))) if n > 2 and config.val_fraction > 0 else 0
-    in_train = Counter(e for i in range(n) for e in elements[i])
     out: dict[str, list[int]] = {"test": [], "val": [], "train": []}
+    for i, part in kept.items():
+        out[part].append(i)
+    in_train = Counter(
+        e
+        for i in range(len(hamiltonians))
+        if i not in kept or kept[i] == "train"
+        for e in elements[i]
+    )
+    quota = {"test": n_test + len(out["test"]), "val": n_val + len(out["val"])}
     for group in groups:
         part = (
-            "test" if len(out["test"]) < n_test else "val" if len(out["val"]) < n_val else "train"
+            "test"
+            if len(out["test"]) < quota["test"]
+            else "val"
+            if len(out["val"]) < quota["val"]
+            else "train"
         )
         held = Counter(e for i in group for e in elements[i])
         if part != "train" and all(in_train[e] > held[e] for e in held):
@@ -158,6 +186,17 @@ def split_files(hamiltonians: Sequence[Hamiltonian], config: TrainConfig) -> dic
     if not out["train"]:
         raise ValueError(f"no training structures left in a split of {n} files")
     return {k: sorted(v) for k, v in out.items()}
+
+
+def _kept_split(record_path: str | None, files: Sequence[Path]) -> dict[int, str]:
+    """Index -> part for the files a checkpoint record split (``split_from``)."""
+    if record_path is None:
+        return {}
+    record = json.loads(Path(record_path).read_text())
+    parts = {name: part for part, names in record.get("split", {}).items() for name in names}
+    if not parts:
+        raise ValueError(f"{record_path} records no split")
+    return {i: parts[f.name] for i, f in enumerate(files) if f.name in parts}
 
 
 def load_corpus(
@@ -434,7 +473,7 @@ def train(
             config = config.model_copy(update={"model": base.config})
         elif sorted(base.elements) != sorted(shells):
             raise ValueError(f"{resume} covers {base.elements}, the corpus has {sorted(shells)}")
-    split = split_files(hamiltonians, config)
+    split = split_files(hamiltonians, config, _kept_split(config.split_from, files))
     record = {
         "name": MODEL_NAME,
         "version": _version(),
@@ -442,7 +481,10 @@ def train(
         "basis": config.basis,
         "settings": config.model_dump(),
         "command": command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
-        "training_files": [{"name": f.name, "sha256": file_sha256(f)} for f in files],
+        "training_files": [
+            {"name": f.name, "sha256": file_sha256(f), "content_sha256": h.content_sha256()}
+            for f, h in zip(files, hamiltonians, strict=True)
+        ],
         "split": {k: [files[i].name for i in v] for k, v in split.items()},
     }
     if config.init_checkpoint is not None:

@@ -26,6 +26,7 @@ can keep it in an additional (GridFS) store.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -583,6 +584,36 @@ class Hamiltonian(MSONable):
             Path(tmp).unlink(missing_ok=True)
             raise
         return path
+
+    def content_sha256(self, quantum: float = 1e-7) -> str:
+        """Hex sha256 of the physical content, independent of how a file stores it.
+
+        Covers the structure, the basis layout, ``nelect``, and the H0, S and SOC blocks
+        in lexicographic order of ``R``, each number rounded to a multiple of ``quantum``
+        (eV; far below the 1e-5 storage threshold of corpus files). Full storage, half-``R``
+        storage (which keeps the Hermitian part, here equal to 1e-16) and re-compressed
+        copies of a corpus file hash alike; their bytes do not (``npz`` members carry a
+        time stamp).
+        """
+        digest = hashlib.sha256()
+        order = np.lexsort(self.R.T[::-1])
+        blocks = [self.h0, self.overlap]
+        if self.has_soc:
+            blocks += [self.soc_uu.real, self.soc_uu.imag, self.soc_ud.real, self.soc_ud.imag]
+        for array in (
+            np.asarray(self.orbitals.numbers, dtype=np.int64),
+            self.orbitals.l_of_orbital.astype(np.int64),
+            self.orbitals.atom_of_orbital.astype(np.int64),
+            self.R[order].astype(np.int64),
+            np.asarray(self.structure.lattice.matrix),
+            np.asarray(self.structure.frac_coords),
+            np.array(self.nelect),
+            *(np.asarray(b)[order] for b in blocks),
+        ):
+            if array.dtype.kind == "f":
+                array = np.round(array / quantum).astype(np.int64)
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     # -- MSONable -----------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:

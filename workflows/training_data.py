@@ -87,9 +87,12 @@ def corpus_file_name(seed: int, formula: str) -> str:
 def _lens_volume(r1: np.ndarray, r2: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Volume shared by spheres of radii r1, r2 at distance d (Angstrom^3), vectorised."""
     small = np.minimum(r1, r2)
-    partial = np.pi * np.clip(r1 + r2 - d, 0, None) ** 2 * (
-        d**2 + 2 * d * (r1 + r2) - 3 * (r1 - r2) ** 2
-    ) / (12 * np.maximum(d, 1e-12))
+    partial = (
+        np.pi
+        * np.clip(r1 + r2 - d, 0, None) ** 2
+        * (d**2 + 2 * d * (r1 + r2) - 3 * (r1 - r2) ** 2)
+        / (12 * np.maximum(d, 1e-12))
+    )
     inside = d <= np.abs(r1 - r2)
     return np.where(d >= r1 + r2, 0.0, np.where(inside, 4 / 3 * np.pi * small**3, partial))
 
@@ -160,7 +163,10 @@ def compute_corpus_entry(
     if len(structure) > max_atoms or cost > max_cost:
         reason = f"{len(structure)} atoms, estimated cost {cost:.1f}"
         return CorpusEntry(
-            seed=seed, formula=formula, prototype=prototype, status="skipped",
+            seed=seed,
+            formula=formula,
+            prototype=prototype,
+            status="skipped",
             error=f"over the caps: {reason}",
         )
     start = time.perf_counter()
@@ -169,12 +175,19 @@ def compute_corpus_entry(
         _write_checked(ham, path, settings)
     except Exception as error:  # noqa: BLE001 - every failure is logged, none is fatal
         return CorpusEntry(
-            seed=seed, formula=formula, prototype=prototype, status="failed",
+            seed=seed,
+            formula=formula,
+            prototype=prototype,
+            status="failed",
             seconds=round(time.perf_counter() - start, 1),
             error=f"{type(error).__name__}: {error}",
         )
     return CorpusEntry(
-        seed=seed, formula=formula, prototype=prototype, status="written", path=str(path),
+        seed=seed,
+        formula=formula,
+        prototype=prototype,
+        status="written",
+        path=str(path),
         seconds=round(time.perf_counter() - start, 1),
     )
 
@@ -222,8 +235,12 @@ def _log_failure(log: Path, entry: CorpusEntry) -> None:
 
 
 def _entry_in_child(
-    conn: Connection, cpu_seconds: int | None, seed: int, out_dir: Path,
-    settings: GPAWReferenceSettings | None, caps: dict[str, float],
+    conn: Connection,
+    cpu_seconds: int | None,
+    seed: int,
+    out_dir: Path,
+    settings: GPAWReferenceSettings | None,
+    caps: dict[str, float],
 ) -> None:
     """Child-process body: CPU-limited :func:`compute_corpus_entry`, result sent back."""
     if cpu_seconds is not None:
@@ -233,13 +250,17 @@ def _entry_in_child(
 
 
 def _start_child(
-    seed: int, out_dir: Path, settings: GPAWReferenceSettings | None,
-    cpu_seconds: int | None, caps: dict[str, float],
+    seed: int,
+    out_dir: Path,
+    settings: GPAWReferenceSettings | None,
+    cpu_seconds: int | None,
+    caps: dict[str, float],
 ) -> tuple[Connection, BaseProcess]:
     """Fork a CPU-limited child computing one seed; its entry arrives on the connection."""
     receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
     process = multiprocessing.get_context("fork").Process(
-        target=_entry_in_child, args=(sender, cpu_seconds, seed, out_dir, settings, caps),
+        target=_entry_in_child,
+        args=(sender, cpu_seconds, seed, out_dir, settings, caps),
         daemon=True,
     )
     process.start()
@@ -248,7 +269,10 @@ def _start_child(
 
 
 def _collect(
-    receiver: Connection, process: BaseProcess, seed: int, cpu_seconds: int | None,
+    receiver: Connection,
+    process: BaseProcess,
+    seed: int,
+    cpu_seconds: int | None,
     started: float,
 ) -> CorpusEntry:
     """The child's entry, or a ``failed`` one saying how it died."""
@@ -272,8 +296,12 @@ def _died(seed: int, exitcode: int | None, cpu_seconds: int | None, seconds: flo
     else:
         reason = f"Crashed: process exited with code {exitcode} and no result"
     return CorpusEntry(
-        seed=seed, formula=hill_formula(structure), prototype=structure.properties["prototype"],
-        status="failed", seconds=round(seconds, 1), error=reason,
+        seed=seed,
+        formula=hill_formula(structure),
+        prototype=structure.properties["prototype"],
+        status="failed",
+        seconds=round(seconds, 1),
+        error=reason,
     )
 
 

@@ -100,19 +100,33 @@ def export(
 
 
 def _recorded_files(record_path: Path, folder: Path) -> list[str]:
-    """File names of a checkpoint record's corpus, each checked against its sha256."""
+    """File names of a checkpoint record's corpus, each checked against its hash.
+
+    A file matches by its content (``content_sha256``: the same Hamiltonian however it is
+    stored, e.g. after ``socscreen dft-corpus compact``) or, for records without it, by
+    its bytes (``sha256``).
+    """
     import json
 
+    from socscreen.hamiltonian import Hamiltonian
     from socscreen.model.checkpoint import file_sha256
 
     listed = json.loads(record_path.read_text()).get("training_files") or []
     if not listed:
         raise typer.BadParameter(f"{record_path} lists no training files")
-    changed = [
-        f["name"]
-        for f in listed
-        if not (folder / f["name"]).exists() or file_sha256(folder / f["name"]) != f["sha256"]
-    ]
+
+    def same(entry: dict) -> bool:
+        path = folder / entry["name"]
+        if not path.exists():
+            return False
+        if "content_sha256" not in entry:
+            return file_sha256(path) == entry["sha256"]
+        try:
+            return Hamiltonian.from_npz(path).content_sha256() == entry["content_sha256"]
+        except (OSError, ValueError, KeyError):  # not a readable corpus file
+            return False
+
+    changed = [f["name"] for f in listed if not same(f)]
     if changed:
         raise typer.BadParameter(
             f"{len(changed)} files of {record_path} are missing or differ in {folder}: "

@@ -113,7 +113,6 @@ def test_overlap_cutoff_removes_ghosts_of_an_approximate_hamiltonian():
     )
 
 
-
 @pytest.mark.parametrize("cutoff", [0.0, 0.2])
 def test_spinless_overlap_solves_the_spinor_problem(bi2se3, cutoff):
     k = RNG.random((2, 3))
@@ -128,6 +127,7 @@ def test_spinless_overlap_solves_the_spinor_problem(bi2se3, cutoff):
         np.testing.assert_allclose(p_half, p_full, atol=1e-7)
     with pytest.raises(ValueError, match="does not fit"):
         generalized_eigh(h, s[:, :-1, :-1])
+
 
 def test_overlap_cutoff_below_the_spectrum_of_s_changes_nothing(bi2se3):
     k = RNG.random((3, 3))
@@ -221,6 +221,16 @@ def test_half_R_storage_rebuilds_every_lattice_vector(bi2se3, tmp_path):
     with np.load(full) as stored:
         assert len(stored["R"]) == len(bi2se3.R)
         assert R_STORAGE_KEY not in json.loads(str(stored["meta"]))
+
+
+def test_content_hash_follows_the_hamiltonian_not_the_file(bi2se3, tmp_path):
+    half = Hamiltonian.from_npz(bi2se3.to_npz(tmp_path / "half.npz", half_R=True))
+    full = Hamiltonian.from_npz(bi2se3.to_npz(tmp_path / "full.npz"))
+    assert half.content_sha256() == full.content_sha256() == bi2se3.content_sha256()
+    h0 = bi2se3.h0.copy()
+    h0[bi2se3.home_index, 0, 0] += 1e-3
+    assert bi2se3._replace(h0=h0).content_sha256() != bi2se3.content_sha256()
+    assert bi2se3.with_soc_scaled(0.5).content_sha256() != bi2se3.content_sha256()
 
 
 def test_half_R_file_with_both_partners_is_refused(bi2se3):

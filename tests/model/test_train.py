@@ -10,18 +10,20 @@ import pytest
 import torch
 from pymatgen.core import Element
 
-from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.checkpoint import load_checkpoint
+from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
+from socscreen.model.checkpoint import file_sha256, load_checkpoint
 from socscreen.model.data import CrystalData
 from socscreen.model.network import ModelConfig
 from socscreen.model.train import (
     TrainConfig,
+    _kept_split,
     evaluate,
     split_files,
     stage_optimizer,
     train,
 )
 from socscreen.orbitals import OrbitalTable
+from socscreen.workflows.training_data import compact_corpus
 
 TINY = ModelConfig(
     hidden_irreps="8x0e+2x0o+4x1o+2x1e+2x2e+1x2o",
@@ -139,6 +141,31 @@ def test_split_keeps_held_out_elements_covered(mode):
     assert split == split_files(hs, config)  # seeded
 
 
+def test_split_from_a_record_keeps_its_parts_and_splits_only_new_files(tmp_path):
+    config = TrainConfig(val_fraction=0.2, test_fraction=0.2, seed=5)
+    old = split_files([_fake(x) for x in SETS[:10]], config)
+    hs = [_fake(x) for x in SETS]  # the corpus grew by five files
+    kept = {i: part for part, indices in old.items() for i in indices}
+    grown = split_files(hs, config, kept)
+    for part, indices in old.items():
+        assert set(indices) <= set(grown[part])  # nothing moves, above all not into training
+    assert sorted(sum(grown.values(), [])) == list(range(len(hs)))
+    new = {i for part in ("val", "test") for i in grown[part]} - set(kept)
+    assert len(new) == 2  # 20 % of the 5 new files each for val and test, rounded
+    train_elements = {e for i in grown["train"] for e in hs[i].orbitals.element_shells}
+    assert all(set(hs[i].orbitals.element_shells) <= train_elements for i in new)
+
+    names = [tmp_path / f"train_{i:05d}.npz" for i in range(len(hs))]
+    record = tmp_path / "model.json"
+    record.write_text(
+        json.dumps({"split": {p: [names[i].name for i in v] for p, v in old.items()}})
+    )
+    assert _kept_split(str(record), names) == kept
+    record.write_text(json.dumps({"training_files": []}))
+    with pytest.raises(ValueError, match="records no split"):
+        _kept_split(str(record), names)
+
+
 def test_checkpoint_rejects_foreign_files(tmp_path):
     path = tmp_path / "foreign.pt"
     torch.save({"weights": 1}, path)
@@ -154,7 +181,9 @@ def test_finetune_starts_from_the_base_weights(corpus, tmp_path, data_dir):
     shutil.copy(corpus / "train_00010_Te2.npz", small)
 
     tuned = train(
-        _config(small, h0_epochs=2, soc_epochs=1, band_epochs=0, lr=1e-4, init_checkpoint=str(base)),
+        _config(
+            small, h0_epochs=2, soc_epochs=1, band_epochs=0, lr=1e-4, init_checkpoint=str(base)
+        ),
         tmp_path / "tuned",
     )
     lines = [json.loads(x) for x in (tmp_path / "tuned" / "metrics.jsonl").read_text().splitlines()]
@@ -184,8 +213,11 @@ def test_finetune_starts_from_the_base_weights(corpus, tmp_path, data_dir):
 
 
 def test_files_restrict_the_corpus_and_the_cli_checks_their_hashes(corpus, tmp_path):
+    compact_corpus(corpus)  # training-corpus storage: half R, SOC below 0.1 meV zeroed
     out = tmp_path / "one"
-    config = _config(corpus, h0_epochs=1, soc_epochs=0, band_epochs=0, files=["train_00006_GeTe.npz"])
+    config = _config(
+        corpus, h0_epochs=1, soc_epochs=0, band_epochs=0, files=["train_00006_GeTe.npz"]
+    )
     record = json.loads(train(config, out).with_suffix(".json").read_text())
     assert [f["name"] for f in record["training_files"]] == ["train_00006_GeTe.npz"]
     with pytest.raises(ValueError, match="not in"):
@@ -195,11 +227,20 @@ def test_files_restrict_the_corpus_and_the_cli_checks_their_hashes(corpus, tmp_p
 
     from socscreen.cli import app
 
+    assert all(len(f["content_sha256"]) == 64 for f in record["training_files"])
+    # stored anew in full-R storage (other bytes, same Hamiltonian): still the recorded file
+    stored = corpus / "train_00006_GeTe.npz"
+    Hamiltonian.from_npz(stored).to_npz(stored, thresholds=COMPACT_ZERO_THRESHOLDS)
+    assert file_sha256(corpus / "train_00006_GeTe.npz") != record["training_files"][0]["sha256"]
+    settings = tmp_path / "one.yaml"
+    settings.write_text(json.dumps(config.model_dump(exclude={"files"})))  # JSON is YAML
+    args = ["train", "--config", str(settings), "--files-from", str(out / "model.json")]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "same")])
+    assert result.exit_code == 0, result.output
+
     (corpus / "train_00006_GeTe.npz").write_bytes(b"changed")  # no longer the recorded file
-    args = ["train", "--data", str(corpus), "--files-from", str(out / "model.json")]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "again")])
     assert result.exit_code == 2 and "differ" in result.output
-
 
 
 @pytest.mark.parametrize(("stage", "lr"), [("h0", 5e-3), ("bands", 1e-3)])
