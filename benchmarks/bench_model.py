@@ -3,6 +3,7 @@
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_model.py [--checkpoint PT] [--data DIR]
+        [--split-from RECORD.json] [--skip-speed]
 
 Prints markdown tables:
 
@@ -203,13 +204,23 @@ def _element_set(file_name: str) -> frozenset[str]:
     return frozenset(str(e) for e in Composition(formula).elements)
 
 
-def accuracy(checkpoint: Path | None, data: Path) -> None:
-    """Tables 1 and 2."""
+def accuracy(checkpoint: Path | None, data: Path, split_from: Path | None = None) -> None:
+    """Tables 1 and 2 (test files from ``split_from``, a checkpoint record, if given)."""
     from socscreen.model.inference import load_model, predict
 
     _, payload = load_model(checkpoint, "cpu")
     record = payload["record"]
     test_names = record.get("split", {}).get("test", [])
+    if split_from is not None:
+        test_names = json.loads(split_from.read_text()).get("split", {}).get("test", [])
+        trained = set(record.get("split", {}).get("train", [])) | set(
+            record.get("split", {}).get("val", [])
+        )
+        if trained & set(test_names):
+            raise SystemExit(
+                f"{split_from} tests on files this model was trained or validated on: "
+                f"{sorted(trained & set(test_names))[:5]}"
+            )
     cases = [(name, data / name) for name in test_names if (data / name).exists()]
     held_out = [
         ("Bi2Se3 (fixture)", ROOT / "tests/data/Bi2Se3_szp.npz"),
@@ -257,9 +268,9 @@ def accuracy(checkpoint: Path | None, data: Path) -> None:
     seen = {_element_set(name) for name in record.get("split", {}).get("train", [])}
     groups = defaultdict(list)
     for (name, _), row in zip(cases, rows, strict=False):
-        groups["element set in training" if _element_set(name) in seen else "new element set"].append(
-            row
-        )
+        groups[
+            "element set in training" if _element_set(name) in seen else "new element set"
+        ].append(row)
     _table(
         "Composition split of the test files (is the same element set in the training split?)",
         [
@@ -373,10 +384,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--data", type=Path, default=ROOT / "data/corpus/gpaw-szp")
+    parser.add_argument(
+        "--split-from",
+        type=Path,
+        default=None,
+        help="Test on the test split of this checkpoint record (.json) instead, e.g. an "
+        "older model on a newer model's split (refused if it trained on any of them).",
+    )
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
-    accuracy(args.checkpoint, args.data)
+    accuracy(args.checkpoint, args.data, args.split_from)
     if not args.skip_speed:
         speed(args.checkpoint)
     print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
