@@ -103,6 +103,12 @@ class TrainConfig(BaseModel):
         "orthogonalisation, as predictions are solved; 0: plain Cholesky). Set it to the "
         "inference cutoff so the model is trained on the problem it is used with.",
     )
+    skip_unknown_elements: bool = Field(
+        False,
+        description="Fine-tuning (init_checkpoint) only: leave out corpus files with "
+        "elements the checkpoint does not know, named in the record under skipped_files, "
+        "instead of refusing the corpus (the layout of a trained model is fixed).",
+    )
     patience: int = Field(20, description="Epochs without validation improvement before stopping.")
     clip_grad_norm: float = Field(10.0, description="Gradient-norm clip of every step.")
     weight_decay: float = Field(
@@ -464,10 +470,17 @@ def train(
     torch.set_num_threads(config.threads)
     dtype = getattr(torch, config.dtype)
     files, hamiltonians = load_corpus(config.data, config.files)
-    shells, cutoffs = corpus_layout(hamiltonians, config.basis)
     base = payload = None
+    skipped_files: list[str] = []
     if resume is not None or config.init_checkpoint is not None:
         base, payload = load_checkpoint(resume or config.init_checkpoint)
+        if config.init_checkpoint is not None and config.skip_unknown_elements:
+            known = [set(h.orbitals.element_shells) <= set(base.elements) for h in hamiltonians]
+            skipped_files = [f.name for f, ok in zip(files, known, strict=True) if not ok]
+            files = [f for f, ok in zip(files, known, strict=True) if ok]
+            hamiltonians = [h for h, ok in zip(hamiltonians, known, strict=True) if ok]
+    shells, cutoffs = corpus_layout(hamiltonians, config.basis)
+    if base is not None:
         if config.init_checkpoint is not None:
             shells, cutoffs = _finetune_layout(base, shells, config)
             config = config.model_copy(update={"model": base.config})
@@ -486,6 +499,7 @@ def train(
             for f, h in zip(files, hamiltonians, strict=True)
         ],
         "split": {k: [files[i].name for i in v] for k, v in split.items()},
+        **({"skipped_files": skipped_files} if skipped_files else {}),
     }
     if config.init_checkpoint is not None:
         record["finetuned_from"] = (

@@ -210,6 +210,18 @@ def test_finetune_starts_from_the_base_weights(corpus, tmp_path, data_dir):
     shutil.copy(data_dir / "Si_szp.npz", foreign)
     with pytest.raises(ValueError, match="elements it does not know: Si"):
         train(_config(foreign, init_checkpoint=str(base)), tmp_path / "bad")
+    shutil.copy(corpus / "train_00010_Te2.npz", foreign)  # a grown corpus with a new element
+    config = _config(
+        foreign,
+        h0_epochs=1,
+        soc_epochs=0,
+        band_epochs=0,
+        init_checkpoint=str(base),
+        skip_unknown_elements=True,
+    )
+    record = load_checkpoint(train(config, tmp_path / "known"))[1]["record"]
+    assert [f["name"] for f in record["training_files"]] == ["train_00010_Te2.npz"]
+    assert record["skipped_files"] == ["Si_szp.npz"]
 
 
 def test_files_restrict_the_corpus_and_the_cli_checks_their_hashes(corpus, tmp_path):
