@@ -46,6 +46,7 @@ __all__ = [
     "CorpusEntry",
     "FAILURES_FILE",
     "compact_corpus",
+    "OVERLAP_ZERO_THRESHOLDS",
     "write_compact",
     "compute_corpus_entry",
     "corpus_file_name",
@@ -192,43 +193,77 @@ def compute_corpus_entry(
     )
 
 
-def write_compact(ham: Hamiltonian, path: Path) -> Path:
+#: Zero thresholds of S (overlap units) tried in turn by :func:`write_compact`. Dense
+#: metals with diffuse orbitals (fcc Pt, Rh, Ag, Ir; CsBr) have S(k) within ~1e-5 of
+#: singular, and the thousands of overlap tails below 1e-5 that the first threshold zeroes
+#: add up at Gamma to more than that (fcc Pt: lowest eigenvalue 9.9e-6 in full, -4.0e-4
+#: stored at 1e-5, 5.5e-6 at 1e-7, for 229, 262 and 616 kB).
+OVERLAP_ZERO_THRESHOLDS = (COMPACT_ZERO_THRESHOLDS["SR"], 1e-7, 0.0)
+
+
+def write_compact(ham: Hamiltonian, path: Path, n_checks: int = 16, seed: int = 0) -> Path:
     """Write a file of the size-capped training corpus (``data/corpus``), atomically.
 
     SOC elements below :data:`COMPACT_ZERO_THRESHOLDS` are stored as zero and only one
     lattice vector of each ``±R`` pair is stored (``half_R``); together about a third of
     the size of the shared files' storage. :meth:`Hamiltonian.from_npz` reads it back
-    as a full container.
+    as a full container. S elements are zeroed below the first of
+    :data:`OVERLAP_ZERO_THRESHOLDS` whose stored S(k) is positive definite at Gamma and
+    ``n_checks`` random k-points (:func:`check_overlap_positive_definite`).
+
+    Raises
+    ------
+    OverlapNotPositiveDefiniteError
+        If S(k) of the stored file is indefinite even with every S element kept (the
+        file then holds that last attempt; :func:`_write_checked` removes it).
     """
-    return ham.to_npz(path, thresholds=COMPACT_ZERO_THRESHOLDS, half_R=True)
+    for threshold in OVERLAP_ZERO_THRESHOLDS:
+        thresholds = {**COMPACT_ZERO_THRESHOLDS, "SR": threshold}
+        path = ham.to_npz(path, thresholds=thresholds, half_R=True)
+        try:
+            check_overlap_positive_definite(Hamiltonian.from_npz(path), n_checks, seed)
+        except OverlapNotPositiveDefiniteError as error:
+            last_error = error
+            continue
+        return path
+    raise last_error
 
 
 def _write_checked(ham: Hamiltonian, path: Path, settings: GPAWReferenceSettings) -> None:
-    """Write a corpus file and keep it only if its stored S(k) is positive definite.
+    """Write a corpus file (:func:`write_compact`) and keep it only if its S(k) is positive definite.
 
-    The training corpus is stored compactly (:func:`write_compact`). Storage in
-    float32 with elements below 1e-5 zeroed can push the lowest eigenvalue of a nearly
-    over-complete overlap (dense metals with diffuse orbitals) below zero; such a file
-    would break every consumer, so it is removed and the seed reported as failed.
+    A file whose stored S(k) is indefinite would break every consumer, so it is removed
+    and the seed reported as failed.
     """
-    write_compact(ham, path)
     try:
-        check_overlap_positive_definite(
-            Hamiltonian.from_npz(path), settings.n_overlap_checks, settings.seed
-        )
+        write_compact(ham, path, settings.n_overlap_checks, settings.seed)
     except OverlapNotPositiveDefiniteError as error:
-        path.unlink()
+        path.unlink(missing_ok=True)
         raise OverlapNotPositiveDefiniteError(f"stored file: {error}") from error
 
 
 def _failed_seeds(log: Path) -> set[int]:
+    """Seeds whose last line in the failure log says ``failed``."""
     if not log.exists():
         return set()
+    last: dict[int, str] = {}
     with log.open() as handle:
-        return {json.loads(line)["seed"] for line in handle if line.strip()}
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                last[record["seed"]] = record["status"]
+    return {seed for seed, status in last.items() if status == "failed"}
 
 
-def _log_failure(log: Path, entry: CorpusEntry) -> None:
+def _log_outcome(log: Path, entry: CorpusEntry) -> None:
+    """Append a failed entry, or a written one that retries a failed seed, to the log.
+
+    The log is append-only (parallel FireWorks workers share it): a retried seed that
+    now succeeds gets a ``written`` line after its ``failed`` one.
+    """
+    retried = entry.status == "written" and entry.seed in _failed_seeds(log)
+    if entry.status != "failed" and not retried:
+        return
     record = {**entry.model_dump(), "time": datetime.now(UTC).isoformat(timespec="seconds")}
     with log.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
@@ -380,8 +415,7 @@ def generate_corpus(
         for receiver in wait(list(running)):
             child_seed, process, started = running.pop(receiver)
             entry = _collect(receiver, process, child_seed, cpu_seconds, started)
-            if entry.status == "failed":
-                _log_failure(log, entry)
+            _log_outcome(log, entry)
             entries.append(entry)
             if on_entry is not None:
                 on_entry(entry)
@@ -447,8 +481,7 @@ def corpus_batch(
     for seed in seeds:
         receiver, process = _start_child(seed, folder, settings, cpu_seconds, caps)
         entry = _collect(receiver, process, seed, cpu_seconds, time.perf_counter())
-        if entry.status == "failed":
-            _log_failure(folder / FAILURES_FILE, entry)
+        _log_outcome(folder / FAILURES_FILE, entry)
         entries.append(entry)
     return entries
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +14,14 @@ from typer.testing import CliRunner
 
 from socscreen.cli import app
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings, OverlapNotPositiveDefiniteError
+from socscreen.makers.gpaw_reference import (
+    GPAWReferenceSettings,
+    OverlapNotPositiveDefiniteError,
+    check_overlap_positive_definite,
+)
 from socscreen.workflows.training_data import (
     FAILURES_FILE,
+    OVERLAP_ZERO_THRESHOLDS,
     _write_checked,
     compute_corpus_entry,
     corpus_file_name,
@@ -23,11 +29,13 @@ from socscreen.workflows.training_data import (
     generate_corpus,
     pending_seeds,
     training_data_flow,
+    write_compact,
 )
 from socscreen.workflows.training_structures import training_structure
 from socscreen.workflows.workers import run_workers
 
 SZ = GPAWReferenceSettings(basis="sz(dzp)")
+CORPUS = Path(__file__).parents[2] / "data" / "corpus" / "gpaw-szp"
 
 
 def _cheap_seed(start: int = 0) -> int:
@@ -75,6 +83,12 @@ def test_cpu_limit_failure_is_logged_and_skipped_on_resume(tmp_path):
     assert generate_corpus(1, seed, tmp_path, SZ, cpu_seconds=1) == []  # skipped on resume
     retried = generate_corpus(1, seed, tmp_path, SZ, cpu_seconds=1, retry_failed=True)
     assert [e.status for e in retried] == ["failed"]
+    # a retry that succeeds is logged after the failures, so the seed is no longer skipped
+    retried = generate_corpus(1, seed, tmp_path, SZ, cpu_seconds=None, retry_failed=True)
+    assert [e.status for e in retried] == ["written"]
+    records = [json.loads(line) for line in (tmp_path / FAILURES_FILE).read_text().splitlines()]
+    assert [r["status"] for r in records] == ["failed", "failed", "written"]
+    assert [e.status for e in generate_corpus(1, seed, tmp_path, SZ)] == ["exists"]
 
 
 def test_caps_and_budget_skip_without_running_gpaw(tmp_path):
@@ -144,6 +158,32 @@ def test_stored_file_with_indefinite_overlap_is_removed(silicon, tmp_path):
     assert not path.exists()
     _write_checked(silicon, path, GPAWReferenceSettings())
     assert path.exists()
+
+
+def _stored_overlap_tails(ham: Hamiltonian) -> bool:
+    """Whether S keeps any nonzero element below the corpus threshold of 1e-5."""
+    size = np.abs(ham.overlap)
+    return bool(np.any((size > 0) & (size < COMPACT_ZERO_THRESHOLDS["SR"])))
+
+
+def test_near_singular_overlap_is_stored_with_its_tails(silicon, tmp_path):
+    """fcc Pt in szp(dzp): S(Gamma) is within 1e-5 of singular (GPAW, seed 424).
+
+    Zeroing its thousands of overlap tails below 1e-5 makes the stored S(k) indefinite,
+    so :func:`write_compact` keeps them (the next threshold of OVERLAP_ZERO_THRESHOLDS).
+    """
+    platinum = Hamiltonian.from_npz(CORPUS / "train_00424_Pt.npz")
+    assert platinum.meta["prototype"] == "fcc" and _stored_overlap_tails(platinum)
+    plain = platinum.to_npz(tmp_path / "plain.npz", thresholds=COMPACT_ZERO_THRESHOLDS, half_R=True)
+    with pytest.raises(OverlapNotPositiveDefiniteError):
+        check_overlap_positive_definite(Hamiltonian.from_npz(plain))
+    stored = Hamiltonian.from_npz(write_compact(platinum, tmp_path / "train_00424_Pt.npz"))
+    check_overlap_positive_definite(stored)
+    assert _stored_overlap_tails(stored)
+    assert OVERLAP_ZERO_THRESHOLDS[0] == COMPACT_ZERO_THRESHOLDS["SR"]
+    assert stored.content_sha256() == platinum.content_sha256()  # idempotent
+    # a well-conditioned overlap keeps the compact threshold
+    assert not _stored_overlap_tails(Hamiltonian.from_npz(write_compact(silicon, tmp_path / "si.npz")))
 
 
 @pytest.mark.slow
