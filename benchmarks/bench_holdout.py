@@ -98,8 +98,8 @@ def evaluate(checkpoint: Path | None) -> None:
     from socscreen.model.inference import load_model, predict
     from socscreen.stores.schemas.campaign import CampaignSettings
 
-    _, payload = load_model(checkpoint, "cpu")
-    covered = set(payload["record"]["elements"])
+    model, _ = load_model(checkpoint, "cpu")
+    covered = set(model.elements)
     settings = CampaignSettings()
     accuracy, verdicts, missing = [], [], []
     for name in HOLDOUT:

@@ -210,12 +210,16 @@ def accuracy(checkpoint: Path | None, data: Path, split_from: Path | None = None
 
     _, payload = load_model(checkpoint, "cpu")
     record = payload["record"]
-    test_names = record.get("split", {}).get("test", [])
+    if not record.get("split"):
+        raise SystemExit(
+            f"{checkpoint or 'the shipped checkpoint'} has no training record with a split "
+            "(its .json beside the .pt): without it the test files, and whether a model "
+            "trained on them, are unknown"
+        )
+    test_names = record["split"].get("test", [])
     if split_from is not None:
         test_names = json.loads(split_from.read_text()).get("split", {}).get("test", [])
-        trained = set(record.get("split", {}).get("train", [])) | set(
-            record.get("split", {}).get("val", [])
-        )
+        trained = set(record["split"].get("train", [])) | set(record["split"].get("val", []))
         if trained & set(test_names):
             raise SystemExit(
                 f"{split_from} tests on files this model was trained or validated on: "
