@@ -46,12 +46,41 @@ __all__ = [
     "SpinSplitting",
     "band_gap",
     "band_structure",
+    "fermi_level",
     "high_symmetry_path",
     "soc_band_inversion",
     "spin_splitting",
     "spin_splitting_at",
     "structure_path",
 ]
+
+
+#: k-points per direction times lattice length |a| (Å) for the Fermi-level estimate.
+FERMI_KPOINT_DENSITY = 16.0
+
+
+def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
+    """Fermi level (eV) of a Hamiltonian from its spinor bands on a Γ-centred grid.
+
+    ``nelect`` electrons fill spinor bands one each; an insulator gets the midgap energy
+    (between the highest occupied and lowest empty band over the grid), a metal the
+    energy where the k-averaged count reaches ``nelect``.
+    """
+    lengths = np.linalg.norm(h.structure.lattice.matrix, axis=1)
+    mesh = [max(1, int(round(density / a))) for a in lengths]
+    grid = np.stack(np.meshgrid(*[np.arange(m) / m for m in mesh], indexing="ij"), -1).reshape(
+        -1, 3
+    )
+    bands = h.eigh(grid, soc=h.has_soc)  # [n_k, 2n]
+    n_occ = int(round(h.nelect))
+    if not 0 < n_occ < bands.shape[1]:
+        raise ValueError(f"{n_occ} electrons do not fit in {bands.shape[1]} spinor bands")
+    vbm, cbm = bands[:, n_occ - 1].max(), bands[:, n_occ].min()
+    if cbm > vbm:
+        return float(0.5 * (vbm + cbm))
+    levels = np.sort(bands.ravel())
+    filled = n_occ * len(grid)
+    return float(0.5 * (levels[filled - 1] + levels[filled]))
 
 
 @dataclass

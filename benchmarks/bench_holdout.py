@@ -60,7 +60,8 @@ def _compound(name: str):
 
 def compute_references(names: tuple[str, ...], max_cost: float) -> None:
     """GPAW corpus-settings references of the compounds that have no file yet."""
-    from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
+    from socscreen.dft.calculator import GPAWReferenceSettings
+    from socscreen.dft.reference import compute_gpaw_reference
     from socscreen.workflows.training_data import estimated_cost
 
     settings = GPAWReferenceSettings()

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from socscreen.analysis.comparison import compare_band_energies
+from socscreen.dft.reference import DFT_OVERLAP_CUTOFF
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.makers.gpaw_reference import DFT_OVERLAP_CUTOFF
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 2.0  # eV around E_F
@@ -108,7 +108,7 @@ def _exact_reference(ref: Hamiltonian) -> Hamiltonian | None:
     thresholds; such an R inside the file's H(R) grid has zero blocks. An overlapping R
     outside the grid means the stored H(R) is aliased.
     """
-    from socscreen.model.overlap import overlap_matrices, overlapping_R
+    from socscreen.dft.overlap import overlap_matrices, overlapping_R
 
     full = overlapping_R(ref.structure, ref.orbitals.basis_name)
     reach = (np.asarray(ref.meta.get("hr_grid", 2 * np.abs(ref.R).max(axis=0) + 1)) - 1) // 2

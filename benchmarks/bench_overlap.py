@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from socscreen.dft.overlap import overlap_matrices, overlapping_R
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.overlap import overlap_matrices, overlapping_R
 from socscreen.orbitals import OrbitalTable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ def _supercell_error(ham: Hamiltonian, reps, supercell, s_super: np.ndarray, R) 
 _COLD = """
 import time, numpy as np
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.overlap import overlap_matrices, overlapping_R
+from socscreen.dft.overlap import overlap_matrices, overlapping_R
 from socscreen.orbitals import OrbitalTable
 ham = Hamiltonian.from_npz({path!r})
 s = ham.structure.copy(); s.make_supercell({reps!r})

@@ -69,8 +69,8 @@ from socscreen.makers.predict import (
     PredictedBatch,
     PredictedHamiltonian,
     PredictionFailure,
-    expected_model_version,
-    model_version,
+    expected_prediction_version,
+    result_version,
 )
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
@@ -281,15 +281,16 @@ def analyse_structure(
     Returns
     -------
     MaterialResultDocument
-        Identity from the record, physics from :func:`analyse_hamiltonian`, the model
-        version (``settings.model_version``, else the one in ``ham.meta``) and the
+        Identity from the record, physics from :func:`analyse_hamiltonian`, the predictor
+        and its version (:func:`~socscreen.makers.predict.result_version`) and the
         analysis time.
     """
     fields = analyse_hamiltonian(ham, settings)
     return MaterialResultDocument.from_record(
         record,
         **fields.model_dump(exclude={"seconds"}),
-        model_version=settings.model_version or model_version(ham.meta),
+        model_version=result_version(settings, ham.meta),
+        predictor=ham.meta.get("predictor", settings.predictor),
         timings=TimingsDocument(analysis=fields.seconds),
     )
 
@@ -342,7 +343,7 @@ class AnalyseBatchMaker(Maker):
         failures = {f.material_id: f for f in predicted.failures} if predicted else {}
         with campaign_stores("structures", "results") as (structures, results):
             records, n_skipped = records_to_do(
-                structures, results, campaign, material_ids, expected_model_version(settings)
+                structures, results, campaign, material_ids, expected_prediction_version(settings)
             )
             n_failed = 0
             for record in tqdm(records, desc=self.name):
@@ -373,7 +374,8 @@ class AnalyseBatchMaker(Maker):
         (resubmissions redo results of another model, see ``done_ids``).
         """
         t0 = time.perf_counter()
-        version = settings.model_version or model_version(prediction.hamiltonian.meta)
+        meta = prediction.hamiltonian.meta
+        version = result_version(settings, meta)
         try:
             doc = self.analyser(record, prediction.hamiltonian, settings)
         except Exception as exc:  # one structure's failure must not stop the batch
@@ -388,7 +390,11 @@ class AnalyseBatchMaker(Maker):
             predict=prediction.seconds, analysis=analysis, total=prediction.seconds + analysis
         )
         return doc.model_copy(
-            update={"timings": timings, "model_version": doc.model_version or version}
+            update={
+                "timings": timings,
+                "model_version": doc.model_version or version,
+                "predictor": meta.get("predictor", settings.predictor),
+            }
         )
 
 

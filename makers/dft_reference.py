@@ -8,8 +8,9 @@ from pathlib import Path
 from jobflow import Maker
 from pymatgen.core import Structure
 
+from socscreen.dft.calculator import GPAWReferenceSettings
+from socscreen.dft.reference import compute_gpaw_reference
 from socscreen.makers.base import socscreen_job
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
 from socscreen.stores.schemas.dft import DFTReferenceDocument
 
 __all__ = ["GPAWReferenceMaker"]

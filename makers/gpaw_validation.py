@@ -2,7 +2,7 @@
 
 :func:`validate_with_gpaw` (plain function, no jobflow) runs the GPAW LCAO reference of
 the target's structure with the corpus settings
-(:func:`~socscreen.makers.gpaw_reference.compute_gpaw_reference`) and compares:
+(:func:`~socscreen.dft.reference.compute_gpaw_reference`) and compares:
 
 * band energies within a window around the DFT Fermi level on the DFT's own k-grid (the
   full-zone H(R) grid, where GPAW's H(k) is exact) plus the TRIM, and along the
@@ -33,8 +33,9 @@ from socscreen.analysis.bands import band_gap, band_structure
 from socscreen.analysis.bloch import monkhorst_pack, periodic_axes, trim_points
 from socscreen.analysis.comparison import compare_hamiltonians, z2_agree
 from socscreen.analysis.topology import z2_invariants
+from socscreen.dft.calculator import GPAWReferenceSettings
+from socscreen.dft.reference import compute_gpaw_reference
 from socscreen.makers.batch import campaign_job, job_database
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
 from socscreen.makers.validation import model_flags, predicted_hamiltonian, store_validation
 from socscreen.stores.schemas.validation import (
     BandComparisonDocument,

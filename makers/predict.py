@@ -12,11 +12,9 @@ needs no more than the JobStore.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from jobflow import Maker
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,8 +36,8 @@ __all__ = [
     "PredictedHamiltonian",
     "PredictionFailure",
     "Predictor",
-    "expected_model_version",
-    "model_version",
+    "expected_prediction_version",
+    "result_version",
     "predict_structure",
 ]
 
@@ -47,45 +45,28 @@ __all__ = [
 Predictor = Callable[[StructureRecord, CampaignSettings], Hamiltonian]
 
 
-def model_version(meta: dict) -> str | None:
-    """Version string of the model that predicted a Hamiltonian (``meta["model"]``).
+def expected_prediction_version(settings: CampaignSettings) -> str | None:
+    """Return the version label a campaign's new results will carry.
 
-    ``NAME-VERSION+SHA`` with the first 12 hex digits of the checkpoint's sha256 when the
-    prediction records it, so that results of two checkpoints of one package version
-    (a retrained model) are told apart, e.g. ``Uni-HamGNN-0.1.0+82f11d0a429d``.
+    :func:`socscreen.model.predictors.expected_version` of the campaign's predictor,
+    checkpoint and explicit ``model_version``; ``None`` if the checkpoint has no record.
     """
-    model = meta.get("model") or {}
-    name, version = model.get("name"), model.get("version")
-    label = f"{name}-{version}" if name and version else name
-    sha = model.get("checkpoint_sha256")
-    return f"{label}+{sha[:12]}" if label and sha else label
+    from socscreen.model.predictors import expected_version
+
+    return expected_version(settings.predictor, settings.checkpoint, settings.model_version)
 
 
-def expected_model_version(settings: CampaignSettings) -> str | None:
-    """Return the ``model_version`` a campaign's new results will carry.
+def result_version(settings: CampaignSettings, meta: dict) -> str | None:
+    """Version label a result of this prediction carries (``model_version`` of the result).
 
-    ``settings.model_version`` when set, else that of the checkpoint the predict jobs load
-    (``settings.checkpoint`` or the shipped one), read from its JSON record without loading
-    the weights; ``None`` if the record is missing.
+    The campaign's explicit ``model_version`` for the model, else
+    :func:`socscreen.model.predictors.prediction_version` of the Hamiltonian's ``meta``.
     """
-    if settings.model_version:
+    if settings.predictor == "model" and settings.model_version:
         return settings.model_version
-    from socscreen.model.inference import default_checkpoint
+    from socscreen.model.predictors import prediction_version
 
-    path = Path(settings.checkpoint) if settings.checkpoint else default_checkpoint()
-    record_path = path.with_suffix(".json")
-    if not record_path.exists():
-        return None
-    record = json.loads(record_path.read_text())
-    return model_version(
-        {
-            "model": {  # as predict() writes meta["model"]
-                "name": record.get("name", "Uni-HamGNN"),
-                "version": record.get("version"),
-                "checkpoint_sha256": record.get("checkpoint_sha256"),
-            }
-        }
-    )
+    return prediction_version(meta)
 
 
 def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:
@@ -96,21 +77,22 @@ def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Ha
     record
         An ingested structure (primitive cell).
     settings
-        Campaign settings: ``checkpoint``, ``device`` and the ``max_sites`` guard.
+        Campaign settings: ``predictor``, ``checkpoint``, ``device`` and the ``max_sites``
+        guard.
 
     Returns
     -------
     Hamiltonian
-        H0, exact overlap and SOC blocks (eV), ``nelect``, ``efermi`` and the model in
-        ``meta["model"]``.
+        H0, exact overlap and SOC blocks (eV), ``nelect``, ``efermi``, the predictor in
+        ``meta["predictor"]`` (and the model in ``meta["model"]``).
 
     Raises
     ------
     ValueError
-        If the cell has more than ``settings.max_sites`` sites (checked before the model
-        runs) or an element the model does not cover.
+        If the cell has more than ``settings.max_sites`` sites (checked before the
+        predictor runs), or the predictor cannot treat an element.
     """
-    from socscreen.model.inference import predict  # torch loads only in predict workers
+    from socscreen.model.predictors import predict_hamiltonian  # torch only in workers
 
     structure = record.get_structure()
     if len(structure) > settings.max_sites:
@@ -118,7 +100,9 @@ def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Ha
             f"{len(structure)} sites in the primitive cell exceed max_sites = "
             f"{settings.max_sites}: too large to screen"
         )
-    return predict(structure, checkpoint=settings.checkpoint, device=settings.device)
+    return predict_hamiltonian(
+        structure, settings.predictor, checkpoint=settings.checkpoint, device=settings.device
+    )
 
 
 class PredictedHamiltonian(BaseModel):
@@ -191,7 +175,7 @@ class PredictBatchMaker(Maker):
         t0, cpu0 = time.perf_counter(), time.process_time()
         with campaign_stores("structures", "results") as (structures, results):
             records, n_skipped = records_to_do(
-                structures, results, campaign, material_ids, expected_model_version(settings)
+                structures, results, campaign, material_ids, expected_prediction_version(settings)
             )
         batch = PredictedBatch(campaign=campaign, material_ids=material_ids, n_skipped=n_skipped)
         for record in tqdm(records, desc=self.name):

@@ -22,7 +22,7 @@ from monty.json import MontyDecoder
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.batch import job_database
-from socscreen.makers.predict import model_version
+from socscreen.model.predictors import prediction_version
 from socscreen.stores.validations import save_validation
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def predicted_hamiltonian(target: ValidationTarget, device: str | None = None) -
 
 def model_flags(target: ValidationTarget, predicted: Hamiltonian) -> list[str]:
     """Flag a prediction made by another model version than the campaign's result."""
-    version = model_version(predicted.meta)
+    version = prediction_version(predicted.meta)
     if target.model_version and version and version != target.model_version:
         return ["model_version_changed"]
     return []

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from pymatgen.core import Structure
 
+from socscreen.dft.graph import CrystalGraph, radius_graph
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.graph import CrystalGraph, radius_graph
 from socscreen.model.layout import OrbitalLayout
 from socscreen.orbitals import OrbitalTable
 
@@ -110,7 +110,7 @@ class CrystalData:
         ValueError
             If the structure has elements the layout does not cover (all listed).
         """
-        from socscreen.model.overlap import overlap_matrices
+        from socscreen.dft.overlap import overlap_matrices
 
         species = _species(structure, layout)
         graph = radius_graph(structure, cutoffs)
@@ -145,10 +145,10 @@ class CrystalData:
         ``R`` is missing but lies inside the file's H(R) grid (``meta["hr_grid"]``) has a
         known zero block; edges beyond the grid have no target (and such a file's H(R)
         is aliased, see :attr:`complete`). The overlap is recomputed exactly
-        (:func:`~socscreen.model.overlap.overlap_matrices`): the stored one is rounded to
+        (:func:`~socscreen.dft.overlap.overlap_matrices`): the stored one is rounded to
         float32 with elements below 1e-5 dropped, which can make S(k) indefinite.
         """
-        from socscreen.model.overlap import overlap_matrices
+        from socscreen.dft.overlap import overlap_matrices
 
         own = {s: layout.element_shells.get(s) for s in h.orbitals.element_shells}
         if own != h.orbitals.element_shells:

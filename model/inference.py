@@ -3,7 +3,7 @@
 ``predict`` loads the shipped checkpoint by default (``model/checkpoints/*.pt``), runs the
 network on CPU (or the GPU when present), fills H0 and the SOC blocks on every lattice
 vector with overlapping orbitals, adds the exact two-centre overlap S(R)
-(:mod:`socscreen.model.overlap`), counts valence electrons from the PAW setups and
+(:mod:`socscreen.dft.overlap`), counts valence electrons from the PAW setups and
 estimates the Fermi level from the predicted bands.
 
 Energies are in the model's own gauge (the DFT zero is arbitrary, see
@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, overload
 
@@ -23,22 +22,19 @@ import numpy as np
 import torch
 from pymatgen.core import Structure
 
+from socscreen.analysis.bands import fermi_level
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
 from socscreen.model.data import CrystalData, collate, scatter_blocks
 from socscreen.model.network import UniHamGNN
+from socscreen.model.predictors import default_checkpoint, model_meta
 from socscreen.orbitals import OrbitalTable
 
 __all__ = [
     "PREDICTION_OVERLAP_CUTOFF",
-    "default_checkpoint",
-    "fermi_level",
     "load_model",
     "predict",
 ]
-
-#: k-points per direction times lattice length |a| (Å) for the Fermi-level estimate.
-FERMI_KPOINT_DENSITY = 16.0
 
 #: ``overlap_cutoff`` of every prediction (see
 #: :attr:`socscreen.hamiltonian.Hamiltonian.overlap_cutoff`): eigen-directions of S(k)
@@ -50,15 +46,6 @@ FERMI_KPOINT_DENSITY = 16.0
 #: E_F ± 2 eV by at most 12 meV for CsI and 90 meV for CaF2; crystals whose S(k) stays
 #: above 1e-2 (most covalent and topological compounds) are not touched.
 PREDICTION_OVERLAP_CUTOFF = 1e-2
-
-
-def default_checkpoint() -> Path:
-    """Return the checkpoint shipped with socscreen (``socscreen/model/checkpoints/*.pt``)."""
-    folder = resources.files("socscreen.model") / "checkpoints"
-    found = sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".pt"))
-    if not found:
-        raise FileNotFoundError(f"no shipped checkpoint in {folder}")
-    return found[0]
 
 
 @lru_cache(maxsize=4)
@@ -73,30 +60,6 @@ def load_model(
     path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     device = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     return _cached_model(str(path.resolve()), device, path.stat().st_mtime)
-
-
-def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
-    """Fermi level (eV) of a Hamiltonian from its spinor bands on a Γ-centred grid.
-
-    ``nelect`` electrons fill spinor bands one each; an insulator gets the midgap energy
-    (between the highest occupied and lowest empty band over the grid), a metal the
-    energy where the k-averaged count reaches ``nelect``.
-    """
-    lengths = np.linalg.norm(h.structure.lattice.matrix, axis=1)
-    mesh = [max(1, int(round(density / a))) for a in lengths]
-    grid = np.stack(np.meshgrid(*[np.arange(m) / m for m in mesh], indexing="ij"), -1).reshape(
-        -1, 3
-    )
-    bands = h.eigh(grid, soc=h.has_soc)  # [n_k, 2n]
-    n_occ = int(round(h.nelect))
-    if not 0 < n_occ < bands.shape[1]:
-        raise ValueError(f"{n_occ} electrons do not fit in {bands.shape[1]} spinor bands")
-    vbm, cbm = bands[:, n_occ - 1].max(), bands[:, n_occ].min()
-    if cbm > vbm:
-        return float(0.5 * (vbm + cbm))
-    levels = np.sort(bands.ravel())
-    filled = n_occ * len(grid)
-    return float(0.5 * (levels[filled - 1] + levels[filled]))
 
 
 def _check_elements(structures: Sequence[Structure], model: UniHamGNN) -> None:
@@ -116,7 +79,7 @@ def _container(
     soc: np.ndarray | None,
     meta: dict[str, Any],
 ) -> Hamiltonian:
-    from socscreen.model.basis_functions import valence_electrons
+    from socscreen.dft.basis_functions import valence_electrons
 
     symbols = {site.specie.symbol for site in structure}
     orbitals = OrbitalTable(
@@ -199,17 +162,7 @@ def predict(
     meta = {
         "basis": model.basis_name,
         "source": "prediction",
-        "model": {
-            "name": record.get("name", "Uni-HamGNN"),
-            "version": record.get("version"),
-            "checkpoint": record.get("checkpoint"),
-            "checkpoint_sha256": record.get("checkpoint_sha256"),
-            "trained_on": {
-                "files": len(record.get("training_files", [])),
-                "elements": record.get("elements", model.elements),
-                "command": record.get("command"),
-            },
-        },
+        "model": model_meta(record, model.elements),
         "energy_reference": "model gauge (H0 defined up to c*S); compare to efermi",
         "overlap_cutoff": PREDICTION_OVERLAP_CUTOFF,
     }

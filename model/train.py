@@ -223,7 +223,7 @@ def load_corpus(
 
 def corpus_layout(hamiltonians: Sequence[Hamiltonian], basis: str) -> tuple[dict, dict]:
     """Element shells (checked across files) and orbital cutoffs (Å) of a corpus."""
-    from socscreen.model.basis_functions import cutoff_radius
+    from socscreen.dft.basis_functions import cutoff_radius
 
     shells: dict[str, tuple[int, ...]] = {}
     for h in hamiltonians:

@@ -22,7 +22,8 @@ def test_wheel_contains_every_package_and_the_checkpoint(tmp_path):
     (wheel,) = tmp_path.glob("socscreen-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     folders = {"socscreen": ROOT / "socscreen"} | {
-        f"socscreen/{d}": ROOT / d for d in ("model", "analysis", "makers", "workflows", "stores")
+        f"socscreen/{d}": ROOT / d
+        for d in ("dft", "model", "analysis", "makers", "workflows", "stores")
     }
     for prefix, folder in folders.items():
         for init in folder.rglob("__init__.py"):

@@ -43,7 +43,7 @@ from maggma.core import Store
 from socscreen.makers.analyse import AnalyseBatchMaker
 from socscreen.makers.batch import campaign_job, job_database
 from socscreen.makers.ingest import IngestReport, ingest
-from socscreen.makers.predict import PredictBatchMaker, expected_model_version
+from socscreen.makers.predict import PredictBatchMaker, expected_prediction_version
 from socscreen.makers.summary import CampaignSummaryMaker
 from socscreen.stores.config import DatabaseConfig
 from socscreen.stores.queries import done_ids, save_records, save_results
@@ -126,7 +126,7 @@ def fan_out(
     results = job_database().store("results")
     results.connect()
     try:
-        done = done_ids(results, campaign, material_ids, expected_model_version(settings))
+        done = done_ids(results, campaign, material_ids, expected_prediction_version(settings))
     finally:
         results.close()
     todo = [i for i in material_ids if i not in done]
@@ -284,7 +284,7 @@ def submit_campaign(
         ingest_failures = [MaterialResultDocument.from_record(r, campaign) for r in report.errors]
         save_results(stores["results"], ingest_failures)
         ok_ids = [r.material_id for r in report.ok]
-        done = done_ids(stores["results"], campaign, ok_ids, expected_model_version(settings))
+        done = done_ids(stores["results"], campaign, ok_ids, expected_prediction_version(settings))
         todo = [i for i in ok_ids if i not in done]
         fw_id = None
         if todo:

@@ -3,7 +3,7 @@
 :func:`compute_corpus_entry` is the per-structure work (a plain function that a FireWorks
 campaign can call per seed): build the seed's structure, skip it if its file exists or
 it is over the size caps (:func:`estimated_cost`), else run
-:func:`~socscreen.makers.gpaw_reference.compute_gpaw_reference` and write
+:func:`~socscreen.dft.reference.compute_gpaw_reference` and write
 ``train_<seed>_<formula>.npz`` atomically. :func:`generate_corpus` runs many seeds
 locally, each in a CPU-time-limited child process, skipping seeds that failed before,
 logging failures as JSON lines without stopping, and stopping at a size budget.
@@ -28,18 +28,18 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
 from jobflow import Flow, job
+from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
-from socscreen.makers.gpaw_reference import (
-    GPAWReferenceSettings,
+from socscreen.dft.calculator import GPAWReferenceSettings
+from socscreen.dft.reference import (
     OverlapNotPositiveDefiniteError,
     check_overlap_positive_definite,
     compute_gpaw_reference,
     hill_formula,
 )
+from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.workflows.training_structures import training_structure
 
 __all__ = [
@@ -108,7 +108,7 @@ def estimated_cost(structure: Structure, basis: str) -> float:
     ScPtBi 42 (2 CPU minutes); small cells of diffuse atoms (Sr, Cs, Pd, ...) reach 50
     and more, and metals among them may need many more SCF iterations.
     """
-    from socscreen.model.basis_functions import load_basis
+    from socscreen.dft.basis_functions import load_basis
 
     bases = [load_basis(site.specie.symbol, basis) for site in structure]
     n = np.array([sum(2 * ell + 1 for ell in b.shells) for b in bases], dtype=float)

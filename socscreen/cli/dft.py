@@ -46,7 +46,8 @@ def dft_reference(
     from rich.console import Console
     from rich.table import Table
 
-    from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
+    from socscreen.dft.calculator import GPAWReferenceSettings
+    from socscreen.dft.reference import compute_gpaw_reference
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -112,7 +113,7 @@ def dft_corpus_generate(
 
     from tqdm import tqdm
 
-    from socscreen.makers.gpaw_reference import GPAWReferenceSettings
+    from socscreen.dft.calculator import GPAWReferenceSettings
     from socscreen.workflows.training_data import FAILURES_FILE, generate_corpus
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -192,7 +193,7 @@ def dft_corpus_submit(
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
-    from socscreen.makers.gpaw_reference import GPAWReferenceSettings
+    from socscreen.dft.calculator import GPAWReferenceSettings
     from socscreen.workflows.training_data import pending_seeds, training_data_flow
 
     seeds = pending_seeds(n, seed, out, retry_failed)

@@ -192,7 +192,7 @@ def train(
 
     settings = yaml.safe_load(config.read_text()) if config is not None else {}
     if finetune is not None:
-        from socscreen.model.inference import default_checkpoint
+        from socscreen.model.predictors import default_checkpoint
 
         for key, value in FINETUNE_DEFAULTS.items():
             settings.setdefault(key, value)

@@ -211,6 +211,11 @@ class StructureRecord(BaseModel):
 class CampaignSettings(BaseModel):
     """Settings every job of a campaign receives (recorded in job metadata and summary)."""
 
+    predictor: Literal["model", "baseline"] = Field(
+        "model",
+        description="What predicts the Hamiltonians: 'model' (the Uni-HamGNN checkpoint) or "
+        "'baseline' (GPAW's zeroth-step H(0) at the atomic density, no learning).",
+    )
     model_version: str | None = Field(
         None, description="Model (checkpoint) version to predict with; None: the default."
     )
@@ -369,7 +374,14 @@ class MaterialResultDocument(BaseModel):
         description="Warnings for follow-up, e.g. 'gapless', 'z2_routes_disagree', 'error'.",
     )
     error: ErrorDocument | None = Field(None, description="Why processing failed, if it did.")
-    model_version: str | None = Field(None, description="Version of the model that predicted H.")
+    model_version: str | None = Field(
+        None,
+        description="Version label of what predicted H: the checkpoint's "
+        "(NAME-VERSION+SHA12) or the zeroth-step baseline's (H0-zeroth-step-GPAW-...).",
+    )
+    predictor: Literal["model", "baseline"] | None = Field(
+        None, description="Predictor of H: the Uni-HamGNN model or the zeroth-step baseline."
+    )
     timings: TimingsDocument = Field(
         default_factory=TimingsDocument, description="Wall times per stage (s)."
     )

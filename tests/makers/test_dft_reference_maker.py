@@ -7,9 +7,9 @@ import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.dft_reference import GPAWReferenceMaker
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings
 from socscreen.stores.schemas.dft import DFTReferenceDocument
 
 pytestmark = [pytest.mark.gpaw, pytest.mark.slow]

@@ -8,7 +8,8 @@ from pymatgen.core import Lattice, Molecule, Structure
 from typer.testing import CliRunner
 
 from socscreen.cli import app
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings, compute_gpaw_reference
+from socscreen.dft.calculator import GPAWReferenceSettings
+from socscreen.dft.reference import compute_gpaw_reference
 
 DIAMOND = Lattice(2.7155 * np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]))
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from socscreen.makers.predict import model_version
 from socscreen.makers.validation import model_flags, predicted_hamiltonian, stored_prediction
+from socscreen.model.predictors import prediction_version
 from socscreen.stores.schemas.validation import ValidationTarget
 
 
@@ -17,5 +17,5 @@ def test_outside_a_job_the_prediction_is_recomputed(silicon):
     assert ham.meta["prediction_source"] == "recomputed"
     assert ham.nelect == silicon.nelect and ham.has_soc and ham.efermi is not None
     assert model_flags(target, ham) == ["model_version_changed"]
-    same = target.model_copy(update={"model_version": model_version(ham.meta)})
+    same = target.model_copy(update={"model_version": prediction_version(ham.meta)})
     assert model_flags(same, ham) == []

@@ -11,18 +11,18 @@ import torch
 from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
+from socscreen.analysis.bands import fermi_level
 from socscreen.cli import app
+from socscreen.dft.basis_functions import valence_electrons
+from socscreen.dft.overlap import overlap_matrices, overlapping_R
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.basis_functions import valence_electrons
 from socscreen.model.checkpoint import file_sha256, load_checkpoint
 from socscreen.model.inference import (
     PREDICTION_OVERLAP_CUTOFF,
-    default_checkpoint,
-    fermi_level,
     load_model,
     predict,
 )
-from socscreen.model.overlap import overlap_matrices, overlapping_R
+from socscreen.model.predictors import default_checkpoint
 
 
 @pytest.fixture(scope="module")

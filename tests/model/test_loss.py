@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from socscreen.model.basis_functions import cutoff_radius
+from socscreen.dft.basis_functions import cutoff_radius
 from socscreen.model.data import CrystalData, collate, scatter_blocks, soc_vector_blocks
 from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.inference import default_checkpoint
+from socscreen.model.predictors import default_checkpoint
 from socscreen.model.train import TrainConfig
 
 CHECKPOINTS = default_checkpoint().parent

@@ -10,7 +10,7 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from socscreen.cli import app
-from socscreen.makers.gpaw_reference import GPAWReferenceSettings
+from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,

@@ -13,12 +13,9 @@ from jobflow.managers.fireworks import flow_to_workflow
 from typer.testing import CliRunner
 
 from socscreen.cli import app
+from socscreen.dft.calculator import GPAWReferenceSettings
+from socscreen.dft.reference import OverlapNotPositiveDefiniteError, check_overlap_positive_definite
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
-from socscreen.makers.gpaw_reference import (
-    GPAWReferenceSettings,
-    OverlapNotPositiveDefiniteError,
-    check_overlap_positive_definite,
-)
 from socscreen.workflows.training_data import (
     FAILURES_FILE,
     OVERLAP_ZERO_THRESHOLDS,

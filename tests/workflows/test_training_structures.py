@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pymatgen.core import Element
 
+from socscreen.dft.calculator import missing_gpaw_data
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.makers.gpaw_reference import missing_gpaw_data
 from socscreen.workflows.training_structures import (
     PROTOTYPES,
     REAL_COMPOUNDS,

@@ -7,16 +7,16 @@ import gzip
 import numpy as np
 import pytest
 
-from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.basis_functions import (
+from socscreen.dft.basis_functions import (
     cutoff_radius,
     element_shells,
     load_basis,
     parse_basis_name,
     valence_electrons,
 )
-from socscreen.model.gpaw_files import BOHR, DataFileNotFoundError, find_data_file
-from socscreen.model.paw_setups import load_setup
+from socscreen.dft.gpaw_files import BOHR, DataFileNotFoundError, find_data_file
+from socscreen.dft.paw_setups import load_setup
+from socscreen.hamiltonian import Hamiltonian
 
 CORPUS_FILES = [
     "Bi2Se3_szp.npz",

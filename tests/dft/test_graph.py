@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from socscreen.model.graph import radius_graph
+from socscreen.dft.graph import radius_graph
 
 CUTOFFS = {"Ga": 3.1, "As": 2.4}
 

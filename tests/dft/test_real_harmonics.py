@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from socscreen.model.real_harmonics import gaunt_coefficients, real_harmonics
+from socscreen.dft.real_harmonics import gaunt_coefficients, real_harmonics
 
 
 @pytest.fixture(scope="module")

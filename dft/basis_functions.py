@@ -14,7 +14,7 @@ single-zeta plus one polarisation function. :func:`load_basis` reproduces
 
 A name without parentheses (``"dzp"``) reads ``<Symbol>.<name>.basis`` unreduced. Shell
 order, and therefore orbital order, is the order of the kept functions (GPAW's order).
-Radial functions are GPAW's splines (:class:`~socscreen.model.radial.RadialFunction`).
+Radial functions are GPAW's splines (:class:`~socscreen.dft.radial.RadialFunction`).
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from pathlib import Path
 
 from pymatgen.core.periodic_table import Element
 
-from socscreen.model.gpaw_files import (
+from socscreen.dft.gpaw_files import (
     BOHR,
     DataFileNotFoundError,
     find_data_file,
     read_data_file,
     setup_paths,
 )
-from socscreen.model.paw_setups import valence_electrons
-from socscreen.model.radial import RadialFunction, radial_grid_from_attributes
+from socscreen.dft.paw_setups import valence_electrons
+from socscreen.dft.radial import RadialFunction, radial_grid_from_attributes
 
 __all__ = [
     "ElementBasis",
@@ -213,7 +213,7 @@ def load_basis(symbol: str, basis_name: str = "szp(dzp)") -> ElementBasis:
     ------
     ValueError
         For an unknown element symbol, a malformed basis name, a file GPAW cannot reduce,
-        or (:class:`~socscreen.model.gpaw_files.DataFileNotFoundError`) an element without
+        or (:class:`~socscreen.dft.gpaw_files.DataFileNotFoundError`) an element without
         a basis file in ``GPAW_SETUP_PATH`` / ``gpaw-data``.
     """
     return _load_basis(_check_symbol(symbol), basis_name, setup_paths())

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from socscreen.model.basis_functions import load_basis
-from socscreen.model.paw_setups import load_setup
-from socscreen.model.radial import RadialFunction
-from socscreen.model.real_harmonics import real_harmonics
-from socscreen.model.two_centre import TwoCentreTable
+from socscreen.dft.basis_functions import load_basis
+from socscreen.dft.paw_setups import load_setup
+from socscreen.dft.radial import RadialFunction
+from socscreen.dft.real_harmonics import real_harmonics
+from socscreen.dft.two_centre import TwoCentreTable
 
 
 def _composite_gauss(a: float, b: float, pieces: int, nodes: int = 8):

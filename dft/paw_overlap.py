@@ -16,18 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from socscreen.model.basis_functions import load_basis
-from socscreen.model.block_assembly import (
+from socscreen.dft.basis_functions import load_basis
+from socscreen.dft.block_assembly import (
     add_blocks,
     group_sum,
     padded_by_centre,
     row_lookup,
     same_centre_pairs,
 )
-from socscreen.model.gpaw_files import BOHR, setup_paths
-from socscreen.model.graph import CrystalGraph
-from socscreen.model.paw_setups import load_setup
-from socscreen.model.two_centre import TwoCentreTable
+from socscreen.dft.gpaw_files import BOHR, setup_paths
+from socscreen.dft.graph import CrystalGraph
+from socscreen.dft.paw_setups import load_setup
+from socscreen.dft.two_centre import TwoCentreTable
 
 __all__ = ["add_projector_term", "projector_radius"]
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from socscreen.dft.basis_functions import element_shells, load_basis
+from socscreen.dft.gpaw_files import DataFileNotFoundError
+from socscreen.dft.overlap import overlap_matrices, overlapping_R
+from socscreen.dft.real_harmonics import real_harmonics
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.basis_functions import element_shells, load_basis
-from socscreen.model.gpaw_files import DataFileNotFoundError
-from socscreen.model.overlap import overlap_matrices, overlapping_R
-from socscreen.model.real_harmonics import real_harmonics
 from socscreen.orbitals import OrbitalTable
 
 #: Corpus files whose H(R) grid holds every overlapping R (no aliasing).

@@ -6,16 +6,14 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice
 
-from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
-from socscreen.makers.gpaw_reference import (
+from socscreen.dft.calculator import GPAWReferenceSettings, missing_gpaw_data, scf_kpoint_mesh
+from socscreen.dft.reference import (
     DFT_OVERLAP_CUTOFF,
-    GPAWReferenceSettings,
     compute_gpaw_reference,
     hr_grid_from_cutoffs,
     lattice_vectors_fft_order,
-    missing_gpaw_data,
-    scf_kpoint_mesh,
 )
+from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
 
 pytestmark = [pytest.mark.gpaw, pytest.mark.slow]
 

@@ -5,17 +5,17 @@ GPAW's LCAO overlap (the ``S(R)`` of the corpus) is the PAW overlap of the basis
     S_μν(R) = <φ̃_μ | φ̃_ν(· − R)>  +  Σ_a Σ_ij <φ̃_μ | p̃^a_i> ΔO^a_ij <p̃^a_j | φ̃_ν(· − R)>,
 
 a two-centre term plus a three-centre term through the projectors ``p̃^a`` of every atom
-a (in any cell) that both orbitals reach (:mod:`~socscreen.model.paw_overlap`). Both are
-built from exact two-centre integrals (:class:`~socscreen.model.two_centre.TwoCentreTable`)
+a (in any cell) that both orbitals reach (:mod:`~socscreen.dft.paw_overlap`). Both are
+built from exact two-centre integrals (:class:`~socscreen.dft.two_centre.TwoCentreTable`)
 of GPAW's own splines of the basis functions and projectors
-(:mod:`~socscreen.model.basis_functions`, :mod:`~socscreen.model.paw_setups`), so S
+(:mod:`~socscreen.dft.basis_functions`, :mod:`~socscreen.dft.paw_setups`), so S
 depends only on the geometry and the basis name. It agrees with the corpus to the
 float32 rounding of the files (≤ 4e-7 on every stored element) and with a live GPAW to
 ≤ 1.3e-6, the precision of GPAW's own coarser integral tables.
 
 Conventions (corpus, DESIGN.md): ``S[iR][μ, ν] = <φ_μ(r − τ_μ) | φ_ν(r − τ_ν − R)>`` with R
 fractional (integer) and the displacement ``d = τ_ν + R·A − τ_μ`` (Å, A the lattice rows).
-Pairs come from :func:`socscreen.model.graph.radius_graph`.
+Pairs come from :func:`socscreen.dft.graph.radius_graph`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
-from socscreen.model.basis_functions import load_basis
-from socscreen.model.block_assembly import add_blocks, row_lookup
-from socscreen.model.gpaw_files import BOHR, setup_paths
-from socscreen.model.graph import radius_graph
-from socscreen.model.paw_overlap import add_projector_term, projector_radius
-from socscreen.model.two_centre import TwoCentreTable
+from socscreen.dft.basis_functions import load_basis
+from socscreen.dft.block_assembly import add_blocks, row_lookup
+from socscreen.dft.gpaw_files import BOHR, setup_paths
+from socscreen.dft.graph import radius_graph
+from socscreen.dft.paw_overlap import add_projector_term, projector_radius
+from socscreen.dft.two_centre import TwoCentreTable
 from socscreen.orbitals import OrbitalTable
 
 __all__ = ["overlap_matrices", "overlapping_R"]

@@ -7,7 +7,7 @@ Fourier–Bessel expansion gives
     I_L(d) = 8 (−1)^((l_a − l_b − L)/2) ∫_0^∞ k² F_a(k) F_b(k) j_L(k d) dk,
     F(k)   = ∫_0^rc r² R(r) j_l(k r) dr,
 
-with real Gaunt coefficients G (:func:`~socscreen.model.real_harmonics.gaunt_coefficients`).
+with real Gaunt coefficients G (:func:`~socscreen.dft.real_harmonics.gaunt_coefficients`).
 Numerics (agreement with brute-force real-space integration ~1e-10, with GPAW ~1e-8):
 
 * ``F(k)``: Gauss–Legendre quadrature on pieces of every spline interval (the spline is a
@@ -34,8 +34,8 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.special import spherical_jn
 
-from socscreen.model.radial import RadialFunction
-from socscreen.model.real_harmonics import gaunt_coefficients, real_harmonics
+from socscreen.dft.radial import RadialFunction
+from socscreen.dft.real_harmonics import gaunt_coefficients, real_harmonics
 
 __all__ = ["D_STEP", "K_MAX", "TwoCentreTable"]
 

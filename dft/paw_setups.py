@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core.periodic_table import Element
 
-from socscreen.model.gpaw_files import (
+from socscreen.dft.gpaw_files import (
     DataFileNotFoundError,
     find_data_file,
     read_data_file,
     setup_paths,
 )
-from socscreen.model.radial import RadialFunction, radial_grid_from_attributes
+from socscreen.dft.radial import RadialFunction, radial_grid_from_attributes
 
 __all__ = ["PawSetup", "load_setup", "valence_electrons"]
 
@@ -164,7 +164,7 @@ def load_setup(symbol: str, xc: str = "PBE") -> PawSetup:
     ------
     ValueError
         For an unknown symbol, a missing setup file
-        (:class:`~socscreen.model.gpaw_files.DataFileNotFoundError`), or a setup with
+        (:class:`~socscreen.dft.gpaw_files.DataFileNotFoundError`), or a setup with
         grid-dependent (Fourier-filtered) projectors.
     """
     return _load_setup(symbol, xc, setup_paths())

@@ -2,7 +2,7 @@
 
 Pure functions, no jobflow: :func:`compute_gpaw_reference` turns a crystal into a
 :class:`~socscreen.hamiltonian.Hamiltonian` in exactly the convention of the corpus files
-(DESIGN.md, "Reference data we can compute here" and "Corpus file format"):
+(``docs/model.md``, "Reference data" and the corpus file format in the README):
 
 1. validate the structure (periodic, ordered, non-empty, no overlapping atoms, GPAW
    setups and basis files present for every element);
@@ -28,28 +28,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pymatgen.core import Element, Lattice, Structure
+from pymatgen.core import Structure
 
+from socscreen.dft.calculator import (
+    GPAWReferenceSettings,
+    basis_cutoffs,
+    lcao_calculator,
+    orbital_table,
+    soc_operator_blocks,
+    validate_structure,
+)
 from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
-from socscreen.orbitals import OrbitalTable
-from socscreen.settings import SETTINGS
 
 if TYPE_CHECKING:
     from gpaw.calculator import GPAW
 
 __all__ = [
     "DFT_OVERLAP_CUTOFF",
-    "GPAWReferenceSettings",
+    "NEGLIGIBLE",
     "OverlapNotPositiveDefiniteError",
     "check_overlap_positive_definite",
     "compute_gpaw_reference",
     "hill_formula",
     "hr_grid_from_cutoffs",
     "lattice_vectors_fft_order",
-    "missing_gpaw_data",
-    "scf_kpoint_mesh",
-    "validate_structure",
+    "provenance",
 ]
 
 #: Keys of ``structure.properties`` copied into the Hamiltonian's ``meta`` (provenance set
@@ -81,201 +84,7 @@ class OverlapNotPositiveDefiniteError(RuntimeError):
     """S(k) built from the real-space overlap is not positive definite (aliased R grid)."""
 
 
-class GPAWReferenceSettings(BaseModel):
-    """Numerical settings of a GPAW reference calculation (corpus defaults).
-
-    Every default reproduces the corpus in ``data/corpus/gpaw-szp`` bit for bit.
-    ``as_dict``/``from_dict`` make it MSONable, so a Maker holding it survives FireWorks
-    serialisation (monty would otherwise store the model as its ``str``).
-    """
-
-    def as_dict(self) -> dict[str, Any]:
-        """MSONable dictionary (``@module``/``@class`` plus the fields)."""
-        cls = type(self)
-        return {"@module": cls.__module__, "@class": cls.__name__, **self.model_dump(mode="json")}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GPAWReferenceSettings:
-        """Inverse of :meth:`as_dict`."""
-        return cls(**{k: v for k, v in d.items() if not k.startswith("@")})
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    basis: str = Field(
-        default_factory=lambda: SETTINGS.basis,
-        description="LCAO basis in GPAW syntax, e.g. 'szp(dzp)' (subset of the dzp files).",
-    )
-    grid_spacing: float = Field(
-        default_factory=lambda: SETTINGS.dft_grid_spacing,
-        gt=0,
-        description="Real-space grid spacing h (Angstrom).",
-    )
-    smearing: float = Field(
-        default_factory=lambda: SETTINGS.dft_smearing,
-        ge=0,
-        description="Fermi-Dirac width (eV).",
-    )
-    xc: str = Field("PBE", description="Exchange-correlation functional (GPAW name).")
-    kpoint_density: float = Field(
-        default_factory=lambda: SETTINGS.dft_kpoint_density,
-        gt=0,
-        description="SCF k-points per direction times |a_i| (Angstrom); "
-        "n_i = max(1, ceil(density / |a_i|)).",
-    )
-    kscf: tuple[int, int, int] | None = Field(
-        None, description="Explicit Gamma-centred SCF mesh; overrides kpoint_density."
-    )
-    hr_grid: tuple[int, int, int] | None = Field(
-        None,
-        description="Explicit odd full-zone grid for H(R); at least the size the basis "
-        "cutoffs require (default: exactly that size).",
-    )
-    seed: int = Field(
-        0, description="Seed recorded in the provenance and used for the random S(k) check."
-    )
-    min_distance: float = Field(
-        0.5, gt=0, description="Closest allowed distance of two atoms (Angstrom)."
-    )
-    n_overlap_checks: int = Field(
-        16, ge=1, description="Random k-points at which S(k) is checked positive definite."
-    )
-
-    @field_validator("kscf", "hr_grid")
-    @classmethod
-    def _positive_grid(cls, value: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
-        if value is not None and min(value) < 1:
-            raise ValueError(f"grid sizes must be positive, got {value}")
-        return value
-
-    @field_validator("hr_grid")
-    @classmethod
-    def _odd_grid(cls, value: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
-        if value is not None and any(n % 2 == 0 for n in value):
-            raise ValueError(f"hr_grid must be odd in every direction, got {value}")
-        return value
-
-    def scf_mesh(self, lattice: Lattice) -> tuple[int, int, int]:
-        """Gamma-centred SCF k-mesh for ``lattice`` (explicit ``kscf`` or the density)."""
-        if self.kscf is not None:
-            return self.kscf
-        return scf_kpoint_mesh(lattice, self.kpoint_density)
-
-    def gpaw_parameters(self, structure: Structure) -> dict[str, Any]:
-        """Keyword arguments of the self-consistent ``GPAW`` calculator for ``structure``."""
-        from gpaw import FermiDirac
-
-        return {
-            "mode": "lcao",
-            "basis": self.basis,
-            "h": self.grid_spacing,
-            "xc": self.xc,
-            "occupations": FermiDirac(self.smearing),
-            "kpts": {"size": self.scf_mesh(structure.lattice), "gamma": True},
-        }
-
-
-# -- input validation ---------------------------------------------------------------------
-def missing_gpaw_data(symbols: list[str], xc: str, basis: str) -> dict[str, str]:
-    """Elements GPAW cannot treat: no PAW setup, or no basis file it can use.
-
-    Searches GPAW's data directories (``GPAW_SETUP_PATH``, then ``gpaw-data``) for
-    ``<symbol>.<xc>`` and loads the basis as GPAW would, which also catches basis files
-    GPAW cannot reduce (the lanthanides' dzp files to ``szp``).
-
-    Parameters
-    ----------
-    symbols
-        Element symbols.
-    xc
-        Functional of the setups, e.g. ``"PBE"``.
-    basis
-        GPAW basis string, e.g. ``"szp(dzp)"``.
-
-    Returns
-    -------
-    dict
-        ``{symbol: reason}``, empty when every element can be calculated.
-    """
-    from socscreen.model.basis_functions import load_basis
-    from socscreen.model.gpaw_files import DataFileNotFoundError, find_data_file
-
-    missing = {}
-    for symbol in dict.fromkeys(symbols):
-        try:
-            find_data_file(f"{symbol}.{xc}")
-        except DataFileNotFoundError:
-            missing[symbol] = f"no {xc} PAW setup"
-            continue
-        try:
-            load_basis(symbol, basis)
-        except ValueError as error:
-            missing[symbol] = f"no usable '{basis}' basis: {error}"
-    return missing
-
-
-def validate_structure(structure: Structure, settings: GPAWReferenceSettings) -> None:
-    """Raise ``ValueError`` naming the problem if GPAW cannot treat ``structure``.
-
-    Checks: a periodic pymatgen ``Structure`` with at least one site, a lattice of
-    non-zero volume, ordered sites (no partial occupancy, no vacancies), real elements
-    with a GPAW setup and basis file, and no two atoms (periodic images included)
-    closer than ``settings.min_distance``.
-    """
-    if not isinstance(structure, Structure):
-        raise ValueError(f"expected a periodic pymatgen Structure, got {type(structure).__name__}")
-    if len(structure) == 0:
-        raise ValueError("the structure has no sites")
-    if not all(structure.lattice.pbc):
-        raise ValueError(
-            f"the structure is not periodic in every direction (pbc={structure.lattice.pbc})"
-        )
-    volume = structure.lattice.volume
-    if not np.isfinite(volume) or abs(volume) < 1e-3:
-        raise ValueError(f"the lattice has zero volume ({volume:.3g} Angstrom^3)")
-    for index, site in enumerate(structure):
-        if not site.is_ordered:
-            raise ValueError(
-                f"site {index} is disordered or partially occupied ({site.species}); "
-                "GPAW needs one element per site with occupancy 1"
-            )
-        if not isinstance(site.specie, Element) and not hasattr(site.specie, "element"):
-            raise ValueError(f"site {index} holds {site.specie}, which is not an element")
-    symbols = [site.specie.symbol for site in structure]
-    missing = missing_gpaw_data(symbols, settings.xc, settings.basis)
-    if missing:
-        detail = ", ".join(f"{s}: {why}" for s, why in missing.items())
-        raise ValueError(f"GPAW has no data for element(s) {sorted(missing)} ({detail})")
-    shortest = min(structure.lattice.abc)
-    if shortest < settings.min_distance:
-        raise ValueError(
-            f"a lattice vector is only {shortest:.3f} Angstrom long "
-            f"(< {settings.min_distance} Angstrom): every atom overlaps its own image"
-        )
-    if len(structure) > 1:
-        dist = structure.distance_matrix + np.diag(np.full(len(structure), np.inf))
-        i, j = np.unravel_index(np.argmin(dist), dist.shape)
-        if dist[i, j] < settings.min_distance:
-            raise ValueError(
-                f"atoms {min(i, j)} ({symbols[min(i, j)]}) and {max(i, j)} "
-                f"({symbols[max(i, j)]}) overlap: {dist[i, j]:.3f} Angstrom apart "
-                f"(< {settings.min_distance} Angstrom)"
-            )
-
-
 # -- grids --------------------------------------------------------------------------------
-def scf_kpoint_mesh(lattice: Lattice, density: float) -> tuple[int, int, int]:
-    """Gamma-centred SCF mesh ``n_i = max(1, ceil(density / |a_i|))``.
-
-    Parameters
-    ----------
-    lattice
-        Crystal lattice (Angstrom).
-    density
-        k-points per direction times lattice length (Angstrom).
-    """
-    return tuple(max(1, int(np.ceil(density / a - 1e-9))) for a in lattice.abc)  # type: ignore[return-value]
-
-
 def hr_grid_from_cutoffs(
     cell: np.ndarray, spos: np.ndarray, cutoffs: np.ndarray
 ) -> tuple[int, int, int]:
@@ -318,44 +127,6 @@ def lattice_vectors_fft_order(grid: tuple[int, int, int]) -> np.ndarray:
 
 
 # -- GPAW stages --------------------------------------------------------------------------
-def _atoms(structure: Structure) -> Any:
-    from ase import Atoms
-
-    return Atoms(
-        numbers=structure.atomic_numbers,
-        cell=structure.lattice.matrix,
-        scaled_positions=structure.frac_coords,
-        pbc=True,
-    )
-
-
-def _run_scf(structure: Structure, settings: GPAWReferenceSettings, txt: Any) -> GPAW:
-    from gpaw.calculator import GPAW
-
-    atoms = _atoms(structure)
-    atoms.calc = GPAW(txt=txt, **settings.gpaw_parameters(structure))
-    atoms.get_potential_energy()
-    return atoms.calc
-
-
-def _orbital_table(calc: GPAW, basis: str) -> OrbitalTable:
-    shells = {
-        setup.symbol: tuple(int(bf.get_angular_momentum_number()) for bf in setup.basis_functions_J)
-        for setup in calc.wfs.setups
-    }
-    numbers = tuple(int(z) for z in calc.atoms.numbers)
-    return OrbitalTable(numbers, shells, basis_name=basis)
-
-
-def _basis_cutoffs(calc: GPAW) -> np.ndarray:
-    """Largest basis-function radius of each atom (Angstrom)."""
-    from ase.units import Bohr
-
-    return np.array(
-        [max(bf.get_cutoff() for bf in setup.basis_functions_J) * Bohr for setup in calc.wfs.setups]
-    )
-
-
 def _lcao_hamiltonian(calc: GPAW) -> tuple[np.ndarray, np.ndarray]:
     """H(k) (Hartree) and S(k) at every k of a symmetry-free, spin-paired calculation.
 
@@ -392,7 +163,6 @@ def _full_zone_matrices(
         each ``[n_k, n, n]`` (eV), and the stage timings (s).
     """
     from ase.units import Ha
-    from gpaw.spinorbit import soc as soc_operator
 
     timings = {}
     start = time.perf_counter()
@@ -409,9 +179,7 @@ def _full_zone_matrices(
         n_k, n = s_kmm.shape[:2]
         uu = np.zeros((n_k, n, n), complex)
         ud = np.zeros((n_k, n, n), complex)
-        for a, d_sp in nscf.density.D_asp.items():
-            dvl_vii = soc_operator(wfs.setups[a], nscf.hamiltonian.xc, d_sp) * Ha
-            h_uu, h_ud = dvl_vii[2], dvl_vii[0] - 1j * dvl_vii[1]
+        for a, (h_uu, h_ud) in soc_operator_blocks(nscf).items():
             p_kmi = np.asarray([wfs.P_aqMi[a][q] for q in range(n_k)])  # [n_k, n, n_i]
             uu += np.conj(p_kmi) @ h_uu @ p_kmi.transpose(0, 2, 1)
             ud += np.conj(p_kmi) @ h_ud @ p_kmi.transpose(0, 2, 1)
@@ -474,7 +242,8 @@ def hill_formula(structure: Structure) -> str:
     return Formula.from_list([site.specie.symbol for site in structure]).format("hill")
 
 
-def _provenance(structure: Structure) -> dict[str, Any]:
+def provenance(structure: Structure) -> dict[str, Any]:
+    """Return the generator provenance of a structure (``PROVENANCE_DEFAULTS`` keys, elements)."""
     props = structure.properties or {}
     elements = props.get("elements") or [
         el.symbol for el in sorted(structure.composition.elements, key=lambda e: e.X)
@@ -536,12 +305,13 @@ def compute_gpaw_reference(
 
     report("scf")
     start = time.perf_counter()
-    calc = _run_scf(structure, settings, txt)
+    calc = lcao_calculator(structure, settings, txt)
+    calc.get_potential_energy(calc.atoms)
     timings["scf"] = time.perf_counter() - start
     crystal = Structure(
         structure.lattice, structure.species, calc.spos_ac, properties=structure.properties
     )
-    needed = hr_grid_from_cutoffs(crystal.lattice.matrix, calc.spos_ac, _basis_cutoffs(calc))
+    needed = hr_grid_from_cutoffs(crystal.lattice.matrix, calc.spos_ac, basis_cutoffs(calc))
     grid = settings.hr_grid or needed
     if any(g < n for g, n in zip(grid, needed, strict=True)):
         raise ValueError(
@@ -562,7 +332,7 @@ def compute_gpaw_reference(
     timings["fourier"] = time.perf_counter() - start
 
     meta = {
-        **_provenance(crystal),
+        **provenance(crystal),
         "formula": hill_formula(crystal),
         "basis": settings.basis,
         "xc": settings.xc,
@@ -575,7 +345,7 @@ def compute_gpaw_reference(
     }
     ham = Hamiltonian(
         crystal,
-        _orbital_table(calc, settings.basis),
+        orbital_table(calc, settings.basis),
         R,
         blocks["h0"],
         blocks["overlap"],

@@ -1,0 +1,318 @@
+"""The zeroth-step Hamiltonian H(0): Kohn-Sham at the superposed atomic density, no SCF.
+
+H(0) is the LCAO Hamiltonian GPAW builds before its first SCF step: the density is the
+sum of the free atoms' densities, ``hamiltonian.update`` turns it into the effective
+potential and the PAW corrections, and nothing is iterated. It is the baseline the model's
+correction is added to (HamGNN's ``add_H0``, NextHAM's H(0)) and, alone, the ``baseline``
+predictor. Measured on the 26 real compounds of ``benchmarks/data/holdout``: spinor bands
+within E_F ± 2 eV are 59 meV (median) from the self-consistent reference, and its SOC
+blocks are those of the converged density to 1e-6 - 1e-2 relative.
+
+Real-space assembly, no Bloch sums: one GPAW set-up with a single k-point and complex
+wave functions (:func:`~socscreen.dft.calculator.lcao_calculator`), then per lattice
+vector R (blocks ``X[R][μ, ν] = <φ_μ(r - τ_μ)| X |φ_ν(r - τ_ν - R)>``, eV):
+
+* kinetic energy T(R) and overlap S(R) from GPAW's two-centre expansions evaluated at
+  each atom-pair displacement (``wfs.tciexpansions``, what the k route sums with phases);
+* the pseudo-potential matrix ``<φ_μ|ṽ|φ_ν(R)>`` from the real-space grid, once, per
+  cell displacement (``basis_functions.calculate_potential_matrices``);
+* the PAW sums ``Σ_a Σ_t <φ_μ|p̃^a(t)> X^a <p̃^a(t)|φ_ν(R)>`` for X = ΔH^a (Hamiltonian),
+  ΔO^a (overlap) and the one-centre spin-orbit operator of ``gpaw.spinorbit.soc``,
+  vectorised per projector atom over all the orbitals its projectors reach.
+
+The result equals the k-grid + Fourier extraction of the same calculator (the reference
+route of :mod:`socscreen.dft.reference`) to round-off, without its aliasing, at a small
+fraction of its cost (``tests/dft/test_zeroth_step.py``; ``benchmarks/bench_baseline.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+from socscreen.analysis.bands import fermi_level
+from socscreen.dft.calculator import (
+    GPAWReferenceSettings,
+    lcao_calculator,
+    orbital_table,
+    soc_operator_blocks,
+    validate_structure,
+)
+from socscreen.dft.reference import NEGLIGIBLE, hill_formula, provenance
+from socscreen.hamiltonian import Hamiltonian
+
+if TYPE_CHECKING:
+    from gpaw.calculator import GPAW
+
+__all__ = ["ZEROTH_STEP_OVERLAP_CUTOFF", "compute_zeroth_step", "zeroth_step_blocks"]
+
+#: ``overlap_cutoff`` of an H(0) Hamiltonian: the same as a model prediction's (see
+#: :data:`socscreen.model.inference.PREDICTION_OVERLAP_CUTOFF`). H(0) is not the
+#: self-consistent H, so near-null directions of S(k) (diffuse orbitals of ionic and bcc
+#: crystals, smallest eigenvalue 1e-5 - 1e-4) turn its errors into ghost bands; the
+#: baseline and the corrected model are solved alike so that they compare like for like.
+ZEROTH_STEP_OVERLAP_CUTOFF = 1e-2
+
+ProgressCallback = Callable[[str], None]
+Projections = dict[int, list[tuple[np.ndarray, int, np.ndarray]]]
+
+
+def _key(R: np.ndarray) -> tuple[int, int, int]:
+    return int(R[0]), int(R[1]), int(R[2])
+
+
+def _potential_blocks(calc: GPAW) -> list[tuple[np.ndarray, np.ndarray]]:
+    """<φ_μ|ṽ|φ_ν(R)> (eV) from the basis functions' potential matrices, as ``[(R, V)]``.
+
+    GPAW returns one matrix per displacement ``s_x`` of half the displacement box
+    (x = 0 first) and builds its (conjugated) H(k) as
+    ``½ V_0 + Σ_{x>0} e^{2πi s_x·k} V_x`` plus the Hermitian conjugate, so in the corpus
+    convention ``V(-s_x) = V_x``, ``V(s_x) = V_xᵀ`` and ``V(0) = ½ (V_0 + V_0ᵀ)``.
+    """
+    from ase.units import Ha
+
+    bfs = calc.wfs.basis_functions
+    vt_xmm = bfs.calculate_potential_matrices(calc.hamiltonian.vt_sG[0]).real * Ha
+    blocks = [(np.zeros(3, int), 0.5 * (vt_xmm[0] + vt_xmm[0].T))]
+    for s_x, v in zip(bfs.sdisp_xc[1:], vt_xmm[1:], strict=True):
+        if np.abs(v).max() > NEGLIGIBLE:
+            blocks += [(-s_x, v), (s_x, v.T)]
+    return blocks
+
+
+def _two_centre_blocks(
+    calc: GPAW, orbital_start: np.ndarray
+) -> tuple[list[tuple[np.ndarray, slice, slice, np.ndarray, np.ndarray]], Projections]:
+    """Pseudo overlap and kinetic blocks per atom pair and cell, and projector overlaps.
+
+    Returns
+    -------
+    tuple
+        ``[(R, rows, cols, S_block, T_block)]`` (T in eV) for every pair of atoms whose
+        orbitals overlap, and ``{a: [(offset, a2, B)]}`` with
+        ``B[m, i] = <φ^{a2}_m(r - τ_2 - offset)|p̃^a_i(r - τ_a)>`` for every atom ``a2``
+        and cell ``offset`` whose orbitals reach the projectors of atom ``a``.
+    """
+    from ase.units import Ha
+    from gpaw.lcao.overlap import AtomicDisplacement, NullPhases
+    from gpaw.lcao.tci import AtomPairRegistry
+
+    wfs = calc.wfs
+    tci = wfs.tciexpansions
+    species = tci.I_a
+    phit_cut = np.array([tci.phit_rcmax_I[i] for i in species])
+    pt_cut = np.array([tci.pt_rcmax_I[i] for i in species])
+    pairs = AtomPairRegistry(
+        [tci.rcmax_I[i] for i in species], wfs.gd.pbc_c, wfs.gd.cell_cv, calc.spos_ac
+    )
+    blocks = []
+    projections: Projections = {a: [] for a in range(len(species))}
+    for a1, a2 in pairs.get_atompairs():
+        rows = slice(orbital_start[a1], orbital_start[a1 + 1])
+        cols = slice(orbital_start[a2], orbital_start[a2 + 1])
+        o_exp, t_exp = tci.O_expansions.get(a1, a2), tci.T_expansions.get(a1, a2)
+        p_exp = tci.P_expansions.get(a1, a2)
+        for r_c, offset in pairs.get(a1, a2):
+            distance = np.linalg.norm(r_c)
+            disp = AtomicDisplacement(None, a1, a2, r_c, offset, NullPhases(None, offset))
+            if distance < phit_cut[a1] + phit_cut[a2]:
+                o_mm, t_mm = o_exp.zeros((1,), dtype=float), t_exp.zeros((1,), dtype=float)
+                disp.evaluate_overlap(o_exp, o_mm)
+                disp.evaluate_overlap(t_exp, t_mm)
+                blocks.append((np.asarray(offset), rows, cols, o_mm[0], t_mm[0] * Ha))
+            if distance < pt_cut[a1] + phit_cut[a2]:
+                p_im = p_exp.zeros((1,), dtype=float)
+                disp.evaluate_overlap(p_exp, p_im)  # <p̃^a1_i | φ^a2_m(offset)>
+                projections[a1].append((np.asarray(offset), a2, p_im[0].T))
+    return blocks, projections
+
+
+def _paw_operators(calc: GPAW, soc: bool) -> dict[str, dict[int, np.ndarray]]:
+    """Per-atom one-centre operators: ΔH^a (eV), ΔO^a, and the SOC spin blocks (eV)."""
+    from ase.units import Ha
+    from gpaw.utilities import unpack_hermitian
+
+    operators = {
+        "h0": {a: unpack_hermitian(dh_sp[0]) * Ha for a, dh_sp in calc.hamiltonian.dH_asp.items()},
+        "overlap": {a: setup.dO_ii for a, setup in enumerate(calc.wfs.setups)},
+    }
+    if soc:
+        blocks = soc_operator_blocks(calc)
+        operators["soc_uu"] = {a: uu for a, (uu, _) in blocks.items()}
+        operators["soc_ud"] = {a: ud for a, (_, ud) in blocks.items()}
+    return operators
+
+
+def _add_paw_terms(
+    arrays: dict[str, np.ndarray],
+    slot: dict[tuple[int, int, int], int],
+    orbital_start: np.ndarray,
+    projections: Projections,
+    operators: dict[str, dict[int, np.ndarray]],
+) -> None:
+    """Add ``Σ_a Σ_t B_μ(t) X^a B_ν(t + R)ᵀ`` for every operator X of ``operators``.
+
+    Per projector atom a: one product ``B X Bᵀ`` over all orbitals its projectors reach
+    (B stacked over every reaching atom and cell), then one vectorised add per row entry:
+    the targets ``(R = o_2 - o_1, ν)`` of one row entry's columns are all distinct.
+    """
+    for a, entries in projections.items():
+        if not entries:
+            continue
+        b_stack = np.vstack([b for _, _, b in entries])  # [n_reached, n_i]
+        col_orbitals = np.concatenate(
+            [np.arange(orbital_start[a2], orbital_start[a2 + 1]) for _, a2, _ in entries]
+        )
+        col_offsets = np.concatenate([np.repeat(o[None], len(b), 0) for o, _, b in entries])
+        row_start = np.cumsum([0] + [len(b) for _, _, b in entries])
+        products = {name: b_stack @ x[a] @ b_stack.T for name, x in operators.items()}
+        for e, (o1, a1, _) in enumerate(entries):
+            slots = np.array([slot[_key(R)] for R in col_offsets - o1])
+            rows = np.arange(orbital_start[a1], orbital_start[a1 + 1])
+            index = (slots[None, :], rows[:, None], col_orbitals[None, :])
+            for name, product in products.items():
+                arrays[name][index] += product[row_start[e] : row_start[e + 1]]
+
+
+def zeroth_step_blocks(calc: GPAW, soc: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """H(0)(R), S(R) and the SOC blocks of a calculator set up at the atomic density.
+
+    Parameters
+    ----------
+    calc
+        GPAW LCAO calculator after ``set_positions`` with one k-point and complex wave
+        functions (:func:`~socscreen.dft.calculator.lcao_calculator` with
+        ``single_kpoint=True``).
+    soc
+        Also assemble the spin-orbit blocks.
+
+    Returns
+    -------
+    tuple
+        Lattice vectors ``[n_R, 3]`` (sorted, those whose blocks are all below
+        ``NEGLIGIBLE`` dropped) and ``{"h0", "overlap"[, "soc_uu", "soc_ud"]}``, each
+        ``[n_R, n, n]`` (eV; S dimensionless).
+    """
+    orbital_start = np.cumsum([0] + [setup.nao for setup in calc.wfs.setups])
+    potential = _potential_blocks(calc)
+    two_centre, projections = _two_centre_blocks(calc, orbital_start)
+    operators = _paw_operators(calc, soc)
+
+    lattice = {_key(R) for R, _ in potential} | {_key(b[0]) for b in two_centre}
+    for entries in projections.values():
+        offsets = np.array([o for o, _, _ in entries]).reshape(-1, 3)
+        lattice |= {_key(R) for R in (offsets[None] - offsets[:, None]).reshape(-1, 3)}
+    R = np.array(sorted(lattice), dtype=int)
+    slot = {_key(r): i for i, r in enumerate(R)}
+    n = int(orbital_start[-1])
+    arrays = {
+        name: np.zeros((len(R), n, n), complex if name.startswith("soc") else float)
+        for name in operators
+    }
+    for r, v in potential:
+        arrays["h0"][slot[_key(r)]] += v
+    for r, rows, cols, s_block, t_block in two_centre:
+        arrays["overlap"][slot[_key(r)], rows, cols] += s_block
+        arrays["h0"][slot[_key(r)], rows, cols] += t_block
+    _add_paw_terms(arrays, slot, orbital_start, projections, operators)
+    keep = np.any([np.abs(x).max(axis=(1, 2)) > NEGLIGIBLE for x in arrays.values()], axis=0)
+    return R[keep], {name: x[keep] for name, x in arrays.items()}
+
+
+def compute_zeroth_step(
+    structure: Structure,
+    settings: GPAWReferenceSettings | None = None,
+    soc: bool = True,
+    progress: ProgressCallback | None = None,
+    txt: str | Path | None = None,
+) -> Hamiltonian:
+    """Zeroth-step Hamiltonian H(0) of a crystal (GPAW at the atomic density, no SCF).
+
+    Parameters
+    ----------
+    structure
+        Ordered periodic crystal (3D, or a 2D sheet with vacuum); its ``properties`` may
+        carry generator provenance, copied into ``meta`` as for the reference.
+    settings
+        Basis, grid spacing, functional; the corpus defaults when ``None`` (the same
+        settings as the reference it is compared with).
+    soc
+        Assemble the spin-orbit blocks (``False``: a Hamiltonian without SOC).
+    progress
+        Called with the name of each stage as it starts ("validate", "setup", "assemble",
+        "fermi level").
+    txt
+        GPAW log file (``None``: no log, ``"-"``: standard output).
+
+    Returns
+    -------
+    Hamiltonian
+        H0(R), S(R), H_soc(R) in eV, ``nelect``, ``efermi`` from its own spinor bands,
+        ``meta["source"] = "zeroth-step"`` with the GPAW version, settings and per-stage
+        ``timings`` (s), and ``meta["overlap_cutoff"]``
+        (:data:`ZEROTH_STEP_OVERLAP_CUTOFF`).
+
+    Raises
+    ------
+    ValueError
+        If GPAW cannot treat the structure (:func:`validate_structure` names the reason).
+    """
+    import gpaw
+
+    settings = settings or GPAWReferenceSettings()
+    report = progress or (lambda stage: None)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    report("validate")
+    validate_structure(structure, settings)
+
+    report("setup")
+    start = time.perf_counter()
+    calc = lcao_calculator(structure, settings, txt, single_kpoint=True)
+    calc.set_positions(calc.atoms)  # atomic densities -> potential and PAW corrections
+    timings["setup"] = time.perf_counter() - start
+
+    report("assemble")
+    start = time.perf_counter()
+    R, blocks = zeroth_step_blocks(calc, soc)
+    timings["assemble"] = time.perf_counter() - start
+
+    crystal = Structure(
+        structure.lattice, structure.species, calc.spos_ac, properties=structure.properties
+    )
+    meta: dict[str, Any] = {
+        **provenance(crystal),
+        "formula": hill_formula(crystal),
+        "source": "zeroth-step",
+        "basis": settings.basis,
+        "xc": settings.xc,
+        "code": "GPAW",
+        "gpaw_version": gpaw.__version__,
+        "grid_spacing": settings.grid_spacing,
+        "overlap_cutoff": ZEROTH_STEP_OVERLAP_CUTOFF,
+        "soc": soc,
+    }
+    ham = Hamiltonian(
+        crystal,
+        orbital_table(calc, settings.basis),
+        R,
+        blocks["h0"],
+        blocks["overlap"],
+        soc_uu=blocks.get("soc_uu"),
+        soc_ud=blocks.get("soc_ud"),
+        nelect=float(calc.wfs.nvalence),
+        meta=meta,
+    )
+    report("fermi level")
+    start = time.perf_counter()
+    ham.efermi = fermi_level(ham)
+    timings["fermi_level"] = time.perf_counter() - start
+    ham.meta["seconds"] = round(time.perf_counter() - started, 2)
+    ham.meta["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    return ham

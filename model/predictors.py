@@ -1,0 +1,171 @@
+"""One prediction API: which predictor made a Hamiltonian, and its version label.
+
+Two predictors give a structure's SOC Hamiltonian in the corpus format:
+
+* ``"model"``: the Uni-HamGNN checkpoint (:func:`socscreen.model.inference.predict`);
+* ``"baseline"``: the zeroth-step H(0) of GPAW at the superposed atomic density, no
+  learning at all (:func:`socscreen.dft.zeroth_step.compute_zeroth_step`).
+
+Every prediction records its predictor in ``meta["predictor"]``, and
+:func:`prediction_version` turns a Hamiltonian's ``meta`` into the label result documents
+carry (``model_version``): a campaign resubmitted with another predictor or checkpoint
+redoes the results of the other one. Torch loads only when the model predicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pymatgen.core import Structure
+
+from socscreen.hamiltonian import Hamiltonian
+
+__all__ = [
+    "PREDICTORS",
+    "PredictorName",
+    "checkpoint_version",
+    "default_checkpoint",
+    "expected_version",
+    "model_meta",
+    "predict_hamiltonian",
+    "prediction_version",
+]
+
+PredictorName = Literal["model", "baseline"]
+
+#: The predictors, with one line each for help texts and printouts.
+PREDICTORS: dict[str, str] = {
+    "model": "Uni-HamGNN checkpoint (learned H0 and SOC)",
+    "baseline": "zeroth-step H(0): GPAW at the atomic density, no SCF, no learning",
+}
+
+
+def predict_hamiltonian(
+    structure: Structure,
+    predictor: PredictorName = "model",
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    device: str | None = None,
+    soc: bool = True,
+) -> Hamiltonian:
+    """SOC Hamiltonian of ``structure`` from the chosen predictor.
+
+    Parameters
+    ----------
+    structure
+        Ordered periodic crystal.
+    predictor
+        ``"model"`` (the checkpoint) or ``"baseline"`` (H(0)).
+    checkpoint, device
+        Model checkpoint and torch device (``"model"`` only).
+    soc
+        Include the spin-orbit blocks.
+
+    Returns
+    -------
+    Hamiltonian
+        With ``meta["predictor"]`` and, for the model, ``meta["model"]``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown predictor, or a structure the predictor cannot treat (elements the
+        model does not cover; elements without GPAW data; overlapping atoms).
+    """
+    if predictor == "baseline":
+        from socscreen.dft.zeroth_step import compute_zeroth_step
+
+        ham = compute_zeroth_step(structure, soc=soc)
+    elif predictor == "model":
+        from socscreen.model.inference import predict
+
+        ham = predict(structure, checkpoint=checkpoint, device=device, soc=soc)
+    else:
+        raise ValueError(f"unknown predictor {predictor!r}: choose one of {list(PREDICTORS)}")
+    ham.meta["predictor"] = predictor
+    return ham
+
+
+def prediction_version(meta: dict[str, Any]) -> str | None:
+    """Version label of what predicted a Hamiltonian, from its ``meta``.
+
+    * the model: ``NAME-VERSION+SHA`` with the first 12 hex digits of the checkpoint's
+      sha256 when recorded (two checkpoints of one package version are told apart), e.g.
+      ``Uni-HamGNN-0.1.0+82f11d0a429d``;
+    * the baseline: ``H0-zeroth-step-GPAW-<version>-<basis>``, e.g.
+      ``H0-zeroth-step-GPAW-26.7.0-szp(dzp)``;
+    * ``None`` for anything else (a DFT reference).
+    """
+    if meta.get("source") == "zeroth-step":
+        return f"H0-zeroth-step-GPAW-{meta.get('gpaw_version')}-{meta.get('basis')}"
+    model = meta.get("model") or {}
+    name, version = model.get("name"), model.get("version")
+    label = f"{name}-{version}" if name and version else name
+    sha = model.get("checkpoint_sha256")
+    return f"{label}+{sha[:12]}" if label and sha else label
+
+
+def default_checkpoint() -> Path:
+    """Return the checkpoint shipped with socscreen (``socscreen/model/checkpoints/*.pt``)."""
+    folder = resources.files("socscreen.model") / "checkpoints"
+    found = sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".pt"))
+    if not found:
+        raise FileNotFoundError(f"no shipped checkpoint in {folder}")
+    return found[0]
+
+
+def checkpoint_version(checkpoint: str | os.PathLike | None = None) -> str | None:
+    """Version label of a checkpoint from its JSON record, without loading the weights.
+
+    ``None`` when the record is missing. Equals :func:`prediction_version` of what the
+    checkpoint predicts (``meta["model"]`` is written from the same record).
+    """
+    path = Path(checkpoint) if checkpoint else default_checkpoint()
+    record_path = path.with_suffix(".json")
+    if not record_path.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    return prediction_version({"model": model_meta(record)})
+
+
+def model_meta(record: dict[str, Any], elements: list[str] | None = None) -> dict[str, Any]:
+    """``meta["model"]`` of a prediction: the checkpoint's name, version, file and corpus.
+
+    ``elements`` stands in for a record that does not list the covered elements.
+    """
+    return {
+        "name": record.get("name", "Uni-HamGNN"),
+        "version": record.get("version"),
+        "checkpoint": record.get("checkpoint"),
+        "checkpoint_sha256": record.get("checkpoint_sha256"),
+        "trained_on": {
+            "files": len(record.get("training_files", [])),
+            "elements": record.get("elements", elements),
+            "command": record.get("command"),
+        },
+    }
+
+
+def expected_version(
+    predictor: PredictorName,
+    checkpoint: str | os.PathLike | None = None,
+    label: str | None = None,
+) -> str | None:
+    """Version label new predictions of this predictor will carry (see :func:`prediction_version`).
+
+    ``label`` (an explicit campaign setting) wins for the model; the baseline's label comes
+    from the installed GPAW and the corpus basis.
+    """
+    if predictor == "baseline":
+        import gpaw
+
+        from socscreen.settings import SETTINGS
+
+        return prediction_version(
+            {"source": "zeroth-step", "gpaw_version": gpaw.__version__, "basis": SETTINGS.basis}
+        )
+    return label or checkpoint_version(checkpoint)
