@@ -1,9 +1,13 @@
-"""Benchmark the shipped model on real compounds at experimental geometry (held out).
+"""Benchmark the predictors on real compounds at experimental geometry (held out).
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_holdout.py --compute   # GPAW references once
     OMP_NUM_THREADS=1 python benchmarks/bench_holdout.py [--checkpoint PT]
+        [--predictor baseline model]
+
+``--predictor`` (default both): ``model`` the checkpoint, ``baseline`` GPAW's zeroth-step
+H(0) with no learning; every table puts them side by side per compound.
 
 The training corpus only holds strained and rattled cells (every seed is perturbed, see
 ``socscreen.workflows.training_structures``), so these compounds at their experimental
@@ -14,12 +18,13 @@ and stores it with the training corpus' storage thresholds.
 
 Prints markdown tables:
 
-1. accuracy per compound: H0 MAE over bonding elements (|S| > 0.05), band MAE within
-   E_F ± 2 eV on an 8×8×8 grid (aligned at E_F, offset-removed, VBM-aligned with bands
-   matched by electron count), spin-splitting error;
+1. accuracy per compound and predictor: band MAE within E_F ± 2 eV on an 8×8×8 grid
+   (offset-removed, aligned at E_F, VBM-aligned with bands matched by electron count),
+   H0 MAE over bonding elements (|S| > 0.05), spin-splitting error; mean and median;
 2. the screening verdict from the campaign analysis (``analyse_hamiltonian`` with the
-   default campaign settings) on the DFT and on the predicted Hamiltonian: gap with SOC,
-   Z2 and flags, and whether the prediction reaches the DFT's topological class.
+   default campaign settings) on the DFT and on each predicted Hamiltonian: gap with SOC,
+   Z2 class and whether the prediction reaches the DFT's topological class; the mean
+   gap error over compounds whose DFT has a gap.
 """
 
 from __future__ import annotations
@@ -33,7 +38,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_model import ROOT, _exact_reference, _means, _table, compare  # noqa: E402
+from bench_model import (  # noqa: E402
+    PREDICTOR_LABELS,
+    ROOT,
+    _exact_reference,
+    _means,
+    _table,
+    compare,
+    predict_with,
+)
 
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian  # noqa: E402
 
@@ -42,12 +55,32 @@ HOLDOUT_DIR = ROOT / "benchmarks/data/holdout"
 #: Real compounds (names of ``REAL_COMPOUNDS``) benchmarked; Bi2Se3 and Si are the test
 #: fixtures and reported by ``bench_model.py``.
 HOLDOUT = (
-    "GaAs", "InSb", "CdTe", "HgTe", "InAs", "GaN",
-    "PbTe", "SnTe", "GeTe", "PbS",
-    "Bi2Te3", "Sb2Te3", "Bi", "Sb",
-    "NaCl", "CsI", "CaF2", "Mg2Sn",
-    "CsPbI3", "PtSe2", "HfTe2", "ZrNiSn", "LiZnAs",
-    "Au", "Pt", "W",
+    "GaAs",
+    "InSb",
+    "CdTe",
+    "HgTe",
+    "InAs",
+    "GaN",
+    "PbTe",
+    "SnTe",
+    "GeTe",
+    "PbS",
+    "Bi2Te3",
+    "Sb2Te3",
+    "Bi",
+    "Sb",
+    "NaCl",
+    "CsI",
+    "CaF2",
+    "Mg2Sn",
+    "CsPbI3",
+    "PtSe2",
+    "HfTe2",
+    "ZrNiSn",
+    "LiZnAs",
+    "Au",
+    "Pt",
+    "W",
 )
 
 
@@ -93,14 +126,23 @@ def _verdict(fields) -> dict[str, str | float | None]:
     }
 
 
-def evaluate(checkpoint: Path | None) -> None:
-    """Tables 1 and 2 for every stored reference."""
+#: Metrics of the accuracy table: key, header, scale to meV.
+METRICS = (
+    ("band_offset", "bands offs.-rem."),
+    ("band_ef", "bands E_F-al."),
+    ("band_vbm", "bands VBM-al."),
+    ("h0_bonded", "H0 bonded"),
+    ("spin_split", "spin split"),
+)
+
+
+def evaluate(checkpoint: Path | None, predictors: tuple[str, ...]) -> None:
+    """Tables 1 and 2 for every stored reference, the predictors side by side."""
     from socscreen.makers.analyse import analyse_hamiltonian
-    from socscreen.model.inference import load_model, predict
+    from socscreen.model.inference import load_model
     from socscreen.stores.schemas.campaign import CampaignSettings
 
-    model, _ = load_model(checkpoint, "cpu")
-    covered = set(model.elements)
+    covered = set(load_model(checkpoint, "cpu")[0].elements) if "model" in predictors else None
     settings = CampaignSettings()
     accuracy, verdicts, missing = [], [], []
     for name in HOLDOUT:
@@ -109,39 +151,41 @@ def evaluate(checkpoint: Path | None) -> None:
             missing.append(name)
             continue
         ref = Hamiltonian.from_npz(path)
-        lacking = sorted({s.symbol for s in ref.structure.species} - covered)
-        if lacking:
+        lacking = sorted({s.symbol for s in ref.structure.species} - (covered or set()))
+        if covered is not None and lacking:
             missing.append(f"{name} (model lacks {', '.join(lacking)})")
             continue
-        pred = predict(ref.structure, checkpoint=checkpoint)
-        prototype = ref.meta.get("prototype", "?")
-        accuracy.append({"name": name, "prototype": prototype, **compare(pred, ref)})
         exact = _exact_reference(ref)
         dft = _verdict(analyse_hamiltonian(ref if exact is None else exact, settings))
-        model = _verdict(analyse_hamiltonian(pred, settings))
-        verdicts.append(
-            {
-                "name": name,
-                "dft_gap": dft["gap"],
-                "pred_gap": model["gap"],
-                "dft_z2": f"{dft['z2']} {dft['class']}",
-                "pred_z2": f"{model['z2']} {model['class']}",
-                "same": "yes" if dft["class"] == model["class"] else "NO",
-                "flags": f"{dft['flags']} / {model['flags']}",
+        row = {"name": name, "prototype": ref.meta.get("prototype", "?")}
+        verdict = {"name": name, "dft_gap": dft["gap"], "dft_z2": f"{dft['z2']} {dft['class']}"}
+        for predictor in predictors:
+            pred = predict_with(predictor, ref, checkpoint)
+            row |= {f"{predictor}:{k}": v for k, v in compare(pred, ref).items()}
+            guess = _verdict(analyse_hamiltonian(pred, settings))
+            verdict |= {
+                f"{predictor}:gap": guess["gap"],
+                f"{predictor}:gap_error": None
+                if dft["gap"] is None or guess["gap"] is None or dft["gap"] <= 0
+                else abs(guess["gap"] - dft["gap"]),
+                f"{predictor}:z2": f"{guess['z2']} {guess['class']}",
+                f"{predictor}:same": "yes" if dft["class"] == guess["class"] else "NO",
             }
-        )
-    columns = [
-        ("name", "compound", 1),
-        ("prototype", "prototype", 1),
-        ("h0_bonded", "H0 MAE where |S|>0.05 (meV)", 1e3),
-        ("band_ef", "bands ±2 eV, E_F-aligned (meV)", 1e3),
-        ("band_offset", "bands, offset-removed (meV)", 1e3),
-        ("band_vbm", "bands, VBM-aligned (meV)", 1e3),
-        ("spin_split", "spin-splitting error (meV)", 1e3),
+        accuracy.append(row)
+        verdicts.append(verdict)
+    keys = [f"{p}:{k}" for k, _ in METRICS for p in predictors]
+    columns = [("name", "compound", 1), ("prototype", "prototype", 1)] + [
+        (f"{p}:{k}", f"{label} {PREDICTOR_LABELS[p]} (meV)", 1e3)
+        for k, label in METRICS
+        for p in predictors
     ]
     if accuracy:
         accuracy += [
-            {"name": f"{label} ({len(accuracy)})", "prototype": "-", **_means(accuracy, average)}
+            {
+                "name": f"{label} ({len(accuracy)})",
+                "prototype": "-",
+                **_means(accuracy, average, keys),
+            }
             for label, average in (("mean", np.mean), ("median", np.median))
         ]
     _table(
@@ -149,19 +193,23 @@ def evaluate(checkpoint: Path | None) -> None:
         accuracy,
         columns,
     )
-    same = sum(row["same"] == "yes" for row in verdicts)
+    gap_keys = [f"{p}:gap_error" for p in predictors]
+    if verdicts:
+        verdicts.append({"name": f"mean ({len(verdicts)})", **_means(verdicts, np.mean, gap_keys)})
+    same = ", ".join(
+        f"{PREDICTOR_LABELS[p]} {sum(v.get(f'{p}:same') == 'yes' for v in verdicts)}"
+        for p in predictors
+    )
     _table(
-        f"Screening verdict, DFT vs predicted ({same} of {len(verdicts)} in the same class)",
+        f"Screening verdict, DFT vs predicted (same class of {len(HOLDOUT) - len(missing)}: "
+        f"{same})",
         verdicts,
-        [
-            ("name", "compound", 1),
-            ("dft_gap", "DFT gap (meV)", 1e3),
-            ("pred_gap", "predicted gap (meV)", 1e3),
-            ("dft_z2", "DFT Z2", 1),
-            ("pred_z2", "predicted Z2", 1),
-            ("same", "same class", 1),
-            ("flags", "flags DFT / predicted", 1),
-        ],
+        [("name", "compound", 1), ("dft_gap", "DFT gap (meV)", 1e3)]
+        + [(f"{p}:gap", f"{PREDICTOR_LABELS[p]} gap (meV)", 1e3) for p in predictors]
+        + [(f"{p}:gap_error", f"{PREDICTOR_LABELS[p]} gap error (meV)", 1e3) for p in predictors]
+        + [("dft_z2", "DFT Z2", 1)]
+        + [(f"{p}:z2", f"{PREDICTOR_LABELS[p]} Z2", 1) for p in predictors]
+        + [(f"{p}:same", f"{PREDICTOR_LABELS[p]} same class", 1) for p in predictors],
     )
     if missing:
         print(f"\nnot evaluated: {', '.join(missing)}")
@@ -174,11 +222,18 @@ def main() -> None:
         "--compute", action="store_true", help="Run GPAW for compounds without a reference."
     )
     parser.add_argument("--max-cost", type=float, default=45.0, help="Skip costlier cells.")
+    parser.add_argument(
+        "--predictor",
+        nargs="+",
+        choices=["baseline", "model"],
+        default=["baseline", "model"],
+        help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline).",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     if args.compute:
         compute_references(HOLDOUT, args.max_cost)
-    evaluate(args.checkpoint)
+    evaluate(args.checkpoint, tuple(args.predictor))
     print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
 
 

@@ -1,11 +1,15 @@
-"""Benchmark the shipped Uni-HamGNN checkpoint: accuracy against DFT and speed.
+"""Benchmark the predictors (shipped Uni-HamGNN checkpoint, zeroth-step H(0)): accuracy, speed.
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_model.py [--checkpoint PT] [--data DIR]
-        [--split-from RECORD.json] [--skip-speed]
+        [--split-from RECORD.json] [--predictor model baseline] [--skip-speed]
 
-Prints markdown tables:
+``--predictor`` names what is benchmarked (default both, side by side): ``model`` the
+checkpoint, ``baseline`` GPAW's zeroth-step H(0) with no learning. The test files are the
+checkpoint's test split either way, so the two compare on the same files.
+
+Prints markdown tables (one set per predictor, then a side-by-side summary):
 
 1. accuracy on the checkpoint's test split (``data/corpus/gpaw-szp``) and on the held-out
    fixtures (Bi2Se3, Si at experimental geometry): MAE of H0 elements (after the
@@ -188,9 +192,10 @@ COLUMNS = [
 ]
 
 
-def _means(rows: list[dict], average=np.mean) -> dict[str, float | None]:
+def _means(rows: list[dict], average=np.mean, keys=None) -> dict[str, float | None]:
+    """``average`` of each metric over the rows that have it (default the COLUMNS metrics)."""
     out = {}
-    for key, _, _ in COLUMNS[2:]:
+    for key in keys or [key for key, _, _ in COLUMNS[2:]]:
         values = [x[key] for x in rows if x.get(key) is not None]
         out[key] = float(average(values)) if values else None
     return out
@@ -204,9 +209,24 @@ def _element_set(file_name: str) -> frozenset[str]:
     return frozenset(str(e) for e in Composition(formula).elements)
 
 
-def accuracy(checkpoint: Path | None, data: Path, split_from: Path | None = None) -> None:
-    """Tables 1 and 2 (test files from ``split_from``, a checkpoint record, if given)."""
-    from socscreen.model.inference import load_model, predict
+def predict_with(predictor: str, ref: Hamiltonian, checkpoint: Path | None) -> Hamiltonian:
+    """The predictor's Hamiltonian of a reference file's structure (SOC on)."""
+    from socscreen.model.predictors import predict_hamiltonian
+
+    return predict_hamiltonian(ref.structure, predictor, checkpoint=checkpoint)
+
+
+PREDICTOR_LABELS = {"model": "Uni-HamGNN", "baseline": "H(0) baseline"}
+
+
+def accuracy(
+    checkpoint: Path | None,
+    data: Path,
+    split_from: Path | None = None,
+    predictors: tuple[str, ...] = ("baseline", "model"),
+) -> None:
+    """Tables 1 and 2 per predictor (test files from ``split_from``, a record, if given)."""
+    from socscreen.model.inference import load_model
 
     _, payload = load_model(checkpoint, "cpu")
     record = payload["record"]
@@ -230,15 +250,40 @@ def accuracy(checkpoint: Path | None, data: Path, split_from: Path | None = None
         ("Bi2Se3 (fixture)", ROOT / "tests/data/Bi2Se3_szp.npz"),
         ("Si (fixture)", ROOT / "tests/data/Si_szp.npz"),
     ]
+    summary = []
+    for predictor in predictors:
+        rows = _accuracy_tables(predictor, checkpoint, cases, held_out, record)
+        label = PREDICTOR_LABELS[predictor]
+        for average, word in ((np.mean, "mean"), (np.median, "median")):
+            summary.append(
+                {
+                    "name": f"{label}, {word}",
+                    "prototype": "-",
+                    **_means(rows[: len(cases)], average),
+                }
+            )
+    _table(f"Side by side on the same {len(cases)} test-split files", summary, COLUMNS)
+    soc_switch(checkpoint, predictors)
+
+
+def _accuracy_tables(
+    predictor: str,
+    checkpoint: Path | None,
+    cases: list[tuple[str, Path]],
+    held_out: list[tuple[str, Path]],
+    record: dict,
+) -> list[dict]:
+    """Per-file, per-family and composition-split tables of one predictor; its rows."""
+    label = PREDICTOR_LABELS[predictor]
     rows = []
     for name, path in cases + held_out:
         ref = Hamiltonian.from_npz(path)
-        pred = predict(ref.structure, checkpoint=checkpoint)
+        pred = predict_with(predictor, ref, checkpoint)
         rows.append(
             {"name": name, "prototype": ref.meta.get("prototype", "?"), **compare(pred, ref)}
         )
     _table(
-        f"Accuracy vs GPAW szp(dzp) ({len(cases)} test-split files + 2 held-out fixtures)",
+        f"{label}: accuracy vs GPAW szp(dzp) ({len(cases)} test-split files + 2 held-out fixtures)",
         rows,
         COLUMNS,
     )
@@ -268,7 +313,7 @@ def accuracy(checkpoint: Path | None, data: Path, split_from: Path | None = None
                 **_means(rows[: len(cases)], np.median),
             }
         )
-    _table("Per prototype family (test split)", family_rows, COLUMNS)
+    _table(f"{label}: per prototype family (test split)", family_rows, COLUMNS)
     seen = {_element_set(name) for name in record.get("split", {}).get("train", [])}
     groups = defaultdict(list)
     for (name, _), row in zip(cases, rows, strict=False):
@@ -276,27 +321,25 @@ def accuracy(checkpoint: Path | None, data: Path, split_from: Path | None = None
             "element set in training" if _element_set(name) in seen else "new element set"
         ].append(row)
     _table(
-        "Composition split of the test files (is the same element set in the training split?)",
+        f"{label}: composition split of the test files (is the same element set in the "
+        "training split?)",
         [
             {"name": f"{key} ({len(v)})", "prototype": "-", **_means(v)}
             for key, v in sorted(groups.items())
         ],
         COLUMNS,
     )
-    soc_switch(checkpoint)
+    return rows
 
 
-def soc_switch(checkpoint: Path | None) -> None:
+def soc_switch(checkpoint: Path | None, predictors: tuple[str, ...] = ("model",)) -> None:
     """Γ gap and Fu–Kane Z2 of Bi2Se3, predicted and DFT, with and without SOC."""
     from socscreen.analysis.topology import z2_invariants
-    from socscreen.model.inference import predict
 
     ref = Hamiltonian.from_npz(ROOT / "tests/data/Bi2Se3_szp.npz")
     rows = []
-    for label, h in (
-        ("GPAW DFT", ref),
-        ("Uni-HamGNN", predict(ref.structure, checkpoint=checkpoint)),
-    ):
+    predicted = [(PREDICTOR_LABELS[p], predict_with(p, ref, checkpoint)) for p in predictors]
+    for label, h in [("GPAW DFT", ref), *predicted]:
         for soc in (True, False):
             e = h.eigh([[0.0, 0.0, 0.0]], soc=soc)[0]
             n = int(round(h.nelect))
@@ -395,10 +438,17 @@ def main() -> None:
         help="Test on the test split of this checkpoint record (.json) instead, e.g. an "
         "older model on a newer model's split (refused if it trained on any of them).",
     )
+    parser.add_argument(
+        "--predictor",
+        nargs="+",
+        choices=["baseline", "model"],
+        default=["baseline", "model"],
+        help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline).",
+    )
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
-    accuracy(args.checkpoint, args.data, args.split_from)
+    accuracy(args.checkpoint, args.data, args.split_from, tuple(args.predictor))
     if not args.skip_speed:
         speed(args.checkpoint)
     print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")

@@ -30,10 +30,12 @@ def version() -> None:
     typer.echo(__version__)
 
 
-from socscreen.cli import campaign  # noqa: E402,F401
-from socscreen.cli import analysis  # noqa: E402,F401
-from socscreen.cli import dft  # noqa: E402,F401
-from socscreen.cli import model  # noqa: E402,F401
-from socscreen.cli import validation  # noqa: E402,F401
+from socscreen.cli import (
+    analysis,  # noqa: E402,F401
+    campaign,  # noqa: E402,F401
+    dft,  # noqa: E402,F401
+    model,  # noqa: E402,F401
+    validation,  # noqa: E402,F401
+)
 
 __all__ = ["app"]

@@ -20,7 +20,16 @@ import typer
 from rich.table import Table
 
 from socscreen.cli import app
-from socscreen.cli.common import DbUri, LaunchpadFile, console, database, err_console, fail
+from socscreen.cli.common import (
+    DbUri,
+    LaunchpadFile,
+    Predictor,
+    PredictorOption,
+    console,
+    database,
+    err_console,
+    fail,
+)
 
 if TYPE_CHECKING:
     from socscreen.stores.config import DatabaseConfig
@@ -139,11 +148,12 @@ def campaign_submit(
     z2_route: Annotated[
         str, typer.Option(help="screening (parity or Wilson), auto (both), parity or wilson.")
     ] = "screening",
+    predictor: PredictorOption = Predictor.model,
     model_version: Annotated[
-        str | None, typer.Option(help="Model version to predict with.")
+        str | None, typer.Option(help="Model version label to predict with (model only).")
     ] = None,
     device: Annotated[str, typer.Option(help="Torch device of the prediction.")] = "cpu",
-    predictor: Annotated[
+    predict_function: Annotated[
         str, typer.Option(help="Per-structure prediction 'module:function'.")
     ] = "socscreen.makers.predict:predict_structure",
     analyser: Annotated[
@@ -182,6 +192,7 @@ def campaign_submit(
         )
         settings = CampaignSettings(
             batch_size=batch_size,
+            predictor=predictor.value,
             model_version=model_version,
             device=device,
             max_sites=max_sites,
@@ -189,7 +200,7 @@ def campaign_submit(
         )
     except ValueError as exc:
         raise fail(str(exc)) from exc
-    predict_function = _import_callable(predictor)
+    predict_function = _import_callable(predict_function)
     maker = CampaignMaker(
         predict_maker=PredictBatchMaker(predictor=predict_function),
         analyse_maker=AnalyseBatchMaker(analyser=_import_callable(analyser)),
@@ -200,8 +211,9 @@ def campaign_submit(
             "summary": analyse_category,
         },
     )
-    # with the shipped predictor, elements the model does not cover fail at ingestion
-    elements = _model_elements(settings) if predict_function is predict_structure else None
+    # with the shipped model, elements it does not cover fail at ingestion
+    shipped_model = predict_function is predict_structure and settings.predictor == "model"
+    elements = _model_elements(settings) if shipped_model else None
     with database(db_uri, launchpad) as db:
         try:
             report = submit_campaign(
@@ -611,6 +623,7 @@ def campaign_example(
     run_dir: Annotated[
         Path | None, typer.Option(help="Folder for worker files and logs (default: a temp dir).")
     ] = None,
+    predictor: PredictorOption = Predictor.model,
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
@@ -629,11 +642,11 @@ def campaign_example(
     source = source or _example_source()
     if not source.exists():
         raise fail(f"structure source {source} does not exist")
-    model, _ = load_model()
-    settings = CampaignSettings(batch_size=batch_size)
+    settings = CampaignSettings(batch_size=batch_size, predictor=predictor.value)
+    elements = load_model()[0].elements if predictor is Predictor.model else None
     with database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
         report = submit_campaign(
-            db, source, name, settings, supported_elements=model.elements, progress=True
+            db, source, name, settings, supported_elements=elements, progress=True
         )
         console.print(
             f"campaign [bold]{name}[/bold]: {len(report.ingest.ok)} structures ingested, "

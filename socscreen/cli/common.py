@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +20,16 @@ from rich.console import Console
 if TYPE_CHECKING:
     from socscreen.stores.config import DatabaseConfig
 
-__all__ = ["DbUri", "LaunchpadFile", "console", "database", "err_console", "fail"]
+__all__ = [
+    "DbUri",
+    "LaunchpadFile",
+    "Predictor",
+    "PredictorOption",
+    "console",
+    "database",
+    "err_console",
+    "fail",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,6 +41,22 @@ DbUri = Annotated[
 LaunchpadFile = Annotated[
     Path | None,
     typer.Option("--launchpad", "-l", help="FireWorks launchpad yaml naming the database."),
+]
+
+
+class Predictor(StrEnum):
+    """What predicts a Hamiltonian (see :mod:`socscreen.model.predictors`)."""
+
+    model = "model"
+    baseline = "baseline"
+
+
+PredictorOption = Annotated[
+    Predictor,
+    typer.Option(
+        help="model: the Uni-HamGNN checkpoint; baseline: GPAW's zeroth-step H(0) at the atomic "
+        "density (no SCF, no learning)."
+    ),
 ]
 
 

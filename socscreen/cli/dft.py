@@ -1,4 +1,4 @@
-"""DFT commands: ``socscreen dft-reference``, ``socscreen dft-corpus generate|compact|submit``."""
+"""DFT commands: ``dft-reference``, ``dft-corpus generate|compact|zeroth-step|submit``."""
 
 from __future__ import annotations
 
@@ -133,8 +133,15 @@ def dft_corpus_generate(
             bar.update()
 
         generate_corpus(
-            n, seed, out, settings, workers=workers, retry_failed=retry_failed,
-            max_total_mb=max_total_mb, cpu_seconds=cpu_seconds, on_entry=report,
+            n,
+            seed,
+            out,
+            settings,
+            workers=workers,
+            retry_failed=retry_failed,
+            max_total_mb=max_total_mb,
+            cpu_seconds=cpu_seconds,
+            on_entry=report,
             max_cost=max_cost,
         )
     typer.echo(
@@ -161,6 +168,46 @@ def dft_corpus_compact(
         except FileNotFoundError as error:
             raise fail(str(error)) from None
     typer.echo(f"{folder}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+
+
+@corpus_app.command("zeroth-step")
+def dft_corpus_zeroth_step(
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Corpus folders (*.npz); default the training corpus."),
+    ] = None,
+) -> None:
+    """Compute the zeroth-step H(0) of every corpus file that lacks it (or whose file changed).
+
+    Each ``DIR/name.npz`` gets ``DIR/zeroth_step/name.npz`` (GPAW at the atomic density,
+    ~1 s per small cell), linked to the file's content hash: rerunning computes only what
+    is missing or stale, so training never runs GPAW.
+    """
+    from tqdm import tqdm
+
+    from socscreen.workflows.zeroth_step_corpus import write_zeroth_step_companions
+
+    for folder in folders or [Path("data/corpus/gpaw-szp")]:
+        if not folder.is_dir():
+            raise fail(f"{folder}: no such folder")
+        failures: list[str] = []
+        with tqdm(total=len(list(folder.glob("*.npz"))), unit="file", desc=str(folder)) as bar:
+
+            def report(path: Path, outcome: str, detail: str, failures=failures) -> None:
+                bar.update()
+                if outcome == "failed":
+                    failures.append(f"{path.name}: {detail}")
+
+            try:
+                counts = write_zeroth_step_companions(folder, on_file=report)
+            except FileNotFoundError as error:
+                raise fail(str(error)) from None
+        typer.echo(
+            f"{folder}: {counts['written']} written, {counts['current']} already current, "
+            f"{counts['failed']} failed"
+        )
+        for line in failures:
+            typer.echo(f"  failed {line}", err=True)
 
 
 @corpus_app.command("submit")
@@ -201,9 +248,7 @@ def dft_corpus_submit(
         typer.echo(f"nothing to submit: seeds {seed}..{seed + n - 1} are done in {out}")
         return
     settings = GPAWReferenceSettings(**({"basis": basis} if basis else {}))
-    flow = training_data_flow(
-        seeds, out, settings, batch_size, category, cpu_seconds=cpu_seconds
-    )
+    flow = training_data_flow(seeds, out, settings, batch_size, category, cpu_seconds=cpu_seconds)
     with database(db_uri, launchpad) as db:
         workflow = flow_to_workflow(flow, metadata={"training_data": str(out.resolve())})
         db.launchpad().add_wf(workflow)

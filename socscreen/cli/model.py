@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from socscreen.cli import app
+from socscreen.cli.common import Predictor, PredictorOption
 
 model_app = typer.Typer(name="model", help="Inspect Uni-HamGNN checkpoints.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -25,19 +26,25 @@ def predict(
         str | None, typer.Option(help="cpu, cuda, ...; default GPU if present.")
     ] = None,
     soc: Annotated[bool, typer.Option("--soc/--no-soc", help="Predict spin-orbit blocks.")] = True,
+    predictor: PredictorOption = Predictor.model,
 ) -> None:
     """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz."""
     from pymatgen.core import Structure
 
-    from socscreen.model.inference import predict as run_predict
+    from socscreen.model.predictors import predict_hamiltonian, prediction_version
 
     try:
         structure = Structure.from_file(structure_file)
-        h = run_predict(structure, checkpoint=checkpoint, device=device, soc=soc)
+        h = predict_hamiltonian(
+            structure, predictor.value, checkpoint=checkpoint, device=device, soc=soc
+        )
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     path = h.to_npz(output)
-    typer.echo(f"{h!r}: E_F = {h.efermi:.3f} eV, {h.nelect:g} electrons -> {path}")
+    typer.echo(
+        f"{h!r}: E_F = {h.efermi:.3f} eV, {h.nelect:g} electrons "
+        f"({prediction_version(h.meta)}) -> {path}"
+    )
 
 
 @model_app.command("info")

@@ -1,0 +1,62 @@
+"""The one prediction API: both predictors through ``predict_hamiltonian`` and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+from typer.testing import CliRunner
+
+from socscreen.analysis.bands import band_gap
+from socscreen.cli import app
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.model.predictors import predict_hamiltonian, prediction_version
+
+pytestmark = pytest.mark.gpaw
+
+
+def test_baseline_is_the_zeroth_step_hamiltonian_with_its_physics(silicon):
+    ham = predict_hamiltonian(silicon.structure, "baseline")
+    assert ham.meta["predictor"] == "baseline" and ham.meta["source"] == "zeroth-step"
+    assert prediction_version(ham.meta).startswith("H0-zeroth-step-GPAW-")
+    assert ham.nelect == silicon.nelect == 8
+    # the overlap does not depend on the density: H(0)'s S is the reference's
+    ref_index = {tuple(r): k for k, r in enumerate(silicon.R.tolist())}
+    for k, r in enumerate(ham.R.tolist()):
+        if tuple(r) in ref_index:
+            assert np.abs(ham.overlap[k] - silicon.overlap[ref_index[tuple(r)]]).max() < 1e-4
+    # Si stays an indirect-gap insulator; its SOC is small but there (Kramers pairs)
+    gap = band_gap(ham, soc=True)
+    assert gap.kind == "insulator" and 0.3 < gap.indirect_gap_eV < 1.2
+    assert ham.has_soc and np.abs(ham.soc_uu).max() > 1e-3
+    assert ham.hermiticity_error() < 1e-10
+
+
+def test_unknown_predictor_is_refused(silicon):
+    with pytest.raises(ValueError, match="unknown predictor 'dft'"):
+        predict_hamiltonian(silicon.structure, "dft")
+
+
+def test_cli_predicts_with_the_baseline(silicon, tmp_path):
+    cif = tmp_path / "Si.cif"
+    silicon.structure.to(filename=str(cif))
+    out = tmp_path / "Si_h0.npz"
+    result = CliRunner().invoke(
+        app, ["predict", str(cif), "-o", str(out), "--predictor", "baseline"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "H0-zeroth-step-GPAW-" in result.output
+    ham = Hamiltonian.from_npz(out)
+    assert ham.meta["predictor"] == "baseline" and ham.has_soc
+
+
+def test_cli_baseline_names_an_element_gpaw_cannot_treat(tmp_path):
+    cif = tmp_path / "Tc.cif"
+    Structure(Lattice.cubic(3.0), ["Tc"], [[0, 0, 0]]).to(filename=str(cif))
+    out = tmp_path / "Tc.npz"
+    result = CliRunner().invoke(
+        app, ["predict", str(cif), "-o", str(out), "--predictor", "baseline"]
+    )
+    assert result.exit_code != 0
+    assert "Tc" in result.output and "PAW setup" in result.output
+    assert not out.exists()
