@@ -23,7 +23,7 @@ def test_wheel_contains_every_package_and_the_checkpoint(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     folders = {"socscreen": ROOT / "socscreen"} | {
         f"socscreen/{d}": ROOT / d
-        for d in ("dft", "model", "analysis", "makers", "workflows", "stores")
+        for d in ("dft", "corpus", "model", "analysis", "makers", "workflows", "stores")
     }
     for prefix, folder in folders.items():
         for init in folder.rglob("__init__.py"):

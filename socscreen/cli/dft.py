@@ -185,7 +185,7 @@ def dft_corpus_zeroth_step(
     """
     from tqdm import tqdm
 
-    from socscreen.workflows.zeroth_step_corpus import write_zeroth_step_companions
+    from socscreen.corpus.zeroth_step import write_zeroth_step_companions
 
     for folder in folders or [Path("data/corpus/gpaw-szp")]:
         if not folder.is_dir():

@@ -13,12 +13,12 @@ from jobflow.managers.fireworks import flow_to_workflow
 from typer.testing import CliRunner
 
 from socscreen.cli import app
+from socscreen.corpus.storage import OVERLAP_ZERO_THRESHOLDS, write_compact
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.reference import OverlapNotPositiveDefiniteError, check_overlap_positive_definite
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.workflows.training_data import (
     FAILURES_FILE,
-    OVERLAP_ZERO_THRESHOLDS,
     _write_checked,
     compute_corpus_entry,
     corpus_file_name,
@@ -26,7 +26,6 @@ from socscreen.workflows.training_data import (
     generate_corpus,
     pending_seeds,
     training_data_flow,
-    write_compact,
 )
 from socscreen.workflows.training_structures import training_structure
 from socscreen.workflows.workers import run_workers

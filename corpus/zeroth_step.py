@@ -3,7 +3,7 @@
 A corpus file ``DIR/name.npz`` (the self-consistent GPAW reference) gets the companion
 ``DIR/zeroth_step/name.npz``: :func:`~socscreen.dft.zeroth_step.compute_zeroth_step` of
 the same structure with the same basis, stored in the training corpus' compact format
-(:func:`~socscreen.workflows.training_data.write_compact`), with
+(:func:`~socscreen.corpus.storage.write_compact`), with
 ``meta["reference"] = {"file": name, "sha256": <content sha256 of the reference>}``. A
 companion whose reference changed (another content hash) is stale and recomputed; one
 that matches is never recomputed, so training reads H(0) and never runs GPAW.
@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from socscreen.corpus.storage import write_compact
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.zeroth_step import compute_zeroth_step
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.workflows.training_data import write_compact
 
 __all__ = ["COMPANION_FOLDER", "companion_path", "is_current", "write_zeroth_step_companions"]
 
