@@ -216,6 +216,8 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> Analysi
             seconds=time.perf_counter() - t0,
         )
     flags: list[str] = []
+    if ham.meta.get("uncorrected_elements"):  # H(0) alone: the correction never saw them
+        flags.append("uncorrected_elements")
     gap_on, gap_off = band_gap(ham, soc=True), band_gap(ham, soc=False)
     if gap_on.kind != "insulator":
         flags.append(gap_on.kind)

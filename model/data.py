@@ -7,9 +7,13 @@ gathered on the fly when a batch is built (:func:`collate`), which keeps a corpu
 few hundred structures in memory. The same index arrays scatter predicted padded blocks
 back into dense ``[n_R, n, n]`` arrays (:func:`scatter_blocks`).
 
-Block targets (corpus convention, DESIGN.md): ``h0`` (eV), ``overlap``, and the
-spin-orbit part as real antisymmetric ``A_α`` with ``H_uu = i A_z`` and
-``H_ud = i A_x + A_y`` (eV).
+Block targets (corpus convention, README "Every file socscreen reads or writes"): ``h0``
+(eV), ``overlap``, and the spin-orbit part as real antisymmetric ``A_α`` with
+``H_uu = i A_z`` and ``H_ud = i A_x + A_y`` (eV).
+
+A correction model (``ModelConfig.correction``) also takes the zeroth-step H(0) of the
+structure (:mod:`socscreen.dft.zeroth_step`) as input, its blocks on the same lattice
+vectors (``baseline_h0``, ``baseline_soc``), and predicts H = H(0) + ΔH.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from socscreen.orbitals import OrbitalTable
 __all__ = [
     "CrystalData",
     "GraphBatch",
+    "blocks_on",
     "collate",
+    "lookup_rows",
     "soc_vector_blocks",
     "scatter_blocks",
 ]
@@ -75,6 +81,9 @@ class CrystalData:
         DFT Fermi level (eV) or ``None``.
     name
         Label (file stem or formula).
+    baseline_h0, baseline_soc
+        Zeroth-step H(0) blocks on :attr:`R` (float32), ``[n_R, n, n]`` and
+        ``[3, n_R, n, n]`` (eV, ``A_α``); ``None`` for a model without correction.
     """
 
     species: np.ndarray
@@ -88,6 +97,8 @@ class CrystalData:
     soc: np.ndarray | None = None
     efermi: float | None = None
     name: str = ""
+    baseline_h0: np.ndarray | None = None
+    baseline_soc: np.ndarray | None = None
 
     @property
     def n_atoms(self) -> int:
@@ -102,8 +113,12 @@ class CrystalData:
         cutoffs: Mapping[str, float],
         basis_name: str,
         name: str = "",
+        baseline: Hamiltonian | None = None,
     ) -> CrystalData:
         """Graph, index arrays and exact overlap of a structure; ``R`` = the graph's R.
+
+        ``baseline`` (the structure's H(0)) is gathered onto the graph's R for a
+        correction model.
 
         Raises
         ------
@@ -125,10 +140,11 @@ class CrystalData:
             species=species,
             graph=graph,
             orbital_slots=_orbital_slots(structure, layout),
-            r_index=_lookup_rows(graph.shifts, R),
+            r_index=lookup_rows(graph.shifts, R),
             R=R,
             overlap=overlap_matrices(structure, orbitals, R),
             name=name or structure.composition.reduced_formula,
+            **_baseline_arrays(baseline, R),
         )
 
     @classmethod
@@ -138,8 +154,11 @@ class CrystalData:
         layout: OrbitalLayout,
         cutoffs: Mapping[str, float],
         name: str = "",
+        baseline: Hamiltonian | None = None,
     ) -> CrystalData:
         """Training sample: every graph edge with its DFT block, exact S on the file's R.
+
+        ``baseline`` (the file's H(0)) is gathered onto the file's R for a correction model.
 
         Corpus files store only lattice vectors with a non-zero element, so an edge whose
         ``R`` is missing but lies inside the file's H(R) grid (``meta["hr_grid"]``) has a
@@ -154,7 +173,7 @@ class CrystalData:
         if own != h.orbitals.element_shells:
             raise ValueError(f"{name or h}: orbital shells differ from the model's layout")
         graph = radius_graph(h.structure, cutoffs)
-        r_index = _lookup_rows(graph.shifts, h.R)
+        r_index = lookup_rows(graph.shifts, h.R)
         grid = h.meta.get("hr_grid")
         reach = (np.asarray(grid) - 1) // 2 if grid is not None else np.abs(h.R).max(axis=0)
         known = (r_index >= 0) | np.all(np.abs(graph.shifts) <= reach, axis=1)
@@ -170,6 +189,7 @@ class CrystalData:
             soc=soc_vector_blocks(h).astype(np.float32),
             efermi=h.efermi,
             name=name or h.structure.composition.reduced_formula,
+            **_baseline_arrays(baseline, h.R),
         )
 
     @property
@@ -179,6 +199,24 @@ class CrystalData:
         Only then are Bloch sums of the stored H(R) free of aliasing.
         """
         return self.known is None or bool(self.known.all())
+
+
+def blocks_on(h: Hamiltonian, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """H0 ``[n_R, n, n]`` and SOC ``A_α`` ``[3, n_R, n, n]`` blocks of ``h`` on the rows ``R``.
+
+    Lattice vectors ``h`` does not have get zero blocks.
+    """
+    rows = lookup_rows(np.asarray(R), h.R)
+    h0 = np.where(rows[:, None, None] >= 0, h.h0[np.maximum(rows, 0)], 0.0)
+    soc = soc_vector_blocks(h)[:, np.maximum(rows, 0)]
+    return h0, np.where(rows[None, :, None, None] >= 0, soc, 0.0)
+
+
+def _baseline_arrays(baseline: Hamiltonian | None, R: np.ndarray) -> dict[str, np.ndarray]:
+    if baseline is None:
+        return {}
+    h0, soc = blocks_on(baseline, R)
+    return {"baseline_h0": h0.astype(np.float32), "baseline_soc": soc.astype(np.float32)}
 
 
 def _species(structure: Structure, layout: OrbitalLayout) -> np.ndarray:
@@ -200,7 +238,8 @@ def _orbital_slots(structure: Structure, layout: OrbitalLayout) -> np.ndarray:
     return out
 
 
-def _lookup_rows(shifts: np.ndarray, R: np.ndarray) -> np.ndarray:
+def lookup_rows(shifts: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Row of each lattice vector of ``shifts`` in ``R`` (-1 where ``R`` lacks it)."""
     table = {tuple(r): k for k, r in enumerate(np.asarray(R).tolist())}
     return np.array([table.get(tuple(s), -1) for s in shifts.tolist()], dtype=np.int64)
 
@@ -225,6 +264,8 @@ class GraphBatch:
     h0: torch.Tensor | None = None  # [E, P, P] eV
     soc: torch.Tensor | None = None  # [E, 3, P, P] eV
     target_mask: torch.Tensor | None = None  # [E, P, P] bool, known elements
+    baseline_h0: torch.Tensor | None = None  # [E, P, P] eV, H(0) (correction models)
+    baseline_soc: torch.Tensor | None = None  # [E, 3, P, P] eV, H(0)'s A_α
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> GraphBatch:
         """Copy to a device; floating tensors also to ``dtype`` if given."""
@@ -271,6 +312,8 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
             "overlap",
             "soc",
             "target_mask",
+            "baseline_h0",
+            "baseline_soc",
         )
     }
     for b, s in enumerate(samples):
@@ -286,6 +329,9 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
         rows = s.orbital_slots[g.edge_index[0]]
         cols = s.orbital_slots[g.edge_index[1]]
         parts["overlap"].append(_padded(s.overlap, s.r_index, rows, cols))
+        if s.baseline_h0 is not None:
+            parts["baseline_h0"].append(_padded(s.baseline_h0, s.r_index, rows, cols))
+            parts["baseline_soc"].append(_padded(s.baseline_soc, s.r_index, rows, cols))
         if with_targets:
             parts["h0"].append(_padded(s.h0, s.r_index, rows, cols))
             parts["soc"].append(_padded(s.soc, s.r_index, rows, cols))
@@ -294,6 +340,8 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
             )
         node_offset += s.n_atoms
         edge_offset += g.n_edges
+    if len(parts["baseline_h0"]) not in (0, len(samples)):
+        raise ValueError("either every structure of a batch carries its H(0) or none does")
     cat = {k: np.concatenate(v, axis=-1 if k == "edge_index" else 0) for k, v in parts.items() if v}
     dtype = torch.float64  # callers cast with GraphBatch.to(device, dtype)
     return GraphBatch(
@@ -310,6 +358,11 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
         overlap=torch.as_tensor(cat["overlap"], dtype=dtype),
         soc=torch.as_tensor(cat["soc"], dtype=dtype) if with_targets else None,
         target_mask=torch.as_tensor(cat["target_mask"]) if with_targets else None,
+        **{
+            key: torch.as_tensor(cat[key], dtype=dtype)
+            for key in ("baseline_h0", "baseline_soc")
+            if key in cat
+        },
     )
 
 

@@ -25,7 +25,7 @@ from pymatgen.core import Structure
 from socscreen.analysis.bands import fermi_level
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
-from socscreen.model.data import CrystalData, collate, scatter_blocks
+from socscreen.model.data import CrystalData, blocks_on, collate, lookup_rows, scatter_blocks
 from socscreen.model.network import UniHamGNN
 from socscreen.model.predictors import default_checkpoint, model_meta
 from socscreen.orbitals import OrbitalTable
@@ -35,6 +35,9 @@ __all__ = [
     "load_model",
     "predict",
 ]
+
+#: Keys of H(0)'s ``meta`` recorded under ``meta["baseline"]`` of a corrected prediction.
+BASELINE_KEYS = ("source", "code", "gpaw_version", "basis", "xc", "grid_spacing", "seconds")
 
 #: ``overlap_cutoff`` of every prediction (see
 #: :attr:`socscreen.hamiltonian.Hamiltonian.overlap_cutoff`): eigen-directions of S(k)
@@ -102,6 +105,48 @@ def _container(
     return h
 
 
+def _baseline(structure: Structure, model: UniHamGNN, soc: bool) -> Hamiltonian:
+    """Compute the zeroth-step H(0) a correction model corrects (the model's basis)."""
+    from socscreen.dft.calculator import GPAWReferenceSettings
+    from socscreen.dft.zeroth_step import compute_zeroth_step
+
+    return compute_zeroth_step(structure, GPAWReferenceSettings(basis=model.basis_name), soc=soc)
+
+
+def _corrected(
+    baseline: Hamiltonian,
+    sample: CrystalData,
+    delta_h0: np.ndarray,
+    delta_soc: np.ndarray | None,
+    meta: dict[str, Any],
+) -> Hamiltonian:
+    """H(0) on all its lattice vectors plus the predicted correction on the graph's.
+
+    ``delta_h0`` ``[n_R, n, n]`` and ``delta_soc`` (``A_α``, ``[3, n_R, n, n]``) are on
+    ``sample.R``; H(0) keeps its blocks beyond the graph (PAW tails) uncorrected.
+    """
+    R = np.array(sorted(set(map(tuple, baseline.R.tolist())) | set(map(tuple, sample.R.tolist()))))
+    h0, a = blocks_on(baseline, R)
+    rows = lookup_rows(sample.R, R)
+    h0[rows] += delta_h0
+    if delta_soc is not None:
+        a[:, rows] += delta_soc
+    overlap = blocks_on(baseline._replace(h0=baseline.overlap), R)[0]
+    h = Hamiltonian(
+        baseline.structure,
+        baseline.orbitals,
+        R,
+        h0,
+        overlap,
+        soc_uu=1j * a[2] if baseline.has_soc else None,
+        soc_ud=1j * a[0] + a[1] if baseline.has_soc else None,
+        nelect=baseline.nelect,
+        meta={**meta, "baseline": {k: baseline.meta.get(k) for k in BASELINE_KEYS}},
+    )
+    h.efermi = fermi_level(h)
+    return h
+
+
 @overload
 def predict(
     structures: Structure,
@@ -157,31 +202,53 @@ def predict(
     single = isinstance(structures, Structure)
     items = [structures] if single else list(structures)
     model, payload = load_model(checkpoint, device)
-    _check_elements(items, model)
-    record = payload["record"]
+    correction = model.config.correction
+    if not correction:
+        _check_elements(items, model)
     meta = {
         "basis": model.basis_name,
         "source": "prediction",
-        "model": model_meta(record, model.elements),
+        "model": model_meta(payload["record"], model.elements),
         "energy_reference": "model gauge (H0 defined up to c*S); compare to efermi",
         "overlap_cutoff": PREDICTION_OVERLAP_CUTOFF,
+        "soc": soc,
     }
+    baselines = [_baseline(s, model, soc) for s in items] if correction else [None] * len(items)
+    out: list[Hamiltonian | None] = [None] * len(items)
+    todo = []
+    for i, (structure, baseline) in enumerate(zip(items, baselines, strict=True)):
+        unknown = sorted({site.specie.symbol for site in structure} - set(model.elements))
+        if unknown:  # only a correction model gets here: H(0) alone, said in meta and flags
+            provenance = {k: baseline.meta.get(k) for k in BASELINE_KEYS}
+            baseline.meta = {**meta, "baseline": provenance, "uncorrected_elements": unknown}
+            baseline.efermi = fermi_level(baseline)
+            out[i] = baseline
+        else:
+            todo.append(i)
     param = next(model.parameters())
-    out: list[Hamiltonian] = []
-    for start in range(0, len(items), batch_size):
-        chunk = items[start : start + batch_size]
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
         samples = [
-            CrystalData.from_structure(s, model.layout, model.cutoffs, model.basis_name)
-            for s in chunk
+            CrystalData.from_structure(
+                items[i], model.layout, model.cutoffs, model.basis_name, baseline=baselines[i]
+            )
+            for i in chunk
         ]
         batch = collate(samples, with_targets=False).to(param.device, param.dtype)
         with torch.no_grad():
             result = model(batch, soc=soc)
         offset = 0
-        for structure, sample in zip(chunk, samples, strict=True):
+        for i, sample in zip(chunk, samples, strict=True):
             edges = slice(offset, offset + sample.graph.n_edges)
             offset = edges.stop
-            h0 = scatter_blocks(result["h0"][edges], sample).double().cpu().numpy()
-            a = scatter_blocks(result["soc"][edges], sample).double().cpu().numpy() if soc else None
-            out.append(_container(structure, model, sample, h0, a, {**meta, "soc": soc}))
+            h0, a = result["h0"][edges], result["soc"][edges] if soc else None
+            if correction:
+                h0 = h0 - batch.baseline_h0[edges]
+                a = a - batch.baseline_soc[edges] if soc else None
+            h0 = scatter_blocks(h0, sample).double().cpu().numpy()
+            a = scatter_blocks(a, sample).double().cpu().numpy() if soc else None
+            if correction:
+                out[i] = _corrected(baselines[i], sample, h0, a, meta)
+            else:
+                out[i] = _container(items[i], model, sample, h0, a, meta)
     return out[0] if single else out

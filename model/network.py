@@ -8,7 +8,13 @@ directed edge's raw block ``B_e`` is combined with its partner's as
 antisymmetric SOC blocks), so ``H_ji(−R) = H_ij(R)ᵀ`` holds exactly.
 
 Energies: outputs are in eV; H0 is ``scale · network + ε`` with ε per-element on-site
-shell energies (diagonal, from the training data). The absolute energy zero of a DFT H0
+shell energies (diagonal, from the training data). A correction model
+(``ModelConfig.correction``, the HamGNN ``add_H0`` / NextHAM design) instead predicts
+``H0 = H(0) + scale · network``: the zeroth-step Hamiltonian of the structure
+(:mod:`socscreen.dft.zeroth_step`) is both its baseline and an input (its on-site shell
+energies enter the atom embedding; its on-site and pair blocks, as irreps, are scaled
+channel by channel like the overlap), and its SOC is H(0)'s plus, if
+``soc_correction``, the SOC head's learned correction. The absolute energy zero of a DFT H0
 is arbitrary (GPAW sets the average electrostatic potential to zero), so the model is
 trained modulo ``H0 → H0 + c S`` per structure (:mod:`socscreen.model.loss`) and its
 predictions live in their own consistent gauge; bands are compared relative to E_F.
@@ -63,6 +69,16 @@ class ModelConfig(BaseModel):
     species_embedding: int = Field(16, description="Width of the species embedding.")
     mlp_hidden: int = Field(32, description="Hidden width of the radial MLPs.")
     soc_offsite: bool = Field(True, description="Predict off-site SOC blocks (else on-site only).")
+    correction: bool = Field(
+        False,
+        description="Learn the correction to the zeroth-step H(0) (its blocks are inputs and "
+        "the baseline of the output) instead of all of H0.",
+    )
+    soc_correction: bool = Field(
+        False,
+        description="Correction models: add the SOC head's learned correction to H(0)'s SOC "
+        "(False: H(0)'s one-centre SOC alone, which equals the SCF one to 1e-6-1e-2).",
+    )
 
 
 def symmetrize_blocks(
@@ -150,6 +166,44 @@ class HamiltonianNetwork(nn.Module):
             "block_basis",
             layout.block_basis.reshape(block_irreps.dim, -1).to(torch.get_default_dtype()),
         )
+        if config.correction:
+            identity = layout.identity_basis()
+            self.register_buffer(
+                "invariant_projector",
+                (identity / identity.pow(2).sum(dim=(1, 2))[:, None, None])
+                .reshape(len(identity), -1)
+                .to(torch.get_default_dtype()),
+            )
+            self.baseline_embedding = nn.Linear(len(identity), config.species_embedding)
+            self.baseline_onsite_gate = OverlapGate(block_irreps, n_scalars, config.mlp_hidden)
+            self.baseline_pair_gate = OverlapGate(
+                block_irreps, config.n_radial_pair + 2 * n_scalars, config.mlp_hidden
+            )
+            # the on-site readout starts at zero (the prediction at H(0)) and grows (ReZero)
+            self.correction_gain = nn.Parameter(torch.zeros(()))
+
+    def baseline_inputs(
+        self, batch: GraphBatch, normalization: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """H(0) as inputs: normalised on-site invariants per atom, block irreps per edge.
+
+        ``normalization`` holds ``baseline_onsite_mean`` ``[n_el, n_pairs]`` (eV) and the
+        scales ``baseline_onsite_scale``, ``baseline_scale`` (eV).
+        """
+        n_edges = batch.vectors.shape[0]
+        blocks = batch.baseline_h0.reshape(n_edges, -1)  # [E, P*P]
+        self_edges = torch.nonzero(batch.is_self, as_tuple=True)[0]
+        atoms = batch.edge_index[0, self_edges]
+        onsite = torch.zeros(
+            len(batch.species), blocks.shape[1], dtype=blocks.dtype, device=blocks.device
+        ).index_put((atoms,), blocks[self_edges])
+        invariants = onsite @ self.invariant_projector.T  # [N, n_pairs]
+        mean = normalization["baseline_onsite_mean"][batch.species]
+        return {
+            "invariants": (invariants - mean) / normalization["baseline_onsite_scale"],
+            "onsite_irreps": onsite @ self.block_basis.T / normalization["baseline_scale"],
+            "edge_irreps": blocks @ self.block_basis.T / normalization["baseline_scale"],
+        }
 
     def geometry(self, batch: GraphBatch) -> dict[str, torch.Tensor]:
         """Edge geometry shared by both channels (message and pair edges)."""
@@ -192,10 +246,21 @@ class HamiltonianNetwork(nn.Module):
         s_i, s_j = scalars[edge_index[0]], scalars[edge_index[1]]
         return torch.cat([rbf, s_i * s_j, s_i + s_j], dim=1)
 
-    def forward(self, batch: GraphBatch) -> dict[str, torch.Tensor]:
-        """Node features, geometry and raw (unsymmetrised, unscaled) padded H0 blocks."""
+    def forward(
+        self, batch: GraphBatch, normalization: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Node features, geometry and raw (unsymmetrised, unscaled) padded H0 blocks.
+
+        A correction model needs ``batch.baseline_h0`` and the baseline ``normalization``.
+        """
         geo = self.geometry(batch)
         emb = self.embedding(batch.species)  # [N, n_emb]
+        baseline = None
+        if self.config.correction:
+            if batch.baseline_h0 is None:
+                raise ValueError("a correction model needs the structure's H(0) (baseline_h0)")
+            baseline = self.baseline_inputs(batch, normalization)
+            emb = emb + self.baseline_embedding(baseline["invariants"])
         msg_index = batch.edge_index[:, geo["message"]]
         msg_scalars = torch.cat([geo["rbf_msg"], emb[msg_index[0]], emb[msg_index[1]]], dim=1)
         h = emb
@@ -204,8 +269,17 @@ class HamiltonianNetwork(nn.Module):
         onsite = self.onsite(h, geo["sh_msg"], msg_scalars, msg_index)  # [N, block]
         pair_index = batch.edge_index[:, geo["pair"]]
         pair_in = self.pair_scalars(h[:, self.scalars], pair_index, geo["rbf_pair"])
-        pair = self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)  # [E_pair, block]
-        pair = pair + self.overlap_gate(geo["overlap_irreps"], pair_in)
+        pair = self.overlap_gate(geo["overlap_irreps"], pair_in)
+        if baseline is None:
+            pair = pair + self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)
+        else:
+            # the correction: on site a free readout (grown from zero) plus H(0)'s own on-site
+            # block rescaled; off site only S and H(0)'s pair block rescaled channel by
+            # channel (ΔH_ij ≈ w(env) S_ij + v(env) H(0)_ij, the charge-transfer form)
+            onsite = onsite * self.correction_gain + self.baseline_onsite_gate(
+                baseline["onsite_irreps"], h[:, self.scalars]
+            )
+            pair = pair + self.baseline_pair_gate(baseline["edge_irreps"][geo["pair"]], pair_in)
         irreps = torch.zeros(
             batch.vectors.shape[0], pair.shape[1], dtype=pair.dtype, device=pair.device
         )
@@ -266,6 +340,16 @@ class UniHamGNN(nn.Module):
             "identity_basis", self.layout.identity_basis().to(torch.get_default_dtype())
         )
         self.register_buffer("h0_scale", torch.tensor(float(norm.get("h0_scale", 1.0))))
+        n_pairs = len(self.layout.shell_pairs)
+        self.register_buffer(
+            "baseline_onsite_mean",
+            torch.as_tensor(
+                norm.get("baseline_onsite_mean", torch.zeros(n_el, n_pairs)),
+                dtype=torch.get_default_dtype(),
+            ),
+        )
+        for key in ("baseline_onsite_scale", "baseline_scale"):
+            self.register_buffer(key, torch.tensor(float(norm.get(key, 1.0))))
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
@@ -291,6 +375,9 @@ class UniHamGNN(nn.Module):
             "soc_scale": float(self.soc.soc_scale),
             "xi_reference": self.soc.xi_reference.tolist(),
             "avg_num_neighbors": self.avg_num_neighbors,
+            "baseline_onsite_mean": self.baseline_onsite_mean.tolist(),
+            "baseline_onsite_scale": float(self.baseline_onsite_scale),
+            "baseline_scale": float(self.baseline_scale),
         }
 
     def forward(self, batch: GraphBatch, soc: bool = True) -> dict[str, torch.Tensor]:
@@ -301,20 +388,35 @@ class UniHamGNN(nn.Module):
         dict
             ``h0`` ``[E, P, P]`` (eV), ``soc`` ``[E, 3, P, P]`` (eV, ``A_α``; absent if
             ``soc`` is False), ``mask`` ``[E, P, P]`` (real orbital pairs) and
-            ``node_feats``.
+            ``node_feats``. A correction model's ``h0`` and ``soc`` include H(0).
         """
-        out = self.h0(batch)
+        correction = self.config.correction
+        out = self.h0(batch, self.baseline_normalization() if correction else None)
         mask = _pad_mask(self.orbital_masks, batch.species, batch.edge_index)
         h0 = symmetrize_blocks(out["blocks"], batch.partner) * self.h0_scale
-        self_edges = batch.is_self
-        reference = torch.einsum(
-            "ek,kpq->epq",
-            self.onsite_reference[batch.species[batch.edge_index[0]]],
-            self.identity_basis,
-        )  # [E, P, P]
-        h0 = torch.where(self_edges[:, None, None], h0 + reference.to(h0.dtype), h0) * mask
+        if correction:
+            h0 = (batch.baseline_h0 + h0) * mask
+        else:
+            reference = torch.einsum(
+                "ek,kpq->epq",
+                self.onsite_reference[batch.species[batch.edge_index[0]]],
+                self.identity_basis,
+            )  # [E, P, P]
+            h0 = torch.where(batch.is_self[:, None, None], h0 + reference.to(h0.dtype), h0) * mask
         result = {"h0": h0, "mask": mask, "node_feats": out["node_feats"]}
         if soc:
-            a = self.soc(batch, out["node_feats"].detach(), out["geometry"])
+            a = 0.0
+            if not correction or self.config.soc_correction:
+                a = self.soc(batch, out["node_feats"].detach(), out["geometry"])
+            if correction:
+                a = a + batch.baseline_soc
             result["soc"] = a * mask[:, None]
         return result
+
+    def baseline_normalization(self) -> dict[str, torch.Tensor]:
+        """Return the H(0) input normalisation of a correction model (its buffers)."""
+        return {
+            "baseline_onsite_mean": self.baseline_onsite_mean,
+            "baseline_onsite_scale": self.baseline_onsite_scale,
+            "baseline_scale": self.baseline_scale,
+        }

@@ -9,6 +9,13 @@
   same-l shell pair (``A_α[a, b] ≈ ξ_ab A'^l_α``), averaged over atoms, eV.
 * ``soc_scale``: RMS of the non-zero off-site SOC elements, eV.
 * ``avg_num_neighbors``: mean number of message edges per atom.
+
+A correction model (samples carrying their H(0)) learns ``H − H(0)`` instead: ``h0_scale``
+is then the RMS of that difference (after one energy zero ``c S`` per structure),
+``soc_scale`` the RMS of the SOC difference, ``xi_reference`` zero, and the H(0) inputs
+are normalised by ``baseline_onsite_mean[el, pair]`` (mean on-site invariants),
+``baseline_onsite_scale`` (RMS of their deviations) and ``baseline_scale`` (RMS of the
+non-zero off-site H(0) elements).
 """
 
 from __future__ import annotations
@@ -65,6 +72,13 @@ def compute_normalization(
         n_messages += int(np.sum(pair & (dist < np.minimum(s.graph.cutoffs, message_cutoff))))
         n_atoms += s.n_atoms
     reference, zero = _onsite_references(atoms, n_el, len(layout.shell_pairs), len(samples))
+    if samples and samples[0].baseline_h0 is not None:
+        return {
+            "onsite_reference": reference.tolist(),
+            "avg_num_neighbors": n_messages / max(n_atoms, 1),
+            "xi_reference": np.zeros_like(xi_sum).tolist(),
+            **_correction_normalization(samples, layout),
+        }
     basis = layout.identity_basis().numpy()
     counts = np.maximum(counts, 1)
     residual_sq = soc_sq = 0.0
@@ -111,3 +125,45 @@ def _onsite_references(
             den[index] += np.sum(s_k * s_k)
         zero = num / np.maximum(den, 1e-12)
     return reference, zero
+
+
+def _correction_normalization(
+    samples: Sequence[CrystalData], layout: OrbitalLayout
+) -> dict[str, Any]:
+    """Scales of ``H − H(0)`` and the normalisation of the H(0) inputs (module docstring)."""
+    identity = layout.identity_basis().numpy()
+    norms = np.sum(identity**2, axis=(1, 2))
+    n_el = len(layout.elements)
+    invariants: list[list[np.ndarray]] = [[] for _ in range(n_el)]
+    delta_sq = soc_sq = offsite_sq = 0.0
+    delta_n = soc_n = offsite_n = 0
+    for s in samples:
+        home = int(np.flatnonzero(~s.R.any(axis=1))[0])
+        delta = s.h0.astype(float) - s.baseline_h0
+        zero = np.sum(delta * s.overlap) / np.sum(s.overlap**2)
+        delta = delta - zero * s.overlap
+        nonzero = delta[np.abs(s.h0) > 1e-4]
+        delta_sq, delta_n = delta_sq + float(np.sum(nonzero**2)), delta_n + nonzero.size
+        dsoc = (s.soc.astype(float) - s.baseline_soc)[np.abs(s.soc) > 1e-5]
+        soc_sq, soc_n = soc_sq + float(np.sum(dsoc**2)), soc_n + dsoc.size
+        offsite = s.baseline_h0.astype(float).copy()
+        offsite[home] = 0.0
+        offsite = offsite[np.abs(offsite) > 1e-4]
+        offsite_sq, offsite_n = offsite_sq + float(np.sum(offsite**2)), offsite_n + offsite.size
+        for atom, el in enumerate(s.species):
+            orb = s.orbital_slots[atom]
+            keep = orb >= 0
+            block = np.zeros((layout.n_pad, layout.n_pad))
+            block[np.ix_(keep, keep)] = s.baseline_h0[home][np.ix_(orb[keep], orb[keep])]
+            invariants[el].append(np.einsum("kpq,pq->k", identity, block) / norms)
+    mean = np.array(
+        [np.mean(v, axis=0) if v else np.zeros(len(norms)) for v in invariants]
+    )  # [n_el, n_pairs]
+    deviations = np.concatenate([np.asarray(v) - mean[el] for el, v in enumerate(invariants) if v])
+    return {
+        "h0_scale": float(np.sqrt(delta_sq / max(delta_n, 1))),
+        "soc_scale": float(np.sqrt(soc_sq / max(soc_n, 1))) if soc_n else 1e-3,
+        "baseline_onsite_mean": mean.tolist(),
+        "baseline_onsite_scale": float(np.sqrt(np.mean(deviations**2))) or 1.0,
+        "baseline_scale": float(np.sqrt(offsite_sq / max(offsite_n, 1))) or 1.0,
+    }

@@ -221,6 +221,31 @@ def load_corpus(
     return files, [Hamiltonian.from_npz(f) for f in files]
 
 
+def load_baselines(files: Sequence[Path], hamiltonians: Sequence[Hamiltonian]) -> list[Hamiltonian]:
+    """Read the zeroth-step H(0) kept beside each corpus file, checked against its content.
+
+    Raises
+    ------
+    ValueError
+        If any file has no current H(0) (missing, or computed from other content), naming
+        them and the command that computes them.
+    """
+    from socscreen.corpus.zeroth_step import companion_path, is_current
+
+    stale = [
+        f.name
+        for f, h in zip(files, hamiltonians, strict=True)
+        if not is_current(f, h.content_sha256())
+    ]
+    if stale:
+        folders = " ".join(sorted({str(f.parent) for f in files}))
+        raise ValueError(
+            f"{len(stale)} corpus file(s) have no current H(0) (e.g. {', '.join(stale[:3])}): "
+            f"run `socscreen dft-corpus zeroth-step {folders}`"
+        )
+    return [Hamiltonian.from_npz(companion_path(f)) for f in files]
+
+
 def corpus_layout(hamiltonians: Sequence[Hamiltonian], basis: str) -> tuple[dict, dict]:
     """Element shells (checked across files) and orbital cutoffs (Å) of a corpus."""
     from socscreen.dft.basis_functions import cutoff_radius
@@ -515,9 +540,12 @@ def train(
     from socscreen.model.layout import OrbitalLayout
 
     layout = OrbitalLayout(shells)
+    baselines = (
+        load_baselines(files, hamiltonians) if config.model.correction else [None] * len(files)
+    )
     samples = [
-        CrystalData.from_hamiltonian(h, layout, cutoffs, name=f.stem)
-        for f, h in zip(files, hamiltonians, strict=True)
+        CrystalData.from_hamiltonian(h, layout, cutoffs, name=f.stem, baseline=b)
+        for f, h, b in zip(files, hamiltonians, baselines, strict=True)
     ]
     train_set = [samples[i] for i in split["train"]]
     val_set = [samples[i] for i in split["val"]] or train_set
@@ -593,6 +621,9 @@ class _Run:
         epochs = {"h0": config.h0_epochs, "soc": config.soc_epochs, "bands": config.band_epochs}[
             stage
         ]
+        if stage == "soc" and model.config.correction and not model.config.soc_correction:
+            self.skipped[stage] = "correction model without soc_correction: the SOC is H(0)'s"
+            return
         params = _stage_parameters(model, stage)
         optimizer = stage_optimizer(params, stage, config)
         lr = optimizer.defaults["lr"]
