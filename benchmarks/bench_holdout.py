@@ -194,8 +194,14 @@ def evaluate(checkpoint: Path | None, predictors: tuple[str, ...]) -> None:
         columns,
     )
     gap_keys = [f"{p}:gap_error" for p in predictors]
+    with_gap = sum(v["dft_gap"] is not None and v["dft_gap"] > 0 for v in verdicts)
     if verdicts:
-        verdicts.append({"name": f"mean ({len(verdicts)})", **_means(verdicts, np.mean, gap_keys)})
+        verdicts.append(
+            {
+                "name": f"mean gap error ({with_gap} with a DFT gap)",
+                **_means(verdicts, np.mean, gap_keys),
+            }
+        )
     same = ", ".join(
         f"{PREDICTOR_LABELS[p]} {sum(v.get(f'{p}:same') == 'yes' for v in verdicts)}"
         for p in predictors
