@@ -340,16 +340,17 @@ class UniHamGNN(nn.Module):
             "identity_basis", self.layout.identity_basis().to(torch.get_default_dtype())
         )
         self.register_buffer("h0_scale", torch.tensor(float(norm.get("h0_scale", 1.0))))
-        n_pairs = len(self.layout.shell_pairs)
-        self.register_buffer(
-            "baseline_onsite_mean",
-            torch.as_tensor(
-                norm.get("baseline_onsite_mean", torch.zeros(n_el, n_pairs)),
-                dtype=torch.get_default_dtype(),
-            ),
-        )
-        for key in ("baseline_onsite_scale", "baseline_scale"):
-            self.register_buffer(key, torch.tensor(float(norm.get(key, 1.0))))
+        if self.config.correction:  # normalisation of the H(0) inputs
+            n_pairs = len(self.layout.shell_pairs)
+            self.register_buffer(
+                "baseline_onsite_mean",
+                torch.as_tensor(
+                    norm.get("baseline_onsite_mean", torch.zeros(n_el, n_pairs)),
+                    dtype=torch.get_default_dtype(),
+                ),
+            )
+            for key in ("baseline_onsite_scale", "baseline_scale"):
+                self.register_buffer(key, torch.tensor(float(norm.get(key, 1.0))))
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
@@ -375,9 +376,7 @@ class UniHamGNN(nn.Module):
             "soc_scale": float(self.soc.soc_scale),
             "xi_reference": self.soc.xi_reference.tolist(),
             "avg_num_neighbors": self.avg_num_neighbors,
-            "baseline_onsite_mean": self.baseline_onsite_mean.tolist(),
-            "baseline_onsite_scale": float(self.baseline_onsite_scale),
-            "baseline_scale": float(self.baseline_scale),
+            **{k: v.tolist() for k, v in self.baseline_normalization().items()},
         }
 
     def forward(self, batch: GraphBatch, soc: bool = True) -> dict[str, torch.Tensor]:
@@ -414,7 +413,9 @@ class UniHamGNN(nn.Module):
         return result
 
     def baseline_normalization(self) -> dict[str, torch.Tensor]:
-        """Return the H(0) input normalisation of a correction model (its buffers)."""
+        """Return the H(0) input normalisation of a correction model (its buffers; else {})."""
+        if not self.config.correction:
+            return {}
         return {
             "baseline_onsite_mean": self.baseline_onsite_mean,
             "baseline_onsite_scale": self.baseline_onsite_scale,

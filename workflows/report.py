@@ -9,9 +9,9 @@ as base64) and writes one HTML file with no external resources:
 * candidates table (id, formula, Z2, gap, confidence, flags, validation outcome);
 * validation agreement: Z2 agreement rate, band-MAE statistics and distribution,
   predicted vs DFT gap scatter, one row per validation;
-* band thumbnails of candidates and validated materials: predicted bands (the campaign's
-  model, predicted again) over the DFT bands of the validation (read from its
-  training-data file) where one exists.
+* band thumbnails of candidates and validated materials: predicted bands (the Hamiltonian
+  the campaign stored, whichever predictor made it) over the DFT bands of the validation
+  (read from its training-data file) where one exists.
 
 A ``.pdf`` output is printed from the HTML by a headless Chromium/Chrome when one is
 installed (:func:`html_to_pdf`).
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from jobflow import JobStore
 
 from socscreen import __version__
 from socscreen.stores.config import DatabaseConfig
@@ -165,13 +166,14 @@ def validation_statistics(validations: Iterable[ValidationDocument]) -> Validati
 
 def band_thumbnails(
     data: ReportData,
+    job_store: JobStore,
     limit: int = 24,
-    device: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, bytes]:
     """PNG band thumbnails of the candidates and validated materials.
 
-    Each material is predicted again with the campaign's checkpoint; where a validation
+    Each material's bands come from the Hamiltonian the campaign stored (whatever
+    predictor or checkpoint made it; nothing is predicted again); where a validation
     wrote its DFT Hamiltonian (``dft_hamiltonian_path``) the DFT bands are drawn under
     the predicted ones on the same path.
 
@@ -179,10 +181,10 @@ def band_thumbnails(
     ----------
     data
         The campaign's documents.
+    job_store
+        The campaign's connected JobStore (its ``data`` store holds the predictions).
     limit
         At most this many thumbnails (candidates first, then validated materials).
-    device
-        Torch device of the predictions.
     progress
         Called with each material id before its figure is drawn.
 
@@ -191,17 +193,14 @@ def band_thumbnails(
     dict
         PNG bytes per material id.
     """
-    from pymatgen.core import Structure
-
     from socscreen.analysis.bands import band_structure
     from socscreen.analysis.validation_plots import plot_band_comparison, png_bytes
     from socscreen.hamiltonian import Hamiltonian
-    from socscreen.model.inference import predict
+    from socscreen.stores.queries import load_hamiltonian
 
     dft_paths = {v.material_id: v.dft_hamiltonian_path for v in data.validations}
     ids = list(dict.fromkeys([c.material_id for c in data.candidates] + list(dft_paths)))
     results = data.results_by_id
-    checkpoint = data.summary.settings.checkpoint
     out: dict[str, bytes] = {}
     for material_id in ids[:limit]:
         result = results.get(material_id)
@@ -209,8 +208,10 @@ def band_thumbnails(
             continue
         if progress is not None:
             progress(material_id)
-        structure = Structure.from_dict(result.structure)
-        predicted = predict(structure, checkpoint=checkpoint, device=device)
+        try:
+            predicted = load_hamiltonian(job_store, data.summary.campaign, material_id)
+        except ValueError:  # e.g. failed before its prediction was stored
+            continue
         bands = band_structure(predicted, soc=True)
         dft_bands = None
         dft_file = dft_paths.get(material_id)
@@ -504,7 +505,6 @@ def write_report(
     campaign: str,
     output: str | os.PathLike,
     thumbnails: int = 24,
-    device: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the report of ``campaign`` as HTML (or PDF for a ``.pdf`` output).
@@ -518,9 +518,7 @@ def write_report(
     output
         ``.html`` file, or ``.pdf`` (printed from the HTML, written beside it).
     thumbnails
-        At most this many band thumbnails (0: none; each needs one prediction).
-    device
-        Torch device of the thumbnail predictions.
+        At most this many band thumbnails (0: none), drawn from the stored predictions.
     progress
         Called with each material id while thumbnails are drawn.
 
@@ -531,7 +529,14 @@ def write_report(
     """
     output = Path(output)
     data = load_report_data(db, campaign)
-    figures = band_thumbnails(data, thumbnails, device, progress) if thumbnails > 0 else {}
+    figures = {}
+    if thumbnails > 0:
+        job_store = db.job_store()
+        job_store.connect()
+        try:
+            figures = band_thumbnails(data, job_store, thumbnails, progress)
+        finally:
+            job_store.close()
     page = render_report(data, figures)
     html_path = output.with_suffix(".html")
     html_path.parent.mkdir(parents=True, exist_ok=True)

@@ -119,9 +119,9 @@ def report(
         Path, typer.Option("--output", "-o", help="Output .html file (or .pdf via Chromium).")
     ] = Path("report.html"),
     thumbnails: Annotated[
-        int, typer.Option(min=0, help="Band thumbnails at most (each predicts once; 0: none).")
+        int,
+        typer.Option(min=0, help="Band thumbnails at most, of the stored predictions (0: none)."),
     ] = 24,
-    device: Annotated[str | None, typer.Option(help="Torch device of the predictions.")] = None,
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
@@ -135,7 +135,6 @@ def report(
                 campaign,
                 output,
                 thumbnails=thumbnails,
-                device=device,
                 progress=lambda material_id: status.update(f"band plot of {material_id}"),
             )
         except (ValueError, RuntimeError) as exc:

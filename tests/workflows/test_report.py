@@ -18,6 +18,8 @@ from socscreen.analysis.bloch import monkhorst_pack
 from socscreen.analysis.comparison import compare_hamiltonians, z2_agree
 from socscreen.analysis.topology import z2_invariants
 from socscreen.cli import app
+from socscreen.makers.base import DATA_OBJECTS
+from socscreen.makers.predict import PredictedBatch, PredictedHamiltonian
 from socscreen.model.inference import predict
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
@@ -80,13 +82,38 @@ class Page(HTMLParser):
             self.headings[-1] += data
 
 
+def _store_predictions(db, campaign: str, hamiltonians: dict) -> None:
+    """Store Hamiltonians as a campaign's predict job does: job document + GridFS blobs."""
+    batch = PredictedBatch(
+        campaign=campaign,
+        material_ids=list(hamiltonians),
+        hamiltonians=[
+            PredictedHamiltonian(material_id=m, hamiltonian=h, seconds=0.1)
+            for m, h in hamiltonians.items()
+        ],
+    )
+    job_store = db.job_store()
+    job_store.connect()
+    job_store.update(
+        {
+            "uuid": f"predict-{campaign}",
+            "index": 1,
+            "output": batch,
+            "metadata": {"campaign": campaign, "stage": "predict"},
+            "completed_at": "2026-12-06T00:00:00",
+        },
+        save={"data": DATA_OBJECTS},
+    )
+    job_store.close()
+
+
 @pytest.fixture
 def campaign(db, bi2se3, silicon, tmp_path):
     """A campaign 'demo' with two results, one candidate and two validations."""
     db.ensure_indexes()
-    docs, validations = [], []
+    docs, validations, predictions = [], [], {}
     for material_id, dft in (("bi2se3", bi2se3), ("si", silicon)):
-        predicted = predict(dft.structure)
+        predicted = predictions[material_id] = predict(dft.structure)
         z2_pred = z2_invariants(predicted, route="parity")
         z2_dft = z2_invariants(dft, route="parity")
         grid = compare_hamiltonians(predicted, dft, monkhorst_pack((4, 4, 4)))
@@ -112,6 +139,7 @@ def campaign(db, bi2se3, silicon, tmp_path):
                 reasons=["candidate"],
             )
         )  # fmt: skip
+    _store_predictions(db, "demo", predictions)
     stores = {n: db.store(n) for n in ("results", "candidates", "campaigns", "validations")}
     for store in stores.values():
         store.connect()
