@@ -12,8 +12,8 @@ shell energies (diagonal, from the training data). A correction model
 (``ModelConfig.correction``, the HamGNN ``add_H0`` / NextHAM design) instead predicts
 ``H0 = H(0) + scale · network``: the zeroth-step Hamiltonian of the structure
 (:mod:`socscreen.dft.zeroth_step`) is both its baseline and an input (its on-site shell
-energies enter the atom embedding; its on-site and pair blocks, as irreps, are scaled
-channel by channel like the overlap), and its SOC is H(0)'s plus, if
+energies enter the atom embedding); the correction is a free equivariant block on site
+and the overlap rescaled channel by channel off site; the SOC is H(0)'s plus, if
 ``soc_correction``, the SOC head's learned correction. The absolute energy zero of a DFT H0
 is arbitrary (GPAW sets the average electrostatic potential to zero), so the model is
 trained modulo ``H0 → H0 + c S`` per structure (:mod:`socscreen.model.loss`) and its
@@ -175,35 +175,23 @@ class HamiltonianNetwork(nn.Module):
                 .to(torch.get_default_dtype()),
             )
             self.baseline_embedding = nn.Linear(len(identity), config.species_embedding)
-            self.baseline_onsite_gate = OverlapGate(block_irreps, n_scalars, config.mlp_hidden)
-            self.baseline_pair_gate = OverlapGate(
-                block_irreps, config.n_radial_pair + 2 * n_scalars, config.mlp_hidden
-            )
             # the on-site readout starts at zero (the prediction at H(0)) and grows (ReZero)
             self.correction_gain = nn.Parameter(torch.zeros(()))
 
-    def baseline_inputs(
+    def baseline_invariants(
         self, batch: GraphBatch, normalization: dict[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
-        """H(0) as inputs: normalised on-site invariants per atom, block irreps per edge.
+    ) -> torch.Tensor:
+        """H(0)'s on-site invariants per atom (shell energies, same-l couplings), normalised.
 
-        ``normalization`` holds ``baseline_onsite_mean`` ``[n_el, n_pairs]`` (eV) and the
-        scales ``baseline_onsite_scale``, ``baseline_scale`` (eV).
+        ``normalization`` holds ``baseline_onsite_mean`` ``[n_el, n_pairs]`` (eV) and
+        ``baseline_onsite_scale`` (eV). Returns ``[N, n_pairs]``.
         """
-        n_edges = batch.vectors.shape[0]
-        blocks = batch.baseline_h0.reshape(n_edges, -1)  # [E, P*P]
         self_edges = torch.nonzero(batch.is_self, as_tuple=True)[0]
-        atoms = batch.edge_index[0, self_edges]
-        onsite = torch.zeros(
-            len(batch.species), blocks.shape[1], dtype=blocks.dtype, device=blocks.device
-        ).index_put((atoms,), blocks[self_edges])
-        invariants = onsite @ self.invariant_projector.T  # [N, n_pairs]
+        blocks = batch.baseline_h0[self_edges].reshape(len(self_edges), -1)  # [N, P*P]
+        onsite = torch.zeros_like(blocks).index_put((batch.edge_index[0, self_edges],), blocks)
+        invariants = onsite @ self.invariant_projector.T
         mean = normalization["baseline_onsite_mean"][batch.species]
-        return {
-            "invariants": (invariants - mean) / normalization["baseline_onsite_scale"],
-            "onsite_irreps": onsite @ self.block_basis.T / normalization["baseline_scale"],
-            "edge_irreps": blocks @ self.block_basis.T / normalization["baseline_scale"],
-        }
+        return (invariants - mean) / normalization["baseline_onsite_scale"]
 
     def geometry(self, batch: GraphBatch) -> dict[str, torch.Tensor]:
         """Edge geometry shared by both channels (message and pair edges)."""
@@ -255,12 +243,10 @@ class HamiltonianNetwork(nn.Module):
         """
         geo = self.geometry(batch)
         emb = self.embedding(batch.species)  # [N, n_emb]
-        baseline = None
         if self.config.correction:
             if batch.baseline_h0 is None:
                 raise ValueError("a correction model needs the structure's H(0) (baseline_h0)")
-            baseline = self.baseline_inputs(batch, normalization)
-            emb = emb + self.baseline_embedding(baseline["invariants"])
+            emb = emb + self.baseline_embedding(self.baseline_invariants(batch, normalization))
         msg_index = batch.edge_index[:, geo["message"]]
         msg_scalars = torch.cat([geo["rbf_msg"], emb[msg_index[0]], emb[msg_index[1]]], dim=1)
         h = emb
@@ -270,16 +256,12 @@ class HamiltonianNetwork(nn.Module):
         pair_index = batch.edge_index[:, geo["pair"]]
         pair_in = self.pair_scalars(h[:, self.scalars], pair_index, geo["rbf_pair"])
         pair = self.overlap_gate(geo["overlap_irreps"], pair_in)
-        if baseline is None:
-            pair = pair + self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)
+        if self.config.correction:
+            # ΔH on site: a free equivariant readout grown from zero; off site: S rescaled
+            # channel by channel, ΔH_ij ≈ w(env) S_ij (the charge-transfer shift form)
+            onsite = onsite * self.correction_gain
         else:
-            # the correction: on site a free readout (grown from zero) plus H(0)'s own on-site
-            # block rescaled; off site only S and H(0)'s pair block rescaled channel by
-            # channel (ΔH_ij ≈ w(env) S_ij + v(env) H(0)_ij, the charge-transfer form)
-            onsite = onsite * self.correction_gain + self.baseline_onsite_gate(
-                baseline["onsite_irreps"], h[:, self.scalars]
-            )
-            pair = pair + self.baseline_pair_gate(baseline["edge_irreps"][geo["pair"]], pair_in)
+            pair = pair + self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)
         irreps = torch.zeros(
             batch.vectors.shape[0], pair.shape[1], dtype=pair.dtype, device=pair.device
         )
@@ -349,8 +331,9 @@ class UniHamGNN(nn.Module):
                     dtype=torch.get_default_dtype(),
                 ),
             )
-            for key in ("baseline_onsite_scale", "baseline_scale"):
-                self.register_buffer(key, torch.tensor(float(norm.get(key, 1.0))))
+            self.register_buffer(
+                "baseline_onsite_scale", torch.tensor(float(norm.get("baseline_onsite_scale", 1.0)))
+            )
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
@@ -419,5 +402,4 @@ class UniHamGNN(nn.Module):
         return {
             "baseline_onsite_mean": self.baseline_onsite_mean,
             "baseline_onsite_scale": self.baseline_onsite_scale,
-            "baseline_scale": self.baseline_scale,
         }

@@ -13,9 +13,8 @@
 A correction model (samples carrying their H(0)) learns ``H − H(0)`` instead: ``h0_scale``
 is then the RMS of that difference (after one energy zero ``c S`` per structure),
 ``soc_scale`` the RMS of the SOC difference, ``xi_reference`` zero, and the H(0) inputs
-are normalised by ``baseline_onsite_mean[el, pair]`` (mean on-site invariants),
-``baseline_onsite_scale`` (RMS of their deviations) and ``baseline_scale`` (RMS of the
-non-zero off-site H(0) elements).
+are normalised by ``baseline_onsite_mean[el, pair]`` (mean on-site invariants) and
+``baseline_onsite_scale`` (RMS of their deviations).
 """
 
 from __future__ import annotations
@@ -135,8 +134,8 @@ def _correction_normalization(
     norms = np.sum(identity**2, axis=(1, 2))
     n_el = len(layout.elements)
     invariants: list[list[np.ndarray]] = [[] for _ in range(n_el)]
-    delta_sq = soc_sq = offsite_sq = 0.0
-    delta_n = soc_n = offsite_n = 0
+    delta_sq = soc_sq = 0.0
+    delta_n = soc_n = 0
     for s in samples:
         home = int(np.flatnonzero(~s.R.any(axis=1))[0])
         delta = s.h0.astype(float) - s.baseline_h0
@@ -146,10 +145,6 @@ def _correction_normalization(
         delta_sq, delta_n = delta_sq + float(np.sum(nonzero**2)), delta_n + nonzero.size
         dsoc = (s.soc.astype(float) - s.baseline_soc)[np.abs(s.soc) > 1e-5]
         soc_sq, soc_n = soc_sq + float(np.sum(dsoc**2)), soc_n + dsoc.size
-        offsite = s.baseline_h0.astype(float).copy()
-        offsite[home] = 0.0
-        offsite = offsite[np.abs(offsite) > 1e-4]
-        offsite_sq, offsite_n = offsite_sq + float(np.sum(offsite**2)), offsite_n + offsite.size
         for atom, el in enumerate(s.species):
             orb = s.orbital_slots[atom]
             keep = orb >= 0
@@ -165,5 +160,4 @@ def _correction_normalization(
         "soc_scale": float(np.sqrt(soc_sq / max(soc_n, 1))) if soc_n else 1e-3,
         "baseline_onsite_mean": mean.tolist(),
         "baseline_onsite_scale": float(np.sqrt(np.mean(deviations**2))) or 1.0,
-        "baseline_scale": float(np.sqrt(offsite_sq / max(offsite_n, 1))) or 1.0,
     }

@@ -35,8 +35,8 @@ CORRECTION = SMALL.model_copy(update={"correction": True})
 NORMALIZATION = {
     "avg_num_neighbors": 6.0,
     "h0_scale": 0.05,
-    "baseline_scale": 3.0,
     "baseline_onsite_scale": 3.0,
+    "soc_scale": 0.005,
 }
 ONSITE_ENERGY = {"Bi": -4.0, "Se": -6.5}
 
