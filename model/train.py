@@ -427,12 +427,18 @@ def _step_losses(
     return result
 
 
-def _score(stage: str, metrics: dict[str, float]) -> float:
-    """Return the validation number a stage is selected and early-stopped on (eV).
+def _score(stage: str, metrics: dict[str, float], correction: bool = False) -> float:
+    """Return the validation number a stage is selected and early-stopped on.
 
-    The stage's own mean absolute error: robust against the few outliers that dominate
-    the squared part of the training loss on a small validation set.
+    The stage's own mean absolute error (eV): robust against the few outliers that
+    dominate the squared part of the training loss on a small validation set. A
+    correction model's H0 stage is scored by its (dimensionless) element loss instead:
+    H(0) is already within ~1 meV on the many far-apart elements that dominate the plain
+    MAE, so that number hides what the correction does to the on-site and bonding blocks
+    the loss weighs.
     """
+    if stage == "h0" and correction:
+        return metrics["h0_loss"]
     return metrics[{"h0": "h0_mae", "soc": "soc_mae", "bands": "band_mae"}[stage]]
 
 
@@ -645,7 +651,7 @@ class _Run:
                 )
                 log.warning("skipping band fine-tuning: %s", self.skipped[stage])
                 return
-            state["best"] = _score(stage, start)
+            state["best"] = _score(stage, start, model.config.correction)
             save_checkpoint(best_path, model, self.record, dict(state))
         shuffle = random.Random(config.seed + 1000 * STAGES.index(stage) + state["epoch"])
         k_rng = np.random.default_rng(config.seed + state["epoch"])
@@ -670,7 +676,7 @@ class _Run:
             val = evaluate(model, self.val_set, stage, config, self.dtype)
             scheduler.step()
             state["epoch"] += 1
-            score = _score(stage, val)
+            score = _score(stage, val, model.config.correction)
             improved = score < state["best"]
             state["bad"] = 0 if improved else state["bad"] + 1
             state["best"] = min(state["best"], score)
