@@ -97,12 +97,13 @@ def holdout_table() -> None:
                 "peak_mb": result["peak_mb"],
             }
         )
+    compounds = list(rows)
     for label, average in (("median", np.median), ("mean", np.mean)):
         rows.append(
             {
-                "name": f"{label} ({len(rows)})",
+                "name": f"{label} ({len(compounds)})",
                 **{
-                    key: float(average([r[key] for r in rows if r.get(key) is not None]))
+                    key: float(average([r[key] for r in compounds if r.get(key) is not None]))
                     for key in ("seconds", "reference", "ratio", "peak_mb")
                 },
             }
