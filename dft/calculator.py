@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pymatgen.core import Element, Lattice, Structure
+from pymatgen.core import Lattice, Structure
 
 from socscreen.orbitals import OrbitalTable
 from socscreen.settings import SETTINGS
+from socscreen.structures import check_structure
 
 if TYPE_CHECKING:
     from gpaw.calculator import GPAW
@@ -171,50 +172,15 @@ def missing_gpaw_data(symbols: list[str], xc: str, basis: str) -> dict[str, str]
 def validate_structure(structure: Structure, settings: GPAWReferenceSettings) -> None:
     """Raise ``ValueError`` naming the problem if GPAW cannot treat ``structure``.
 
-    Checks: a periodic pymatgen ``Structure`` with at least one site, a lattice of
-    non-zero volume, ordered sites (no partial occupancy, no vacancies), real elements
-    with a GPAW setup and basis file, and no two atoms (periodic images included)
-    closer than ``settings.min_distance``.
+    The shared input checks (:func:`socscreen.structures.check_structure`, with
+    ``settings.min_distance``), then real elements with a GPAW setup and basis file.
     """
-    if not isinstance(structure, Structure):
-        raise ValueError(f"expected a periodic pymatgen Structure, got {type(structure).__name__}")
-    if len(structure) == 0:
-        raise ValueError("the structure has no sites")
-    if not all(structure.lattice.pbc):
-        raise ValueError(
-            f"the structure is not periodic in every direction (pbc={structure.lattice.pbc})"
-        )
-    volume = structure.lattice.volume
-    if not np.isfinite(volume) or abs(volume) < 1e-3:
-        raise ValueError(f"the lattice has zero volume ({volume:.3g} Angstrom^3)")
-    for index, site in enumerate(structure):
-        if not site.is_ordered:
-            raise ValueError(
-                f"site {index} is disordered or partially occupied ({site.species}); "
-                "GPAW needs one element per site with occupancy 1"
-            )
-        if not isinstance(site.specie, Element) and not hasattr(site.specie, "element"):
-            raise ValueError(f"site {index} holds {site.specie}, which is not an element")
+    check_structure(structure, settings.min_distance)
     symbols = [site.specie.symbol for site in structure]
     missing = missing_gpaw_data(symbols, settings.xc, settings.basis)
     if missing:
         detail = ", ".join(f"{s}: {why}" for s, why in missing.items())
         raise ValueError(f"GPAW has no data for element(s) {sorted(missing)} ({detail})")
-    shortest = min(structure.lattice.abc)
-    if shortest < settings.min_distance:
-        raise ValueError(
-            f"a lattice vector is only {shortest:.3f} Angstrom long "
-            f"(< {settings.min_distance} Angstrom): every atom overlaps its own image"
-        )
-    if len(structure) > 1:
-        dist = structure.distance_matrix + np.diag(np.full(len(structure), np.inf))
-        i, j = np.unravel_index(np.argmin(dist), dist.shape)
-        if dist[i, j] < settings.min_distance:
-            raise ValueError(
-                f"atoms {min(i, j)} ({symbols[min(i, j)]}) and {max(i, j)} "
-                f"({symbols[max(i, j)]}) overlap: {dist[i, j]:.3f} Angstrom apart "
-                f"(< {settings.min_distance} Angstrom)"
-            )
 
 
 # -- k-point meshes ----------------------------------------------------------------------

@@ -33,6 +33,7 @@ from socscreen.stores.schemas.campaign import (
     StructureFilter,
     StructureRecord,
 )
+from socscreen.structures import MIN_DISTANCE, check_structure
 
 __all__ = [
     "DEFAULT_MAX_SITES",
@@ -47,8 +48,6 @@ __all__ = [
 
 #: Largest primitive cell (sites) ingested by default (the campaign setting's default).
 DEFAULT_MAX_SITES: int = CampaignSettings.model_fields["max_sites"].default
-#: Sites closer than this are taken for a broken structure (Angstrom).
-MIN_DISTANCE = 0.5
 
 
 @dataclass
@@ -263,10 +262,10 @@ def to_record(
             structure = entry.load()
         except Exception as exc:  # readers raise ValueError, zip/IO errors pass through
             return _unreadable(entry, exc)
-    if not structure.is_ordered:
-        return _error_record(
-            entry, "partial occupancy (disordered sites) is not supported", structure=structure
-        )
+    try:  # before spglib: a NaN coordinate would crash it
+        check_structure(structure, MIN_DISTANCE)
+    except ValueError as exc:
+        return _error_record(entry, str(exc), structure=structure)
     symbols = sorted(e.symbol for e in structure.composition.elements)
     if supported_elements is not None:
         unknown = [s for s in symbols if s not in set(supported_elements)]
@@ -286,10 +285,6 @@ def to_record(
             f"{len(primitive)} sites in the primitive cell exceed max_sites = {max_sites}: "
             "too large to screen",
             structure=structure,
-        )
-    if len(primitive) > 1 and not primitive.is_valid(tol=MIN_DISTANCE):
-        return _error_record(
-            entry, f"atoms closer than {MIN_DISTANCE} Angstrom", structure=structure
         )
     number = space_group_number(primitive, symprec)
     return StructureRecord(

@@ -23,8 +23,14 @@ def _load(path: Path):  # noqa: ANN202 - Hamiltonian, imported lazily
 
     try:
         return Hamiltonian.from_npz(path)
-    except (KeyError, ValueError, OSError) as error:
-        typer.secho(f"error: cannot read {path}: {error}", fg=typer.colors.RED, err=True)
+    except (KeyError, ValueError, OSError, EOFError) as error:
+        reason = (
+            "not a corpus-format Hamiltonian (.npz); make one with `socscreen predict` or "
+            "`socscreen dft-reference`"
+            if path.suffix != ".npz"
+            else str(error)
+        )
+        typer.secho(f"error: cannot read {path}: {reason}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from error
 
 

@@ -42,19 +42,19 @@ def dft_reference(
     """Run the GPAW LCAO reference calculation of one structure and write its corpus file."""
     import os
 
-    from pymatgen.core import Structure
     from rich.console import Console
     from rich.table import Table
 
     from socscreen.dft.calculator import GPAWReferenceSettings
     from socscreen.dft.reference import compute_gpaw_reference
+    from socscreen.structures import read_structure
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     try:
-        structure = Structure.from_file(structure_file)
-    except Exception as error:  # noqa: BLE001 - pymatgen raises many types for bad files
-        raise fail(f"cannot read {structure_file} as a structure: {error}") from error
+        structure = read_structure(structure_file)
+    except ValueError as error:
+        raise fail(str(error)) from error
     options = {"seed": seed} | ({"basis": basis} if basis else {})
     settings = GPAWReferenceSettings(**options)
     output = output or Path(f"{structure_file.stem}.npz")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from socscreen.cli import app
-from socscreen.cli.common import Predictor, PredictorOption
+from socscreen.cli.common import Predictor, PredictorOption, fail
 
 model_app = typer.Typer(name="model", help="Inspect Uni-HamGNN checkpoints.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -29,17 +29,16 @@ def predict(
     predictor: PredictorOption = Predictor.model,
 ) -> None:
     """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz."""
-    from pymatgen.core import Structure
-
     from socscreen.model.predictors import predict_hamiltonian, prediction_version
+    from socscreen.structures import read_structure
 
     try:
-        structure = Structure.from_file(structure_file)
+        structure = read_structure(structure_file)
         h = predict_hamiltonian(
             structure, predictor.value, checkpoint=checkpoint, device=device, soc=soc
         )
     except ValueError as err:
-        raise typer.BadParameter(str(err)) from err
+        raise fail(str(err)) from err
     path = h.to_npz(output)
     typer.echo(
         f"{h!r}: E_F = {h.efermi:.3f} eV, {h.nelect:g} electrons "

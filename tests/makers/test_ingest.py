@@ -118,7 +118,10 @@ def bad_report():
     ("entry", "reason"),
     [
         ("unreadable.cif", r"^unreadable CIF: "),
-        ("partial_occupancy.cif", r"^partial occupancy \(disordered sites\) is not supported$"),
+        (
+            "partial_occupancy.cif",
+            r"^partial occupancy \(disordered sites\) is not supported: site 4 holds Sn0.5 Pb0.5",
+        ),
         ("huge_2000_atoms.vasp",
          r"^2000 sites in the primitive cell exceed max_sites = 200: too large to screen$"),
         ("UTe.cif", r"^element\(s\) U not supported by the model$"),
