@@ -140,8 +140,8 @@ def _reduce(functions: list[tuple[str, RadialFunction]], reduced: str, where: st
             continue
         if len(kind) < 2 or not kind[0].isdigit() or kind[1] not in "spdf":
             raise ValueError(
-                f"cannot reduce {where} to {reduced!r}: basis function type {kind!r} names "
-                "no (n, l) shell (GPAW cannot reduce this file either; use its full basis)"
+                f"cannot reduce {Path(where).name} to {reduced!r}: its function {kind!r} names "
+                "no (n, l) shell (GPAW cannot either)"
             )
         nl = (int(kind[0]), "spdf".index(kind[1]))
         if per_nl.get(nl, 0) < zeta:
