@@ -175,8 +175,11 @@ class HamiltonianNetwork(nn.Module):
                 .to(torch.get_default_dtype()),
             )
             self.baseline_embedding = nn.Linear(len(identity), config.species_embedding)
-            # the on-site readout starts at zero (the prediction at H(0)) and grows (ReZero)
-            self.correction_gain = nn.Parameter(torch.zeros(()))
+            # the on-site readout starts at zero (the prediction at H(0)): its last linear map
+            # learns from the features at once (a ReZero gain on a random readout stayed
+            # stuck near zero: its gradient averages out over structures)
+            with torch.no_grad():
+                self.onsite.linear.weight.zero_()
 
     def baseline_invariants(
         self, batch: GraphBatch, normalization: dict[str, torch.Tensor]
@@ -259,7 +262,7 @@ class HamiltonianNetwork(nn.Module):
         if self.config.correction:
             # ΔH on site: a free equivariant readout grown from zero; off site: S rescaled
             # channel by channel, ΔH_ij ≈ w(env) S_ij (the charge-transfer shift form)
-            onsite = onsite * self.correction_gain
+            onsite = onsite * normalization["onsite_relative_scale"]
         else:
             pair = pair + self.pair(h, geo["sh_pair"], pair_in, geo["env_pair"], pair_index)
         irreps = torch.zeros(
@@ -331,9 +334,8 @@ class UniHamGNN(nn.Module):
                     dtype=torch.get_default_dtype(),
                 ),
             )
-            self.register_buffer(
-                "baseline_onsite_scale", torch.tensor(float(norm.get("baseline_onsite_scale", 1.0)))
-            )
+            for key in ("baseline_onsite_scale", "onsite_delta_scale"):
+                self.register_buffer(key, torch.tensor(float(norm.get(key, 1.0))))
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
@@ -359,7 +361,11 @@ class UniHamGNN(nn.Module):
             "soc_scale": float(self.soc.soc_scale),
             "xi_reference": self.soc.xi_reference.tolist(),
             "avg_num_neighbors": self.avg_num_neighbors,
-            **{k: v.tolist() for k, v in self.baseline_normalization().items()},
+            **{
+                k: v.tolist()
+                for k, v in self.baseline_normalization().items()
+                if k != "onsite_relative_scale"
+            },
         }
 
     def forward(self, batch: GraphBatch, soc: bool = True) -> dict[str, torch.Tensor]:
@@ -402,4 +408,7 @@ class UniHamGNN(nn.Module):
         return {
             "baseline_onsite_mean": self.baseline_onsite_mean,
             "baseline_onsite_scale": self.baseline_onsite_scale,
+            "onsite_delta_scale": self.onsite_delta_scale,
+            # on-site corrections are this many times the typical ΔH element (h0_scale)
+            "onsite_relative_scale": self.onsite_delta_scale / self.h0_scale,
         }

@@ -12,6 +12,8 @@
 
 A correction model (samples carrying their H(0)) learns ``H − H(0)`` instead: ``h0_scale``
 is then the RMS of that difference (after one energy zero ``c S`` per structure),
+``onsite_delta_scale`` the RMS over the on-site blocks alone (charge-transfer shifts make
+them several times larger than the rest),
 ``soc_scale`` the RMS of the SOC difference, ``xi_reference`` zero, and the H(0) inputs
 are normalised by ``baseline_onsite_mean[el, pair]`` (mean on-site invariants) and
 ``baseline_onsite_scale`` (RMS of their deviations).
@@ -134,8 +136,8 @@ def _correction_normalization(
     norms = np.sum(identity**2, axis=(1, 2))
     n_el = len(layout.elements)
     invariants: list[list[np.ndarray]] = [[] for _ in range(n_el)]
-    delta_sq = soc_sq = 0.0
-    delta_n = soc_n = 0
+    delta_sq = soc_sq = onsite_sq = 0.0
+    delta_n = soc_n = onsite_n = 0
     for s in samples:
         home = int(np.flatnonzero(~s.R.any(axis=1))[0])
         delta = s.h0.astype(float) - s.baseline_h0
@@ -143,6 +145,10 @@ def _correction_normalization(
         delta = delta - zero * s.overlap
         nonzero = delta[np.abs(s.h0) > 1e-4]
         delta_sq, delta_n = delta_sq + float(np.sum(nonzero**2)), delta_n + nonzero.size
+        for atom in range(s.n_atoms):
+            orb = s.orbital_slots[atom][s.orbital_slots[atom] >= 0]
+            block = delta[home][np.ix_(orb, orb)]
+            onsite_sq, onsite_n = onsite_sq + float(np.sum(block**2)), onsite_n + block.size
         dsoc = (s.soc.astype(float) - s.baseline_soc)[np.abs(s.soc) > 1e-5]
         soc_sq, soc_n = soc_sq + float(np.sum(dsoc**2)), soc_n + dsoc.size
         for atom, el in enumerate(s.species):
@@ -157,6 +163,7 @@ def _correction_normalization(
     deviations = np.concatenate([np.asarray(v) - mean[el] for el, v in enumerate(invariants) if v])
     return {
         "h0_scale": float(np.sqrt(delta_sq / max(delta_n, 1))),
+        "onsite_delta_scale": float(np.sqrt(onsite_sq / max(onsite_n, 1))),
         "soc_scale": float(np.sqrt(soc_sq / max(soc_n, 1))) if soc_n else 1e-3,
         "baseline_onsite_mean": mean.tolist(),
         "baseline_onsite_scale": float(np.sqrt(np.mean(deviations**2))) or 1.0,
