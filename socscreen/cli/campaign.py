@@ -507,8 +507,11 @@ def query(
         raise fail(f"--z2 must be strong, weak, trivial or topological, got {z2!r}", code=2)
     if output not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {output!r}", code=2)
+    _check_query_filters(gap_min, gap_max, elements)
     criteria = results_query(campaign, z2, gap_min, gap_max, elements, flags, failed)  # type: ignore[arg-type]
     with database(db_uri, launchpad) as db:
+        if campaign is not None:
+            _require_campaign(db, campaign)
         results = db.store("results")
         results.connect()
         if candidates:
@@ -533,6 +536,39 @@ def query(
         sys.stdout.write(buffer.getvalue())
     else:
         _print_table(f"{len(rows)} result(s)", rows)
+
+
+def _check_query_filters(
+    gap_min: float | None, gap_max: float | None, elements: list[str]
+) -> None:
+    """Refuse filters that can match nothing by mistake (exit code 2, one line each)."""
+    from pymatgen.core import Element
+
+    for symbol in elements:
+        if not Element.is_valid_symbol(symbol):
+            hint = f" (symbols are case-sensitive: {symbol.capitalize()}?)"
+            known = Element.is_valid_symbol(symbol.capitalize())
+            raise fail(f"-e {symbol}: not an element symbol{hint if known else ''}", code=2)
+    for name, value in (("--gap-min", gap_min), ("--gap-max", gap_max)):
+        if value is not None and value < 0:
+            raise fail(f"{name} {value} eV: a gap is never negative", code=2)
+    if gap_min is not None and gap_max is not None and gap_min > gap_max:
+        raise fail(f"--gap-min {gap_min} eV is above --gap-max {gap_max} eV", code=2)
+
+
+def _require_campaign(db: Any, campaign: str) -> None:
+    """Fail naming the known campaigns when ``campaign`` has no summary and no result."""
+    known: set[str] = set()
+    for name in ("campaigns", "results"):
+        store = db.store(name)
+        store.connect()
+        try:
+            known |= {c for c in store.distinct("campaign") if c}
+        finally:
+            store.close()
+    if campaign not in known:
+        listed = ", ".join(sorted(known)) if known else "none yet"
+        raise fail(f"no campaign {campaign!r} in this database (campaigns: {listed})")
 
 
 @app.command("show")

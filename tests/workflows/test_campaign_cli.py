@@ -71,6 +71,20 @@ def test_query_formats_and_filters(filled):
     failed = invoke("query", "--failed", "--flags", "error", "--format", "csv", *uri)
     assert "element U unknown" in failed.output
     assert invoke("query", "--z2", "maybe", *uri).exit_code == 2
+    # filters that can only match nothing by mistake are refused, each in one line
+    for args, words in (
+        (["-e", "Xx"], "-e Xx: not an element symbol"),
+        (["-e", "bi"], "-e bi: not an element symbol (symbols are case-sensitive: Bi?)"),
+        (["--gap-min", "-0.1"], "a gap is never negative"),
+        (["--gap-min", "0.5", "--gap-max", "0.2"], "--gap-min 0.5 eV is above --gap-max 0.2 eV"),
+    ):
+        refused = invoke("query", *args, *uri)
+        assert refused.exit_code == 2 and words in " ".join(refused.output.split())
+    unknown = invoke("query", "--campaign", "nosuch", *uri)
+    assert unknown.exit_code == 1
+    assert "no campaign 'nosuch' in this database (campaigns: hand)" in " ".join(
+        unknown.output.split()
+    )
     shown = json.loads(invoke("show", "ti", *uri).output)
     assert shown["z2"]["classification"] == "strong" and "structure" not in shown
     missing = invoke("show", "nothing", *uri)
