@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 STATE_FILE = "server.json"
+#: The port of the last server started in a storage directory, kept after it stops or
+#: crashes so that the next start reuses it (worker files written earlier stay valid).
+PORT_FILE = "last_port"
 LOG_FILE = "server.log"
 LOCK_FILE = "server.lock"
 DATA_DIR = "data"
@@ -100,9 +103,14 @@ def default_storage_path() -> Path:
 
 
 def find_free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
-    """Find a TCP port on ``host`` that nothing listens on, ``preferred`` if it is free."""
+    """Find a TCP port on ``host`` that nothing listens on, ``preferred`` if it is free.
+
+    The preferred port is probed with ``SO_REUSEADDR``, as the server binds it: a port a
+    stopped server left in TIME_WAIT is free for the next one.
+    """
     if preferred:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, preferred))
                 return preferred
@@ -158,6 +166,15 @@ def _read_state(storage_path: Path) -> ServerInfo | None:
     try:
         return ServerInfo.from_json(path.read_text())
     except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _last_port(storage_path: Path) -> int | None:
+    """Return the port the last server of ``storage_path`` used (``None``: never started)."""
+    path = storage_path / PORT_FILE
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
         return None
 
 
@@ -228,8 +245,7 @@ def _ensure_running(
         running = server_status(storage_path)
         if running is not None:
             return running, False
-        previous = _read_state(storage_path)
-        port = port or find_free_port(host, preferred=previous.port if previous else None)
+        port = port or find_free_port(host, preferred=_last_port(storage_path))
         command = [
             sys.executable, "-m", "secantus",
             "--host", host, "--port", str(port),
@@ -273,6 +289,7 @@ def _ensure_running(
         tmp = storage_path / f".{STATE_FILE}.{os.getpid()}"
         tmp.write_text(info.to_json())
         os.replace(tmp, storage_path / STATE_FILE)
+        (storage_path / PORT_FILE).write_text(f"{port}\n")
         return info, True
 
 

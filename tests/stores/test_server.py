@@ -49,6 +49,20 @@ def test_start_status_stop_across_processes(tmp_path):
     assert not stop_server(tmp_path)
 
 
+def test_a_restart_after_a_stop_or_a_crash_reuses_the_port(tmp_path):
+    first = start_server(tmp_path)
+    stop_server(tmp_path)
+    second = start_server(tmp_path)
+    try:
+        assert second.port == first.port
+        psutil.Process(second.pid).kill()  # a crash: the state file stays behind
+        psutil.Process(second.pid).wait(timeout=10)
+        third = start_server(tmp_path)
+        assert third.port == first.port and third.pid != second.pid
+    finally:
+        stop_server(tmp_path)
+
+
 def test_data_survive_a_restart(tmp_path):
     with embedded_server(tmp_path) as info:
         from pymongo import MongoClient
