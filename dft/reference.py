@@ -52,6 +52,7 @@ __all__ = [
     "hill_formula",
     "hr_grid_from_cutoffs",
     "lattice_vectors_fft_order",
+    "gpaw_meta",
     "provenance",
 ]
 
@@ -252,6 +253,20 @@ def provenance(structure: Structure) -> dict[str, Any]:
     return {"prototype": out.pop("prototype"), "elements": list(elements), **out}
 
 
+def gpaw_meta(crystal: Structure, settings: GPAWReferenceSettings) -> dict[str, Any]:
+    """Return the ``meta`` every GPAW Hamiltonian carries: provenance, formula, settings."""
+    import gpaw
+
+    return {
+        **provenance(crystal),
+        "formula": hill_formula(crystal),
+        "basis": settings.basis,
+        "xc": settings.xc,
+        "code": "GPAW",
+        "gpaw_version": gpaw.__version__,
+    }
+
+
 def compute_gpaw_reference(
     structure: Structure,
     settings: GPAWReferenceSettings | None = None,
@@ -293,8 +308,6 @@ def compute_gpaw_reference(
     OverlapNotPositiveDefiniteError
         If S(k) from the real-space overlap is not positive definite at a random k.
     """
-    import gpaw
-
     settings = settings or GPAWReferenceSettings()
     report = progress or (lambda stage: None)
     started = time.perf_counter()
@@ -332,12 +345,7 @@ def compute_gpaw_reference(
     timings["fourier"] = time.perf_counter() - start
 
     meta = {
-        **provenance(crystal),
-        "formula": hill_formula(crystal),
-        "basis": settings.basis,
-        "xc": settings.xc,
-        "code": "GPAW",
-        "gpaw_version": gpaw.__version__,
+        **gpaw_meta(crystal, settings),
         "kscf": list(settings.scf_mesh(crystal.lattice)),
         "hr_grid": list(grid),
         "seed": settings.seed,

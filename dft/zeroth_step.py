@@ -28,7 +28,6 @@ fraction of its cost (``tests/dft/test_zeroth_step.py``; ``benchmarks/bench_base
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +42,7 @@ from socscreen.dft.calculator import (
     soc_operator_blocks,
     validate_structure,
 )
-from socscreen.dft.reference import NEGLIGIBLE, hill_formula, provenance
+from socscreen.dft.reference import NEGLIGIBLE, ProgressCallback, gpaw_meta
 from socscreen.hamiltonian import Hamiltonian
 
 if TYPE_CHECKING:
@@ -58,7 +57,6 @@ __all__ = ["ZEROTH_STEP_OVERLAP_CUTOFF", "compute_zeroth_step", "zeroth_step_blo
 #: baseline and the corrected model are solved alike so that they compare like for like.
 ZEROTH_STEP_OVERLAP_CUTOFF = 1e-2
 
-ProgressCallback = Callable[[str], None]
 Projections = dict[int, list[tuple[np.ndarray, int, np.ndarray]]]
 
 
@@ -262,8 +260,6 @@ def compute_zeroth_step(
     ValueError
         If GPAW cannot treat the structure (:func:`validate_structure` names the reason).
     """
-    import gpaw
-
     settings = settings or GPAWReferenceSettings()
     report = progress or (lambda stage: None)
     started = time.perf_counter()
@@ -287,13 +283,8 @@ def compute_zeroth_step(
         structure.lattice, structure.species, calc.spos_ac, properties=structure.properties
     )
     meta: dict[str, Any] = {
-        **provenance(crystal),
-        "formula": hill_formula(crystal),
+        **gpaw_meta(crystal, settings),
         "source": "zeroth-step",
-        "basis": settings.basis,
-        "xc": settings.xc,
-        "code": "GPAW",
-        "gpaw_version": gpaw.__version__,
         "grid_spacing": settings.grid_spacing,
         "overlap_cutoff": ZEROTH_STEP_OVERLAP_CUTOFF,
         "soc": soc,
