@@ -100,12 +100,17 @@ class KPath:
         Label of every k-point, ``""`` between high-symmetry points (segments share no
         point: a segment's end and the next segment's start are both listed, as in a
         VASP line-mode k-point list).
+    path_type
+        pymatgen's convention the path follows (``"setyawan_curtarolo"``, or
+        ``"latimer_munro"`` for cells the standard primitive cell does not map onto,
+        such as conventional cells and supercells).
     """
 
     kpoints: np.ndarray
     distances: np.ndarray
     labels: list[tuple[float, str]]
     point_labels: list[str] = field(default_factory=list)
+    path_type: str = "setyawan_curtarolo"
 
 
 def high_symmetry_path(
@@ -154,21 +159,20 @@ def structure_path(
         Periodic axes, boolean ``[3]``; segments leaving the ``k = 0`` plane of a
         non-periodic axis are dropped. ``None``: all three axes are periodic.
 
-    Raises
-    ------
-    ValueError
-        If the standard cell cannot be mapped onto the structure's cell.
+    A cell the standard primitive cell does not map onto (a conventional cell or a
+    supercell: the mapping must keep the volume) gets the Latimer-Munro path, which
+    pymatgen builds from the symmetry of the given cell itself; ``KPath.path_type`` says
+    which one was used.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kpath = HighSymmKpath(structure, path_type=path_type)
     points = kpath.kpath["kpoints"]
-    if path_type == "latimer_munro":
-        to_ours = np.eye(3)
-    else:
+    to_ours = np.eye(3)
+    if path_type != "latimer_munro":
         mapping = structure.lattice.find_mapping(kpath.prim.lattice)
         if mapping is None:
-            raise ValueError("cannot map pymatgen's standard cell onto the structure's cell")
+            return structure_path(structure, line_density, "latimer_munro", periodic)
         to_ours = np.linalg.inv(np.asarray(mapping[2], dtype=float)).T
     periodic = np.ones(3, dtype=bool) if periodic is None else np.asarray(periodic, dtype=bool)
     recip = structure.lattice.reciprocal_lattice.matrix
@@ -194,7 +198,9 @@ def structure_path(
     if not kpoints:
         raise ValueError("no path segment lies in the periodic directions")
     labels = [(d, _pretty(name)) for d, name in labels]
-    return KPath(np.concatenate(kpoints), np.concatenate(distances), labels, point_labels)
+    return KPath(
+        np.concatenate(kpoints), np.concatenate(distances), labels, point_labels, path_type
+    )
 
 
 def _pretty(label: str) -> str:

@@ -84,6 +84,7 @@ def bands(
     out = {
         "file": str(file),
         "n_occupied": structure.n_occupied,
+        "path_type": structure.path.path_type,
         "labels": [[d, name] for d, name in structure.path.labels],
         "gap": gap.model_dump(),
         "spin_splitting": None if structure.splitting is None else structure.splitting.model_dump(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from socscreen.analysis.models import fu_kane_mele
@@ -51,3 +52,25 @@ def test_bad_input_is_reported(data_dir, tmp_path):
     broken.write_bytes(b"not a zip")
     result = RUNNER.invoke(app, ["z2", str(broken)])
     assert result.exit_code == 1 and "cannot read" in result.output
+
+
+@pytest.mark.gpaw
+def test_bands_of_a_conventional_cell_follow_its_own_path(silicon, tmp_path):
+    """An 8-atom cubic Si cell: no standard-cell mapping, so the Latimer-Munro path; same gap."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from socscreen.analysis.bands import band_gap
+    from socscreen.model.predictors import predict_hamiltonian
+
+    conventional = SpacegroupAnalyzer(silicon.structure).get_conventional_standard_structure()
+    assert len(conventional) == 8
+    ham = predict_hamiltonian(conventional, "baseline")
+    path = ham.to_npz(tmp_path / "Si8.npz")
+    result = CliRunner().invoke(app, ["bands", str(path), "--png", str(tmp_path / "Si8.png")])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["path_type"] == "latimer_munro" and (tmp_path / "Si8.png").is_file()
+    assert any(name == "Γ" for _, name in out["labels"])
+    primitive = predict_hamiltonian(silicon.structure, "baseline")
+    gap = band_gap(primitive, soc=True).indirect_gap_eV
+    assert abs(out["gap"]["indirect_gap_eV"] - gap) < 0.05  # band folding keeps the gap
