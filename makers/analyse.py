@@ -140,10 +140,10 @@ def z2_confidence(result: Z2Result) -> float:
 
 
 def _z2_document(on: Z2Result, off: Z2Result) -> Z2Document | None:
-    if on.z2 is None or len(on.z2) != 4:
+    if on.z2 is None:
         return None
     route = "parity" if on.z2_parity is not None and on.route != "wilson" else "wilson"
-    no_soc = off.z2 if off.z2 is not None and len(off.z2) == 4 else None
+    no_soc = off.z2 if off.z2 is not None and len(off.z2) == len(on.z2) else None
     return Z2Document.from_indices(
         on.z2,
         route,

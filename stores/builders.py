@@ -13,7 +13,7 @@ from typing import Any
 
 from maggma.core import Builder, Store
 
-from socscreen.stores.schemas.campaign import CandidateDocument, MaterialResultDocument
+from socscreen.stores.schemas.campaign import CandidateDocument, MaterialResultDocument, z2_label
 
 __all__ = [
     "DEFAULT_MIN_GAP",
@@ -36,8 +36,9 @@ def select_candidates(
     """Select a result as a topological-insulator candidate.
 
     A result is selected when it has no error, its Z2 invariants make it a strong or a
-    weak topological insulator, and its fundamental gap with SOC is at least ``min_gap``
-    (a topological insulator needs a bulk gap; gapless results cannot be classified).
+    weak topological insulator (a 2D sheet: a quantum spin Hall insulator), and its
+    fundamental gap with SOC is at least ``min_gap`` (a topological insulator needs a
+    bulk gap; gapless results cannot be classified).
 
     Parameters
     ----------
@@ -57,10 +58,9 @@ def select_candidates(
         return None
     if doc.gap_eV is None or doc.gap_eV < min_gap:
         return None
-    nu = doc.z2.z2
+    kind = "quantum spin Hall" if doc.z2.classification == "qsh" else doc.z2.classification
     reasons = [
-        f"{doc.z2.classification} topological insulator, Z2 = ({nu[0]};{nu[1]}{nu[2]}{nu[3]}) "
-        f"({doc.z2.route})",
+        f"{kind} topological insulator, Z2 = {z2_label(doc.z2.z2)} ({doc.z2.route})",
         f"gap {doc.gap_eV:.3f} eV >= {min_gap:g} eV",
     ]
     if doc.flags:

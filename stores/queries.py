@@ -125,7 +125,7 @@ def done_ids(
 
 def results_query(
     campaign: str | None = None,
-    z2: Literal["strong", "weak", "trivial", "topological"] | None = None,
+    z2: Literal["strong", "weak", "qsh", "trivial", "topological"] | None = None,
     gap_min: float | None = None,
     gap_max: float | None = None,
     elements: Sequence[str] = (),
@@ -139,7 +139,7 @@ def results_query(
     campaign
         Campaign name.
     z2
-        Z2 class; ``"topological"`` means strong or weak.
+        Z2 class; ``"topological"`` means strong, weak or qsh (a 2D quantum spin Hall sheet).
     gap_min, gap_max
         Bounds on the fundamental gap with SOC (eV).
     elements
@@ -153,7 +153,7 @@ def results_query(
     if campaign:
         query["campaign"] = campaign
     if z2 == "topological":
-        query["z2.classification"] = {"$in": ["strong", "weak"]}
+        query["z2.classification"] = {"$in": ["strong", "weak", "qsh"]}
     elif z2:
         query["z2.classification"] = z2
     gap = {k: v for k, v in (("$gte", gap_min), ("$lte", gap_max)) if v is not None}
@@ -184,7 +184,7 @@ def summarise_campaign(
     )
     by_class = {
         c: results.count({"campaign": campaign, "z2.classification": c})
-        for c in ("strong", "weak", "trivial")
+        for c in ("strong", "weak", "qsh", "trivial")
     }
     summary = summary.model_copy(
         update={

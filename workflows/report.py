@@ -40,6 +40,7 @@ from socscreen.stores.schemas.campaign import (
     CampaignSummaryDocument,
     CandidateDocument,
     MaterialResultDocument,
+    z2_label,
 )
 from socscreen.stores.schemas.validation import ValidationDocument
 
@@ -258,11 +259,7 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def _z2(indices: list[int] | None) -> str:
-    if not indices:
-        return "—"
-    if len(indices) == 4:
-        return f"({indices[0]};{indices[1]}{indices[2]}{indices[3]})"
-    return "(" + "".join(str(i) for i in indices) + ")"
+    return z2_label(indices) or "—"
 
 
 def _agree(value: bool | None) -> str:
@@ -313,10 +310,10 @@ def _summary_section(data: ReportData) -> str:
             ("results", str(len(data.results))),
             ("failed", str(sum(r.error is not None for r in data.results))),
             (
-                "strong / weak / trivial",
+                "strong / weak / QSH (2D) / trivial",
                 "/".join(
                     str(sum(r.z2 is not None and r.z2.classification == c for r in data.results))
-                    for c in ("strong", "weak", "trivial")
+                    for c in ("strong", "weak", "qsh", "trivial")
                 ),
             ),  # fmt: skip
             ("candidates", str(len(data.candidates))),

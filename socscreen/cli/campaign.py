@@ -345,14 +345,14 @@ def campaign_status(
             "results",
             "failed",
             "candidates",
-            "strong/weak/trivial",
+            "strong/weak/QSH/trivial",
         )
         launchpad_ = db.launchpad()
         for campaign in names:
             summary = summarise_campaign(*stores, campaign)
             states = firework_states(launchpad_, campaign)
             classes = "/".join(
-                str(summary.by_class.get(c, 0)) for c in ("strong", "weak", "trivial")
+                str(summary.by_class.get(c, 0)) for c in ("strong", "weak", "qsh", "trivial")
             )
             table.add_row(
                 campaign,
@@ -434,14 +434,15 @@ _COLUMNS = [
 
 
 def _row(doc: dict[str, Any]) -> dict[str, Any]:
+    from socscreen.stores.schemas.campaign import z2_label
+
     z2 = doc.get("z2") or {}
-    nu = z2.get("z2")
     return {
         "material_id": doc["material_id"],
         "campaign": doc["campaign"],
         "reduced_formula": doc.get("reduced_formula"),
         "nsites": doc.get("nsites"),
-        "z2": f"({nu[0]};{nu[1]}{nu[2]}{nu[3]})" if nu else None,
+        "z2": z2_label(z2.get("z2")),
         "class": z2.get("classification"),
         "gap_eV": doc.get("gap_eV"),
         "flags": ",".join(doc.get("flags") or []),
@@ -479,7 +480,11 @@ def _candidate_criteria(db: DatabaseConfig, campaign: str | None) -> dict[str, A
 def query(
     campaign: Annotated[str | None, typer.Option(help="Campaign name.")] = None,
     z2: Annotated[
-        str | None, typer.Option(help="strong, weak, trivial or topological (strong or weak).")
+        str | None,
+        typer.Option(
+            help="strong, weak, qsh (2D quantum spin Hall), trivial or topological (any but "
+            "trivial)."
+        ),
     ] = None,
     gap_min: Annotated[float | None, typer.Option(help="Smallest gap with SOC (eV).")] = None,
     gap_max: Annotated[float | None, typer.Option(help="Largest gap with SOC (eV).")] = None,
@@ -503,8 +508,8 @@ def query(
     """List result documents matching filters, as a table, JSON or CSV."""
     from socscreen.stores.queries import results_query
 
-    if z2 not in (None, "strong", "weak", "trivial", "topological"):
-        raise fail(f"--z2 must be strong, weak, trivial or topological, got {z2!r}", code=2)
+    if z2 not in (None, "strong", "weak", "qsh", "trivial", "topological"):
+        raise fail(f"--z2 must be strong, weak, qsh, trivial or topological, got {z2!r}", code=2)
     if output not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {output!r}", code=2)
     _check_query_filters(gap_min, gap_max, elements)
@@ -538,9 +543,7 @@ def query(
         _print_table(f"{len(rows)} result(s)", rows)
 
 
-def _check_query_filters(
-    gap_min: float | None, gap_max: float | None, elements: list[str]
-) -> None:
+def _check_query_filters(gap_min: float | None, gap_max: float | None, elements: list[str]) -> None:
     """Refuse filters that can match nothing by mistake (exit code 2, one line each)."""
     from pymatgen.core import Element
 

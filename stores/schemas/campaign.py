@@ -32,7 +32,7 @@ __all__ = [
     "classify_z2",
 ]
 
-TopologyClass = Literal["strong", "weak", "trivial"]
+TopologyClass = Literal["strong", "weak", "trivial", "qsh"]
 Stage = Literal["ingest", "predict", "analysis"]
 
 
@@ -41,19 +41,35 @@ def _now() -> datetime:
 
 
 def classify_z2(z2: Sequence[int]) -> TopologyClass:
-    """Classify Z2 invariants (nu0; nu1 nu2 nu3) as a strong, weak or trivial insulator.
+    """Classify Z2 invariants: (nu0; nu1 nu2 nu3) of a 3D crystal, [nu] of a 2D sheet.
+
+    3D: ``strong`` (nu0 = 1), ``weak`` (nu0 = 0, some nu_i = 1) or ``trivial``; 2D:
+    ``qsh`` (quantum spin Hall, nu = 1) or ``trivial``.
 
     Raises
     ------
     ValueError
-        If there are not four indices or one is not 0 or 1.
+        If there are not four (3D) or one (2D) indices, or one is not 0 or 1.
     """
     values = [int(v) for v in z2]
-    if len(values) != 4 or any(v not in (0, 1) for v in values):
-        raise ValueError(f"Z2 indices must be four values of 0 or 1 (nu0; nu1 nu2 nu3), got {z2}")
+    if len(values) not in (1, 4) or any(v not in (0, 1) for v in values):
+        raise ValueError(
+            f"Z2 indices must be four values (nu0; nu1 nu2 nu3) or one (nu, 2D) of 0 or 1, got {z2}"
+        )
+    if len(values) == 1:
+        return "qsh" if values[0] else "trivial"
     if values[0] == 1:
         return "strong"
     return "weak" if any(values[1:]) else "trivial"
+
+
+def z2_label(z2: Sequence[int] | None) -> str | None:
+    """``(nu0;nu1nu2nu3)`` of a 3D crystal, ``(nu)`` of a 2D sheet, ``None`` without Z2."""
+    if not z2:
+        return None
+    if len(z2) == 4:
+        return f"({z2[0]};{z2[1]}{z2[2]}{z2[3]})"
+    return "(" + "".join(str(v) for v in z2) + ")"
 
 
 # -- inputs ----------------------------------------------------------------------------
@@ -248,17 +264,21 @@ class Z2Document(BaseModel):
     """Z2 topological invariants of the occupied spinor bands."""
 
     z2: list[int] = Field(
-        min_length=4, max_length=4, description="Z2 invariants (nu0; nu1 nu2 nu3), each 0 or 1."
+        min_length=1,
+        max_length=4,
+        description="Z2 invariants, each 0 or 1: (nu0; nu1 nu2 nu3) of a 3D crystal, [nu] "
+        "of a 2D sheet.",
     )
     classification: TopologyClass = Field(
-        description="'strong' (nu0 = 1), 'weak' (nu0 = 0, some nu_i = 1) or 'trivial'."
+        description="3D: 'strong' (nu0 = 1), 'weak' (nu0 = 0, some nu_i = 1) or 'trivial'; "
+        "2D: 'qsh' (quantum spin Hall, nu = 1) or 'trivial'."
     )
     route: Literal["parity", "wilson"] = Field(
         description="Method: Fu-Kane inversion parities or Wilson loops (z2pack)."
     )
     n_occupied: int | None = Field(None, description="Number of occupied spinor bands.")
     z2_no_soc: list[int] | None = Field(
-        None, min_length=4, max_length=4, description="Z2 with spin-orbit coupling switched off."
+        None, min_length=1, max_length=4, description="Z2 with spin-orbit coupling switched off."
     )
     routes_agree: bool | None = Field(
         None, description="Whether parity and Wilson-loop routes agree (None: one route run)."
@@ -277,7 +297,7 @@ class Z2Document(BaseModel):
     def from_indices(
         cls, z2: Sequence[int], route: Literal["parity", "wilson"], **kwargs: Any
     ) -> Z2Document:
-        """Build from the four indices, deriving the classification."""
+        """Build from the indices (four in 3D, one in 2D), deriving the classification."""
         return cls(z2=[int(v) for v in z2], classification=classify_z2(z2), route=route, **kwargs)
 
 

@@ -77,3 +77,31 @@ def test_analyse_structure_joins_record_physics_and_model(silicon):
     doc = analyse_structure(record, ham._replace(meta={**ham.meta, "model": model}), SETTINGS)
     assert doc.model_version == "Uni-HamGNN-9+82f11d0a429d"
     assert doc.z2.classification == "trivial" and doc.gap_eV == doc.gaps.indirect > 0.5
+
+
+@pytest.mark.parametrize(
+    ("lam_v", "nu", "classification"),
+    [(0.1, [1], "qsh"), (0.5, [0], "trivial")],
+    ids=["quantum-spin-hall", "trivial-sheet"],
+)
+def test_a_2d_sheet_keeps_its_z2_and_a_qsh_sheet_is_a_candidate(lam_v, nu, classification):
+    """Kane-Mele sheets with 15 A of vacuum: the 2D index nu reaches the result document."""
+    from socscreen.analysis.models import kane_mele
+    from socscreen.stores.builders import select_candidates
+    from socscreen.stores.schemas.campaign import MaterialResultDocument
+
+    ham = kane_mele(lam_v=lam_v)
+    fields = analyse_hamiltonian(ham, CampaignSettings(berry_curvature=False))
+    assert "two_dimensional" in fields.flags
+    assert fields.z2 is not None and fields.z2.z2 == nu
+    assert fields.z2.classification == classification
+    assert fields.confidence > 0 and fields.gaps.indirect > 0.01
+    doc = MaterialResultDocument(
+        material_id="km", campaign="2d", **fields.model_dump(exclude={"seconds"})
+    )
+    candidate = select_candidates(doc)
+    if classification == "qsh":
+        assert candidate is not None and "quantum spin Hall" in candidate.reasons[0]
+        assert "Z2 = (1)" in candidate.reasons[0]
+    else:
+        assert candidate is None

@@ -19,17 +19,17 @@ from socscreen.stores.schemas.campaign import (
 @pytest.mark.parametrize(
     ("z2", "expected"),
     [((1, 0, 0, 0), "strong"), ((1, 1, 1, 1), "strong"), ((0, 0, 0, 1), "weak"),
-     ((0, 1, 1, 0), "weak"), ((0, 0, 0, 0), "trivial")],
-    ids=["Bi2Se3-like", "strong-111", "weak-001", "weak-110", "trivial"],
+     ((0, 1, 1, 0), "weak"), ((0, 0, 0, 0), "trivial"), ((1,), "qsh"), ((0,), "trivial")],
+    ids=["Bi2Se3-like", "strong-111", "weak-001", "weak-110", "trivial", "2D-qsh", "2D-trivial"],
 )  # fmt: skip
 def test_classify_z2(z2, expected):
     assert classify_z2(z2) == expected
     assert Z2Document.from_indices(z2, "parity").classification == expected
 
 
-@pytest.mark.parametrize("bad", [(1, 0, 0), (2, 0, 0, 0), (0, 0, 0, -1)])
+@pytest.mark.parametrize("bad", [(1, 0, 0), (2, 0, 0, 0), (0, 0, 0, -1), (2,), ()])
 def test_classify_z2_rejects_bad_indices(bad):
-    with pytest.raises(ValueError, match="four values of 0 or 1"):
+    with pytest.raises(ValueError, match=r"four values .* or one .* of 0 or 1"):
         classify_z2(bad)
 
 
