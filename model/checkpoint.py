@@ -8,7 +8,6 @@ on (files with sha256, settings, split, the reproducing command, metrics).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,20 +16,12 @@ from typing import Any
 
 import torch
 
+from socscreen.checksums import file_sha256
 from socscreen.model.network import ModelConfig, UniHamGNN
 
 __all__ = ["FORMAT", "file_sha256", "load_checkpoint", "save_checkpoint", "build_model"]
 
 FORMAT = "socscreen-unihamgnn/1"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_model(

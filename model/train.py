@@ -33,8 +33,9 @@ import torch
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
+from socscreen.checksums import file_sha256
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.checkpoint import build_model, file_sha256, load_checkpoint, save_checkpoint
+from socscreen.model.checkpoint import build_model, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
 from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF
 from socscreen.model.loss import band_loss, h0_element_loss, orthogonalised, soc_element_loss

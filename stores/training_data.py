@@ -14,11 +14,11 @@ its file instead of adding a duplicate.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import re
 from pathlib import Path
 
+from socscreen.checksums import file_sha256
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.settings import SETTINGS
 from socscreen.stores.schemas.validation import TrainingDataRecord
@@ -36,15 +36,6 @@ def training_dir(basis: str | None = None) -> Path:
     if SETTINGS.training_dir is not None:
         return Path(SETTINGS.training_dir).expanduser()
     return Path(SETTINGS.home).expanduser() / "training" / (basis or SETTINGS.basis)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hash a file's bytes with SHA-256 (hex digest)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_training_file(

@@ -114,8 +114,8 @@ def _recorded_files(record_path: Path, folder: Path) -> list[str]:
     """
     import json
 
+    from socscreen.checksums import file_sha256
     from socscreen.hamiltonian import Hamiltonian
-    from socscreen.model.checkpoint import file_sha256
 
     listed = json.loads(record_path.read_text()).get("training_files") or []
     if not listed:

@@ -12,11 +12,12 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from socscreen.analysis.bands import fermi_level
+from socscreen.checksums import file_sha256
 from socscreen.cli import app
 from socscreen.dft.basis_functions import valence_electrons
 from socscreen.dft.overlap import overlap_matrices, overlapping_R
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.checkpoint import file_sha256, load_checkpoint
+from socscreen.model.checkpoint import load_checkpoint
 from socscreen.model.inference import (
     PREDICTION_OVERLAP_CUTOFF,
     load_model,

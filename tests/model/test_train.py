@@ -10,8 +10,9 @@ import pytest
 import torch
 from pymatgen.core import Element
 
+from socscreen.checksums import file_sha256
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
-from socscreen.model.checkpoint import file_sha256, load_checkpoint
+from socscreen.model.checkpoint import load_checkpoint
 from socscreen.model.data import CrystalData
 from socscreen.model.network import ModelConfig
 from socscreen.model.train import (

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from socscreen.checksums import file_sha256
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.data import CrystalData
@@ -24,7 +25,6 @@ from socscreen.model.inference import load_model
 from socscreen.model.train import load_corpus
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 from socscreen.stores.schemas.validation import TrainingDataRecord, ValidationDocument
-from socscreen.stores.training_data import file_sha256
 from socscreen.workflows.campaign import submit_campaign
 from socscreen.workflows.sources import open_source
 from socscreen.workflows.workers import run_workers
