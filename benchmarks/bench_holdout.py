@@ -44,6 +44,7 @@ from bench_model import (  # noqa: E402
     _exact_reference,
     _means,
     _table,
+    add_predictor_argument,
     compare,
     predict_with,
 )
@@ -228,13 +229,7 @@ def main() -> None:
         "--compute", action="store_true", help="Run GPAW for compounds without a reference."
     )
     parser.add_argument("--max-cost", type=float, default=45.0, help="Skip costlier cells.")
-    parser.add_argument(
-        "--predictor",
-        nargs="+",
-        choices=["baseline", "model"],
-        default=["baseline", "model"],
-        help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline).",
-    )
+    add_predictor_argument(parser)
     args = parser.parse_args()
     start = time.perf_counter()
     if args.compute:

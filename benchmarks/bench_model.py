@@ -219,6 +219,17 @@ def predict_with(predictor: str, ref: Hamiltonian, checkpoint: Path | None) -> H
 PREDICTOR_LABELS = {"model": "Uni-HamGNN", "baseline": "H(0) baseline"}
 
 
+def add_predictor_argument(parser: argparse.ArgumentParser) -> None:
+    """``--predictor``: which predictors a benchmark runs, side by side (default both)."""
+    parser.add_argument(
+        "--predictor",
+        nargs="+",
+        choices=["baseline", "model"],
+        default=["baseline", "model"],
+        help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline).",
+    )
+
+
 def accuracy(
     checkpoint: Path | None,
     data: Path,
@@ -438,13 +449,7 @@ def main() -> None:
         help="Test on the test split of this checkpoint record (.json) instead, e.g. an "
         "older model on a newer model's split (refused if it trained on any of them).",
     )
-    parser.add_argument(
-        "--predictor",
-        nargs="+",
-        choices=["baseline", "model"],
-        default=["baseline", "model"],
-        help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline).",
-    )
+    add_predictor_argument(parser)
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()

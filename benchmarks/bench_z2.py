@@ -23,9 +23,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from socscreen.analysis.bloch import LowdinBloch  # noqa: E402
 from socscreen.analysis.parity import hamiltonian_inversion, parity_z2  # noqa: E402

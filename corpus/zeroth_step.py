@@ -20,7 +20,13 @@ from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.zeroth_step import compute_zeroth_step
 from socscreen.hamiltonian import Hamiltonian
 
-__all__ = ["COMPANION_FOLDER", "companion_path", "is_current", "write_zeroth_step_companions"]
+__all__ = [
+    "COMPANION_FOLDER",
+    "companion_path",
+    "current_companion",
+    "is_current",
+    "write_zeroth_step_companions",
+]
 
 #: Sub-folder of a corpus folder that holds the H(0) companions.
 COMPANION_FOLDER = "zeroth_step"
@@ -36,22 +42,28 @@ def companion_path(reference: Path) -> Path:
     return reference.parent / COMPANION_FOLDER / reference.name
 
 
-def is_current(reference: Path, reference_sha256: str | None = None) -> bool:
-    """Whether the companion of ``reference`` exists and was computed from its content."""
+def current_companion(reference: Path, reference_sha256: str) -> Hamiltonian | None:
+    """The companion of ``reference`` if it exists and was computed from that content."""
     path = companion_path(reference)
     if not path.exists():
-        return False
+        return None
+    companion = Hamiltonian.from_npz(path)
+    recorded = companion.meta.get("reference", {})
+    return companion if recorded.get("sha256") == reference_sha256 else None
+
+
+def is_current(reference: Path, reference_sha256: str | None = None) -> bool:
+    """Whether the companion of ``reference`` exists and was computed from its content."""
     sha = reference_sha256 or Hamiltonian.from_npz(reference).content_sha256()
-    recorded = Hamiltonian.from_npz(path).meta.get("reference", {})
-    return recorded.get("sha256") == sha
+    return current_companion(reference, sha) is not None
 
 
-def zeroth_step_of(reference: Hamiltonian, name: str) -> Hamiltonian:
+def zeroth_step_of(reference: Hamiltonian, name: str, reference_sha256: str) -> Hamiltonian:
     """H(0) of a corpus file's structure, with the same basis and the link to the file."""
     settings = GPAWReferenceSettings(basis=reference.meta.get("basis", "szp(dzp)"))
     ham = compute_zeroth_step(reference.structure, settings)
     ham.meta |= {k: reference.meta[k] for k in PROVENANCE_KEYS if k in reference.meta}
-    ham.meta["reference"] = {"file": name, "sha256": reference.content_sha256()}
+    ham.meta["reference"] = {"file": name, "sha256": reference_sha256}
     return ham
 
 
@@ -90,11 +102,12 @@ def write_zeroth_step_companions(
     counts: dict[Outcome, int] = {"written": 0, "current": 0, "failed": 0}
     for path in files:
         reference = Hamiltonian.from_npz(path)
-        if is_current(path, reference.content_sha256()):
+        sha = reference.content_sha256()
+        if is_current(path, sha):
             outcome, detail = "current", ""
         else:
             try:
-                ham = zeroth_step_of(reference, path.name)
+                ham = zeroth_step_of(reference, path.name, sha)
                 write_compact(ham, companion_path(path))
                 outcome, detail = "written", f"{ham.meta['seconds']:.1f} s"
             except Exception as error:  # one file's failure must not stop the folder

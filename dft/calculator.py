@@ -19,7 +19,7 @@ from pymatgen.core import Lattice, Structure
 
 from socscreen.orbitals import OrbitalTable
 from socscreen.settings import SETTINGS
-from socscreen.structures import check_structure
+from socscreen.structures import MIN_DISTANCE, check_structure
 
 if TYPE_CHECKING:
     from gpaw.calculator import GPAW
@@ -90,7 +90,7 @@ class GPAWReferenceSettings(BaseModel):
         0, description="Seed recorded in the provenance and used for the random S(k) check."
     )
     min_distance: float = Field(
-        0.5, gt=0, description="Closest allowed distance of two atoms (Angstrom)."
+        MIN_DISTANCE, gt=0, description="Closest allowed distance of two atoms (Angstrom)."
     )
     n_overlap_checks: int = Field(
         16, ge=1, description="Random k-points at which S(k) is checked positive definite."

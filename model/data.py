@@ -36,6 +36,7 @@ __all__ = [
     "blocks_on",
     "collate",
     "lookup_rows",
+    "on_rows",
     "soc_vector_blocks",
     "scatter_blocks",
 ]
@@ -201,15 +202,19 @@ class CrystalData:
         return self.known is None or bool(self.known.all())
 
 
+def on_rows(blocks: np.ndarray, R_from: np.ndarray, R_to: np.ndarray) -> np.ndarray:
+    """Blocks ``[..., n_R_from, n, n]`` on the lattice vectors ``R_to`` (zeros where absent)."""
+    rows = lookup_rows(np.asarray(R_to), R_from)
+    gathered = blocks[..., np.maximum(rows, 0), :, :]
+    return np.where((rows >= 0)[:, None, None], gathered, 0.0)
+
+
 def blocks_on(h: Hamiltonian, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """H0 ``[n_R, n, n]`` and SOC ``A_α`` ``[3, n_R, n, n]`` blocks of ``h`` on the rows ``R``.
 
     Lattice vectors ``h`` does not have get zero blocks.
     """
-    rows = lookup_rows(np.asarray(R), h.R)
-    h0 = np.where(rows[:, None, None] >= 0, h.h0[np.maximum(rows, 0)], 0.0)
-    soc = soc_vector_blocks(h)[:, np.maximum(rows, 0)]
-    return h0, np.where(rows[None, :, None, None] >= 0, soc, 0.0)
+    return on_rows(h.h0, h.R, R), on_rows(soc_vector_blocks(h), h.R, R)
 
 
 def _baseline_arrays(baseline: Hamiltonian | None, R: np.ndarray) -> dict[str, np.ndarray]:

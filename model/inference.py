@@ -25,7 +25,14 @@ from pymatgen.core import Structure
 from socscreen.analysis.bands import fermi_level
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
-from socscreen.model.data import CrystalData, blocks_on, collate, lookup_rows, scatter_blocks
+from socscreen.model.data import (
+    CrystalData,
+    blocks_on,
+    collate,
+    lookup_rows,
+    on_rows,
+    scatter_blocks,
+)
 from socscreen.model.network import UniHamGNN
 from socscreen.model.predictors import default_checkpoint, model_meta
 from socscreen.orbitals import OrbitalTable
@@ -113,6 +120,11 @@ def _baseline(structure: Structure, model: UniHamGNN, soc: bool) -> Hamiltonian:
     return compute_zeroth_step(structure, GPAWReferenceSettings(basis=model.basis_name), soc=soc)
 
 
+def _provenance(baseline: Hamiltonian) -> dict[str, Any]:
+    """What ``meta["baseline"]`` of a correction model's prediction records about H(0)."""
+    return {k: baseline.meta.get(k) for k in BASELINE_KEYS}
+
+
 def _corrected(
     baseline: Hamiltonian,
     sample: CrystalData,
@@ -131,7 +143,7 @@ def _corrected(
     h0[rows] += delta_h0
     if delta_soc is not None:
         a[:, rows] += delta_soc
-    overlap = blocks_on(baseline._replace(h0=baseline.overlap), R)[0]
+    overlap = on_rows(baseline.overlap, baseline.R, R)
     h = Hamiltonian(
         baseline.structure,
         baseline.orbitals,
@@ -141,7 +153,7 @@ def _corrected(
         soc_uu=1j * a[2] if baseline.has_soc else None,
         soc_ud=1j * a[0] + a[1] if baseline.has_soc else None,
         nelect=baseline.nelect,
-        meta={**meta, "baseline": {k: baseline.meta.get(k) for k in BASELINE_KEYS}},
+        meta={**meta, "baseline": _provenance(baseline)},
     )
     h.efermi = fermi_level(h)
     return h
@@ -219,8 +231,11 @@ def predict(
     for i, (structure, baseline) in enumerate(zip(items, baselines, strict=True)):
         unknown = sorted({site.specie.symbol for site in structure} - set(model.elements))
         if unknown:  # only a correction model gets here: H(0) alone, said in meta and flags
-            provenance = {k: baseline.meta.get(k) for k in BASELINE_KEYS}
-            baseline.meta = {**meta, "baseline": provenance, "uncorrected_elements": unknown}
+            baseline.meta = {
+                **meta,
+                "baseline": _provenance(baseline),
+                "uncorrected_elements": unknown,
+            }
             baseline.efermi = fermi_level(baseline)
             out[i] = baseline
         else:

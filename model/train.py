@@ -222,8 +222,10 @@ def load_corpus(
     return files, [Hamiltonian.from_npz(f) for f in files]
 
 
-def load_baselines(files: Sequence[Path], hamiltonians: Sequence[Hamiltonian]) -> list[Hamiltonian]:
+def load_baselines(files: Sequence[Path], content_sha256: Sequence[str]) -> list[Hamiltonian]:
     """Read the zeroth-step H(0) kept beside each corpus file, checked against its content.
+
+    ``content_sha256`` are the files' :meth:`Hamiltonian.content_sha256`, in file order.
 
     Raises
     ------
@@ -231,20 +233,17 @@ def load_baselines(files: Sequence[Path], hamiltonians: Sequence[Hamiltonian]) -
         If any file has no current H(0) (missing, or computed from other content), naming
         them and the command that computes them.
     """
-    from socscreen.corpus.zeroth_step import companion_path, is_current
+    from socscreen.corpus.zeroth_step import current_companion
 
-    stale = [
-        f.name
-        for f, h in zip(files, hamiltonians, strict=True)
-        if not is_current(f, h.content_sha256())
-    ]
+    baselines = [current_companion(f, sha) for f, sha in zip(files, content_sha256, strict=True)]
+    stale = [f.name for f, b in zip(files, baselines, strict=True) if b is None]
     if stale:
         folders = " ".join(sorted({str(f.parent) for f in files}))
         raise ValueError(
             f"{len(stale)} corpus file(s) have no current H(0) (e.g. {', '.join(stale[:3])}): "
             f"run `socscreen dft-corpus zeroth-step {folders}`"
         )
-    return [Hamiltonian.from_npz(companion_path(f)) for f in files]
+    return baselines
 
 
 def corpus_layout(hamiltonians: Sequence[Hamiltonian], basis: str) -> tuple[dict, dict]:
@@ -519,6 +518,7 @@ def train(
         elif sorted(base.elements) != sorted(shells):
             raise ValueError(f"{resume} covers {base.elements}, the corpus has {sorted(shells)}")
     split = split_files(hamiltonians, config, _kept_split(config.split_from, files))
+    content_sha256 = [h.content_sha256() for h in hamiltonians]
     record = {
         "name": MODEL_NAME,
         "version": _version(),
@@ -527,8 +527,8 @@ def train(
         "settings": config.model_dump(),
         "command": command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
         "training_files": [
-            {"name": f.name, "sha256": file_sha256(f), "content_sha256": h.content_sha256()}
-            for f, h in zip(files, hamiltonians, strict=True)
+            {"name": f.name, "sha256": file_sha256(f), "content_sha256": sha}
+            for f, sha in zip(files, content_sha256, strict=True)
         ],
         "split": {k: [files[i].name for i in v] for k, v in split.items()},
         **({"skipped_files": skipped_files} if skipped_files else {}),
@@ -548,7 +548,7 @@ def train(
 
     layout = OrbitalLayout(shells)
     baselines = (
-        load_baselines(files, hamiltonians) if config.model.correction else [None] * len(files)
+        load_baselines(files, content_sha256) if config.model.correction else [None] * len(files)
     )
     samples = [
         CrystalData.from_hamiltonian(h, layout, cutoffs, name=f.stem, baseline=b)

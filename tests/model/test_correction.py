@@ -18,7 +18,7 @@ from equivariance_checks import (
     assert_translation_invariant,
 )
 from pymatgen.core import Lattice, Structure
-from test_network import CUTOFFS, SHELLS, SMALL, _rotation
+from test_network import CUTOFFS, SHELLS, SMALL, _rotation, build_model
 
 from socscreen.dft.graph import radius_graph
 from socscreen.dft.overlap import overlap_matrices
@@ -54,19 +54,8 @@ def synthetic_baseline(structure: Structure) -> Hamiltonian:
     return Hamiltonian(structure, orbitals, R, h0, overlap, soc_uu=zeros, soc_ud=zeros, nelect=10)
 
 
-def make_model(config=CORRECTION, seed=0, randomise=True) -> UniHamGNN:
-    torch.manual_seed(seed)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        model = UniHamGNN(SHELLS, CUTOFFS, config, normalization=NORMALIZATION)
-    finally:
-        torch.set_default_dtype(previous)
-    if randomise:
-        with torch.no_grad():  # gates and gain start at zero: give every parameter a random part
-            for parameter in model.parameters():
-                parameter.add_(0.2 * torch.randn_like(parameter))
-    return model.eval()
+def make_model(config=CORRECTION, randomise=True) -> UniHamGNN:
+    return build_model(config, normalization=NORMALIZATION, randomise=randomise)
 
 
 def make_predictor(model: UniHamGNN):

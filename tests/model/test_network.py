@@ -37,18 +37,26 @@ def _rotation(improper: bool) -> np.ndarray:
     return -q if improper else q
 
 
-def build_model(config: ModelConfig, seed: int = 0) -> UniHamGNN:
-    """Random model built in float64 (e3nn bakes Wigner-3j constants at build time)."""
+def build_model(
+    config: ModelConfig, seed: int = 0, normalization: dict | None = None, randomise: bool = True
+) -> UniHamGNN:
+    """Random model built in float64 (e3nn bakes Wigner-3j constants at build time).
+
+    ``randomise=False`` keeps the initialisation (readouts and gates start at zero).
+    """
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        model = UniHamGNN(SHELLS, CUTOFFS, config, normalization={"avg_num_neighbors": 6.0})
+        model = UniHamGNN(
+            SHELLS, CUTOFFS, config, normalization=normalization or {"avg_num_neighbors": 6.0}
+        )
     finally:
         torch.set_default_dtype(previous)
-    with torch.no_grad():  # readouts start at zero: give every parameter a random part
-        for parameter in model.parameters():
-            parameter.add_(0.2 * torch.randn_like(parameter))
+    if randomise:
+        with torch.no_grad():  # readouts start at zero: give every parameter a random part
+            for parameter in model.parameters():
+                parameter.add_(0.2 * torch.randn_like(parameter))
     model.soc.xi_reference.fill_(0.3)
     model.onsite_reference.normal_()
     return model.eval()
