@@ -4,10 +4,11 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_holdout.py --compute   # GPAW references once
     OMP_NUM_THREADS=1 python benchmarks/bench_holdout.py [--checkpoint PT]
-        [--predictor baseline model]
+        [--predictor baseline scc model]
 
-``--predictor`` (default both): ``model`` the checkpoint, ``baseline`` GPAW's zeroth-step
-H(0) with no learning; every table puts them side by side per compound.
+``--predictor`` (default all three): ``model`` the checkpoint, ``baseline`` GPAW's
+zeroth-step H(0) with no learning, ``scc`` H(0) with self-consistent atomic charges; every
+table puts them side by side per compound.
 
 The training corpus only holds strained and rattled cells (every seed is perturbed, see
 ``socscreen.workflows.training_structures``), so these compounds at their experimental

@@ -1,13 +1,14 @@
-"""Benchmark the predictors (shipped Uni-HamGNN checkpoint, zeroth-step H(0)): accuracy, speed.
+"""Benchmark the predictors (Uni-HamGNN checkpoint, H(0), H(0) + SCC): accuracy, speed.
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_model.py [--checkpoint PT] [--data DIR]
-        [--split-from RECORD.json] [--predictor model baseline] [--skip-speed]
+        [--split-from RECORD.json] [--predictor model baseline scc] [--skip-speed]
 
-``--predictor`` names what is benchmarked (default both, side by side): ``model`` the
-checkpoint, ``baseline`` GPAW's zeroth-step H(0) with no learning. The test files are the
-checkpoint's test split either way, so the two compare on the same files.
+``--predictor`` names what is benchmarked (default all three, side by side): ``model`` the
+checkpoint, ``baseline`` GPAW's zeroth-step H(0) with no learning, ``scc`` H(0) with
+self-consistent atomic charges (no learning either). The test files are the checkpoint's
+test split every time, so all compare on the same files.
 
 Prints markdown tables (one set per predictor, then a side-by-side summary):
 
@@ -216,7 +217,7 @@ def predict_with(predictor: str, ref: Hamiltonian, checkpoint: Path | None) -> H
     return predict_hamiltonian(ref.structure, predictor, checkpoint=checkpoint)
 
 
-PREDICTOR_LABELS = {"model": "Uni-HamGNN", "baseline": "H(0) baseline"}
+PREDICTOR_LABELS = {"model": "Uni-HamGNN", "baseline": "H(0) baseline", "scc": "H(0)+SCC"}
 
 
 def add_predictor_argument(parser: argparse.ArgumentParser) -> None:
@@ -224,9 +225,10 @@ def add_predictor_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--predictor",
         nargs="+",
-        choices=["baseline", "model"],
-        default=["baseline", "model"],
-        help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline).",
+        choices=list(PREDICTOR_LABELS),
+        default=["baseline", "scc", "model"],
+        help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline), "
+        "H(0) with self-consistent charges (scc).",
     )
 
 

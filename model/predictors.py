@@ -1,10 +1,13 @@
 """One prediction API: which predictor made a Hamiltonian, and its version label.
 
-Two predictors give a structure's SOC Hamiltonian in the corpus format:
+Three predictors give a structure's SOC Hamiltonian in the corpus format:
 
 * ``"model"``: the Uni-HamGNN checkpoint (:func:`socscreen.model.inference.predict`);
 * ``"baseline"``: the zeroth-step H(0) of GPAW at the superposed atomic density, no
-  learning at all (:func:`socscreen.dft.zeroth_step.compute_zeroth_step`).
+  learning at all (:func:`socscreen.dft.zeroth_step.compute_zeroth_step`);
+* ``"scc"``: H(0) with self-consistent Mulliken charges (second-order DFTB on top of it,
+  free-atom Hubbard U, nothing fitted: :mod:`socscreen.dft.charge_correction`), which
+  moves the charge of ionic crystals that the neutral-atom density lacks.
 
 Every prediction records its predictor in ``meta["predictor"]``, and
 :func:`prediction_version` turns a Hamiltonian's ``meta`` into the label result documents
@@ -35,12 +38,13 @@ __all__ = [
     "prediction_version",
 ]
 
-PredictorName = Literal["model", "baseline"]
+PredictorName = Literal["model", "baseline", "scc"]
 
 #: The predictors, with one line each for help texts and printouts.
 PREDICTORS: dict[str, str] = {
     "model": "Uni-HamGNN checkpoint (learned H0 and SOC)",
     "baseline": "zeroth-step H(0): GPAW at the atomic density, no SCF, no learning",
+    "scc": "H(0) with self-consistent atomic charges (SCC-DFTB on top), no learning",
 }
 
 
@@ -59,7 +63,8 @@ def predict_hamiltonian(
     structure
         Ordered periodic crystal.
     predictor
-        ``"model"`` (the checkpoint) or ``"baseline"`` (H(0)).
+        ``"model"`` (the checkpoint), ``"baseline"`` (H(0)) or ``"scc"`` (H(0) with
+        self-consistent charges).
     checkpoint, device
         Model checkpoint and torch device (``"model"`` only).
     soc
@@ -76,10 +81,14 @@ def predict_hamiltonian(
         For an unknown predictor, or a structure the predictor cannot treat (elements the
         model does not cover; elements without GPAW data; overlapping atoms).
     """
-    if predictor == "baseline":
+    if predictor in ("baseline", "scc"):
         from socscreen.dft.zeroth_step import compute_zeroth_step
 
         ham = compute_zeroth_step(structure, soc=soc)
+        if predictor == "scc":
+            from socscreen.dft.charge_correction import charge_corrected
+
+            ham = charge_corrected(ham)
     elif predictor == "model":
         from socscreen.model.inference import predict
 
@@ -97,11 +106,13 @@ def prediction_version(meta: dict[str, Any]) -> str | None:
       sha256 when recorded (two checkpoints of one package version are told apart), e.g.
       ``Uni-HamGNN-0.1.0+82f11d0a429d``;
     * the baseline: ``H0-zeroth-step-GPAW-<version>-<basis>``, e.g.
-      ``H0-zeroth-step-GPAW-26.7.0-szp(dzp)``;
+      ``H0-zeroth-step-GPAW-26.7.0-szp(dzp)``, and ``H0-SCC-GPAW-...`` with
+      self-consistent charges;
     * ``None`` for anything else (a DFT reference).
     """
     if meta.get("source") == "zeroth-step":
-        return f"H0-zeroth-step-GPAW-{meta.get('gpaw_version')}-{meta.get('basis')}"
+        kind = "SCC" if "charge_correction" in meta else "zeroth-step"
+        return f"H0-{kind}-GPAW-{meta.get('gpaw_version')}-{meta.get('basis')}"
     model = meta.get("model") or {}
     name, version = model.get("name"), model.get("version")
     label = f"{name}-{version}" if name and version else name
@@ -157,15 +168,14 @@ def expected_version(
 ) -> str | None:
     """Version label new predictions of this predictor will carry (see :func:`prediction_version`).
 
-    ``label`` (an explicit campaign setting) wins for the model; the baseline's label comes
-    from the installed GPAW and the corpus basis.
+    ``label`` (an explicit campaign setting) wins for the model; the baseline's and the
+    charge-corrected baseline's labels come from the installed GPAW and the corpus basis.
     """
-    if predictor == "baseline":
+    if predictor in ("baseline", "scc"):
         import gpaw
 
         from socscreen.settings import SETTINGS
 
-        return prediction_version(
-            {"source": "zeroth-step", "gpaw_version": gpaw.__version__, "basis": SETTINGS.basis}
-        )
+        meta = {"source": "zeroth-step", "gpaw_version": gpaw.__version__, "basis": SETTINGS.basis}
+        return prediction_version(meta | ({"charge_correction": {}} if predictor == "scc" else {}))
     return label or checkpoint_version(checkpoint)

@@ -49,20 +49,21 @@ class Predictor(StrEnum):
 
     model = "model"
     baseline = "baseline"
+    scc = "scc"
 
 
 PredictorOption = Annotated[
     Predictor,
     typer.Option(
         help="model: the Uni-HamGNN checkpoint; baseline: GPAW's zeroth-step H(0) at the atomic "
-        "density (no SCF, no learning)."
+        "density (no SCF, no learning); scc: H(0) with self-consistent atomic charges."
     ),
 ]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the Exit to raise."""
-    err_console.print(f"[red]error:[/red] {message}")
+    """Print ``error: message`` on stderr, one line at any width; return the Exit to raise."""
+    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     return typer.Exit(code=code)
 
 

@@ -227,10 +227,11 @@ class StructureRecord(BaseModel):
 class CampaignSettings(BaseModel):
     """Settings every job of a campaign receives (recorded in job metadata and summary)."""
 
-    predictor: Literal["model", "baseline"] = Field(
+    predictor: Literal["model", "baseline", "scc"] = Field(
         "model",
-        description="What predicts the Hamiltonians: 'model' (the Uni-HamGNN checkpoint) or "
-        "'baseline' (GPAW's zeroth-step H(0) at the atomic density, no learning).",
+        description="What predicts the Hamiltonians: 'model' (the Uni-HamGNN checkpoint), "
+        "'baseline' (GPAW's zeroth-step H(0) at the atomic density, no learning) or 'scc' "
+        "(H(0) with self-consistent atomic charges, no learning).",
     )
     model_version: str | None = Field(
         None, description="Model (checkpoint) version to predict with; None: the default."
@@ -399,8 +400,10 @@ class MaterialResultDocument(BaseModel):
         description="Version label of what predicted H: the checkpoint's "
         "(NAME-VERSION+SHA12) or the zeroth-step baseline's (H0-zeroth-step-GPAW-...).",
     )
-    predictor: Literal["model", "baseline"] | None = Field(
-        None, description="Predictor of H: the Uni-HamGNN model or the zeroth-step baseline."
+    predictor: Literal["model", "baseline", "scc"] | None = Field(
+        None,
+        description="Predictor of H: the Uni-HamGNN model, the zeroth-step baseline, or the "
+        "baseline with self-consistent charges.",
     )
     timings: TimingsDocument = Field(
         default_factory=TimingsDocument, description="Wall times per stage (s)."
