@@ -1,7 +1,8 @@
 """socscreen.analysis: physics on a predicted or DFT Hamiltonian container.
 
-Bands and gaps (:mod:`.bands`), Z2 indices by parity and Wilson loops (:mod:`.topology`,
-:mod:`.parity`, :mod:`.wilson`, z2pack cross-check in :mod:`.z2pack_route`), Berry
+Bands (:mod:`.bands`), the one gap definition (:mod:`.gaps`), k-paths (:mod:`.kpath`), Z2
+indices by parity and Wilson loops (:mod:`.topology`, :mod:`.parity`, :mod:`.wilson`,
+z2pack cross-check in :mod:`.z2pack_route`), Berry
 curvature and Hall conductivities (:mod:`.berry`, wannierberri and Kubo), orthogonal
 tight-binding models (:mod:`.tb`), exports (:mod:`.export`), figures (:mod:`.plots`) and
 textbook models as containers (:mod:`.models`). Never imports jobflow, FireWorks or stores.
@@ -9,13 +10,9 @@ textbook models as containers (:mod:`.models`). Never imports jobflow, FireWorks
 
 from socscreen.analysis.bands import (
     BandStructure,
-    GapResult,
-    KPath,
     SocEffect,
     SpinSplitting,
-    band_gap,
     band_structure,
-    high_symmetry_path,
     soc_band_inversion,
     spin_splitting,
     spin_splitting_at,
@@ -32,6 +29,8 @@ from socscreen.analysis.berry import (
 )
 from socscreen.analysis.bloch import BlochSystem, LowdinBloch, eigh_k, n_occupied
 from socscreen.analysis.export import to_tbmodels, write_hr_dat
+from socscreen.analysis.gaps import GapResult, band_gap
+from socscreen.analysis.kpath import KPath, high_symmetry_path
 from socscreen.analysis.parity import ParityZ2, find_inversion, hamiltonian_inversion, parity_z2
 from socscreen.analysis.tb import OrthogonalTB
 from socscreen.analysis.topology import Z2Result, z2_invariants, z2_with_wilson

@@ -1,4 +1,6 @@
-"""Band structures, gaps, metal/insulator decision, spin splitting and SOC band inversion.
+"""Band structures, the Fermi level, spin splitting and SOC band inversion.
+
+Gaps and the metal/semimetal/insulator decision: :mod:`.gaps`; k-paths: :mod:`.kpath`.
 
 Electron counting: one electron per spinor band, ``n_occ = nelect`` (two per band in the
 spinless problem without spin-orbit coupling).
@@ -17,14 +19,10 @@ SOC-driven band inversion (:func:`soc_band_inversion`): two indicators, both rep
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, Field
-from pymatgen.core import Structure
-from pymatgen.symmetry.bandstructure import HighSymmKpath
 
 from socscreen.analysis.bloch import (
     BlochSystem,
@@ -35,23 +33,20 @@ from socscreen.analysis.bloch import (
     n_occupied,
     trim_points,
 )
+from socscreen.analysis.gaps import GapResult, band_gap
+from socscreen.analysis.kpath import KPath, high_symmetry_path
 from socscreen.analysis.parity import hamiltonian_inversion, trim_deltas
 from socscreen.hamiltonian import Hamiltonian
 
 __all__ = [
     "BandStructure",
-    "GapResult",
-    "KPath",
     "SocEffect",
     "SpinSplitting",
-    "band_gap",
     "band_structure",
     "fermi_level",
-    "high_symmetry_path",
     "soc_band_inversion",
     "spin_splitting",
     "spin_splitting_at",
-    "structure_path",
 ]
 
 
@@ -81,130 +76,6 @@ def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
     levels = np.sort(bands.ravel())
     filled = n_occ * len(grid)
     return float(0.5 * (levels[filled - 1] + levels[filled]))
-
-
-@dataclass
-class KPath:
-    """A band-structure path in the crystal's own reciprocal basis.
-
-    Attributes
-    ----------
-    kpoints
-        Fractional k-points ``[n_k, 3]`` (reciprocal basis of the container's cell).
-    distances
-        Cumulative Cartesian path length, 1/Angstrom (2 pi included), ``[n_k]``; jumps
-        between disconnected segments add no length.
-    labels
-        ``(distance, label)`` of the high-symmetry points, e.g. ``(0.0, "Gamma")``.
-    point_labels
-        Label of every k-point, ``""`` between high-symmetry points (segments share no
-        point: a segment's end and the next segment's start are both listed, as in a
-        VASP line-mode k-point list).
-    path_type
-        pymatgen's convention the path follows (``"setyawan_curtarolo"``, or
-        ``"latimer_munro"`` for cells the standard primitive cell does not map onto,
-        such as conventional cells and supercells).
-    """
-
-    kpoints: np.ndarray
-    distances: np.ndarray
-    labels: list[tuple[float, str]]
-    point_labels: list[str] = field(default_factory=list)
-    path_type: str = "setyawan_curtarolo"
-
-
-def high_symmetry_path(
-    ham: Hamiltonian,
-    line_density: float = 40.0,
-    path_type: str = "setyawan_curtarolo",
-) -> KPath:
-    """Return the standard high-symmetry path of the container's crystal.
-
-    See :func:`structure_path`; for a 2D system (an axis without hoppings) only the
-    segments in the ``k = 0`` plane of that axis are kept.
-
-    Parameters
-    ----------
-    ham
-        The container.
-    line_density
-        k-points per 1/Angstrom of path length.
-    path_type
-        ``"setyawan_curtarolo"``, ``"latimer_munro"`` or ``"hinuma"`` (pymatgen).
-    """
-    return structure_path(ham.structure, line_density, path_type, LowdinBloch(ham).periodic)
-
-
-def structure_path(
-    structure: Structure,
-    line_density: float = 40.0,
-    path_type: str = "setyawan_curtarolo",
-    periodic: np.ndarray | None = None,
-) -> KPath:
-    """Return the standard high-symmetry path of a crystal in its own reciprocal basis.
-
-    pymatgen's path is expressed in its standard primitive cell; the integer matrix
-    that maps that cell onto ``structure``'s cell (``Lattice.find_mapping``) converts the
-    k-points into ``structure``'s reciprocal basis.
-
-    Parameters
-    ----------
-    structure
-        The crystal (any primitive setting).
-    line_density
-        k-points per 1/Angstrom of path length.
-    path_type
-        ``"setyawan_curtarolo"``, ``"latimer_munro"`` or ``"hinuma"`` (pymatgen).
-    periodic
-        Periodic axes, boolean ``[3]``; segments leaving the ``k = 0`` plane of a
-        non-periodic axis are dropped. ``None``: all three axes are periodic.
-
-    A cell the standard primitive cell does not map onto (a conventional cell or a
-    supercell: the mapping must keep the volume) gets the Latimer-Munro path, which
-    pymatgen builds from the symmetry of the given cell itself; ``KPath.path_type`` says
-    which one was used.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kpath = HighSymmKpath(structure, path_type=path_type)
-    points = kpath.kpath["kpoints"]
-    to_ours = np.eye(3)
-    if path_type != "latimer_munro":
-        mapping = structure.lattice.find_mapping(kpath.prim.lattice)
-        if mapping is None:
-            return structure_path(structure, line_density, "latimer_munro", periodic)
-        to_ours = np.linalg.inv(np.asarray(mapping[2], dtype=float)).T
-    periodic = np.ones(3, dtype=bool) if periodic is None else np.asarray(periodic, dtype=bool)
-    recip = structure.lattice.reciprocal_lattice.matrix
-    kpoints, distances, labels, point_labels = [], [], [], []
-    total, previous = 0.0, None
-    for branch in kpath.kpath["path"]:
-        for start, end in zip(branch[:-1], branch[1:], strict=True):
-            ends = np.stack([points[start], points[end]]) @ to_ours
-            if np.abs(ends[:, ~periodic]).max(initial=0.0) > 1e-8:
-                continue  # leaves the plane of a 2D system
-            if previous is None:
-                labels.append((total, start))
-            elif previous != start:  # discontinuous path: both labels at one distance
-                labels[-1] = (total, f"{labels[-1][1]}|{start}")
-            length = float(np.linalg.norm((ends[1] - ends[0]) @ recip))
-            s = np.linspace(0.0, 1.0, max(2, int(np.ceil(length * line_density)) + 1))
-            kpoints.append(ends[0] + s[:, None] * (ends[1] - ends[0]))
-            distances.append(total + s * length)
-            point_labels += [_pretty(start)] + [""] * (len(s) - 2) + [_pretty(end)]
-            total += length
-            labels.append((total, end))
-            previous = end
-    if not kpoints:
-        raise ValueError("no path segment lies in the periodic directions")
-    labels = [(d, _pretty(name)) for d, name in labels]
-    return KPath(
-        np.concatenate(kpoints), np.concatenate(distances), labels, point_labels, path_type
-    )
-
-
-def _pretty(label: str) -> str:
-    return label.replace("\\Gamma", "Γ").replace("\\Sigma", "Σ")
 
 
 class SpinSplitting(BaseModel):
@@ -331,106 +202,6 @@ def band_structure(
         reference_eV=float(energies[:, n_occ - 1].max()),
         soc=soc,
         splitting=splitting,
-    )
-
-
-class GapResult(BaseModel):
-    """Band gap on a k-grid and the metal/insulator decision."""
-
-    n_occupied: int = Field(description="Occupied bands (spinor: nelect; spinless: nelect/2).")
-    soc: bool = Field(description="Spin-orbit coupling included.")
-    grid: list[int] = Field(description="Gamma-centred k-grid (TRIM always included).")
-    vbm_eV: float = Field(description="Valence band maximum on the grid (eV).")
-    cbm_eV: float = Field(description="Conduction band minimum on the grid (eV).")
-    indirect_gap_eV: float = Field(
-        description="CBM - VBM (eV); negative for overlapping bands (semimetal or metal)."
-    )
-    direct_gap_eV: float = Field(description="Smallest E[n_occ] - E[n_occ - 1] at one k (eV).")
-    k_vbm: list[float] = Field(description="Fractional k of the VBM.")
-    k_cbm: list[float] = Field(description="Fractional k of the CBM.")
-    k_direct: list[float] = Field(description="Fractional k of the smallest direct gap.")
-    kind: Literal["insulator", "semimetal", "metal"] = Field(
-        description="insulator: indirect gap above the tolerance; semimetal: bands "
-        "n_occ - 1 and n_occ overlap by less than max_overlap_eV but never touch (direct "
-        "gap open at every grid k, so Z2 of the lower bands is defined); metal: the "
-        "direct gap closes, the overlap is larger, or an odd electron count leaves a "
-        "Kramers pair half filled."
-    )
-
-    @property
-    def is_insulator(self) -> bool:
-        """Whether there is a gap at the Fermi level."""
-        return self.kind == "insulator"
-
-
-def band_gap(
-    ham: Hamiltonian,
-    soc: bool = True,
-    grid: tuple[int, int, int] | None = None,
-    density: float = 25.0,
-    metal_tol_eV: float = 1e-3,
-    max_overlap_eV: float = 0.3,
-    extra_k: np.ndarray | None = None,
-) -> GapResult:
-    """Direct and indirect gap on a Gamma-centred grid (vectorised, chunked over k).
-
-    Parameters
-    ----------
-    ham
-        The container; ``nelect`` sets the occupation.
-    soc
-        Include spin-orbit coupling (spinor bands); without it the cheaper spinless
-        problem is solved with two electrons per band.
-    grid
-        k-grid; default :func:`~socscreen.analysis.bloch.kgrid_shape` with ``density``.
-    density
-        k-points per 1/Angstrom of reciprocal-lattice-vector length (over 2 pi).
-    metal_tol_eV
-        Gaps below this count as closed (eV).
-    max_overlap_eV
-        Largest band overlap (negative indirect gap, eV) still called a semimetal;
-        compensated semimetals overlap by tenths of an eV (Bi, Sb; Bi2Se3 in the
-        szp(dzp) basis: 0.07 eV), ordinary metals by eV.
-    extra_k
-        More fractional k-points to include (e.g. a band path), ``[n, 3]``.
-
-    Raises
-    ------
-    ValueError
-        If ``nelect`` is not a whole number, or every band is occupied.
-    """
-    source = LowdinBloch(ham, soc=soc, spinor=soc)
-    n_occ = n_occupied(ham.nelect, spinor=soc)
-    if n_occ >= source.n_basis:
-        raise ValueError(f"{n_occ} occupied bands leave no conduction band in {source.n_basis}")
-    grid = kgrid_shape(source.lattice, source.periodic, density) if grid is None else grid
-    grid = tuple(
-        int(n) + int(n) % 2 if p else 1 for n, p in zip(grid, source.periodic, strict=True)
-    )
-    k = monkhorst_pack(grid)  # even sizes contain every TRIM
-    if extra_k is not None:
-        k = np.concatenate([k, np.asarray(extra_k, dtype=float).reshape(-1, 3)])
-    e = eigh_k(source, k, bands=slice(n_occ - 1, n_occ + 1))
-    iv, ic = int(e[:, 0].argmax()), int(e[:, 1].argmin())
-    direct = e[:, 1] - e[:, 0]
-    idx = int(direct.argmin())
-    indirect = float(e[ic, 1] - e[iv, 0])
-    if (soc and n_occ % 2 == 1) or direct[idx] < metal_tol_eV or indirect < -max_overlap_eV:
-        kind = "metal"
-    else:
-        kind = "insulator" if indirect >= metal_tol_eV else "semimetal"
-    return GapResult(
-        n_occupied=n_occ,
-        soc=soc,
-        grid=list(grid),
-        vbm_eV=float(e[iv, 0]),
-        cbm_eV=float(e[ic, 1]),
-        indirect_gap_eV=indirect,
-        direct_gap_eV=float(direct[idx]),
-        k_vbm=k[iv].tolist(),
-        k_cbm=k[ic].tolist(),
-        k_direct=k[idx].tolist(),
-        kind=kind,
     )
 
 

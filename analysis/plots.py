@@ -24,7 +24,8 @@ from matplotlib.colors import Normalize, SymLogNorm
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from socscreen.analysis.bands import BandStructure, KPath
+    from socscreen.analysis.bands import BandStructure
+    from socscreen.analysis.kpath import KPath
     from socscreen.analysis.tb import OrthogonalTB
     from socscreen.analysis.wilson import PlaneWCC
 

@@ -4,13 +4,18 @@
 
 1. symmetrise ``H(R)`` (Hermiticity; time reversal is built into the container);
 2. count the occupied spinor bands (``nelect``; one electron per band) and decide metal /
-   semimetal / insulator on a k-grid (:func:`~socscreen.analysis.bands.band_gap`);
-   metals (gap closing, odd electron count) are flagged and get no indices;
+   semimetal / insulator with the one gap definition
+   (:func:`~socscreen.analysis.gaps.band_gap`: grid, path and refinement); metals (gap
+   closing, odd electron count) are flagged and get no indices;
 3. find an inversion centre that the *Hamiltonian* respects (spglib + a check of
    ``P H(k) P^+ = H(-k)``) and run the Fu-Kane parity route (milliseconds);
 4. run the Wilson-loop route (:mod:`.wilson`) for every structure (the only route without
    inversion, a cross-check with it);
 5. report both, whether they agree, the smallest gaps seen, flags and timings.
+
+Where a Wilson loop finds the direct gap closed that the gap's sampling saw open, the
+gap is taken again with that k added (it is then a metal), so the reported gap, its kind
+and the flags never contradict each other.
 
 Indices: ``[nu0, nu1, nu2, nu3]`` for 3D (``nu_i`` relative to the reciprocal lattice
 vectors of the container's cell), ``[nu]`` for a 2D system (one axis without hoppings).
@@ -23,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from socscreen.analysis.bands import GapResult, band_gap
 from socscreen.analysis.bloch import LowdinBloch, n_occupied
+from socscreen.analysis.gaps import GapResult, band_gap
 from socscreen.analysis.parity import hamiltonian_inversion, parity_z2
 from socscreen.analysis.wilson import WilsonZ2, wilson_z2
 
@@ -55,9 +60,14 @@ class Z2Result(BaseModel):
     n_occupied: int | None = Field(description="Occupied spinor bands (= nelect).")
     soc: bool = Field(description="Spin-orbit coupling included.")
     gap_eV: float | None = Field(
-        description="Indirect gap on the k-grid (eV); negative for overlapping bands."
+        description="Indirect gap (eV, band_gap: grid, path, refinement); negative for "
+        "overlapping bands."
     )
-    direct_gap_eV: float | None = Field(description="Smallest direct gap on the k-grid (eV).")
+    direct_gap_eV: float | None = Field(description="Smallest direct gap (eV, band_gap).")
+    band_gap: GapResult | None = Field(
+        None,
+        description="The gap gap_eV and the metal/semimetal flags come from, with its k sampling.",
+    )
     min_loop_gap_eV: float | None = Field(
         description="Smallest direct gap on any Wilson loop (eV), the route's confidence."
     )
@@ -193,10 +203,16 @@ def z2_with_wilson(
         return finish()
     if gap is None:
         gap = band_gap(ham, soc=soc, density=gap_density, metal_tol_eV=gap_tol_eV)
-    out["gap_eV"], out["direct_gap_eV"] = gap.indirect_gap_eV, gap.direct_gap_eV
     lap("gap")
-    if gap.kind != "insulator":
-        flags.append(gap.kind)
+
+    def take_gap(taken: GapResult) -> None:
+        out["gap_eV"], out["direct_gap_eV"] = taken.indirect_gap_eV, taken.direct_gap_eV
+        out["band_gap"] = taken
+        flags[:] = [f for f in flags if f not in ("semimetal", "metal")]
+        if taken.kind != "insulator":
+            flags.append(taken.kind)
+
+    take_gap(gap)
     if gap.kind == "metal":
         return finish()
 
@@ -222,10 +238,16 @@ def z2_with_wilson(
         out["min_loop_gap_eV"] = wilson.min_gap_eV
         if wilson.min_gap_eV < gap_tol_eV:
             flags.append("gapless_on_loop")
+            # the loop found a closing the gap's sampling missed: a metal after all
+            extra_k = wilson.min_gap_k[None]
+            take_gap(band_gap(ham, soc=soc, density=gap_density, metal_tol_eV=gap_tol_eV,
+                              extra_k=extra_k))  # fmt: skip
         else:
             out["z2_wilson"] = wilson.z2
             flags += wilson.flags
         lap("wilson")
+    if out["band_gap"].kind == "metal":  # the loops closed the gap: no index
+        return finish(wilson)
 
     parity_z, wilson_z = out["z2_parity"], out["z2_wilson"]
     if parity_z is not None and wilson_z is not None:

@@ -107,6 +107,8 @@ class PlaneWCC:
         Smallest direct gap between bands ``n_occ - 1`` and ``n_occ`` on the loops, eV.
     converged
         Whether the line, move and gap checks all passed.
+    min_gap_k
+        Fractional k of that smallest gap, ``[3]``.
     """
 
     plane: Plane
@@ -115,6 +117,7 @@ class PlaneWCC:
     n_k: int
     min_gap_eV: float
     converged: bool
+    min_gap_k: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     @property
     def gap_pos(self) -> np.ndarray:
@@ -319,7 +322,7 @@ def plane_wcc(
         if moved < pos_tol:
             break
     del states
-    min_gap = float(gaps.min())
+    min_gap, min_gap_k = _smallest_gap(plane, t, n_k, gaps)
     while True:
         failing = _bad_intervals(wcc, move_tol, gap_tol)
         bad = failing & (np.diff(t) > plane.t_max / 2**12)  # room left to bisect
@@ -332,11 +335,20 @@ def plane_wcc(
         t_new = 0.5 * (t[:-1] + t[1:])[bad]
         states, gaps_new = loop_states(system, n_occ, plane.kpoints(t_new, n_k))
         wcc_new = loop_wcc(states, system.positions, loop)
-        min_gap = min(min_gap, float(gaps_new.min()))
+        if gaps_new.min() < min_gap:
+            min_gap, min_gap_k = _smallest_gap(plane, t_new, n_k, gaps_new)
         order = np.argsort(np.concatenate([t, t_new]))
         t = np.concatenate([t, t_new])[order]
         wcc = np.concatenate([wcc, wcc_new])[order]
-    return PlaneWCC(plane=plane, t=t, wcc=wcc, n_k=n_k, min_gap_eV=min_gap, converged=converged)
+    return PlaneWCC(plane, t, wcc, n_k, min_gap, converged, min_gap_k)
+
+
+def _smallest_gap(
+    plane: Plane, t: np.ndarray, n_k: int, gaps: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Return the smallest of the loop gaps ``[n_t, n_k]`` (eV) and its fractional k ``[3]``."""
+    line, point = np.unravel_index(int(gaps.argmin()), gaps.shape)
+    return float(gaps[line, point]), plane.kpoints(t[line : line + 1], n_k)[0, point]
 
 
 def _bad_intervals(wcc: np.ndarray, move_tol: float, gap_tol: float) -> np.ndarray:
@@ -393,12 +405,15 @@ class WilsonZ2:
         Smallest direct gap on any loop, eV.
     flags
         ``"wcc_not_converged"``, ``"wcc_not_kramers_paired"`` where they apply.
+    min_gap_k
+        Fractional k of that smallest gap, ``[3]``.
     """
 
     z2: list[int]
     planes: dict[str, PlaneWCC]
     min_gap_eV: float
     flags: list[str] = field(default_factory=list)
+    min_gap_k: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
 def wilson_z2(
@@ -443,9 +458,11 @@ def wilson_z2(
         flags.append("wcc_not_converged")
     if max(p.kramers_error() for p in planes.values()) > kramers_tol:
         flags.append("wcc_not_kramers_paired")
+    closest = min(planes.values(), key=lambda p: p.min_gap_eV)
     return WilsonZ2(
         z2=z2,
         planes=planes,
-        min_gap_eV=min(p.min_gap_eV for p in planes.values()),
+        min_gap_eV=closest.min_gap_eV,
         flags=flags,
+        min_gap_k=closest.min_gap_k,
     )

@@ -10,7 +10,9 @@ or error document per structure.
 
 What is computed, per material
 ------------------------------
-* gaps on a Gamma-centred grid with and without SOC (direct and indirect);
+* gaps with and without SOC (direct and indirect) by the one gap definition,
+  :func:`~socscreen.analysis.gaps.band_gap` (grid, band path and refinement; the
+  Z2 route's loops add the k where they find the gap closed);
 * Z2 indices by ``settings.z2_route``, with and without SOC: by default (``"screening"``)
   Fu-Kane parities when the Hamiltonian has an inversion centre (milliseconds) and Wilson
   loops otherwise; ``"auto"`` adds the Wilson cross-check for centrosymmetric crystals
@@ -55,7 +57,7 @@ from socscreen.analysis import (
     soc_band_inversion,
     z2_invariants,
 )
-from socscreen.analysis.bands import GapResult
+from socscreen.analysis.gaps import GapResult
 from socscreen.analysis.topology import Route, Z2Result
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.batch import (
@@ -219,16 +221,17 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> Analysi
     if ham.meta.get("uncorrected_elements"):  # H(0) alone: the correction never saw them
         flags.append("uncorrected_elements")
     gap_on, gap_off = band_gap(ham, soc=True), band_gap(ham, soc=False)
-    if gap_on.kind != "insulator":
-        flags.append(gap_on.kind)
-    elif gap_on.indirect_gap_eV < settings.min_gap:
-        flags.append("gapless")
-
     inversion, _ = hamiltonian_inversion(LowdinBloch(ham))
     centrosymmetric = inversion is not None
     route = _route(settings, centrosymmetric)
     z2_on = z2_invariants(ham, route=route, soc=True, gap=gap_on)
     z2_off = z2_invariants(ham, route=route, soc=False, gap=gap_off)
+    # a closing the Z2 route's loops found replaces the gap (then a metal)
+    gap_on, gap_off = z2_on.band_gap or gap_on, z2_off.band_gap or gap_off
+    if gap_on.kind != "insulator":
+        flags.append(gap_on.kind)
+    elif gap_on.indirect_gap_eV < settings.min_gap:
+        flags.append("gapless")
     flags += [f"z2_{f}" for f in z2_on.flags if f not in {"metal", "semimetal"}]
     if z2_on.dimension == 2:
         flags.append("two_dimensional")

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from jobflow import Maker
 
-from socscreen.analysis.bands import band_gap, band_structure
+from socscreen.analysis.bands import band_structure
 from socscreen.analysis.bloch import monkhorst_pack, periodic_axes, trim_points
 from socscreen.analysis.comparison import compare_hamiltonians, z2_agree
+from socscreen.analysis.gaps import band_gap
 from socscreen.analysis.topology import z2_invariants
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.reference import compute_gpaw_reference
@@ -47,7 +48,8 @@ from socscreen.stores.training_data import write_training_file
 from socscreen.stores.validations import save_training_record
 
 if TYPE_CHECKING:
-    from socscreen.analysis.bands import BandStructure, GapResult
+    from socscreen.analysis.bands import BandStructure
+    from socscreen.analysis.gaps import GapResult
     from socscreen.hamiltonian import Hamiltonian
 
 __all__ = ["DEFAULT_WINDOW", "GPAWValidationMaker", "comparison_kpoints", "validate_with_gpaw"]

@@ -24,8 +24,8 @@ from atomate2 import SETTINGS as ATOMATE2_SETTINGS
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Kpoints
 
-from socscreen.analysis.bands import structure_path
 from socscreen.analysis.bloch import trim_points
+from socscreen.analysis.kpath import structure_path
 
 __all__ = [
     "band_path_kpoints",

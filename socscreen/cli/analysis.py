@@ -72,13 +72,18 @@ def bands(
     ] = "setyawan_curtarolo",
     window: Annotated[float, typer.Option(help="Plot window +- around the VBM (eV).")] = 3.0,
 ) -> None:
-    """Band structure along the standard path, gap on a k-grid and spin splitting, as JSON."""
-    from socscreen.analysis.bands import band_gap, band_structure
+    """Band structure along the standard path, the gap and spin splitting, as JSON.
+
+    The gap is the one every command reports (grid, path and refinement; its ``sampling``
+    says which k), whatever ``--path-type`` the plot follows.
+    """
+    from socscreen.analysis.bands import band_structure
+    from socscreen.analysis.gaps import band_gap
     from socscreen.analysis.plots import plot_bands
 
     ham = _load(file)
     structure = band_structure(ham, soc=soc, path_type=path_type)
-    gap = band_gap(ham, soc=soc, extra_k=structure.path.kpoints)
+    gap = band_gap(ham, soc=soc)
     if png is not None:
         plot_bands(structure, png, window_eV=(-window, window), title=file.stem)
     out = {

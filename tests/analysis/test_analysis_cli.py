@@ -59,7 +59,7 @@ def test_bands_of_a_conventional_cell_follow_its_own_path(silicon, tmp_path):
     """An 8-atom cubic Si cell: no standard-cell mapping, so the Latimer-Munro path; same gap."""
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from socscreen.analysis.bands import band_gap
+    from socscreen.analysis.gaps import band_gap
     from socscreen.model.predictors import predict_hamiltonian
 
     conventional = SpacegroupAnalyzer(silicon.structure).get_conventional_standard_structure()

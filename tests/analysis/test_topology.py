@@ -56,9 +56,9 @@ def test_bi2se3_is_a_strong_topological_insulator_by_both_routes(bi2se3_z2):
     assert bi2se3_z2.z2_parity == bi2se3_z2.z2_wilson == [1, 0, 0, 0]
     assert bi2se3_z2.routes_agree
     assert bi2se3_z2.n_occupied == 48
-    # szp(dzp) PBE: bands overlap slightly (-0.07 eV) but never touch
+    # szp(dzp) PBE: bands overlap (-0.15 eV, off the high-symmetry lines) but never touch
     assert bi2se3_z2.flags == ["semimetal"]
-    assert -0.1 < bi2se3_z2.gap_eV < 0 and bi2se3_z2.direct_gap_eV > 0.1
+    assert -0.16 < bi2se3_z2.gap_eV < -0.13 and bi2se3_z2.direct_gap_eV > 0.08
     assert bi2se3_z2.min_loop_gap_eV > 0.1
     assert bi2se3_z2.inversion_error_eV < 1e-9
     assert set(bi2se3_z2.timings) >= {"gap", "parity", "wilson", "total"}

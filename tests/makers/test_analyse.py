@@ -24,7 +24,7 @@ def test_bi2se3_is_a_strong_ti_inverted_by_soc(bi2se3):
     # centrosymmetric: Kramers pairs stay degenerate, no Berry curvature to report
     assert fields.spin_splitting_max < 1e-6 and fields.spin_splitting_k is None
     assert fields.berry is None
-    # szp(dzp) Bi2Se3 bands overlap by 0.07 eV without touching: a Z2 but no gap
+    # szp(dzp) Bi2Se3 bands overlap by 0.15 eV without touching: a Z2 but no gap
     assert "semimetal" in fields.flags
     assert fields.gaps.indirect_no_soc == pytest.approx(0.171, abs=0.01)
 

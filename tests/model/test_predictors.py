@@ -7,7 +7,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
-from socscreen.analysis.bands import band_gap
+from socscreen.analysis.gaps import band_gap
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.predictors import predict_hamiltonian, prediction_version
