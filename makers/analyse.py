@@ -6,7 +6,8 @@
 :func:`analyse_structure` joins them with the ingested record; :class:`AnalyseBatchMaker`
 is the analyse job of a batch: it receives the predict job's output (Hamiltonians from the
 ``data`` store, prediction failures) through its output reference and writes one result
-or error document per structure.
+or error document per structure, each with its verdict (class, candidate decision and
+reason, :func:`~socscreen.stores.verdicts.judge_result`).
 
 What is computed, per material
 ------------------------------
@@ -85,6 +86,7 @@ from socscreen.stores.schemas.campaign import (
     TimingsDocument,
     Z2Document,
 )
+from socscreen.stores.verdicts import judge_result
 
 __all__ = [
     "CONFIDENT_GAP_EV",
@@ -156,17 +158,25 @@ def _z2_document(on: Z2Result, off: Z2Result) -> Z2Document | None:
 
 
 def _gaps_document(on: GapResult, off: GapResult) -> GapsDocument:
-    def clip(gap: float, kind: str) -> float:
-        return max(gap, 0.0) if kind == "insulator" else 0.0
+    """Return the stored gaps (eV): 0 where none; a semimetal keeps its open direct gap."""
 
+    def gaps(result: GapResult) -> tuple[float, float]:
+        direct = 0.0 if result.kind == "metal" else max(result.direct_gap_eV, 0.0)
+        indirect = max(result.indirect_gap_eV, 0.0) if result.kind == "insulator" else 0.0
+        return direct, indirect
+
+    (direct, indirect), (direct_off, indirect_off) = gaps(on), gaps(off)
     return GapsDocument(
-        direct=clip(on.direct_gap_eV, on.kind),
-        indirect=clip(on.indirect_gap_eV, on.kind),
-        direct_no_soc=clip(off.direct_gap_eV, off.kind),
-        indirect_no_soc=clip(off.indirect_gap_eV, off.kind),
+        direct=direct,
+        indirect=indirect,
+        direct_no_soc=direct_off,
+        indirect_no_soc=indirect_off,
         k_direct=on.k_direct,
         k_vbm=on.k_vbm,
         k_cbm=on.k_cbm,
+        kind=on.kind,
+        band_overlap=None if on.kind == "metal" else max(-on.indirect_gap_eV, 0.0),
+        sampling=on.sampling,
     )
 
 
@@ -357,6 +367,7 @@ class AnalyseBatchMaker(Maker):
                     doc = self._analyse(record, prediction, settings)
                 else:
                     doc = _prediction_error(record, failures.get(record.material_id))
+                doc = doc.model_copy(update={"verdict": judge_result(doc, settings.min_gap)})
                 save_results(results, [doc])
                 n_failed += doc.error is not None
         return BatchSummary(

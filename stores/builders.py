@@ -13,7 +13,8 @@ from typing import Any
 
 from maggma.core import Builder, Store
 
-from socscreen.stores.schemas.campaign import CandidateDocument, MaterialResultDocument, z2_label
+from socscreen.stores.schemas.campaign import CandidateDocument, MaterialResultDocument
+from socscreen.stores.verdicts import judge_result
 
 __all__ = [
     "DEFAULT_MIN_GAP",
@@ -33,36 +34,31 @@ Criterion = Callable[[MaterialResultDocument, float], CandidateDocument | None]
 def select_candidates(
     doc: MaterialResultDocument | dict[str, Any], min_gap: float = DEFAULT_MIN_GAP
 ) -> CandidateDocument | None:
-    """Select a result as a topological-insulator candidate.
+    """Select a result as a candidate by its verdict (:func:`.verdicts.judge_result`).
 
-    A result is selected when it has no error, its Z2 invariants make it a strong or a
-    weak topological insulator (a 2D sheet: a quantum spin Hall insulator), and its
-    fundamental gap with SOC is at least ``min_gap`` (a topological insulator needs a
-    bulk gap; gapless results cannot be classified).
+    Topological insulators (Z2 != 0 with a gap of at least ``min_gap``; a 2D sheet: a
+    quantum spin Hall insulator) and topological semimetals (Z2 != 0, the direct gap
+    open at every k, but the bands overlap or the gap is below ``min_gap``) are selected.
 
     Parameters
     ----------
     doc
         A result document (or its stored dict).
     min_gap
-        Smallest fundamental gap with SOC (eV).
+        Smallest fundamental gap with SOC that counts as a gap (eV).
 
     Returns
     -------
     CandidateDocument or None
-        The candidate with the reasons of its selection, or ``None``.
+        The candidate with the reasons of its selection (the verdict's reason first),
+        or ``None``.
     """
     if not isinstance(doc, MaterialResultDocument):
         doc = MaterialResultDocument.model_validate(doc)
-    if doc.error is not None or doc.z2 is None or doc.z2.classification == "trivial":
+    verdict = judge_result(doc, min_gap)
+    if not verdict.candidate:
         return None
-    if doc.gap_eV is None or doc.gap_eV < min_gap:
-        return None
-    kind = "quantum spin Hall" if doc.z2.classification == "qsh" else doc.z2.classification
-    reasons = [
-        f"{kind} topological insulator, Z2 = {z2_label(doc.z2.z2)} ({doc.z2.route})",
-        f"gap {doc.gap_eV:.3f} eV >= {min_gap:g} eV",
-    ]
+    reasons = [verdict.reason]
     if doc.flags:
         reasons.append(f"flags: {', '.join(doc.flags)}")
     return CandidateDocument(

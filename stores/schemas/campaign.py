@@ -22,17 +22,28 @@ __all__ = [
     "CandidateDocument",
     "ErrorDocument",
     "GapsDocument",
+    "MaterialClass",
     "MaterialResultDocument",
     "SourceInfo",
     "StructureFilter",
     "StructureRecord",
     "TimingsDocument",
     "TopologyClass",
+    "VerdictDocument",
     "Z2Document",
     "classify_z2",
 ]
 
 TopologyClass = Literal["strong", "weak", "trivial", "qsh"]
+MaterialClass = Literal[
+    "topological_insulator",
+    "topological_semimetal",
+    "trivial_insulator",
+    "trivial_semimetal",
+    "metal",
+    "undetermined",
+    "failed",
+]
 Stage = Literal["ingest", "predict", "analysis"]
 
 
@@ -327,6 +338,23 @@ class GapsDocument(BaseModel):
         max_length=3,
         description="k of the conduction-band minimum (fractional).",
     )
+    kind: Literal["insulator", "semimetal", "metal"] | None = Field(
+        None,
+        description="With SOC: 'insulator' (indirect gap open), 'semimetal' (bands overlap "
+        "in energy but the direct gap is open at every k, so Z2 is defined) or 'metal' "
+        "(the direct gap closes, or an odd electron count).",
+    )
+    band_overlap: float | None = Field(
+        None,
+        ge=0.0,
+        description="How far the valence maximum lies above the conduction minimum with "
+        "SOC (eV): > 0 for a semimetal, 0 with a gap, None for a metal.",
+    )
+    sampling: str | None = Field(
+        None,
+        description="The k-points the gaps were taken over (socscreen.analysis.gaps): "
+        "Gamma-centred grid, band path and refined extrema.",
+    )
 
 
 class BerryCurvatureDocument(BaseModel):
@@ -357,6 +385,29 @@ class TimingsDocument(BaseModel):
     predict: float | None = Field(None, ge=0.0, description="Model prediction (s).")
     analysis: float | None = Field(None, ge=0.0, description="Analysis (s).")
     total: float | None = Field(None, ge=0.0, description="Whole processing (s).")
+
+
+class VerdictDocument(BaseModel):
+    """What a result means: its class and whether it is a candidate, with the reason."""
+
+    material_class: MaterialClass = Field(
+        description="topological_insulator (Z2 != 0, gap >= the campaign's min_gap), "
+        "topological_semimetal (Z2 != 0, direct gap open at every k but no usable "
+        "indirect gap: bands overlap or the gap is below min_gap), trivial_insulator, "
+        "trivial_semimetal, metal (the direct gap closes: no Z2), undetermined (gapped "
+        "but no Z2 index) or failed (an error)."
+    )
+    candidate: bool = Field(description="Selected for follow-up (topological classes).")
+    reason: str = Field(description="One line saying why, with the numbers (eV).")
+
+    @classmethod
+    def from_error(cls, error: ErrorDocument) -> VerdictDocument:
+        """Return the verdict of a result that failed: its stage and reason."""
+        return cls(
+            material_class="failed",
+            candidate=False,
+            reason=f"not a candidate: {error.stage} failed: {error.reason}",
+        )
 
 
 class MaterialResultDocument(BaseModel):
@@ -395,6 +446,9 @@ class MaterialResultDocument(BaseModel):
         description="Warnings for follow-up, e.g. 'gapless', 'z2_routes_disagree', 'error'.",
     )
     error: ErrorDocument | None = Field(None, description="Why processing failed, if it did.")
+    verdict: VerdictDocument | None = Field(
+        None, description="Class and candidate decision with its one-line reason."
+    )
     model_version: str | None = Field(
         None,
         description="Version label of what predicted H: the checkpoint's "
@@ -417,6 +471,8 @@ class MaterialResultDocument(BaseModel):
             self.gap_eV = self.gaps.indirect
         if self.error is not None and "error" not in self.flags:
             self.flags.append("error")
+        if self.error is not None and self.verdict is None:
+            self.verdict = VerdictDocument.from_error(self.error)
         return self
 
     @classmethod

@@ -7,7 +7,8 @@ import pytest
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.analyse import analyse_hamiltonian, analyse_structure
 from socscreen.makers.ingest import RawStructure, to_record
-from socscreen.stores.schemas.campaign import CampaignSettings, SourceInfo
+from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument, SourceInfo
+from socscreen.stores.verdicts import judge_result
 
 SETTINGS = CampaignSettings()
 
@@ -27,6 +28,20 @@ def test_bi2se3_is_a_strong_ti_inverted_by_soc(bi2se3):
     # szp(dzp) Bi2Se3 bands overlap by 0.15 eV without touching: a Z2 but no gap
     assert "semimetal" in fields.flags
     assert fields.gaps.indirect_no_soc == pytest.approx(0.171, abs=0.01)
+    assert fields.gaps.kind == "semimetal" and fields.gaps.indirect == 0.0
+    assert fields.gaps.band_overlap == pytest.approx(0.147, abs=0.005)
+    assert fields.gaps.direct == pytest.approx(0.089, abs=0.005)  # open at every k
+    # a topological semimetal: a candidate of its own, the reason with its numbers
+    doc = MaterialResultDocument(
+        material_id="bi2se3", campaign="unit", **fields.model_dump(exclude={"seconds"})
+    )
+    verdict = judge_result(doc, SETTINGS.min_gap)
+    assert verdict.material_class == "topological_semimetal" and verdict.candidate
+    gaps = fields.gaps
+    assert verdict.reason == (
+        "candidate: strong topological semimetal, Z2 = (1;000) by parity, direct gap >= "
+        f"{gaps.direct:.3f} eV at every k, bands overlap by {gaps.band_overlap:.3f} eV"
+    )
 
 
 @pytest.mark.parametrize(("route", "agree"), [("screening", None), ("auto", True)])

@@ -14,6 +14,7 @@ from socscreen.stores.schemas.campaign import (
     Z2Document,
     classify_z2,
 )
+from socscreen.stores.verdicts import judge_result
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,9 @@ def test_select_candidates_strong_and_weak_with_gap():
     strong = select_candidates(result(z2=(1, 0, 0, 0), gap=0.3))
     assert strong is not None
     assert strong.z2.classification == "strong" and strong.gap_eV == 0.3
-    assert strong.reasons[0].startswith("strong topological insulator, Z2 = (1;000)")
+    assert strong.reasons[0] == (
+        "candidate: strong topological insulator, Z2 = (1;000) by parity, gap 0.300 eV >= 0.01 eV"
+    )
     weak = select_candidates(result(z2=(0, 0, 0, 1), gap=0.05, flags=["z2_routes_disagree"]))
     assert weak is not None and "flags: z2_routes_disagree" in weak.reasons
     assert select_candidates(result(z2=(1, 0, 0, 0), gap=0.3).model_dump()) is not None
@@ -87,10 +90,57 @@ def test_select_candidates_rejects(doc):
     assert select_candidates(doc) is None
 
 
+def semimetal(z2, overlap, direct=0.09, **kwargs) -> MaterialResultDocument:
+    """A result whose bands overlap by ``overlap`` eV with the direct gap open everywhere."""
+    gaps = GapsDocument(direct=direct, indirect=0.0, kind="semimetal", band_overlap=overlap)
+    return result(z2=z2, flags=["semimetal"], **kwargs).model_copy(
+        update={"gaps": gaps, "gap_eV": 0.0}
+    )
+
+
+@pytest.mark.parametrize(
+    ("doc", "material_class", "candidate", "reason"),
+    [
+        (semimetal((1, 0, 0, 0), 0.147), "topological_semimetal", True,
+         "candidate: strong topological semimetal, Z2 = (1;000) by parity, "
+         "direct gap >= 0.090 eV at every k, bands overlap by 0.147 eV"),
+        (result(z2=(1, 0, 0, 0), gap=0.004, flags=["gapless"]), "topological_semimetal", True,
+         "candidate: strong topological semimetal, Z2 = (1;000) by parity, "
+         "direct gap >= 0.054 eV at every k, gap 0.004 eV < 0.01 eV"),
+        (semimetal((0, 0, 0, 0), 0.2), "trivial_semimetal", False,
+         "not a candidate: trivial semimetal, Z2 = (0;000) by parity, "
+         "direct gap >= 0.090 eV at every k, bands overlap by 0.200 eV"),
+        (result(z2=(0, 0, 0, 0), gap=1.1), "trivial_insulator", False,
+         "not a candidate: trivial insulator, Z2 = (0;000) by parity, gap 1.100 eV >= 0.01 eV"),
+        (result(gap=0.3, flags=["z2_wcc_not_converged"]), "undetermined", False,
+         "not a candidate: undetermined, no Z2 index, z2_wcc_not_converged"),
+        (result(flags=["metal"]).model_copy(
+            update={"gaps": GapsDocument(direct=0.0, indirect=0.0, kind="metal",
+                                         k_direct=[-0.044, -0.044, -0.044])}),
+         "metal", False,
+         "not a candidate: metal, the bands cross near k = (-0.044, -0.044, -0.044): "
+         "no gap, no Z2"),
+        (result(error=ErrorDocument(stage="predict", reason="element U unknown")), "failed",
+         False, "not a candidate: predict failed: element U unknown"),
+    ],
+    ids=["Bi2Se3-overlap", "Sb2Te3-tiny-gap", "trivial-semimetal", "trivial-insulator",
+         "no-z2", "HgTe-crossing", "failed"],
+)  # fmt: skip
+def test_every_result_has_one_verdict_with_its_reason(doc, material_class, candidate, reason):
+    verdict = judge_result(doc, min_gap=0.01)
+    assert (verdict.material_class, verdict.candidate) == (material_class, candidate)
+    assert verdict.reason == reason
+    assert (select_candidates(doc) is not None) is candidate
+    if doc.error is not None:  # a failed result carries its verdict from the start
+        assert doc.verdict == verdict
+
+
 def test_select_candidates_threshold():
+    """Below min_gap a topological insulator is a topological semimetal: still a candidate."""
     doc = result(z2=(1, 0, 0, 0), gap=0.02)
-    assert select_candidates(doc, min_gap=0.01) is not None
-    assert select_candidates(doc, min_gap=0.05) is None
+    assert judge_result(doc, min_gap=0.01).material_class == "topological_insulator"
+    assert judge_result(doc, min_gap=0.05).material_class == "topological_semimetal"
+    assert "gap 0.020 eV < 0.05 eV" in select_candidates(doc, min_gap=0.05).reasons[0]
 
 
 @pytest.mark.parametrize(
