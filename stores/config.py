@@ -273,11 +273,13 @@ class DatabaseConfig:
         """Build a FireWorks LaunchPad on the same database, initialising a fresh one.
 
         A database FireWorks never used gets its id counters and indexes (what
-        ``lpad reset`` does, without deleting anything); existing counters are kept.
+        ``lpad reset`` does, without deleting anything); existing counters are kept. Its
+        logger prints warnings only: commands say themselves what they did, without
+        FireWorks' INFO lines ("Added a workflow", "Performing db tune-up").
         """
         from fireworks import LaunchPad
 
-        launchpad = LaunchPad.from_dict(self.launchpad_spec())
+        launchpad = LaunchPad.from_dict({**self.launchpad_spec(), "strm_lvl": "WARNING"})
         if launchpad.fw_id_assigner.count_documents({}) == 0:
             launchpad.fw_id_assigner.find_one_and_update(
                 {}, {"$setOnInsert": {"next_fw_id": 1, "next_launch_id": 1}}, upsert=True

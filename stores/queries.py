@@ -131,6 +131,7 @@ def results_query(
     elements: Sequence[str] = (),
     flags: Sequence[str] = (),
     failed: bool | None = None,
+    material_class: str | None = None,
 ) -> dict[str, Any]:
     """MongoDB criteria for result documents.
 
@@ -148,6 +149,9 @@ def results_query(
         Flags that must all be set.
     failed
         Only results with (``True``) or without (``False``) an error.
+    material_class
+        The verdict's class, e.g. ``"topological_semimetal"`` (see
+        :mod:`socscreen.stores.verdicts`).
     """
     query: dict[str, Any] = {}
     if campaign:
@@ -165,6 +169,8 @@ def results_query(
         query["flags"] = {"$all": list(flags)}
     if failed is not None:
         query["error"] = {"$ne": None} if failed else None
+    if material_class:
+        query["verdict.material_class"] = material_class
     return query
 
 

@@ -27,7 +27,7 @@ from socscreen.stores.schemas.campaign import (
     z2_label,
 )
 
-__all__ = ["CANDIDATE_CLASSES", "FLAG_MEANINGS", "explain_flag", "judge_result"]
+__all__ = ["CANDIDATE_CLASSES", "FLAG_MEANINGS", "explain_flag", "judge_result", "signed_gap"]
 
 #: Classes selected as candidates.
 CANDIDATE_CLASSES: frozenset[MaterialClass] = frozenset(
@@ -59,6 +59,19 @@ FLAG_MEANINGS: dict[str, str] = {
 def explain_flag(flag: str) -> str:
     """Return the one-line meaning of a flag (flags of other stages are named as such)."""
     return FLAG_MEANINGS.get(flag, "set by another stage (see its documentation)")
+
+
+def signed_gap(doc: MaterialResultDocument) -> float | None:
+    """CBM - VBM with SOC (eV): the gap, minus the band overlap; ``None`` without a gap.
+
+    ``None`` for a metal, a failed result and a result without gaps.
+    """
+    kind = _kind(doc)
+    if doc.error is not None or kind in ("metal", None):
+        return None
+    if kind == "semimetal" and doc.gaps is not None and doc.gaps.band_overlap:
+        return -doc.gaps.band_overlap
+    return doc.gap_eV
 
 
 def _kind(doc: MaterialResultDocument) -> str | None:

@@ -6,7 +6,10 @@ validations (:func:`validation_statistics`), draws the figures (matplotlib PNGs 
 as base64) and writes one HTML file with no external resources:
 
 * campaign summary (counts, Z2 classes, model versions);
-* candidates table (id, formula, Z2, gap, confidence, flags, validation outcome);
+* candidates table (id, formula, Z2, class, gap, confidence, flags, validation outcome);
+* every result and every failure, each in a collapsible section: class, gap, flags and
+  the verdict's one-line reason; the stage and reason of each failure; what each flag
+  means;
 * validation agreement: Z2 agreement rate, band-MAE statistics and distribution,
   predicted vs DFT gap scatter, one row per validation;
 * band thumbnails of candidates and validated materials: predicted bands (the Hamiltonian
@@ -40,9 +43,11 @@ from socscreen.stores.schemas.campaign import (
     CampaignSummaryDocument,
     CandidateDocument,
     MaterialResultDocument,
+    VerdictDocument,
     z2_label,
 )
 from socscreen.stores.schemas.validation import ValidationDocument
+from socscreen.stores.verdicts import explain_flag, judge_result, signed_gap
 
 __all__ = [
     "ReportData",
@@ -237,6 +242,8 @@ th { background: #f2f4f7; } tr:nth-child(even) td { background: #fafbfc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .ok { color: #1a7f37; font-weight: 600; } .bad { color: #c62828; font-weight: 600; }
 .muted { color: #888; }
+details { margin-top: 1.6em; } summary { cursor: pointer; }
+summary h2 { display: inline; border: none; }
 .cards { display: flex; flex-wrap: wrap; gap: 0.8em; margin: 0.6em 0; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 0.5em 0.9em; min-width: 8em; }
 .card .value { font-size: 1.4em; font-weight: 600; } .card .label { color: #666; font-size: 0.8em; }
@@ -331,6 +338,17 @@ def _summary_section(data: ReportData) -> str:
     return f"<h2>Campaign summary</h2>{cards}{_table([], rows)}"
 
 
+def _verdict(data: ReportData, result: MaterialResultDocument) -> VerdictDocument:
+    """Return a result's stored verdict (judged now for results stored before verdicts)."""
+    return result.verdict or judge_result(result, data.summary.settings.min_gap)
+
+
+def _class(data: ReportData, result: MaterialResultDocument | None) -> str:
+    if result is None:
+        return ""
+    return _verdict(data, result).material_class.replace("_", " ")
+
+
 def _candidates_section(data: ReportData) -> str:
     if not data.candidates:
         return "<h2>Candidates</h2><p>No topological candidates in this campaign.</p>"
@@ -345,7 +363,7 @@ def _candidates_section(data: ReportData) -> str:
                 _e(c.material_id),
                 _e(c.reduced_formula or c.formula),
                 _z2(c.z2.z2 if c.z2 else None),
-                _e(c.z2.classification if c.z2 else ""),
+                _e(_class(data, result)),
                 _num(c.gap_eV),
                 _num(result.confidence if result else None, 2),
                 _e(", ".join(result.flags) if result else ""),
@@ -356,6 +374,51 @@ def _candidates_section(data: ReportData) -> str:
     headers = ["id", "formula", "Z2", "class", "gap (eV)", "confidence", "flags",
                "DFT Z2 agrees", "band MAE (eV)"]  # fmt: skip
     return f"<h2>Candidates ({len(rows)})</h2>" + _table(headers, rows, numeric={4, 5, 8})
+
+
+def _results_section(data: ReportData) -> str:
+    """Every result without an error (collapsible): class, gap, flags and the reason."""
+    done = [r for r in data.results if r.error is None]
+    rows = [
+        [
+            _e(r.material_id),
+            _e(r.reduced_formula or r.formula),
+            _z2(r.z2.z2 if r.z2 else None),
+            _e(_class(data, r)),
+            f'<span title="{_e(r.gaps.sampling if r.gaps else "")}">{_num(signed_gap(r))}</span>',
+            _num(r.confidence, 2),
+            _e(", ".join(r.flags)),
+            _e(_verdict(data, r).reason),
+        ]
+        for r in done
+    ]
+    headers = ["id", "formula", "Z2", "class", "gap (eV)", "confidence", "flags", "decision"]
+    flags = sorted({f for r in data.results for f in r.flags})
+    legend = "".join(f"<li><code>{_e(f)}</code>: {_e(explain_flag(f))}</li>" for f in flags)
+    note = (
+        '<p class="meta">gap = CBM − VBM with spin-orbit coupling (eV; negative: the bands '
+        "overlap, a semimetal; empty: a metal), over a Γ-centred grid, the band path and "
+        "refined extrema (hover a gap for its k sampling).</p>"
+    )
+    return (
+        f"<details open><summary><h2>All results ({len(done)})</h2></summary>"
+        + _table(headers, rows, numeric={4, 5})
+        + note
+        + (f"<p>Flags:</p><ul>{legend}</ul>" if legend else "")
+        + "</details>"
+    )
+
+
+def _failures_section(data: ReportData) -> str:
+    """Every result with an error (collapsible): the stage that failed and why."""
+    failed = [r for r in data.results if r.error is not None]
+    rows = [
+        [_e(r.material_id), _e(r.reduced_formula or r.formula), _e(r.error.stage),
+         _e(r.error.reason)]
+        for r in failed
+    ]  # fmt: skip
+    body = _table(["id", "formula", "stage", "reason"], rows) if rows else "<p>None.</p>"
+    return f"<details><summary><h2>Failures ({len(failed)})</h2></summary>{body}</details>"
 
 
 def _validation_section(data: ReportData, stats: ValidationStatistics) -> str:
@@ -465,6 +528,8 @@ def render_report(data: ReportData, thumbnails: dict[str, bytes] | None = None) 
         f'<p class="meta">socscreen {_e(__version__)} · generated {created}</p>'
         + _summary_section(data)
         + _candidates_section(data)
+        + _results_section(data)
+        + _failures_section(data)
         + _validation_section(data, stats)
         + _thumbnail_section(data, thumbnails or {})
         + "</body></html>"

@@ -25,6 +25,7 @@ from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
     CampaignSummaryDocument,
     CandidateDocument,
+    ErrorDocument,
     GapsDocument,
     MaterialResultDocument,
     Z2Document,
@@ -35,6 +36,7 @@ from socscreen.stores.schemas.validation import (
     validation_id,
 )
 from socscreen.stores.validations import save_validation
+from socscreen.stores.verdicts import judge_result
 from socscreen.workflows.report import (
     PDF_BROWSERS,
     load_report_data,
@@ -172,9 +174,10 @@ def test_report_page_has_tables_and_embedded_figures(db, campaign, tmp_path):
     path = write_report(db, "demo", tmp_path / "out" / "report.html")
     page = Page()
     page.feed(path.read_text())
-    assert page.headings[:3] == ["Campaign summary", "Candidates (1)", "Validation against DFT"]
+    assert page.headings[:5] == ["Campaign summary", "Candidates (1)", "All results (2)",
+                                 "Failures (0)", "Validation against DFT"]  # fmt: skip
     first_cells = [row[0] for row in page.rows if row]
-    assert first_cells.count("bi2se3") == 2 and first_cells.count("si") == 1
+    assert first_cells.count("bi2se3") == 3 and first_cells.count("si") == 2
     candidate_row = next(r for r in page.rows if r and r[0] == "bi2se3" and "(1;000)" in r)
     assert "0.200" in candidate_row
     for v in campaign:
@@ -186,6 +189,23 @@ def test_report_page_has_tables_and_embedded_figures(db, campaign, tmp_path):
         assert src.startswith(PNG)
         assert base64.b64decode(src[len(PNG) :])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in path.read_text() and "https://" not in path.read_text()
+
+
+def test_report_lists_every_result_and_failure_in_collapsible_sections(db, campaign):
+    data = load_report_data(db, "demo")
+    error = ErrorDocument(stage="ingest", reason="unreadable CIF: line 7")
+    data.results.append(MaterialResultDocument(material_id="bad", campaign="demo", error=error))
+    page_text = render_report(data)
+    page = Page()
+    page.feed(page_text)
+    assert {"All results (2)", "Failures (1)"} <= set(page.headings)
+    assert page_text.count("<details") == 2 and page_text.count("<summary>") == 2
+    assert ["bad", "", "ingest", "unreadable CIF: line 7"] in page.rows
+    si = next(r for r in page.rows if r and r[0] == "si" and len(r) == 8)  # all results
+    assert si[3] == "trivial insulator" and float(si[4]) > 0.5
+    assert si[7].startswith("not a candidate: trivial insulator, Z2 = (0;000) by parity")
+    bi2se3 = next(r for r in page.rows if r and r[0] == "bi2se3" and len(r) == 8)
+    assert bi2se3[7] == judge_result(data.results_by_id["bi2se3"], 0.01).reason
 
 
 def test_report_without_validations_or_thumbnails(db, campaign):
