@@ -7,7 +7,7 @@
 is the analyse job of a batch: it receives the predict job's output (Hamiltonians from the
 ``data`` store, prediction failures) through its output reference and writes one result
 or error document per structure, each with its verdict (class, candidate decision and
-reason, :func:`~socscreen.stores.verdicts.judge_result`).
+reason, :func:`~socscreen.stores.verdicts.with_verdict`).
 
 What is computed, per material
 ------------------------------
@@ -86,7 +86,7 @@ from socscreen.stores.schemas.campaign import (
     TimingsDocument,
     Z2Document,
 )
-from socscreen.stores.verdicts import judge_result
+from socscreen.stores.verdicts import with_verdict
 
 __all__ = [
     "CONFIDENT_GAP_EV",
@@ -367,8 +367,7 @@ class AnalyseBatchMaker(Maker):
                     doc = self._analyse(record, prediction, settings)
                 else:
                     doc = _prediction_error(record, failures.get(record.material_id))
-                doc = doc.model_copy(update={"verdict": judge_result(doc, settings.min_gap)})
-                save_results(results, [doc])
+                save_results(results, [with_verdict(doc, settings.min_gap)])
                 n_failed += doc.error is not None
         return BatchSummary(
             campaign=campaign,

@@ -27,7 +27,14 @@ from socscreen.stores.schemas.campaign import (
     z2_label,
 )
 
-__all__ = ["CANDIDATE_CLASSES", "FLAG_MEANINGS", "explain_flag", "judge_result", "signed_gap"]
+__all__ = [
+    "CANDIDATE_CLASSES",
+    "FLAG_MEANINGS",
+    "explain_flag",
+    "judge_result",
+    "signed_gap",
+    "with_verdict",
+]
 
 #: Classes selected as candidates.
 CANDIDATE_CLASSES: frozenset[MaterialClass] = frozenset(
@@ -59,6 +66,11 @@ FLAG_MEANINGS: dict[str, str] = {
 def explain_flag(flag: str) -> str:
     """Return the one-line meaning of a flag (flags of other stages are named as such)."""
     return FLAG_MEANINGS.get(flag, "set by another stage (see its documentation)")
+
+
+def with_verdict(doc: MaterialResultDocument, min_gap: float) -> MaterialResultDocument:
+    """Return ``doc`` carrying its verdict (:func:`judge_result` with ``min_gap`` in eV)."""
+    return doc.model_copy(update={"verdict": judge_result(doc, min_gap)})
 
 
 def signed_gap(doc: MaterialResultDocument) -> float | None:
