@@ -6,8 +6,12 @@ atoms and cells too large for the model as *error records* (never exceptions); r
 the standardised primitive cell (spglib; GNoME CIFs are conventional cells); give a
 stable id (the source's id, else :func:`content_id` of the standardised cell). Then
 duplicates are merged with pymatgen's ``StructureMatcher`` within each reduced formula,
-keeping the first entry. The readers that produce the entries live in
-:mod:`socscreen.workflows.sources`.
+keeping the first entry, which names every entry merged into it. The readers that
+produce the entries live in :mod:`socscreen.workflows.sources`.
+
+Every entry read ends as exactly one of: a record (usable, or an error record), a merge
+named on its record, a filter rejection (counted per criterion) or a skipped entry that
+is no structure (named with its reason): ``IngestReport.n_read`` is their sum.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from tqdm.auto import tqdm
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,
     ErrorDocument,
+    MergedEntry,
+    SkippedEntry,
     SourceInfo,
     StructureFilter,
     StructureRecord,
@@ -38,6 +44,7 @@ from socscreen.structures import MIN_DISTANCE, check_structure
 __all__ = [
     "DEFAULT_MAX_SITES",
     "IngestReport",
+    "Merge",
     "RawStructure",
     "content_id",
     "deduplicate",
@@ -73,6 +80,9 @@ class RawStructure:
         Decomposition energy given by the source (eV/atom), if any.
     band_gap
         Band gap given by the source (eV), if any.
+    skip
+        Why the entry is no structure and is not read (e.g. ``notes.txt`` in a folder of
+        CIFs); ``None`` for a structure entry.
     """
 
     source: SourceInfo
@@ -83,6 +93,7 @@ class RawStructure:
     nsites: int | None = None
     decomposition_energy: float | None = None
     band_gap: float | None = None
+    skip: str | None = None
 
     def load(self) -> Structure:
         """Parse the structure."""
@@ -104,6 +115,26 @@ class RawStructure:
         return filters.rejects(elements, nsites, self.decomposition_energy, self.band_gap)
 
 
+@dataclass(frozen=True)
+class Merge:
+    """One entry merged into a kept record.
+
+    Attributes
+    ----------
+    entry
+        The merged entry, its own id and why it was merged (also on the keeper's
+        ``merged``).
+    keeper_id
+        Id of the record it was merged into.
+    keeper
+        Where that record came from.
+    """
+
+    entry: MergedEntry
+    keeper_id: str
+    keeper: SourceInfo
+
+
 @dataclass
 class IngestReport:
     """Outcome of ingesting a source.
@@ -113,11 +144,14 @@ class IngestReport:
     records
         Kept records in source order: usable structures and error records.
     n_read
-        Entries read from the source.
+        Entries read from the source; each is exactly one record, merge, filter
+        rejection or skipped entry.
     filtered
         Entries removed by the filter, per criterion.
-    n_duplicates
-        Entries merged into an earlier record as the same crystal.
+    merges
+        Entries merged into a kept record as the same crystal.
+    skipped
+        Entries that are no structure, with the reason.
     seconds
         Wall time (s).
     """
@@ -125,13 +159,19 @@ class IngestReport:
     records: list[StructureRecord] = field(default_factory=list)
     n_read: int = 0
     filtered: Counter = field(default_factory=Counter)
-    n_duplicates: int = 0
+    merges: list[Merge] = field(default_factory=list)
+    skipped: list[SkippedEntry] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def n_filtered(self) -> int:
         """Entries removed by the filter."""
         return sum(self.filtered.values())
+
+    @property
+    def n_duplicates(self) -> int:
+        """Entries merged into a kept record."""
+        return len(self.merges)
 
     @property
     def errors(self) -> list[StructureRecord]:
@@ -142,6 +182,11 @@ class IngestReport:
     def ok(self) -> list[StructureRecord]:
         """Records with a usable structure."""
         return [r for r in self.records if r.error is None]
+
+    @property
+    def n_accounted(self) -> int:
+        """Records + merges + filter rejections + skipped entries (equals ``n_read``)."""
+        return len(self.records) + len(self.merges) + self.n_filtered + len(self.skipped)
 
 
 def standard_primitive(structure: Structure, symprec: float = 0.01) -> Structure:
@@ -302,43 +347,46 @@ def to_record(
 
 
 def deduplicate(
-    records: list[StructureRecord], matcher: StructureMatcher | None = None
-) -> tuple[list[StructureRecord], int]:
+    records: list[StructureRecord],
+    matcher: StructureMatcher | None = None,
+    by_structure: bool = True,
+) -> tuple[list[StructureRecord], list[Merge]]:
     """Merge records of the same crystal, keeping the first of each.
 
-    Records match when their ids are equal or ``matcher`` (default
-    ``StructureMatcher()``) fits them within the same reduced formula. Error records are
-    kept unless their id repeats. The ids of merged records go to the keeper's
-    ``duplicates``.
+    Records match when their ids are equal (always: a campaign holds one record per id)
+    or, with ``by_structure``, when ``matcher`` (default ``StructureMatcher()``) fits
+    them within the same reduced formula. Error records merge only on a repeated id.
+    Each merged entry (its file and id) goes to the keeper's ``merged``.
 
     Returns
     -------
     tuple
-        The kept records in input order and the number merged.
+        The kept records in input order and the merges.
     """
     matcher = matcher or StructureMatcher()
     kept: list[StructureRecord] = []
     by_id: dict[str, StructureRecord] = {}
     by_formula: dict[str, list[tuple[StructureRecord, Structure]]] = defaultdict(list)
-    n_merged = 0
+    merges: list[Merge] = []
     for record in records:
         keeper = by_id.get(record.material_id)
-        if keeper is None and record.ok:
+        reason = "same id"
+        if keeper is None and record.ok and by_structure:
             structure = record.get_structure()
             for candidate, candidate_structure in by_formula[record.reduced_formula]:
                 if matcher.fit(candidate_structure, structure):
-                    keeper = candidate
+                    keeper, reason = candidate, "same crystal"
                     break
             if keeper is None:
                 by_formula[record.reduced_formula].append((record, structure))
-        if keeper is not None:
-            if record.material_id != keeper.material_id:
-                keeper.duplicates.append(record.material_id)
-            n_merged += 1
+        if keeper is None:
+            by_id[record.material_id] = record
+            kept.append(record)
             continue
-        by_id[record.material_id] = record
-        kept.append(record)
-    return kept, n_merged
+        entry = MergedEntry(source=record.source, material_id=record.material_id, reason=reason)
+        keeper.merged.append(entry)
+        merges.append(Merge(entry, keeper.material_id, keeper.source))
+    return kept, merges
 
 
 def ingest(
@@ -361,20 +409,29 @@ def ingest(
     max_sites, supported_elements, symprec
         See :func:`to_record`.
     merge_duplicates
-        Merge entries of the same crystal (:func:`deduplicate`).
+        Merge entries of the same crystal (:func:`deduplicate`); entries of the same id
+        are merged either way.
     progress
-        Show a progress bar.
+        Show a progress bar (on a terminal).
 
     Returns
     -------
     IngestReport
-        Records (usable and error records) and counts; nothing raises per entry.
+        Records (usable and error records), merges, skipped entries and counts; nothing
+        raises per entry.
     """
     t0 = time.perf_counter()
     report = IngestReport()
     records: list[StructureRecord] = []
-    for entry in tqdm(entries, desc="ingest", unit="structure", disable=not progress):
+    # the bar shows on a terminal only, and goes when done (the caller prints a summary)
+    bar = tqdm(
+        entries, desc="ingest", unit="entry", disable=None if progress else True, leave=False
+    )
+    for entry in bar:
         report.n_read += 1
+        if entry.skip is not None:
+            report.skipped.append(SkippedEntry(entry=entry.source.entry or "", reason=entry.skip))
+            continue
         structure = None
         if filters is not None:
             if entry.elements is None:
@@ -388,8 +445,6 @@ def ingest(
                 report.filtered[criterion] += 1
                 continue
         records.append(to_record(entry, structure, max_sites, supported_elements, symprec))
-    if merge_duplicates:
-        records, report.n_duplicates = deduplicate(records)
-    report.records = records
+    report.records, report.merges = deduplicate(records, by_structure=merge_duplicates)
     report.seconds = time.perf_counter() - t0
     return report

@@ -6,9 +6,10 @@ Flow of a campaign (one per submission)::
                               ...                       ├──> summary
                               predict n ──> analyse n ─┘
 
-* ingestion runs at submission (:func:`submit_campaign`): records go to the
-  ``structures`` collection, structures that failed ingestion get an error result at
-  once, and the flow carries only ids (a GNoME dump does not fit in a Firework spec);
+* ingestion runs at submission (:func:`~socscreen.workflows.submission.submit_campaign`,
+  re-exported here): records go to the ``structures`` collection, structures that failed
+  ingestion get an error result at once, and the flow carries only ids (a GNoME dump
+  does not fit in a Firework spec);
 * the fan-out job skips ids already done, splits the rest into batches of
   ``settings.batch_size`` and returns ``Response(replace=Flow(...))`` with a predict and
   an analyse job per batch; FireWorks inserts them before the summary, so workers keep
@@ -31,30 +32,18 @@ predictions and CPU workers with category ``analyse`` the analysis and bookkeepi
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, get_args
 
 from jobflow import Flow, Job, Maker, OnMissing, Response
-from maggma.core import Store
 
 from socscreen.makers.analyse import AnalyseBatchMaker
 from socscreen.makers.batch import campaign_job, job_database
-from socscreen.makers.ingest import IngestReport, ingest
 from socscreen.makers.predict import PredictBatchMaker, expected_prediction_version
 from socscreen.makers.summary import CampaignSummaryMaker
-from socscreen.stores.config import DatabaseConfig
-from socscreen.stores.queries import done_ids, save_records, save_results
-from socscreen.stores.schemas.campaign import (
-    CampaignSettings,
-    CampaignSummaryDocument,
-    MaterialResultDocument,
-    SourceInfo,
-    StructureFilter,
-)
-from socscreen.workflows.sources import open_source
+from socscreen.stores.queries import done_ids
+from socscreen.stores.schemas.campaign import CampaignSettings
+from socscreen.workflows.submission import SubmitReport, submit_campaign
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -198,139 +187,3 @@ class CampaignMaker(Maker):
         summary.name = f"{self.summary_maker.name} {campaign}"
         _configure(summary, "summary", campaign, settings, self.categories, allow_missing=True)
         return Flow([split, summary], output=summary.output, name=f"{self.name} {campaign}")
-
-
-@dataclass
-class SubmitReport:
-    """What a submission did.
-
-    Attributes
-    ----------
-    campaign
-        Campaign name.
-    ingest
-        Ingestion report of the source.
-    n_todo
-        Ingested structures without a finished result (those the workflow processes).
-    fw_id
-        FireWorks id of the workflow's fan-out Firework, ``None`` if nothing was to do.
-    """
-
-    campaign: str
-    ingest: IngestReport
-    n_todo: int
-    fw_id: int | None
-
-
-def submit_campaign(
-    db: DatabaseConfig,
-    source: str | os.PathLike,
-    campaign: str,
-    settings: CampaignSettings | None = None,
-    filters: StructureFilter | None = None,
-    maker: CampaignMaker | None = None,
-    supported_elements: Collection[str] | None = None,
-    merge_duplicates: bool = True,
-    progress: bool = False,
-) -> SubmitReport:
-    """Ingest a structure source into ``campaign`` and submit its flow to FireWorks.
-
-    Resubmitting is safe: records and results are upserted by (campaign, material_id),
-    ids with a finished result are skipped (here and again by the fan-out at run time),
-    and with nothing left to do no workflow is added.
-
-    Parameters
-    ----------
-    db
-        Database of the launchpad and the stores.
-    source
-        GNoME CSV or folder, folder of CIF/POSCAR files, or pymatgen JSON list.
-    campaign
-        Campaign name.
-    settings
-        Campaign settings (default :class:`CampaignSettings`).
-    filters
-        Structure filter.
-    maker
-        Campaign flow maker (its batch makers hold the per-structure functions).
-    supported_elements
-        Elements the model covers; others give an ingestion error (``None``: no check).
-    merge_duplicates
-        Merge entries of the same crystal (``StructureMatcher``, which scales volumes:
-        strained copies of one crystal count as duplicates).
-    progress
-        Show a progress bar while ingesting.
-    """
-    from jobflow.managers.fireworks import flow_to_workflow
-
-    if not campaign or not campaign.strip():
-        raise ValueError("campaign name must not be empty")
-    settings = settings or CampaignSettings()
-    filters = filters or StructureFilter()
-    report = ingest(
-        open_source(source),
-        filters,
-        settings.max_sites,
-        supported_elements,
-        merge_duplicates=merge_duplicates,
-        progress=progress,
-    )
-    db.ensure_indexes()
-    stores = {n: db.store(n) for n in ("structures", "results", "campaigns")}
-    for store in stores.values():
-        store.connect()
-    try:
-        save_records(stores["structures"], report.records, campaign)
-        ingest_failures = [MaterialResultDocument.from_record(r, campaign) for r in report.errors]
-        save_results(stores["results"], ingest_failures)
-        ok_ids = [r.material_id for r in report.ok]
-        done = done_ids(stores["results"], campaign, ok_ids, expected_prediction_version(settings))
-        todo = [i for i in ok_ids if i not in done]
-        fw_id = None
-        if todo:
-            flow = (maker or CampaignMaker()).make(campaign, todo, settings)
-            workflow = flow_to_workflow(flow, metadata={"campaign": campaign})
-            fan_out_id = workflow.fws[0].fw_id  # flows list the fan-out first
-            fw_id = db.launchpad().add_wf(workflow)[fan_out_id]
-        _record_submission(stores["campaigns"], campaign, source, report, settings, filters, fw_id)
-    finally:
-        for store in stores.values():
-            store.close()
-    return SubmitReport(campaign=campaign, ingest=report, n_todo=len(todo), fw_id=fw_id)
-
-
-def _record_submission(
-    campaigns: Store,
-    campaign: str,
-    source: str | os.PathLike,
-    report: IngestReport,
-    settings: CampaignSettings,
-    filters: StructureFilter,
-    fw_id: int | None,
-) -> None:
-    """Add a submission to the campaign document (counts accumulate over sources)."""
-    stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
-    doc = (
-        CampaignSummaryDocument.model_validate(stored)
-        if stored
-        else CampaignSummaryDocument(campaign=campaign)
-    )
-    kind = report.records[0].source.kind if report.records else "folder"
-    sources = list(doc.sources)
-    path = str(Path(source).resolve())
-    if all(s.path != path for s in sources):
-        sources.append(SourceInfo(kind=kind, path=path))
-    doc = doc.model_copy(
-        update={
-            "sources": sources,
-            "filters": filters,
-            "settings": settings,
-            "n_read": doc.n_read + report.n_read,
-            "n_filtered": doc.n_filtered + report.n_filtered,
-            "n_duplicates": doc.n_duplicates + report.n_duplicates,
-            "n_ingest_errors": doc.n_ingest_errors + len(report.errors),
-            "workflow_ids": doc.workflow_ids + ([fw_id] if fw_id is not None else []),
-            "ingest_time": (doc.ingest_time or 0.0) + report.seconds,
-        }
-    )
-    campaigns.update([doc.model_dump()], key="campaign")

@@ -13,7 +13,8 @@ Supported layouts
   ``Decomposition Energy Per Atom`` (eV/atom), ...) and a zip of conventional-cell CIFs
   ``by_id/{MaterialId}.CIF``; give the CSV, or a folder holding one CSV and the zip.
 * A folder of ``*.cif`` and POSCAR-like files (``POSCAR*``, ``CONTCAR*``, ``*.vasp``,
-  ``*.poscar``).
+  ``*.poscar``); every other name in it (``notes.txt``, a subfolder) is an entry too,
+  marked skipped with the reason, so that ingestion can account for it.
 * A JSON file (optionally ``.gz``) with a list of pymatgen ``Structure.as_dict()``
   dictionaries, or of ``{"material_id": ..., "structure": {...}, ...}`` mappings.
 """
@@ -44,6 +45,7 @@ __all__ = [
     "read_gnome",
     "read_pymatgen_json",
     "read_structure_folder",
+    "source_kind",
 ]
 
 #: GNoME summary columns the filters use (eV and eV/atom).
@@ -182,22 +184,42 @@ def _structure_format(path: Path) -> str | None:
     return None
 
 
+def _skip_reason(path: Path, fmt: str | None) -> str | None:
+    """Why a name of a structure folder is not read as a structure, ``None`` if it is."""
+    if path.is_dir():
+        return "a folder (sources are read without their subfolders)"
+    if not path.is_file():
+        return "not a regular file"
+    if fmt is None:
+        return "not a CIF or POSCAR file (*.cif, POSCAR*, CONTCAR*, *.vasp, *.poscar)"
+    return None
+
+
+def _never_loaded() -> Structure:
+    raise ValueError("a skipped entry has no structure")
+
+
 def read_structure_folder(folder: str | os.PathLike) -> Iterator[RawStructure]:
-    """Read every CIF and POSCAR-like file of ``folder`` (not recursive), sorted by name."""
+    """Read every name of ``folder`` (not recursive), sorted.
+
+    CIF and POSCAR-like files are structure entries; every other name (text files,
+    subfolders) is an entry with ``skip`` set to the reason it is not read.
+    """
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
     for path in sorted(folder.iterdir()):
         fmt = _structure_format(path)
-        if fmt is None or not path.is_file():
+        source = SourceInfo(kind="folder", path=str(folder), entry=path.name)
+        reason = _skip_reason(path, fmt)
+        if reason is not None:
+            yield RawStructure(source=source, loader=_never_loaded, skip=reason)
             continue
 
         def load(path: Path = path, fmt: str = fmt) -> Structure:
             return parse_structure_text(path.read_text(errors="replace"), fmt)
 
-        yield RawStructure(
-            source=SourceInfo(kind="folder", path=str(folder), entry=path.name), loader=load
-        )
+        yield RawStructure(source=source, loader=load)
 
 
 def read_pymatgen_json(path: str | os.PathLike) -> Iterator[RawStructure]:
@@ -232,25 +254,34 @@ def read_pymatgen_json(path: str | os.PathLike) -> Iterator[RawStructure]:
         )
 
 
-def open_source(path: str | os.PathLike) -> Iterator[RawStructure]:
-    """Read any supported source, telling the format from the path.
+def source_kind(path: str | os.PathLike) -> str:
+    """Format of a structure source, told from the path.
 
-    A ``.csv`` file or a folder holding a ``.csv`` is GNoME, a ``.json``/``.json.gz`` file
-    is pymatgen JSON, any other folder is read as CIF/POSCAR files.
+    A ``.csv`` file or a folder holding a ``.csv`` is ``"gnome"``, a ``.json``/``.json.gz``
+    file ``"pymatgen-json"``, any other folder ``"folder"`` (CIF/POSCAR files).
+
+    Raises
+    ------
+    ValueError
+        If the path does not exist or is a file of another format.
     """
     path = Path(path)
     if not path.exists():
         raise ValueError(f"structure source {path} does not exist")
     name = path.name.lower()
     if path.is_file() and name.endswith(".csv"):
-        return read_gnome(path)
+        return "gnome"
     if path.is_file() and name.endswith((".json", ".json.gz")):
-        return read_pymatgen_json(path)
-    if path.is_dir() and any(path.glob("*.csv")):
-        return read_gnome(path)
+        return "pymatgen-json"
     if path.is_dir():
-        return read_structure_folder(path)
+        return "gnome" if any(path.glob("*.csv")) else "folder"
     raise ValueError(
         f"cannot tell the format of {path}: give a GNoME CSV or folder, a folder of "
         "CIF/POSCAR files or a .json list"
     )
+
+
+def open_source(path: str | os.PathLike) -> Iterator[RawStructure]:
+    """Read any supported source, telling the format from the path (:func:`source_kind`)."""
+    readers = {"gnome": read_gnome, "pymatgen-json": read_pymatgen_json}
+    return readers.get(source_kind(path), read_structure_folder)(path)

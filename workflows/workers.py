@@ -1,4 +1,4 @@
-"""FireWorks workers of a campaign: their config files, lost-run recovery, local runs.
+"""FireWorks workers of a campaign: their config files and local runs.
 
 A worker needs three files, all written from one :class:`DatabaseConfig`:
 ``my_launchpad.yaml`` (``rlaunch -l``), ``my_fworker.yaml`` (``-w``; its category
@@ -8,17 +8,25 @@ process runs with one OpenMP/BLAS thread (torch included).
 
 Locally, :func:`run_workers` (one category) and :func:`run_worker_groups` (several, e.g.
 one predict worker and two analyse workers) start ``rlaunch rapidfire`` processes and
-keep them going until no work is left for them.
+keep them going until no work is left for them. While they run, a worker process that
+dies (killed, out of memory) is noticed within a second: the Fireworks it was running
+are set back to READY and it is started again (:mod:`socscreen.workflows.lost_runs`).
+SIGTERM, SIGINT or SIGHUP to the runner stops its workers (each runs in its own process
+group) and sets their Fireworks back to READY before :class:`WorkersStopped` is raised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +34,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from socscreen.stores.config import DatabaseConfig
+from socscreen.workflows.lost_runs import (
+    DEFAULT_LOST_AFTER,
+    recover_lost_runs,
+    rerun_dead_local_launches,
+    write_pid_file,
+)
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -36,6 +50,7 @@ __all__ = [
     "RunReport",
     "WorkerFiles",
     "WorkerGroup",
+    "WorkersStopped",
     "firework_states",
     "recover_lost_runs",
     "run_worker_groups",
@@ -52,9 +67,10 @@ SINGLE_THREAD_ENV = {
     "MKL_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
 }
-#: Default age of a RUNNING launch without a heartbeat before it counts as lost (s);
-#: FireWorks workers ping every hour.
-DEFAULT_LOST_AFTER = 4 * 3600
+#: Seconds between two looks for dead local workers of other runs (own ones: every poll).
+DEAD_WORKER_CHECK_S = 10.0
+#: Signals that stop a local run and its workers.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -167,20 +183,6 @@ def write_slurm_qadapter(files: WorkerFiles, path: str | os.PathLike, **override
     return path
 
 
-def recover_lost_runs(
-    launchpad: LaunchPad, expiration_secs: float = DEFAULT_LOST_AFTER
-) -> list[int]:
-    """Rerun Fireworks whose worker died (RUNNING without heartbeat for ``expiration_secs``).
-
-    Returns
-    -------
-    list of int
-        Ids of the Fireworks set back to READY.
-    """
-    _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=expiration_secs, rerun=True)
-    return sorted(lost_fw_ids)
-
-
 def firework_states(launchpad: LaunchPad, campaign: str | None = None) -> Counter:
     """Count Fireworks per state, of one campaign or of the whole launchpad."""
     match = {} if campaign is None else {"spec.campaign": campaign}
@@ -214,16 +216,20 @@ def start_workers(
 def _start_worker(
     files: WorkerFiles, workdir: Path, sleep: int, timeout: int | None
 ) -> subprocess.Popen:
+    """Start one worker in its own process group and leave its pid file in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / "worker.log", "ab") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             files.rlaunch_command(sleep=sleep, timeout=timeout),
             cwd=workdir,
             env={**os.environ, **files.environment()},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C reaches the runner, which stops it in order
         )
+    write_pid_file(process, workdir)
+    return process
 
 
 @dataclass(frozen=True)
@@ -257,16 +263,25 @@ class RunReport:
     Attributes
     ----------
     recovered
-        Fireworks rerun because their worker was lost.
+        Fireworks rerun before the workers started because their worker was lost (silent
+        for ``lost_after``, or a local worker process that is gone).
     exit_codes
-        Exit code of each worker (the first non-zero one when a restarted process failed).
+        Exit code of each worker (the first non-zero one when a restarted process failed);
+        a worker killed by a signal whose Fireworks were rerun does not count as failed.
     states
         Fireworks per state afterwards.
     seconds
         Wall time (s).
     restarts
         Worker processes started again because work for their category became ready
-        after they had stopped.
+        after they had stopped (or died).
+    died
+        Worker processes that died while the run went on, e.g. ``"worker_1 (SIGKILL)"``.
+    lost
+        Fireworks rerun during the run because their local worker died.
+    given_up
+        Fireworks marked FIZZLED because their worker died on each of their last
+        attempts (see :data:`~socscreen.workflows.lost_runs.MAX_ATTEMPTS`).
     """
 
     recovered: list[int]
@@ -274,6 +289,66 @@ class RunReport:
     states: Counter
     seconds: float
     restarts: int = 0
+    died: list[str] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+    given_up: list[int] = field(default_factory=list)
+
+
+class WorkersStopped(KeyboardInterrupt):
+    """A local run stopped by a signal, after it stopped its workers.
+
+    A ``KeyboardInterrupt``: no ``except Exception`` on the way swallows it, and a caller
+    that handles Ctrl-C handles SIGTERM and SIGHUP the same way.
+
+    Attributes
+    ----------
+    signal
+        Name of the signal, e.g. ``"SIGTERM"``.
+    code
+        Exit code a command should end with (128 + signal number).
+    rerun
+        Fireworks the stopped workers were running, set back to READY.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signal = signal.Signals(signum).name
+        self.code = 128 + signum
+        self.rerun: list[int] = []
+        super().__init__(f"stopped by {self.signal}")
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn the first of :data:`STOP_SIGNALS` into :class:`WorkersStopped` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def stop(signum: int, frame: Any) -> None:
+        if not stopping:  # a second signal must not interrupt the clean-up
+            stopping.append(signum)
+            raise WorkersStopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _terminate(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """Stop worker processes (their whole process group): SIGTERM, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = [p for p in processes if p.poll() is None]
+        for process in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        deadline = time.monotonic() + grace
+        for process in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @dataclass
@@ -283,6 +358,7 @@ class _Slot:
     workdir: Path
     process: subprocess.Popen
     exit_code: int = 0
+    noticed: bool = False  # whether ``process`` ended and that was handled
 
 
 def run_workers(
@@ -356,44 +432,76 @@ def run_worker_groups(
     t0 = time.perf_counter()
     launchpad = db.launchpad()
     recovered = recover_lost_runs(launchpad, lost_after)
+    recovered += rerun_dead_local_launches(launchpad)[0]  # left by an earlier local run
+    report = RunReport(sorted(recovered), [], Counter(), 0.0)
     slots: list[_Slot] = []
-    for group in groups:
-        files = write_worker_files(db, Path(folder) / f"files_{group.label}", group.category)
-        fworker = FWorker(category=group.category or "")
-        first = len(slots)
-        processes = start_workers(files, group.n_workers, folder, timeout=timeout, first=first)
-        slots += [
-            _Slot(files, fworker, Path(folder) / f"worker_{first + i}", process)
-            for i, process in enumerate(processes)
-        ]
-    restarts = 0
-    try:
-        while True:
-            left = None if timeout is None else int(timeout - (time.perf_counter() - t0))
-            for slot in slots:
-                code = slot.process.poll()
-                if code is None:
-                    continue
+    with _stop_on_signals():
+        try:
+            for group in groups:
+                files = write_worker_files(
+                    db, Path(folder) / f"files_{group.label}", group.category
+                )
+                fworker = FWorker(category=group.category or "")
+                first = len(slots)
+                processes = start_workers(
+                    files, group.n_workers, folder, timeout=timeout, first=first
+                )
+                slots += [
+                    _Slot(files, fworker, Path(folder) / f"worker_{first + i}", process)
+                    for i, process in enumerate(processes)
+                ]
+            _supervise(launchpad, slots, report, t0, timeout, on_poll)
+        except WorkersStopped as stopped:
+            _terminate([slot.process for slot in slots])
+            stopped.rerun = rerun_dead_local_launches(launchpad)[0]
+            raise
+        finally:
+            _terminate([slot.process for slot in slots])
+    report.exit_codes = [slot.exit_code for slot in slots]
+    report.states = firework_states(launchpad)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _supervise(
+    launchpad: LaunchPad,
+    slots: list[_Slot],
+    report: RunReport,
+    t0: float,
+    timeout: int | None,
+    on_poll: Any,
+) -> None:
+    """Poll the workers every second until all have stopped and none has ready work.
+
+    A worker that ended is started again when its category has ready work; before, the
+    Fireworks of dead workers (this run's, or any local one's every
+    :data:`DEAD_WORKER_CHECK_S`) are rerun.
+    """
+    last_check = time.monotonic()
+    while True:
+        left = None if timeout is None else int(timeout - (time.perf_counter() - t0))
+        ended = [s for s in slots if s.process.poll() is not None and not s.noticed]
+        if ended or time.monotonic() - last_check > DEAD_WORKER_CHECK_S:
+            lost, given_up = rerun_dead_local_launches(launchpad)  # before new pid files
+            report.lost += lost
+            report.given_up += given_up
+            last_check = time.monotonic()
+        for slot in ended:
+            slot.noticed = True
+            code = slot.process.returncode
+            if code < 0:  # killed: its Fireworks were rerun above
+                report.died.append(f"{slot.workdir.name} ({signal.Signals(-code).name})")
+            else:
                 slot.exit_code = slot.exit_code or code
-                if (left is None or left > 0) and launchpad.run_exists(slot.fworker):
-                    slot.process = _start_worker(slot.files, slot.workdir, 2, left)
-                    restarts += 1
-            if all(slot.process.poll() is not None for slot in slots):
-                break
-            if on_poll is not None:
-                on_poll(firework_states(launchpad))
-            time.sleep(1.0)
-    finally:
         for slot in slots:
-            if slot.process.poll() is None:
-                slot.process.terminate()
-                slot.process.wait(timeout=30)
-    for slot in slots:
-        slot.exit_code = slot.exit_code or slot.process.returncode
-    return RunReport(
-        recovered=recovered,
-        exit_codes=[slot.exit_code for slot in slots],
-        states=firework_states(launchpad),
-        seconds=time.perf_counter() - t0,
-        restarts=restarts,
-    )
+            if not slot.noticed:
+                continue
+            if (left is None or left > 0) and launchpad.run_exists(slot.fworker):
+                slot.process = _start_worker(slot.files, slot.workdir, 2, left)
+                slot.noticed = False
+                report.restarts += 1
+        if all(slot.noticed for slot in slots):
+            return
+        if on_poll is not None:
+            on_poll(firework_states(launchpad))
+        time.sleep(1.0)

@@ -221,23 +221,42 @@ def campaign_submit(
             )
         except ValueError as exc:
             raise fail(str(exc)) from exc
+    _print_submission(name, report)
+
+
+def _print_submission(name: str, report: Any) -> None:
+    """Print where every entry of the source went, then what was submitted."""
+    from rich.markup import escape
+
     ingest = report.ingest
     console.print(
-        f"campaign [bold]{name}[/bold]: {ingest.n_read} read, {ingest.n_filtered} filtered, "
-        f"{ingest.n_duplicates} duplicates, {len(ingest.errors)} ingestion errors, "
-        f"{len(ingest.ok)} structures ({ingest.seconds:.1f} s)"
+        f"campaign [bold]{escape(name)}[/bold]: {ingest.n_read} read = {len(ingest.ok)} "
+        f"structures + {len(ingest.errors)} ingestion errors + {ingest.n_duplicates} merged + "
+        f"{ingest.n_filtered} filtered + {len(ingest.skipped)} skipped ({ingest.seconds:.1f} s)"
     )
     for criterion, count in sorted(ingest.filtered.items()):
         console.print(f"  filtered by {criterion}: {count}")
+    for merge in ingest.merges:
+        entry = merge.entry
+        console.print(
+            f"  merged {escape(str(entry.source.entry))} ({entry.material_id}) into "
+            f"{merge.keeper_id} ({escape(str(merge.keeper.entry))}): {entry.reason}"
+        )
+    for skipped in ingest.skipped:
+        console.print(f"  skipped {escape(skipped.entry)}: {skipped.reason}")
     for record in ingest.errors:
-        where = f"{record.material_id} ({record.source.entry})"
-        console.print(f"  [yellow]{where}[/yellow]: {record.error.reason}")
+        where = escape(f"{record.material_id} ({record.source.entry})")
+        console.print(f"  [yellow]{where}[/yellow]: {escape(record.error.reason)}")
+    left_out = (
+        f"{report.n_done} with a finished result, {report.n_pending} waiting in "
+        "Fireworks submitted before"
+    )
     if report.fw_id is None:
-        console.print("nothing to do: every structure already has a result")
+        console.print(f"nothing to do: {left_out}")
     else:
         console.print(
-            f"submitted {report.n_todo} structures, fan-out Firework {report.fw_id}; "
-            "run them with `socscreen campaign run`"
+            f"submitted {report.n_todo} structures, fan-out Firework {report.fw_id} "
+            f"({left_out}); run them with `socscreen campaign run`"
         )
 
 
@@ -272,7 +291,11 @@ def campaign_run(
         ),
     ] = [],  # noqa: B006
     lost_after: Annotated[
-        float, typer.Option(help="Rerun RUNNING Fireworks silent for this long (s).")
+        float,
+        typer.Option(
+            help="Rerun RUNNING Fireworks silent for this long (s): workers elsewhere; a "
+            "local worker that dies is noticed at once."
+        ),
     ] = 4 * 3600.0,
     timeout: Annotated[
         int | None, typer.Option(help="Stop taking new Fireworks after this many seconds.")
@@ -287,10 +310,12 @@ def campaign_run(
     """Recover lost runs, then run local workers until no Firework is left to run.
 
     By default every worker runs every stage. Categories split them, e.g. one predict
-    worker and two analyse workers: ``--group predict=1 --group analyse=2``.
+    worker and two analyse workers: ``--group predict=1 --group analyse=2``. A worker
+    process that dies is noticed at once: its Fireworks rerun and it is started again.
+    SIGTERM (or Ctrl-C) stops the workers and sets their Fireworks back to READY.
     """
     from socscreen.settings import SETTINGS
-    from socscreen.workflows.workers import WorkerGroup, run_worker_groups
+    from socscreen.workflows.workers import WorkerGroup, WorkersStopped, run_worker_groups
 
     if group and category:
         raise fail("give --group or --category, not both", code=2)
@@ -307,11 +332,24 @@ def campaign_run(
                 " ".join(f"{k}: {v}" for k, v in sorted(states.items())) or "no Fireworks"
             )
 
-        report = run_worker_groups(
-            db, groups, folder, lost_after=lost_after, timeout=timeout, on_poll=show
-        )
+        try:
+            report = run_worker_groups(
+                db, groups, folder, lost_after=lost_after, timeout=timeout, on_poll=show
+            )
+        except WorkersStopped as stopped:
+            raise fail(
+                f"stopped by {stopped.signal}: workers stopped, Fireworks {stopped.rerun} set "
+                f"back to READY for the next run; logs in {folder}",
+                code=stopped.code,
+            ) from None
     if report.recovered:
         console.print(f"rerun lost Fireworks {report.recovered}")
+    if report.died:
+        console.print(
+            f"worker(s) died: {', '.join(report.died)}; their Fireworks {report.lost} rerun"
+        )
+    if report.given_up:
+        console.print(f"Fireworks {report.given_up} fizzled: their worker died on each try")
     states = ", ".join(f"{k} {v}" for k, v in sorted(report.states.items()))
     console.print(
         f"{len(report.exit_codes)} worker(s) done in {report.seconds:.1f} s; "

@@ -24,7 +24,10 @@ __all__ = [
     "GapsDocument",
     "MaterialClass",
     "MaterialResultDocument",
+    "MergedEntry",
+    "SkippedEntry",
     "SourceInfo",
+    "SourceSubmission",
     "StructureFilter",
     "StructureRecord",
     "TimingsDocument",
@@ -95,6 +98,25 @@ class SourceInfo(BaseModel):
     entry: str | None = Field(
         None, description="Entry inside the source: zip member, file name or list index."
     )
+
+
+class MergedEntry(BaseModel):
+    """A source entry merged into a kept record because it is the same crystal."""
+
+    source: SourceInfo = Field(description="Where the merged entry is (file name in 'entry').")
+    material_id: str = Field(description="Id the entry got on its own (see StructureRecord).")
+    reason: Literal["same id", "same crystal"] = Field(
+        description="'same id': the entry got the kept record's id (the same standardised "
+        "cell, or the same source id); 'same crystal': pymatgen's StructureMatcher fits it "
+        "onto the kept record (e.g. a strained copy)."
+    )
+
+
+class SkippedEntry(BaseModel):
+    """A source entry that is no structure (e.g. 'notes.txt' in a folder), and why."""
+
+    entry: str = Field(description="File name, zip member or list index inside the source.")
+    reason: str = Field(description="Why it was not read, e.g. 'not a CIF or POSCAR file'.")
 
 
 class ErrorDocument(BaseModel):
@@ -216,8 +238,9 @@ class StructureRecord(BaseModel):
         default_factory=dict,
         description="Original fields of the source entry (GNoME columns, with their units).",
     )
-    duplicates: list[str] = Field(
-        default_factory=list, description="Ids of later entries found to be the same crystal."
+    merged: list[MergedEntry] = Field(
+        default_factory=list,
+        description="Later entries found to be the same crystal, with their files and ids.",
     )
     error: ErrorDocument | None = Field(None, description="Why ingestion failed, if it did.")
     created_at: datetime = Field(default_factory=_now, description="Ingestion time (UTC).")
@@ -534,11 +557,48 @@ class CandidateDocument(BaseModel):
     last_updated: datetime = Field(default_factory=_now, description="Selection time (UTC).")
 
 
+class SourceSubmission(BaseModel):
+    """What the last ingestion of one source gave a campaign.
+
+    Every entry read is exactly one of: a record (a structure or an ingestion error), a
+    merge into a record (named on that record), a filter rejection (counted per
+    criterion) or a skipped entry (named here with its reason).
+    """
+
+    kind: Literal["gnome", "folder", "pymatgen-json"] = Field(
+        "folder", description="Source format (see SourceInfo)."
+    )
+    path: str = Field(description="Absolute path of the source as submitted.")
+    n_read: int = Field(0, ge=0, description="Entries read: files of a folder, rows, list items.")
+    n_structures: int = Field(0, ge=0, description="Entries ingested as usable structures.")
+    n_ingest_errors: int = Field(0, ge=0, description="Entries that could not be ingested.")
+    n_merged: int = Field(0, ge=0, description="Entries merged into a record as the same crystal.")
+    filtered: dict[str, int] = Field(
+        default_factory=dict, description="Entries removed by the filter, per criterion."
+    )
+    skipped: list[SkippedEntry] = Field(
+        default_factory=list, description="Entries that are no structure, with the reason."
+    )
+    ingest_time: float = Field(0.0, ge=0.0, description="Wall time of the ingestion (s).")
+    submitted_at: datetime = Field(default_factory=_now, description="Submission time (UTC).")
+
+    @property
+    def n_filtered(self) -> int:
+        """Entries removed by the filter."""
+        return sum(self.filtered.values())
+
+
 class CampaignSummaryDocument(BaseModel):
-    """State of a campaign (one document per campaign, updated on every submission)."""
+    """State of a campaign (one document per campaign, updated on every submission).
+
+    The ingestion counts are sums over ``sources``; submitting a source again replaces
+    its entry, so they never count a source twice.
+    """
 
     campaign: str = Field(description="Campaign name.")
-    sources: list[SourceInfo] = Field(default_factory=list, description="Submitted sources.")
+    sources: list[SourceSubmission] = Field(
+        default_factory=list, description="Submitted sources, with what each one gave."
+    )
     filters: StructureFilter = Field(
         default_factory=StructureFilter, description="Structure filter of the last submission."
     )
@@ -549,6 +609,7 @@ class CampaignSummaryDocument(BaseModel):
     n_filtered: int = Field(0, ge=0, description="Entries removed by the filter.")
     n_duplicates: int = Field(0, ge=0, description="Entries merged as duplicates.")
     n_ingest_errors: int = Field(0, ge=0, description="Entries that could not be ingested.")
+    n_skipped: int = Field(0, ge=0, description="Entries that are no structure (named per source).")
     n_structures: int = Field(0, ge=0, description="Ingested structures of the campaign.")
     n_results: int = Field(0, ge=0, description="Result documents (errors included).")
     n_failed: int = Field(0, ge=0, description="Results carrying an error.")

@@ -49,7 +49,10 @@ def test_sample_reduced_to_primitive_cells(sample_report):
 def test_duplicate_merged_into_first_entry(sample_report):
     pbte = [r for r in sample_report.records if r.reduced_formula == "TePb"]
     assert [r.material_id for r in pbte] == ["socx000005"]
-    assert pbte[0].duplicates == ["socx000006"]  # the 0.3 % strained second entry
+    (merged,) = pbte[0].merged  # the 0.3 % strained second entry, with its zip member
+    assert (merged.material_id, merged.source.entry) == ("socx000006", "by_id/socx000006.CIF")
+    assert merged.reason == "same crystal"
+    assert sample_report.n_accounted == sample_report.n_read
 
 
 def test_ids_and_cells_stable_across_runs(sample_report, tmp_path):
@@ -62,16 +65,20 @@ def test_ids_and_cells_stable_across_runs(sample_report, tmp_path):
     )
     silicon.to(filename=str(tmp_path / "Si_conventional.cif"))
     shutil.copy(BAD / "POSCAR_Si", tmp_path / "POSCAR_Si")
-    first, second = (ingest(read_structure_folder(tmp_path), merge_duplicates=False).records
+    first, second = (ingest(read_structure_folder(tmp_path), merge_duplicates=False)
                      for _ in range(2))  # fmt: skip
-    assert [r.material_id for r in first] == [r.material_id for r in second]
-    assert first[0].material_id == first[1].material_id
-    assert first[0].material_id.startswith("sc-") and len(first[0].material_id) == 15
+    assert [r.material_id for r in first.records] == [r.material_id for r in second.records]
+    # the same id: one record, naming the other file, even without structure matching
+    (record,) = first.records
+    (twin,) = record.merged
+    assert (record.source.entry, twin.source.entry) == ("POSCAR_Si", "Si_conventional.cif")
+    assert (twin.material_id, twin.reason) == (record.material_id, "same id")
+    assert record.material_id.startswith("sc-") and len(record.material_id) == 15
     merged = ingest(read_structure_folder(tmp_path))
     assert len(merged.records) == 1 and merged.n_duplicates == 1
     strained = silicon.copy()
     strained.scale_lattice(silicon.volume * 1.1)
-    assert content_id(standard_primitive(strained), 227) != first[0].material_id
+    assert content_id(standard_primitive(strained), 227) != record.material_id
 
 
 def test_filters_skip_parsing_of_rejected_rows():

@@ -13,11 +13,12 @@ from __future__ import annotations
 import ast
 import csv
 import os
+import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from pymatgen.core import Element
+from pymatgen.core import Element, Lattice, Structure
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.predict import predict_structure
@@ -125,3 +126,32 @@ def sample_formulas(sample: str | os.PathLike) -> list[str]:
     """Reduced formulas of the sample's rows (duplicates kept)."""
     rows = csv.DictReader(open(Path(sample) / "stable_materials_summary.csv"))
     return [row["Reduced Formula"] for row in rows]
+
+
+def rock_salt(a: float, cation: str, anion: str) -> Structure:
+    """Conventional rock-salt cell (lattice constant ``a`` in Angstrom)."""
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+
+
+def write_twins(folder: Path) -> Path:
+    """Write seven entries: LiF twice (the same id), NaCl twice (0.4 % strained), a broken
+    CIF, a text file and a subfolder."""
+    folder.mkdir(parents=True)
+    lif = rock_salt(4.03, "Li", "F")
+    lif.to(filename=str(folder / "LiF.cif"))
+    lif.get_primitive_structure().to(filename=str(folder / "rs-LiF.cif"))
+    rock_salt(5.64, "Na", "Cl").to(filename=str(folder / "NaCl.cif"))
+    rock_salt(5.66, "Na", "Cl").to(filename=str(folder / "rs-NaCl.cif"))
+    (folder / "broken.cif").write_text("data_broken\n_cell_length_a 1\n")
+    (folder / "notes.txt").write_text("where these came from\n")
+    (folder / "old").mkdir()
+    return folder
+
+
+def kills_its_worker_for_sodium(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:
+    """The shipped predictor, but a structure with Na kills the worker process (SIGKILL)."""
+    if "Na" in record.elements:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return predict_structure(record, settings)

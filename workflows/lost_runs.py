@@ -1,0 +1,142 @@
+"""Lost runs: Fireworks left RUNNING by a worker that died.
+
+Two ways to tell a worker died:
+
+* **heartbeat** (:func:`recover_lost_runs`): FireWorks workers ping their launch every
+  hour; a RUNNING launch silent for longer than a given age is lost. Works for workers
+  anywhere, but only after that age;
+* **dead process** (:func:`rerun_dead_local_launches`): a local worker started by
+  :mod:`socscreen.workflows.workers` leaves ``worker.pid`` (its pid and start time) in
+  its folder, the parent of every launch folder it makes. A RUNNING launch on this host
+  whose worker process no longer exists is lost at once.
+
+A lost Firework is set back to READY and its batch reruns (finished structures are
+skipped); one whose :data:`MAX_ATTEMPTS`-th launch is lost (a job that kills its worker
+every time) is marked FIZZLED instead, so that the campaign ends.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psutil
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from fireworks import LaunchPad
+
+__all__ = [
+    "DEFAULT_LOST_AFTER",
+    "MAX_ATTEMPTS",
+    "PID_FILE",
+    "dead_local_launches",
+    "recover_lost_runs",
+    "rerun_dead_local_launches",
+    "write_pid_file",
+]
+
+#: Default age of a RUNNING launch without a heartbeat before it counts as lost (s);
+#: FireWorks workers ping every hour.
+DEFAULT_LOST_AFTER = 4 * 3600
+#: Launches of one Firework (archived ones included) after which a lost one is fizzled.
+MAX_ATTEMPTS = 3
+#: File in a local worker's folder: ``"<pid> <start time (s since the epoch)>"``.
+PID_FILE = "worker.pid"
+
+
+def recover_lost_runs(
+    launchpad: LaunchPad, expiration_secs: float = DEFAULT_LOST_AFTER
+) -> list[int]:
+    """Rerun Fireworks whose worker died (RUNNING without heartbeat for ``expiration_secs``).
+
+    Returns
+    -------
+    list of int
+        Ids of the Fireworks set back to READY.
+    """
+    _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=expiration_secs, rerun=True)
+    return sorted(lost_fw_ids)
+
+
+def write_pid_file(process: subprocess.Popen, workdir: Path) -> None:
+    """Record a worker process (pid and start time) in its folder."""
+    try:
+        started = psutil.Process(process.pid).create_time()
+    except psutil.NoSuchProcess:  # died at once: any start time tells it is gone
+        started = 0.0
+    partial = workdir / f"{PID_FILE}.new"
+    partial.write_text(f"{process.pid} {started!r}\n")
+    partial.replace(workdir / PID_FILE)  # a reader never sees half a file
+
+
+def _alive(pid_file: Path) -> bool:
+    """Whether the process a pid file names still runs (the same process, not a reused pid)."""
+    try:
+        pid, started = pid_file.read_text().split()
+        process = psutil.Process(int(pid))
+        return process.status() != psutil.STATUS_ZOMBIE and (
+            abs(process.create_time() - float(started)) < 1.0
+        )
+    except (OSError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def dead_local_launches(launchpad: LaunchPad) -> dict[int, int]:
+    """Find the RUNNING launches of this host whose local worker process is gone.
+
+    Only launches whose folder's parent holds a :data:`PID_FILE` are judged (workers
+    started elsewhere, or by hand, are left to the heartbeat).
+
+    Returns
+    -------
+    dict
+        Launch id -> Firework id.
+    """
+    host = socket.gethostname()
+    dead: dict[int, int] = {}
+    running = launchpad.launches.find(
+        {"state": "RUNNING", "host": host}, {"launch_id": 1, "fw_id": 1, "launch_dir": 1}
+    )
+    for launch in running:
+        pid_file = Path(launch.get("launch_dir") or "/").parent / PID_FILE
+        if pid_file.is_file() and not _alive(pid_file):
+            dead[launch["launch_id"]] = launch["fw_id"]
+    return dead
+
+
+def rerun_dead_local_launches(launchpad: LaunchPad) -> tuple[list[int], list[int]]:
+    """Rerun the Fireworks of :func:`dead_local_launches` (fizzle those lost too often).
+
+    Returns
+    -------
+    tuple of list of int
+        Ids of the Fireworks set back to READY, and of those marked FIZZLED because the
+        lost launch was their :data:`MAX_ATTEMPTS`-th.
+    """
+    dead = dead_local_launches(launchpad)
+    if not dead:
+        return [], []
+    query = {"fw_id": {"$in": list(set(dead.values()))}}
+    attempts = {
+        doc["fw_id"]: len(doc.get("launches", [])) + len(doc.get("archived_launches", []))
+        for doc in launchpad.fireworks.find(
+            query, {"fw_id": 1, "launches": 1, "archived_launches": 1}
+        )
+    }
+    given_up = [i for i, fw in dead.items() if attempts.get(fw, 0) >= MAX_ATTEMPTS]
+    rerun = [i for i in dead if i not in given_up]
+    fw_ids: dict[bool, list[int]] = {}
+    for fizzle, launch_ids in ((False, rerun), (True, given_up)):
+        fw_ids[fizzle] = []
+        if launch_ids:
+            _, lost, _ = launchpad.detect_lostruns(
+                expiration_secs=0,
+                rerun=not fizzle,
+                fizzle=fizzle,
+                launch_query={"launch_id": {"$in": launch_ids}},
+            )
+            fw_ids[fizzle] = sorted(lost)
+    return fw_ids[False], fw_ids[True]
