@@ -59,6 +59,7 @@ FLAG_MEANINGS: dict[str, str] = {
     "z2_wcc_not_kramers_paired": "Wilson-loop centres not Kramers-paired: check the Z2",
     "z2_routes_disagree": "parity and Wilson loops give different Z2: confidence halved",
     "z2_fractional_electron_count": "the electron count is not a whole number: no Z2",
+    "z2_odd_electron_count": "an odd electron count half-fills a Kramers pair: no Z2",
     "z2_no_soc": "no spin-orbit coupling in H: Z2 of the spinless problem",
 }
 
