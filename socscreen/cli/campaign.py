@@ -458,50 +458,6 @@ def campaign_worker_files(
 
 
 # -- query and show ---------------------------------------------------------------------
-_COLUMNS = [
-    "material_id",
-    "campaign",
-    "reduced_formula",
-    "nsites",
-    "z2",
-    "class",
-    "gap_eV",
-    "flags",
-    "error",
-]
-
-
-def _row(doc: dict[str, Any]) -> dict[str, Any]:
-    from socscreen.stores.schemas.campaign import z2_label
-
-    z2 = doc.get("z2") or {}
-    return {
-        "material_id": doc["material_id"],
-        "campaign": doc["campaign"],
-        "reduced_formula": doc.get("reduced_formula"),
-        "nsites": doc.get("nsites"),
-        "z2": z2_label(z2.get("z2")),
-        "class": z2.get("classification"),
-        "gap_eV": doc.get("gap_eV"),
-        "flags": ",".join(doc.get("flags") or []),
-        "error": (doc.get("error") or {}).get("reason"),
-    }
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    columns = columns or _COLUMNS
-    table = Table(*columns, title=title)
-    for row in rows:
-        table.add_row(*(_cell(row[c]) for c in columns))
-    console.print(table)
-
-
 def _candidate_criteria(db: DatabaseConfig, campaign: str | None) -> dict[str, Any]:
     """Criteria matching the results that have a candidate document."""
     store = db.store("candidates")
@@ -535,6 +491,14 @@ def query(
     failed: Annotated[
         bool | None, typer.Option("--failed/--ok", help="Only failed / only successful results.")
     ] = None,
+    material_class: Annotated[
+        str | None,
+        typer.Option(
+            "--class",
+            help="Verdict class: topological_insulator, topological_semimetal, "
+            "trivial_insulator, trivial_semimetal, metal, undetermined or failed.",
+        ),
+    ] = None,
     candidates: Annotated[
         bool, typer.Option(help="Only materials in the candidates collection.")
     ] = False,
@@ -544,14 +508,22 @@ def query(
     launchpad: LaunchpadFile = None,
 ) -> None:
     """List result documents matching filters, as a table, JSON or CSV."""
+    from typing import get_args
+
+    from socscreen.cli.tables import CSV_COLUMNS, csv_row, print_results
     from socscreen.stores.queries import results_query
+    from socscreen.stores.schemas.campaign import MaterialClass
 
     if z2 not in (None, "strong", "weak", "qsh", "trivial", "topological"):
         raise fail(f"--z2 must be strong, weak, qsh, trivial or topological, got {z2!r}", code=2)
+    if material_class not in (None, *get_args(MaterialClass)):
+        known = ", ".join(get_args(MaterialClass))
+        raise fail(f"--class must be one of {known}, got {material_class!r}", code=2)
     if output not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {output!r}", code=2)
     _check_query_filters(gap_min, gap_max, elements)
-    criteria = results_query(campaign, z2, gap_min, gap_max, elements, flags, failed)  # type: ignore[arg-type]
+    filters = (campaign, z2, gap_min, gap_max, elements, flags, failed, material_class)
+    criteria = results_query(*filters)  # type: ignore[arg-type]
     with database(db_uri, launchpad) as db:
         if campaign is not None:
             _require_campaign(db, campaign)
@@ -568,17 +540,16 @@ def query(
             )
         )
         results.close()
-    rows = [_row(d) for d in docs]
     if output == "json":
         typer.echo(json.dumps(docs, default=str, indent=1))
     elif output == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=_COLUMNS)
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(csv_row(d) for d in docs)
         sys.stdout.write(buffer.getvalue())
     else:
-        _print_table(f"{len(rows)} result(s)", rows)
+        print_results(f"{len(docs)} result(s)", docs, campaign_column=campaign is None)
 
 
 def _check_query_filters(gap_min: float | None, gap_max: float | None, elements: list[str]) -> None:
@@ -710,6 +681,12 @@ def campaign_example(
     """
     import tempfile
 
+    from socscreen.cli.tables import (
+        print_candidates,
+        print_flags,
+        print_next_commands,
+        print_results,
+    )
     from socscreen.model.inference import load_model
     from socscreen.stores.queries import results_query
     from socscreen.stores.schemas.campaign import CampaignSettings
@@ -720,20 +697,18 @@ def campaign_example(
     if not source.exists():
         raise fail(f"structure source {source} does not exist")
     settings = CampaignSettings(batch_size=batch_size, predictor=predictor.value)
-    elements = load_model()[0].elements if predictor is Predictor.model else None
+    elements = model_error = None
+    if predictor is Predictor.model:
+        model, payload = load_model()
+        elements, model_error = model.elements, _stated_band_error(payload["record"])
     with database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
-        report = submit_campaign(
-            db, source, name, settings, supported_elements=elements, progress=True
-        )
-        console.print(
-            f"campaign [bold]{name}[/bold]: {len(report.ingest.ok)} structures ingested, "
-            f"{len(report.ingest.errors)} rejected, {report.n_todo} to run"
-        )
+        report = submit_campaign(db, source, name, settings, supported_elements=elements)
+        _print_submission(name, report)
         folder = run_dir or Path(tmp)
         with console.status(f"{workers} FireWorks workers running"):
             run = run_workers(db, workers, folder)
         states = ", ".join(f"{k} {v}" for k, v in sorted(run.states.items()))
-        console.print(f"workers done in {run.seconds:.1f} s; Fireworks: {states}")
+        console.print(f"{workers} worker(s) done in {run.seconds:.1f} s; Fireworks: {states}")
         results = db.store("results")
         results.connect()
         docs = list(
@@ -748,9 +723,26 @@ def campaign_example(
         candidates.connect()
         chosen = {d["material_id"] for d in candidates.query({"campaign": name}, ["material_id"])}
         candidates.close()
-    columns = [c for c in _COLUMNS if c != "campaign"]
-    _print_table(f"{len(docs)} result(s) of {name}", [_row(d) for d in docs], columns)
-    picked = [_row(d) for d in docs if d["material_id"] in chosen]
-    _print_table(f"{len(picked)} topological candidate(s) of {name}", picked, columns)
+    n_failed = sum(d.get("error") is not None for d in docs)
+    console.print()
+    print_results(
+        f"{len(docs)} results of {name} = {len(docs) - n_failed} analysed + {n_failed} failed"
+        + (" (merged entries share their keeper's)" if report.ingest.n_duplicates else ""),
+        docs,
+        model_error,
+    )
+    print_flags(docs)
+    print_candidates(docs, chosen, model_error)
+    show = sorted(chosen) or [d["material_id"] for d in docs if d.get("error") is None]
+    setup = (
+        f"export SOCSCREEN_DB_URI={db_uri}" if db_uri
+        else f"export SOCSCREEN_LAUNCHPAD_FILE={launchpad}" if launchpad else None
+    )  # fmt: skip
+    print_next_commands(name, show[0] if show else None, setup)
     if any(run.exit_codes):
         raise fail(f"worker exit codes {run.exit_codes}")
+
+
+def _stated_band_error(record: dict[str, Any]) -> float | None:
+    """Return the band error a checkpoint states (eV): its test split's band MAE near E_F."""
+    return (record.get("metrics") or {}).get("test", {}).get("band_mae")

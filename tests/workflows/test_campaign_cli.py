@@ -65,7 +65,9 @@ def test_query_formats_and_filters(filled):
     assert [d["material_id"] for d in json.loads(strong.output)] == ["ti"]
     gapped = invoke("query", "--gap-min", "0.5", "--format", "csv", *uri)
     rows = list(csv.DictReader(io.StringIO(gapped.output)))
-    assert [(r["material_id"], r["class"], r["z2"]) for r in rows] == [("si", "trivial", "(0;000)")]
+    assert [(r["material_id"], r["z2_class"], r["z2"]) for r in rows] == [
+        ("si", "trivial", "(0;000)")
+    ]
     bismuth = invoke("query", "-e", "Bi", "--format", "json", *uri)
     assert [d["material_id"] for d in json.loads(bismuth.output)] == ["ti"]
     failed = invoke("query", "--failed", "--flags", "error", "--format", "csv", *uri)

@@ -54,6 +54,7 @@ def campaign(db_server, tmp_path_factory, data_dir):
         app,
         ["campaign", "example", "--source", str(folder), "--name", "real", "--workers", "2",
          "--batch-size", "1", "--run-dir", str(run_dir), "--db-uri", f"{db.uri}/{db.database}"],
+        env={"COLUMNS": "80"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     results = db.store("results")
@@ -65,7 +66,7 @@ def campaign(db_server, tmp_path_factory, data_dir):
 
 def test_example_campaign_with_the_shipped_model(campaign):
     db, output, _, docs = campaign
-    assert "topological candidate(s)" in output
+    assert "candidate(s):" in output
     assert len(docs) == 6
     for formula in ("Bi2 Se3", "Ga1 Sb1"):
         doc = next(d for d in docs if d.formula == formula)
@@ -85,9 +86,37 @@ def test_example_campaign_with_the_shipped_model(campaign):
     candidates.connect()
     chosen = {d["material_id"] for d in candidates.query({"campaign": "real"})}
     candidates.close()
-    topological = {d.material_id for d in docs if d.z2 and d.z2.classification != "trivial"
-                   and (d.gap_eV or 0) >= 0.01}  # fmt: skip
-    assert chosen == topological
+    # every result carries its verdict, and the candidates are exactly those it selects
+    assert all(d.verdict is not None and d.verdict.reason for d in docs)
+    assert chosen == {d.material_id for d in docs if d.verdict.candidate}
+    topological = {d.material_id for d in docs if d.z2 and d.z2.classification != "trivial"}
+    assert chosen == topological  # no metal among these: every one is a TI or semimetal
+
+
+def test_example_printout_is_readable_at_80_columns(campaign):
+    """Ids whole, counts that add up, flags explained, the model's error, next commands."""
+    _, output, _, docs = campaign
+    lines = output.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert "INFO" not in output and "structure/s]" not in output  # FireWorks logs, tqdm bars
+    n_failed = sum(d.error is not None for d in docs)
+    assert f"6 results of real = {6 - n_failed} analysed + {n_failed} failed" in output
+    for doc in docs:
+        row = next(line for line in lines if line.startswith(doc.material_id + " "))
+        assert doc.verdict.material_class.replace("_", " ") in row
+    flags = {f for d in docs for f in d.flags}
+    for flag in flags:
+        assert any(line.strip().startswith(f"{flag} (") for line in lines), flag
+    assert "below the model's stated band error, 0.23 eV" in output
+    chosen = [d for d in docs if d.verdict.candidate]
+    for doc in chosen:
+        assert " ".join(doc.verdict.reason.split()) in " ".join(output.split())
+    first = min(d.material_id for d in chosen) if chosen else None
+    for command in ([f"socscreen show {first} -o {first}.json"] if first else []) + [
+        "socscreen report real -o real.html",
+        "socscreen rerun real --candidates",
+    ]:
+        assert command in output
 
 
 def test_bad_inputs_become_error_documents_and_the_rest_completes(campaign):
