@@ -726,8 +726,7 @@ def campaign_example(
     n_failed = sum(d.get("error") is not None for d in docs)
     console.print()
     print_results(
-        f"{len(docs)} results of {name} = {len(docs) - n_failed} analysed + {n_failed} failed"
-        + (" (merged entries share their keeper's)" if report.ingest.n_duplicates else ""),
+        f"{len(docs)} results of {name} = {len(docs) - n_failed} analysed + {n_failed} failed",
         docs,
         model_error,
     )
