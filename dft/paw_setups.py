@@ -32,7 +32,7 @@ from socscreen.dft.gpaw_files import (
 )
 from socscreen.dft.radial import RadialFunction, radial_grid_from_attributes
 
-__all__ = ["PawSetup", "load_setup", "valence_electrons"]
+__all__ = ["PawSetup", "load_setup", "valence_electrons", "valence_occupations"]
 
 #: GPAW's spline resolution for projectors (``AERadialGridDescriptor.default_spline_points``).
 _PROJECTOR_SPLINE_POINTS = 25
@@ -188,3 +188,28 @@ def valence_electrons(symbol: str, xc: str = "PBE") -> float:
         For an unknown symbol or a missing setup file.
     """
     return _valence(symbol, xc, setup_paths())
+
+
+@cache
+def _occupations(symbol: str, xc: str, paths: tuple[Path, ...]) -> dict[int, float]:
+    states = ET.fromstring(read_data_file(_find_setup(symbol, xc, paths))).find("valence_states")
+    occupations: dict[int, float] = {}
+    for state in states.iter("state"):
+        ell = int(state.get("l"))
+        occupations[ell] = occupations.get(ell, 0.0) + float(state.get("f") or 0.0)
+    return occupations
+
+
+def valence_occupations(symbol: str, xc: str = "PBE") -> dict[int, float]:
+    """Electrons per angular momentum in the valence states of an element's PAW setup.
+
+    The free neutral atom's occupations, e.g. Zr ``{0: 4, 1: 6, 2: 2}`` (4s² 4p⁶ 4d² 5s²);
+    they sum to :func:`valence_electrons`. Unoccupied (bound or unbound) valence states
+    count 0.
+
+    Raises
+    ------
+    ValueError
+        For an unknown symbol or a missing setup file.
+    """
+    return dict(_occupations(symbol, xc, setup_paths()))

@@ -10,12 +10,13 @@ from pymatgen.analysis.ewald import EwaldSummation
 from pymatgen.core import Lattice, Structure
 
 from socscreen.dft.charge_correction import (
+    charge_channels,
     charge_corrected,
     gamma_matrix,
     mulliken_charges,
     self_consistent_charges,
 )
-from socscreen.dft.hubbard import atomic_hardness, hubbard_u
+from socscreen.dft.hubbard import atomic_hardness, hardness_of, hubbard_u
 from socscreen.dft.zeroth_step import compute_zeroth_step
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.predictors import predict_hamiltonian, prediction_version
@@ -40,7 +41,9 @@ def gaas() -> Hamiltonian:
 
 def test_hubbard_u_is_the_free_atom_hardness():
     """The shipped table is what GPAW's atom solver gives now; DFTB's PBE values agree."""
-    assert hubbard_u("O") == pytest.approx(atomic_hardness("O"), abs=1e-3)
+    fresh = atomic_hardness("O")
+    assert hubbard_u("O") == pytest.approx(fresh.u(1, 1), abs=1e-3)
+    assert hardness_of("O").derivatives[(0, 1)] == pytest.approx(fresh.derivatives[(0, 1)], abs=1e-3)
     assert hubbard_u("H") == pytest.approx(11.4, abs=0.3)  # DFTB mio: 0.4195 Ha
     assert hubbard_u("O") == pytest.approx(13.5, abs=0.3)  # DFTB mio: 0.4954 Ha
     assert hubbard_u("F") > hubbard_u("Cl") > hubbard_u("I") > hubbard_u("Cs")
@@ -119,3 +122,33 @@ def test_scc_predictor_is_rotation_invariant_and_labelled(gaas):
     assert a.meta["predictor"] == "scc"
     assert a.meta["charge_correction"]["converged"]
     assert prediction_version(a.meta).startswith("H0-SCC-GPAW-")
+
+
+def test_late_transition_metals_get_a_d_channel_early_ones_do_not():
+    """Channels: Pt s/p + d (d below s), Zr one (diffuse d above s), Ga one (3d in core);
+    the free-atom electrons of the channels add up to the cell's valence."""
+    pt = Hamiltonian.from_npz(HOLDOUT / "Pt.npz")
+    channels = charge_channels(pt)
+    assert channels.labels == ("Pt:sp", "Pt:d")
+    assert channels.reference.sum() == pytest.approx(pt.nelect)
+    assert channels.reference[1] == pytest.approx(9.0)  # 5d9 6s1 in Pt's setup
+    d_orbitals = channels.of_orbital == 1
+    assert np.all(pt.orbitals.l_of_orbital[d_orbitals] == 2)
+    assert channels.onsite[0, 1] == pytest.approx(hardness_of("Pt").u(0, 2))
+    zrnisn = Hamiltonian.from_npz(HOLDOUT / "ZrNiSn.npz")
+    assert charge_channels(zrnisn).labels == ("Zr:sp", "Ni:sp", "Ni:d", "Sn:sp")
+    assert charge_channels(zrnisn, "atom").labels == ("Zr:sp", "Ni:sp", "Sn:sp")
+
+
+def test_gold_moves_charge_from_d_to_sp_toward_the_scf_bands():
+    """fcc Au: one atom, so no charge moves between atoms, but the solid fills its 6s/6p at
+    the expense of 5d; the d channel's shift brings the bands toward GPAW's SCF."""
+    reference = Hamiltonian.from_npz(HOLDOUT / "Au.npz")
+    h0 = Hamiltonian.from_npz(HOLDOUT / "zeroth_step" / "Au.npz")
+    correction = self_consistent_charges(h0)
+    assert correction.converged
+    assert correction.charges[0] > 0.1 and correction.charges[1] < -0.1  # sp gains, d loses
+    assert correction.atom_charges == pytest.approx([0.0], abs=1e-8)
+    assert _band_error(charge_corrected(h0, correction), reference) < 0.6 * _band_error(
+        h0, reference
+    )
