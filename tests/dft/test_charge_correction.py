@@ -152,3 +152,21 @@ def test_gold_moves_charge_from_d_to_sp_toward_the_scf_bands():
     assert _band_error(charge_corrected(h0, correction), reference) < 0.6 * _band_error(
         h0, reference
     )
+
+
+def test_cli_predicts_with_self_consistent_charges(gaas, tmp_path):
+    """``socscreen predict --predictor scc`` writes the corrected H with its charges."""
+    from typer.testing import CliRunner
+
+    from socscreen.cli import app
+
+    cif = tmp_path / "GaAs.cif"
+    gaas.structure.to(filename=str(cif))
+    out = tmp_path / "GaAs_scc.npz"
+    result = CliRunner().invoke(app, ["predict", str(cif), "-o", str(out), "--predictor", "scc"])
+    assert result.exit_code == 0, result.output
+    assert "H0-SCC-GPAW-" in result.output
+    ham = Hamiltonian.from_npz(out)
+    assert ham.meta["predictor"] == "scc"
+    assert ham.meta["charge_correction"]["channels"] == ["Ga:sp", "As:sp"]
+    assert ham.meta["charge_correction"]["charges"][1] > 0.2
