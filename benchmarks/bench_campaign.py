@@ -34,6 +34,8 @@ machine, embedded SecantusDB): 1278 s wall = 21.3 min (goal 30 min), 46.9
 structures/min, 102 Fireworks COMPLETED, 0 errors; job CPU 110 s predict + 1112 s
 analyse; peak RSS 1.37 / 1.38 GB per worker. The embedded server held the GridFS
 Hamiltonians in memory (about 8 GB peak RSS): use a real MongoDB for bigger campaigns.
+Since then predictions are stored compactly (0.2 MB instead of 2.2 MB each) and the
+server's cache is 256 MB: see ``bench_server_memory.py`` for its memory now.
 """
 
 from __future__ import annotations

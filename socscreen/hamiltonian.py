@@ -20,7 +20,9 @@ Conventions (identical to the corpus files, DESIGN.md)
 
 The container imports neither torch nor jobflow. It is :class:`monty.json.MSONable`
 with every array serialised as base64-encoded compressed ``npz`` bytes, so that jobflow
-can keep it in an additional (GridFS) store.
+can keep it in an additional (GridFS) store: exactly (float64, every ``R``) by default,
+or, for a copy made by :meth:`Hamiltonian.stored_compact`, in the compact format of the
+size-capped training corpus (half ``R``, float32, zeroed tails: about 15 times smaller).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "CORPUS_ZERO_THRESHOLDS",
     "GHOST_ENERGY",
     "R_STORAGE_KEY",
+    "STORAGE_FORMATS",
     "Hamiltonian",
     "as_kpoints",
     "generalized_eigh",
@@ -72,6 +75,11 @@ _ARRAY_FIELDS = ("R", "h0", "overlap", "soc_uu", "soc_ud")
 #: ``meta`` key of corpus files that store one lattice vector of each ``±R`` pair
 #: (value ``"half"``); readers rebuild ``-R`` from Hermiticity (:meth:`Hamiltonian.symmetrized`).
 R_STORAGE_KEY = "R_stored"
+
+#: How :meth:`Hamiltonian.as_dict` stores the blocks: ``"exact"`` (float64/complex128, every
+#: ``R``) or ``"compact"`` (the size-capped training corpus's format, see
+#: :meth:`Hamiltonian.stored_compact`).
+STORAGE_FORMATS = ("exact", "compact")
 
 
 def as_kpoints(k: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -190,6 +198,8 @@ class Hamiltonian(MSONable):
         self.efermi = None if efermi is None else float(efermi)
         self.energy = None if energy is None else float(energy)
         self.meta = dict(meta or {})
+        #: Format :meth:`as_dict` writes, one of :data:`STORAGE_FORMATS`.
+        self.storage = "exact"
         self._validate()
 
     # -- validation ---------------------------------------------------------------------
@@ -616,16 +626,45 @@ class Hamiltonian(MSONable):
         return digest.hexdigest()
 
     # -- MSONable -----------------------------------------------------------------------
+    def stored_compact(self) -> Hamiltonian:
+        """Copy that :meth:`as_dict` stores compactly (``storage == "compact"``).
+
+        The blocks are written as :meth:`to_corpus_arrays` with ``half_R=True`` and
+        :data:`COMPACT_ZERO_THRESHOLDS` (the size-capped training corpus): float32/complex64,
+        H0 and SOC elements below 1e-4 eV zeroed, one ``R`` of each ``±R`` pair. S elements
+        below 1e-5 are zeroed only when the container has an :attr:`overlap_cutoff` (every
+        prediction: S(k) directions below it are dropped anyway); otherwise all are kept,
+        as S(k) of a dense metal is within 1e-5 of singular (fcc Pt). A Bi2Se3 prediction
+        takes 0.15 MB instead of 1.7 MB, its bands within 2 eV of E_F move by at most
+        1 meV (fcc Pt from the baseline: 2 meV). :meth:`from_dict` rebuilds the Hermitian
+        container; the copy in memory keeps its exact blocks.
+        """
+        copy = self._replace()
+        copy.storage = "compact"
+        return copy
+
     def as_dict(self) -> dict[str, Any]:
-        """JSON/BSON-safe dict; arrays travel as base64 ``npz`` bytes in ``arrays``."""
-        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
-        arrays = {k: v for k, v in arrays.items() if v is not None}
+        """JSON/BSON-safe dict; arrays travel as base64 ``npz`` bytes.
+
+        ``arrays`` holds the exact blocks (``storage == "exact"``); ``corpus`` the compact
+        corpus-format arrays (``storage == "compact"``, see :meth:`stored_compact`).
+        """
+        if self.storage == "compact":
+            overlap_zero = COMPACT_ZERO_THRESHOLDS["SR"] if self.overlap_cutoff > 0 else 0.0
+            thresholds = {**COMPACT_ZERO_THRESHOLDS, "SR": overlap_zero}
+            corpus = self.to_corpus_arrays(thresholds=thresholds, half_R=True)
+            if not self.has_soc:
+                del corpus["Hsoc_uu"], corpus["Hsoc_ud"]
+            blocks = {"corpus": _encode_arrays(corpus)}
+        else:
+            arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
+            blocks = {"arrays": _encode_arrays({k: v for k, v in arrays.items() if v is not None})}
         return {
             "@module": type(self).__module__,
             "@class": type(self).__name__,
             "structure": self.structure.as_dict(),
             "orbitals": self.orbitals.as_dict(),
-            "arrays": _encode_arrays(arrays),
+            **blocks,
             "nelect": self.nelect,
             "efermi": self.efermi,
             "energy": self.energy,
@@ -634,9 +673,19 @@ class Hamiltonian(MSONable):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Hamiltonian:
-        """Inverse of :meth:`as_dict`."""
-        arrays = _decode_arrays(d["arrays"])
-        return cls(
+        """Inverse of :meth:`as_dict`, for either storage format."""
+        if "corpus" in d:
+            corpus = _with_minus_R_blocks(_decode_arrays(d["corpus"]))
+            arrays = {
+                "R": corpus["R"],
+                "h0": corpus["H0R"],
+                "overlap": corpus["SR"],
+                "soc_uu": corpus.get("Hsoc_uu"),
+                "soc_ud": corpus.get("Hsoc_ud"),
+            }
+        else:
+            arrays = _decode_arrays(d["arrays"])
+        ham = cls(
             Structure.from_dict(d["structure"]),
             OrbitalTable.from_dict(d["orbitals"]),
             arrays["R"],
@@ -649,6 +698,8 @@ class Hamiltonian(MSONable):
             energy=d.get("energy"),
             meta=d.get("meta") or {},
         )
+        ham.storage = "compact" if "corpus" in d else "exact"
+        return ham
 
     def __repr__(self) -> str:
         return (

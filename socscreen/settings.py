@@ -59,6 +59,12 @@ class SocscreenSettings(BaseSettings):
     db_start_timeout: float = Field(
         60.0, description="Seconds to wait for the embedded database server to answer a ping."
     )
+    db_cache_size: str = Field(
+        "256M",
+        description="WiredTiger cache of the embedded database server (SecantusDB "
+        "--cache-size), bytes with an optional K, M, G or T suffix, e.g. '256M' or '2G'. "
+        "The server's memory is this cache plus about 100-300 MB of its own.",
+    )
 
 
 SETTINGS = SocscreenSettings()

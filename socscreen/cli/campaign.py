@@ -50,20 +50,44 @@ StoragePath = Annotated[
 @db_app.command("start")
 def db_start(
     path: StoragePath = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all).")] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(help="TCP port (default: free port).")] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Interface to listen on; any but the loopback one (e.g. 0.0.0.0: all) "
+            "requires a password, kept in the data folder."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="TCP port (default: the last one).")] = None,
+    cache_size: Annotated[
+        str | None,
+        typer.Option(help="WiredTiger cache, e.g. 256M or 2G (default SOCSCREEN_DB_CACHE_SIZE)."),
+    ] = None,
 ) -> None:
     """Start the embedded database server in the background (kept until `db stop`)."""
-    from socscreen.stores.server import ServerStartError, start_server
+    from socscreen.stores.server import CREDENTIALS_FILE, ServerStartError, start_server
 
     try:
-        info = start_server(path, host=host, port=port)
+        info = start_server(path, host=host, port=port, cache_size=cache_size)
     except ServerStartError as exc:
         raise fail(str(exc)) from exc
     console.print(
-        f"database server running at [bold]{info.uri}[/bold] (pid {info.pid}, "
+        f"database server running at [bold]{info.address}[/bold] (pid {info.pid}, "
         f"data in {info.storage_path}, started in {info.startup_s:.2f} s)"
     )
+    if info.host != host:
+        err_console.print(
+            f"[yellow]note:[/yellow] it was already running on {info.host}; `socscreen db "
+            f"stop` first to listen on {host}",
+            soft_wrap=True,
+        )
+    if info.auth:
+        err_console.print(
+            f"[yellow]note:[/yellow] listening on {info.host}, reachable from other "
+            f"machines: clients log in as user socscreen with the password in "
+            f"{info.storage_path / CREDENTIALS_FILE} (`socscreen campaign worker-files` "
+            "writes it into the worker files); traffic is not encrypted",
+            soft_wrap=True,
+        )
 
 
 @db_app.command("stop")
@@ -84,8 +108,10 @@ def db_status(path: StoragePath = None) -> None:
         console.print(f"no database server running for {path or default_storage_path()}")
         raise typer.Exit(code=1)
     started = datetime.fromtimestamp(info.started_at).isoformat(timespec="seconds")
+    login = ", password required" if info.auth else ""
     console.print(
-        f"running at {info.uri} (pid {info.pid}, since {started}, data in {info.storage_path})"
+        f"running at {info.address} (pid {info.pid}, since {started}, data in "
+        f"{info.storage_path}{login})"
     )
 
 

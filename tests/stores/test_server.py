@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -103,5 +104,77 @@ def test_stale_state_file_is_ignored(tmp_path):
     restarted = start_server(tmp_path)
     try:
         assert restarted.pid != info.pid and ping(restarted.uri)
+    finally:
+        stop_server(tmp_path)
+
+
+def test_a_bind_beyond_the_loopback_requires_a_password(tmp_path):
+    from pymongo import MongoClient
+    from pymongo.errors import OperationFailure
+
+    from socscreen.stores.config import DatabaseConfig
+
+    info = start_server(tmp_path, host="0.0.0.0")
+    try:
+        assert info.auth and "@" not in info.address and "socscreen:" in info.uri
+        credentials = tmp_path / "credentials.json"
+        assert credentials.stat().st_mode & 0o777 == 0o600
+        with pytest.raises(OperationFailure, match="requires authentication"):
+            MongoClient(info.address, serverSelectionTimeoutMS=5000).t.c.find_one()
+        wrong = f"mongodb://socscreen:wrong@{info.host}:{info.port}/?authSource=admin"
+        with pytest.raises(OperationFailure, match="authentication failed"):
+            MongoClient(wrong, serverSelectionTimeoutMS=5000).t.c.find_one()
+        # every client of a campaign logs in with the URI: FireWorks, jobflow, maggma
+        db = DatabaseConfig(uri=info.uri, database="auth_test")
+        assert "***@" in db.describe() and "password" not in db.describe()
+        assert db.launchpad().get_fw_ids() == []
+        job_store = db.job_store()
+        job_store.connect()
+        job_store.additional_stores["data"].update([{"blob_uuid": "b", "data": [1.5]}],
+                                                   key="blob_uuid")  # fmt: skip
+        assert job_store.additional_stores["data"].query_one({"blob_uuid": "b"})["data"] == [1.5]
+        job_store.close()
+        stop_server(tmp_path)
+        # a restart (after a stop or a crash) keeps the user and its password
+        again = start_server(tmp_path, host="0.0.0.0")
+        assert again.auth and again.uri == info.uri
+        assert MongoClient(again.uri).auth_test.outputs_blobs.files.count_documents({}) == 1
+    finally:
+        stop_server(tmp_path)
+
+
+def test_db_start_says_a_password_is_required_and_never_prints_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from socscreen.cli import app
+
+    runner = CliRunner()
+    try:
+        started = runner.invoke(app, ["db", "start", "--path", str(tmp_path), "--host", "0.0.0.0"])
+        assert started.exit_code == 0, started.output
+        password = json.loads((tmp_path / "credentials.json").read_text())["password"]
+        text = " ".join(started.output.split())
+        assert "running at mongodb://0.0.0.0:" in text and password not in started.output
+        assert "clients log in as user socscreen with the password in" in text
+        status = runner.invoke(app, ["db", "status", "--path", str(tmp_path)])
+        assert "password required" in " ".join(status.output.split())
+        assert password not in status.output
+    finally:
+        stop_server(tmp_path)
+
+
+@pytest.mark.parametrize("size", ["1x", "lots", "-5M"])
+def test_a_malformed_cache_size_is_one_line(tmp_path, size):
+    with pytest.raises(ServerStartError, match="must be bytes with an optional K, M, G or T"):
+        start_server(tmp_path, cache_size=size)
+    assert not (tmp_path / "server.json").exists()
+
+
+def test_the_cache_size_reaches_the_server(tmp_path):
+    info = start_server(tmp_path, cache_size="64M")
+    try:
+        cmdline = psutil.Process(info.pid).cmdline()
+        assert cmdline[cmdline.index("--cache-size") + 1] == "64M"
+        assert psutil.Process(info.pid).environ().get("MALLOC_ARENA_MAX") == "2"
     finally:
         stop_server(tmp_path)
