@@ -4,7 +4,9 @@ Per entry: filter on what the source lists (elements, sites, decomposition energ
 gap) before parsing; parse; reject disordered cells, unsupported elements, overlapping
 atoms and cells too large for the model as *error records* (never exceptions); reduce to
 the standardised primitive cell (spglib; GNoME CIFs are conventional cells); give a
-stable id (the source's id, else :func:`content_id` of the standardised cell). Then
+stable id (the source's id, else :func:`content_id` of the standardised cell); record
+what the structure says before anything is computed (:mod:`socscreen.structure_flags`:
+a slab, with its sheet moved to the middle of the cell, and magnetic ions). Then
 duplicates are merged with pymatgen's ``StructureMatcher`` within each reduced formula,
 keeping the first entry, which names every entry merged into it. The readers that
 produce the entries live in :mod:`socscreen.workflows.sources`.
@@ -39,6 +41,7 @@ from socscreen.stores.schemas.campaign import (
     StructureFilter,
     StructureRecord,
 )
+from socscreen.structure_flags import centred, periodic_dimension, structure_flags, vacuum_widths
 from socscreen.structures import MIN_DISTANCE, check_structure
 
 __all__ = [
@@ -298,9 +301,10 @@ def to_record(
     Returns
     -------
     StructureRecord
-        A usable record, or an error record whose ``error.reason`` names the problem:
-        unreadable file, partial occupancy, unsupported element, overlapping atoms, too
-        many atoms, failed symmetry analysis.
+        A usable record, with its dimension, vacuum and structure flags (a slab's sheet
+        moved to the middle of its cell), or an error record whose ``error.reason``
+        names the problem: unreadable file, partial occupancy, unsupported element,
+        overlapping atoms, too many atoms, failed symmetry analysis.
     """
     if structure is None:
         try:
@@ -332,8 +336,10 @@ def to_record(
             structure=structure,
         )
     number = space_group_number(primitive, symprec)
+    material_id = entry.material_id or content_id(primitive, number)
+    primitive = centred(primitive)  # a translation: the id stays that of the standard cell
     return StructureRecord(
-        material_id=entry.material_id or content_id(primitive, number),
+        material_id=material_id,
         source=entry.source,
         formula=primitive.composition.formula,
         reduced_formula=primitive.composition.reduced_formula,
@@ -343,6 +349,9 @@ def to_record(
         space_group_number=number,
         structure=primitive.as_dict(),
         source_fields=entry.fields,
+        dimension=periodic_dimension(primitive),
+        vacuum_A=round(float(vacuum_widths(primitive).max()), 3),
+        flags=structure_flags(primitive),
     )
 
 

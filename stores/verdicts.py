@@ -47,7 +47,9 @@ FLAG_MEANINGS: dict[str, str] = {
     "semimetal": "valence and conduction bands overlap in energy but never touch: Z2 holds",
     "gapless": "the gap is below the campaign's min_gap: too small to count as a gap",
     "odd_electron_count": "an odd number of electrons half-fills a Kramers pair: a metal",
-    "two_dimensional": "a sheet (an axis without hoppings): Z2 is the single index nu",
+    "two_dimensional": "a 2D sheet (>= 10 A vacuum or no hoppings along an axis): Z2 is nu",
+    "magnetic_treated_as_nonmagnetic": "magnetic ions (V-Ni, Ce-Yb, U-Cm) treated as "
+    "non-magnetic: may be wrong",
     "uncorrected_elements": "elements the correction model never saw: H(0) alone for them",
     "error": "processing failed; the error says at which stage and why",
     "z2_no_inversion": "no inversion centre: Z2 from Wilson loops, no parity check",

@@ -242,6 +242,20 @@ class StructureRecord(BaseModel):
         default_factory=list,
         description="Later entries found to be the same crystal, with their files and ids.",
     )
+    dimension: int | None = Field(
+        None,
+        description="Periodic dimensions: 3 for a bulk crystal, 2 for a slab (an empty layer "
+        "of at least 10 Angstrom along one lattice direction; socscreen.structure_flags).",
+    )
+    vacuum_A: float | None = Field(
+        None,
+        description="Widest empty layer along a lattice direction (Angstrom, nucleus to nucleus).",
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="What the structure says before anything is computed, carried into "
+        "every result: 'two_dimensional' (a slab), 'magnetic_treated_as_nonmagnetic'.",
+    )
     error: ErrorDocument | None = Field(None, description="Why ingestion failed, if it did.")
     created_at: datetime = Field(default_factory=_now, description="Ingestion time (UTC).")
 
@@ -504,7 +518,8 @@ class MaterialResultDocument(BaseModel):
     ) -> MaterialResultDocument:
         """Start a result from an ingested record; ``fields`` fill the rest.
 
-        ``campaign`` defaults to the record's campaign.
+        ``campaign`` defaults to the record's campaign; the record's flags are added to
+        those in ``fields``.
         """
         campaign = campaign or record.campaign
         if not campaign:
@@ -524,7 +539,8 @@ class MaterialResultDocument(BaseModel):
         }
         if record.error is not None:
             identity["error"] = record.error
-        return cls(**{**identity, **fields})
+        flags = sorted({*record.flags, *fields.pop("flags", [])})
+        return cls(**{**identity, **fields, "flags": flags})
 
     @classmethod
     def from_error(

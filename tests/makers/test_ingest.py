@@ -153,3 +153,54 @@ def test_bad_folder_ingests_without_raising(bad_report):
     (raw,) = [e for e in read_structure_folder(BAD) if e.source.entry == "unreadable.cif"]
     (record,) = [r for r in bad_report.errors if r.source.entry == "unreadable.cif"]
     assert to_record(raw).material_id == record.material_id
+
+
+def test_slabs_and_magnetic_ions_are_recorded_on_every_result(tmp_path):
+    """A slab cut by the cell boundary and NiO/CoO: flags, dimension, vacuum, the sheet centred."""
+    from socscreen.analysis.bloch import periodic_axes
+    from socscreen.model.predictors import predict_hamiltonian
+    from socscreen.stores.schemas.campaign import ErrorDocument, MaterialResultDocument
+
+    a, c = 6.32 / 2**0.5, 6.32 / 2 + 30.0  # two SnTe (001) layers, 30 A of vacuum
+    z = [0.95, 0.95, 0.045, 0.045]  # the cell boundary cuts the sheet
+    slab = Structure(Lattice.tetragonal(a, c), ["Sn", "Te", "Te", "Sn"],
+                     [[0, 0, z[0]], [0.5, 0.5, z[1]], [0, 0, z[2]], [0.5, 0.5, z[3]]])  # fmt: skip
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    slab.to(filename=str(folder / "SnTe_slab.vasp"), fmt="poscar")
+    for formula, cation, a_rs in (("NiO", "Ni", 4.17), ("CoO", "Co", 4.26)):
+        rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(a_rs), [cation, "O"],
+                                             [[0, 0, 0], [0.5, 0.5, 0.5]])  # fmt: skip
+        rocksalt.to(filename=str(folder / f"{formula}.cif"))
+    records = {r.reduced_formula: r for r in ingest(open_source(folder)).ok}
+
+    sheet = records["SnTe"]
+    assert (sheet.dimension, sheet.flags) == (2, ["two_dimensional"])
+    assert sheet.vacuum_A == pytest.approx(30.0, abs=0.05)
+    # the sheet is moved into the middle of its cell: no bond crosses the vacuum, so the
+    # predicted Hamiltonian has no hopping along it and the analysis sees a sheet
+    assert periodic_axes(predict_hamiltonian(sheet.get_structure(), "model").R).tolist() == [
+        True, True, False]  # fmt: skip
+    for formula in ("NiO", "CoO"):
+        assert records[formula].dimension == 3
+        assert records[formula].flags == ["magnetic_treated_as_nonmagnetic"]
+
+    # every result of the structure carries the flags, failed ones too
+    nio = records["NiO"].model_copy(update={"campaign": "flags"})
+    assert MaterialResultDocument.from_record(nio, flags=["metal"]).flags == [
+        "magnetic_treated_as_nonmagnetic", "metal"]  # fmt: skip
+    failed = MaterialResultDocument.from_record(
+        nio, error=ErrorDocument(stage="predict", reason="test")
+    )
+    assert sorted(failed.flags) == ["error", "magnetic_treated_as_nonmagnetic"]
+
+
+def test_the_printout_explains_the_structure_flags(capsys):
+    from socscreen.cli.tables import print_flags
+
+    print_flags([{"material_id": "sc-nio", "flags": ["magnetic_treated_as_nonmagnetic"]},
+                 {"material_id": "sc-slab", "flags": ["two_dimensional"]}])  # fmt: skip
+    text = " ".join(capsys.readouterr().out.split())
+    assert "magnetic_treated_as_nonmagnetic (sc-nio) magnetic ions (V-Ni, Ce-Yb, U-Cm) " \
+           "treated as non-magnetic: may be wrong" in text  # fmt: skip
+    assert "two_dimensional (sc-slab) a 2D sheet (>= 10 A vacuum" in text
