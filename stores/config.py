@@ -314,6 +314,22 @@ class DatabaseConfig:
         """Describe the connection without credentials, for messages."""
         return f"{_redact(self.uri)} (database {self.database!r})"
 
+    def answers(self, timeout: float = 2.0) -> bool:
+        """Whether the server answers a ping within ``timeout`` seconds (client options kept)."""
+        from pymongo import MongoClient
+        from pymongo.errors import PyMongoError
+
+        ms = max(1, int(timeout * 1000))
+        options = {"serverSelectionTimeoutMS": ms, "connectTimeoutMS": ms, "socketTimeoutMS": ms}
+        client: MongoClient = MongoClient(self.uri, **{**self.client_kwargs, **options})
+        try:
+            client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+        finally:
+            client.close()
+
 
 def _build_uri(
     host: str, port: int, username: str | None, password: str | None, auth_source: str | None

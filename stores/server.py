@@ -41,7 +41,7 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 import psutil
-from pymongo import MongoClient
+from pymongo import MongoClient, uri_parser
 from pymongo.errors import OperationFailure, PyMongoError
 
 from socscreen.settings import SETTINGS
@@ -54,6 +54,7 @@ __all__ = [
     "find_free_port",
     "is_loopback",
     "ping",
+    "restart_server",
     "server_status",
     "start_server",
     "stop_server",
@@ -404,6 +405,20 @@ def _create_user(storage_path: Path, cache_size: str, timeout: float) -> None:
     with os.fdopen(fd, "w") as handle:
         json.dump({"user": DB_USER, "password": password}, handle)
     os.replace(partial, storage_path / CREDENTIALS_FILE)
+
+
+def restart_server(uri: str, storage_path: Path | None = None) -> ServerInfo | None:
+    """Start the embedded server of ``storage_path`` again on the host and port of ``uri``.
+
+    After a crash: the same address keeps every client and worker file valid. Returns the
+    running server (also one someone else started), ``None`` if it did not come up (the
+    reason is in its log; a caller that waits tries again).
+    """
+    host, port = uri_parser.parse_uri(uri)["nodelist"][0]
+    try:
+        return start_server(storage_path, host=host, port=port)
+    except ServerStartError:
+        return None
 
 
 def _terminate(pid: int, grace: float) -> None:

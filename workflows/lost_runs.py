@@ -1,4 +1,4 @@
-"""Lost runs: Fireworks left RUNNING by a worker that died.
+"""Lost runs: Fireworks left RUNNING by a worker that died, or failed by a lost database.
 
 Two ways to tell a worker died:
 
@@ -13,6 +13,12 @@ Two ways to tell a worker died:
 A lost Firework is set back to READY and its batch reruns (finished structures are
 skipped); one whose :data:`MAX_ATTEMPTS`-th launch is lost (a job that kills its worker
 every time) is marked FIZZLED instead, so that the campaign ends.
+
+A job whose database connection broke (the server crashed or restarted under it) fails
+with a pymongo connection error, and FireWorks records it FIZZLED once the database is
+back. That is no fault of the job: :func:`rerun_database_failures` sets such Fireworks
+back to READY (with their children, which ran without their output), up to
+:data:`MAX_ATTEMPTS` launches.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ __all__ = [
     "MAX_ATTEMPTS",
     "PID_FILE",
     "dead_local_launches",
+    "is_database_error",
     "recover_lost_runs",
+    "rerun_database_failures",
     "rerun_dead_local_launches",
     "write_pid_file",
 ]
@@ -45,6 +53,13 @@ DEFAULT_LOST_AFTER = 4 * 3600
 MAX_ATTEMPTS = 3
 #: File in a local worker's folder: ``"<pid> <start time (s since the epoch)>"``.
 PID_FILE = "worker.pid"
+#: Exceptions (last line of a stack trace) of a job or worker that lost its database.
+DATABASE_ERRORS = (
+    "pymongo.errors.AutoReconnect",
+    "pymongo.errors.ConnectionFailure",
+    "pymongo.errors.NetworkTimeout",
+    "pymongo.errors.ServerSelectionTimeoutError",
+)
 
 
 def recover_lost_runs(
@@ -107,8 +122,28 @@ def dead_local_launches(launchpad: LaunchPad) -> dict[int, int]:
     return dead
 
 
-def rerun_dead_local_launches(launchpad: LaunchPad) -> tuple[list[int], list[int]]:
+def _attempts(launchpad: LaunchPad, fw_ids: list[int]) -> dict[int, int]:
+    """Count the launches of each Firework so far, archived ones included."""
+    return {
+        doc["fw_id"]: len(doc.get("launches", [])) + len(doc.get("archived_launches", []))
+        for doc in launchpad.fireworks.find(
+            {"fw_id": {"$in": fw_ids}}, {"fw_id": 1, "launches": 1, "archived_launches": 1}
+        )
+    }
+
+
+def rerun_dead_local_launches(
+    launchpad: LaunchPad, give_up: bool = True
+) -> tuple[list[int], list[int]]:
     """Rerun the Fireworks of :func:`dead_local_launches` (fizzle those lost too often).
+
+    Parameters
+    ----------
+    launchpad
+        The campaign's launchpad.
+    give_up
+        Fizzle a Firework whose lost launch was its :data:`MAX_ATTEMPTS`-th; ``False``
+        reruns every one (workers stopped because the database was unreachable).
 
     Returns
     -------
@@ -119,14 +154,9 @@ def rerun_dead_local_launches(launchpad: LaunchPad) -> tuple[list[int], list[int
     dead = dead_local_launches(launchpad)
     if not dead:
         return [], []
-    query = {"fw_id": {"$in": list(set(dead.values()))}}
-    attempts = {
-        doc["fw_id"]: len(doc.get("launches", [])) + len(doc.get("archived_launches", []))
-        for doc in launchpad.fireworks.find(
-            query, {"fw_id": 1, "launches": 1, "archived_launches": 1}
-        )
-    }
-    given_up = [i for i, fw in dead.items() if attempts.get(fw, 0) >= MAX_ATTEMPTS]
+    attempts = _attempts(launchpad, list(set(dead.values())))
+    limit = MAX_ATTEMPTS if give_up else float("inf")
+    given_up = [i for i, fw in dead.items() if attempts.get(fw, 0) >= limit]
     rerun = [i for i in dead if i not in given_up]
     fw_ids: dict[bool, list[int]] = {}
     for fizzle, launch_ids in ((False, rerun), (True, given_up)):
@@ -140,3 +170,45 @@ def rerun_dead_local_launches(launchpad: LaunchPad) -> tuple[list[int], list[int
             )
             fw_ids[fizzle] = sorted(lost)
     return fw_ids[False], fw_ids[True]
+
+
+def is_database_error(stack_trace: str) -> bool:
+    """Whether a stack trace ends in a pymongo connection error (:data:`DATABASE_ERRORS`)."""
+    lines = [line for line in stack_trace.splitlines() if line.strip()]
+    return bool(lines) and lines[-1].startswith(DATABASE_ERRORS)
+
+
+def rerun_database_failures(launchpad: LaunchPad) -> list[int]:
+    """Rerun the Fireworks FIZZLED because their job lost the database.
+
+    A Firework counts when the stack trace of its last launch ends in a pymongo
+    connection error and it has had fewer than :data:`MAX_ATTEMPTS` launches (a job that
+    breaks its connection every time stays FIZZLED). FireWorks reruns its children too.
+
+    Returns
+    -------
+    list of int
+        Ids of the Fireworks set back to READY (children not included).
+    """
+    fizzled = {
+        doc["fw_id"]: doc["launches"][-1]
+        for doc in launchpad.fireworks.find({"state": "FIZZLED"}, {"fw_id": 1, "launches": 1})
+        if doc.get("launches")
+    }
+    if not fizzled:
+        return []
+    traces = {
+        doc["launch_id"]: ((doc.get("action") or {}).get("stored_data") or {})
+        .get("_exception", {})
+        .get("_stacktrace", "")
+        for doc in launchpad.launches.find(
+            {"launch_id": {"$in": list(fizzled.values())}},
+            {"launch_id": 1, "action.stored_data._exception._stacktrace": 1},
+        )
+    }
+    lost = [fw for fw, launch in fizzled.items() if is_database_error(traces.get(launch) or "")]
+    attempts = _attempts(launchpad, lost)
+    rerun = sorted(fw for fw in lost if attempts.get(fw, 0) < MAX_ATTEMPTS)
+    for fw_id in rerun:
+        launchpad.rerun_fw(fw_id)
+    return rerun

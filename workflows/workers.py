@@ -11,8 +11,11 @@ one predict worker and two analyse workers) start ``rlaunch rapidfire`` processe
 keep them going until no work is left for them. While they run, a worker process that
 dies (killed, out of memory) is noticed within a second: the Fireworks it was running
 are set back to READY and it is started again (:mod:`socscreen.workflows.lost_runs`).
-SIGTERM, SIGINT or SIGHUP to the runner stops its workers (each runs in its own process
-group) and sets their Fireworks back to READY before :class:`WorkersStopped` is raised.
+A database that stops answering is waited for (bounded), the workers are stopped
+meanwhile and started again when it is back, with their Fireworks rerun
+(:mod:`socscreen.workflows.outages`). SIGTERM, SIGINT or SIGHUP to the runner stops its
+workers (each runs in its own process group) and sets their Fireworks back to READY
+before :class:`WorkersStopped` is raised.
 """
 
 from __future__ import annotations
@@ -32,14 +35,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from pymongo.errors import ConnectionFailure
 
 from socscreen.stores.config import DatabaseConfig
 from socscreen.workflows.lost_runs import (
     DEFAULT_LOST_AFTER,
+    is_database_error,
     recover_lost_runs,
+    rerun_database_failures,
     rerun_dead_local_launches,
     write_pid_file,
 )
+from socscreen.workflows.outages import DatabaseUnavailable, DatabaseWatch
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -47,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LOST_AFTER",
     "SINGLE_THREAD_ENV",
+    "DatabaseUnavailable",
+    "DatabaseWatch",
     "RunReport",
     "WorkerFiles",
     "WorkerGroup",
@@ -282,6 +291,11 @@ class RunReport:
     given_up
         Fireworks marked FIZZLED because their worker died on each of their last
         attempts (see :data:`~socscreen.workflows.lost_runs.MAX_ATTEMPTS`).
+    outages
+        Seconds the database did not answer, per outage.
+    db_lost
+        Fireworks rerun because the database went away under them (their workers were
+        stopped, or their job lost its connection).
     """
 
     recovered: list[int]
@@ -292,6 +306,8 @@ class RunReport:
     died: list[str] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     given_up: list[int] = field(default_factory=list)
+    outages: list[float] = field(default_factory=list)
+    db_lost: list[int] = field(default_factory=list)
 
 
 class WorkersStopped(KeyboardInterrupt):
@@ -369,6 +385,7 @@ def run_workers(
     lost_after: float = DEFAULT_LOST_AFTER,
     timeout: int | None = None,
     on_poll: Any = None,
+    watch: DatabaseWatch | None = None,
 ) -> RunReport:
     """Recover lost runs, then run ``n_workers`` local workers until no work is left.
 
@@ -388,9 +405,11 @@ def run_workers(
         Stop workers from taking new Fireworks after this many seconds.
     on_poll
         Called every second with the Firework state counts while workers run.
+    watch
+        How to ride out a database outage (default: wait 300 s, restart nothing).
     """
     return run_worker_groups(
-        db, [WorkerGroup(category, n_workers)], folder, lost_after, timeout, on_poll
+        db, [WorkerGroup(category, n_workers)], folder, lost_after, timeout, on_poll, watch
     )
 
 
@@ -401,6 +420,7 @@ def run_worker_groups(
     lost_after: float = DEFAULT_LOST_AFTER,
     timeout: int | None = None,
     on_poll: Any = None,
+    watch: DatabaseWatch | None = None,
 ) -> RunReport:
     """Recover lost runs, then run local workers of several categories until no work is left.
 
@@ -426,14 +446,28 @@ def run_worker_groups(
         Stop workers from taking new Fireworks after this many seconds.
     on_poll
         Called every second with the Firework state counts while workers run.
+    watch
+        How to ride out a database outage (default: wait 300 s, restart nothing).
+
+    Raises
+    ------
+    DatabaseUnavailable
+        If the database stopped answering and did not come back within the watch's
+        wait; the workers are stopped.
+    WorkersStopped
+        On SIGTERM, SIGINT or SIGHUP, after the workers stopped.
     """
     from fireworks import FWorker
 
     t0 = time.perf_counter()
-    launchpad = db.launchpad()
-    recovered = recover_lost_runs(launchpad, lost_after)
-    recovered += rerun_dead_local_launches(launchpad)[0]  # left by an earlier local run
-    report = RunReport(sorted(recovered), [], Counter(), 0.0)
+    watch = watch or DatabaseWatch(db)
+    launchpad = watch.call(db.launchpad)
+
+    def recover() -> list[int]:  # what an earlier run left: lost workers, lost database
+        lost = recover_lost_runs(launchpad, lost_after) + rerun_dead_local_launches(launchpad)[0]
+        return lost + rerun_database_failures(launchpad)
+
+    report = RunReport(sorted(watch.call(recover)), [], Counter(), 0.0)
     slots: list[_Slot] = []
     with _stop_on_signals():
         try:
@@ -450,15 +484,17 @@ def run_worker_groups(
                     _Slot(files, fworker, Path(folder) / f"worker_{first + i}", process)
                     for i, process in enumerate(processes)
                 ]
-            _supervise(launchpad, slots, report, t0, timeout, on_poll)
+            _supervise(launchpad, slots, report, t0, timeout, on_poll, watch)
         except WorkersStopped as stopped:
             _terminate([slot.process for slot in slots])
-            stopped.rerun = rerun_dead_local_launches(launchpad)[0]
+            with contextlib.suppress(ConnectionFailure):  # else the next run recovers them
+                stopped.rerun = rerun_dead_local_launches(launchpad)[0]
             raise
         finally:
             _terminate([slot.process for slot in slots])
     report.exit_codes = [slot.exit_code for slot in slots]
-    report.states = firework_states(launchpad)
+    report.states = watch.call(lambda: firework_states(launchpad))
+    report.outages = list(watch.outages)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -470,38 +506,99 @@ def _supervise(
     t0: float,
     timeout: int | None,
     on_poll: Any,
+    watch: DatabaseWatch,
 ) -> None:
     """Poll the workers every second until all have stopped and none has ready work.
 
     A worker that ended is started again when its category has ready work; before, the
     Fireworks of dead workers (this run's, or any local one's every
-    :data:`DEAD_WORKER_CHECK_S`) are rerun.
+    :data:`DEAD_WORKER_CHECK_S`) and those that lost the database are rerun. A database
+    that stops answering is waited out (:func:`_ride_out_outage`).
     """
     last_check = time.monotonic()
     while True:
-        left = None if timeout is None else int(timeout - (time.perf_counter() - t0))
-        ended = [s for s in slots if s.process.poll() is not None and not s.noticed]
-        if ended or time.monotonic() - last_check > DEAD_WORKER_CHECK_S:
-            lost, given_up = rerun_dead_local_launches(launchpad)  # before new pid files
-            report.lost += lost
-            report.given_up += given_up
+        try:
+            if _poll(launchpad, slots, report, t0, timeout, on_poll, last_check):
+                return
+        except ConnectionFailure as error:
+            _ride_out_outage(launchpad, slots, report, watch, error)
+            last_check = -float("inf")  # look for lost runs at once
+            continue
+        if time.monotonic() - last_check > DEAD_WORKER_CHECK_S:
             last_check = time.monotonic()
-        for slot in ended:
-            slot.noticed = True
-            code = slot.process.returncode
-            if code < 0:  # killed: its Fireworks were rerun above
-                report.died.append(f"{slot.workdir.name} ({signal.Signals(-code).name})")
-            else:
-                slot.exit_code = slot.exit_code or code
-        for slot in slots:
-            if not slot.noticed:
-                continue
-            if (left is None or left > 0) and launchpad.run_exists(slot.fworker):
-                slot.process = _start_worker(slot.files, slot.workdir, 2, left)
-                slot.noticed = False
-                report.restarts += 1
-        if all(slot.noticed for slot in slots):
-            return
-        if on_poll is not None:
-            on_poll(firework_states(launchpad))
         time.sleep(1.0)
+
+
+def _poll(
+    launchpad: LaunchPad,
+    slots: list[_Slot],
+    report: RunReport,
+    t0: float,
+    timeout: int | None,
+    on_poll: Any,
+    last_check: float,
+) -> bool:
+    """One look at the workers and the launchpad; return whether the run is over."""
+    left = None if timeout is None else int(timeout - (time.perf_counter() - t0))
+    ended = [s for s in slots if s.process.poll() is not None and not s.noticed]
+    if ended or time.monotonic() - last_check > DEAD_WORKER_CHECK_S:
+        lost, given_up = rerun_dead_local_launches(launchpad)  # before new pid files
+        report.lost += lost
+        report.given_up += given_up
+        report.db_lost += rerun_database_failures(launchpad)
+    for slot in ended:
+        slot.noticed = True
+        code = slot.process.returncode
+        if code < 0:  # killed: its Fireworks were rerun above
+            report.died.append(f"{slot.workdir.name} ({signal.Signals(-code).name})")
+        elif code and _lost_the_database(slot.workdir):  # no fault of the worker
+            report.died.append(f"{slot.workdir.name} (lost the database)")
+        else:
+            slot.exit_code = slot.exit_code or code
+    for slot in slots:
+        if not slot.noticed:
+            continue
+        if (left is None or left > 0) and launchpad.run_exists(slot.fworker):
+            slot.process = _start_worker(slot.files, slot.workdir, 2, left)
+            slot.noticed = False
+            report.restarts += 1
+    if all(slot.noticed for slot in slots):
+        return True
+    if on_poll is not None:
+        on_poll(firework_states(launchpad))
+    return False
+
+
+def _lost_the_database(workdir: Path) -> bool:
+    """Whether a worker's log ends in a pymongo connection error (its last 4 kB)."""
+    try:
+        with open(workdir / "worker.log", "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            return is_database_error(log.read().decode(errors="replace"))
+    except OSError:
+        return False
+
+
+def _ride_out_outage(
+    launchpad: LaunchPad,
+    slots: list[_Slot],
+    report: RunReport,
+    watch: DatabaseWatch,
+    error: ConnectionFailure,
+) -> None:
+    """Stop the workers, wait for the database, then rerun what they were running.
+
+    The workers are started again by the next poll (where work is ready).
+    """
+    watch.announce(error, "workers stopped")
+    _terminate([slot.process for slot in slots])
+    for slot in slots:
+        slot.noticed = True
+    watch.wait()
+
+    def recover() -> list[int]:
+        return rerun_dead_local_launches(launchpad, give_up=False)[0] + rerun_database_failures(
+            launchpad
+        )
+
+    report.db_lost += watch.call(recover)

@@ -326,6 +326,12 @@ def campaign_run(
     timeout: Annotated[
         int | None, typer.Option(help="Stop taking new Fireworks after this many seconds.")
     ] = None,
+    db_wait: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Wait this long (s) for a database that stops answering, then give up."
+        ),
+    ] = 300.0,
     run_dir: Annotated[
         Path | None,
         typer.Option(help="Folder for worker files and logs (default ~/.socscreen/runs/<time>)."),
@@ -338,10 +344,22 @@ def campaign_run(
     By default every worker runs every stage. Categories split them, e.g. one predict
     worker and two analyse workers: ``--group predict=1 --group analyse=2``. A worker
     process that dies is noticed at once: its Fireworks rerun and it is started again.
+    A database that stops answering is waited for (``--db-wait``; the embedded server is
+    started again on its port): the workers stop meanwhile and resume when it is back.
     SIGTERM (or Ctrl-C) stops the workers and sets their Fireworks back to READY.
     """
+    from functools import partial
+
     from socscreen.settings import SETTINGS
-    from socscreen.workflows.workers import WorkerGroup, WorkersStopped, run_worker_groups
+    from socscreen.stores.config import resolve_database
+    from socscreen.stores.server import restart_server
+    from socscreen.workflows.workers import (
+        DatabaseUnavailable,
+        DatabaseWatch,
+        WorkerGroup,
+        WorkersStopped,
+        run_worker_groups,
+    )
 
     if group and category:
         raise fail("give --group or --category, not both", code=2)
@@ -358,16 +376,29 @@ def campaign_run(
                 " ".join(f"{k}: {v}" for k, v in sorted(states.items())) or "no Fireworks"
             )
 
+        embedded = resolve_database(db_uri, launchpad) is None  # database() resolved it once
+        watch = DatabaseWatch(
+            db,
+            wait_s=db_wait,
+            restart=partial(restart_server, db.uri) if embedded else None,
+            notify=lambda line: err_console.print(f"[yellow]warning:[/yellow] {line}",
+                                                  soft_wrap=True),
+            on_wait=lambda s: status.update(f"database unreachable for {s:.0f} s "
+                                            f"(waiting up to {db_wait:.0f} s)"),
+        )  # fmt: skip
         try:
             report = run_worker_groups(
-                db, groups, folder, lost_after=lost_after, timeout=timeout, on_poll=show
-            )
+                db, groups, folder, lost_after=lost_after, timeout=timeout, on_poll=show,
+                watch=watch,
+            )  # fmt: skip
         except WorkersStopped as stopped:
             raise fail(
                 f"stopped by {stopped.signal}: workers stopped, Fireworks {stopped.rerun} set "
                 f"back to READY for the next run; logs in {folder}",
                 code=stopped.code,
             ) from None
+        except DatabaseUnavailable as exc:
+            raise fail(f"{exc}; logs in {folder}") from None
     if report.recovered:
         console.print(f"rerun lost Fireworks {report.recovered}")
     if report.died:
@@ -376,6 +407,14 @@ def campaign_run(
         )
     if report.given_up:
         console.print(f"Fireworks {report.given_up} fizzled: their worker died on each try")
+    if report.outages:
+        waits = ", ".join(f"{seconds:.0f} s" for seconds in report.outages)
+        console.print(
+            f"database unreachable {len(report.outages)} time(s) ({waits}): Fireworks "
+            f"{sorted(set(report.db_lost))} rerun, workers resumed"
+        )
+    elif report.db_lost:
+        console.print(f"Fireworks {sorted(set(report.db_lost))} rerun: their job lost the database")
     states = ", ".join(f"{k} {v}" for k, v in sorted(report.states.items()))
     console.print(
         f"{len(report.exit_codes)} worker(s) done in {report.seconds:.1f} s; "

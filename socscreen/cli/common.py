@@ -69,12 +69,23 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 @contextlib.contextmanager
 def database(uri: str | None, launchpad: Path | None) -> Iterator[DatabaseConfig]:
-    """Open the configured database (or the embedded one) with readable errors."""
+    """Open the configured database (or the embedded one) with readable errors.
+
+    A database that does not answer (pymongo's ``ConnectionFailure`` anywhere in the
+    ``with`` block) ends the command in one line too.
+    """
+    from pymongo.errors import ConnectionFailure
+
     from socscreen.stores.config import open_database
     from socscreen.stores.server import ServerStartError
+    from socscreen.workflows.outages import first_line
 
+    db = None
     try:
         with open_database(uri, launchpad) as db:
             yield db
     except (ValueError, ServerStartError) as exc:
         raise fail(str(exc)) from exc
+    except ConnectionFailure as exc:
+        where = db.describe() if db is not None else "the database"
+        raise fail(f"{where} does not answer: {first_line(exc)}") from None
