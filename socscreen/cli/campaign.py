@@ -174,7 +174,7 @@ def campaign_submit(
     z2_route: Annotated[
         str, typer.Option(help="screening (parity or Wilson), auto (both), parity or wilson.")
     ] = "screening",
-    predictor: PredictorOption = Predictor.model,
+    predictor: PredictorOption = Predictor.scc,
     model_version: Annotated[
         str | None, typer.Option(help="Model version label to predict with (model only).")
     ] = None,
@@ -736,7 +736,7 @@ def campaign_example(
     run_dir: Annotated[
         Path | None, typer.Option(help="Folder for worker files and logs (default: a temp dir).")
     ] = None,
-    predictor: PredictorOption = Predictor.model,
+    predictor: PredictorOption = Predictor.scc,
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
@@ -753,6 +753,7 @@ def campaign_example(
         print_results,
     )
     from socscreen.model.inference import load_model
+    from socscreen.model.predictors import STATED_GAP_ERROR
     from socscreen.stores.queries import results_query
     from socscreen.stores.schemas.campaign import CampaignSettings
     from socscreen.workflows.campaign import submit_campaign
@@ -762,7 +763,7 @@ def campaign_example(
     if not source.exists():
         raise fail(f"structure source {source} does not exist")
     settings = CampaignSettings(batch_size=batch_size, predictor=predictor.value)
-    elements = model_error = None
+    elements, model_error = None, STATED_GAP_ERROR.get(predictor.value)
     if predictor is Predictor.model:
         model, payload = load_model()
         elements, model_error = model.elements, _stated_band_error(payload["record"])

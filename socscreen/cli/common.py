@@ -55,8 +55,8 @@ class Predictor(StrEnum):
 PredictorOption = Annotated[
     Predictor,
     typer.Option(
-        help="model: the Uni-HamGNN checkpoint; baseline: GPAW's zeroth-step H(0) at the atomic "
-        "density (no SCF, no learning); scc: H(0) with self-consistent atomic charges."
+        help="scc (default): GPAW's zeroth-step H(0) with self-consistent atomic charges (no "
+        "learning); baseline: H(0) alone; model: the pure-ML Uni-HamGNN checkpoint."
     ),
 ]
 

@@ -26,7 +26,7 @@ def predict(
         str | None, typer.Option(help="cpu, cuda, ...; default GPU if present.")
     ] = None,
     soc: Annotated[bool, typer.Option("--soc/--no-soc", help="Predict spin-orbit blocks.")] = True,
-    predictor: PredictorOption = Predictor.model,
+    predictor: PredictorOption = Predictor.scc,
 ) -> None:
     """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz."""
     from socscreen.model.predictors import predict_hamiltonian, prediction_version

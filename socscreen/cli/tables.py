@@ -105,8 +105,9 @@ def print_results(
     docs
         Result documents as stored (dicts).
     model_error
-        The model's stated band error (eV): gaps smaller than it are marked ``*`` and a
-        note says what that means; ``None``: no mark.
+        The predictor's stated error (eV; the checkpoint's test-split band error, or the
+        physics predictors' mean gap error on real compounds): gaps smaller than it are
+        marked ``*`` and a note says what that means; ``None``: no mark.
     campaign_column
         Add the campaign of each result.
     """
@@ -135,7 +136,7 @@ def print_results(
     notes = ["gap = CBM - VBM with SOC; negative: the bands overlap (a semimetal)"]
     if model_error is not None:
         notes.append(
-            f"* below the model's stated band error, {model_error:.2f} eV: DFT may change the class"
+            f"* below the predictor's stated error, {model_error:.2f} eV: DFT may change the class"
         )
     for note in notes:
         _indented(note, 2)

@@ -276,10 +276,10 @@ class CampaignSettings(BaseModel):
     """Settings every job of a campaign receives (recorded in job metadata and summary)."""
 
     predictor: Literal["model", "baseline", "scc"] = Field(
-        "model",
-        description="What predicts the Hamiltonians: 'model' (the Uni-HamGNN checkpoint), "
-        "'baseline' (GPAW's zeroth-step H(0) at the atomic density, no learning) or 'scc' "
-        "(H(0) with self-consistent atomic charges, no learning).",
+        "scc",
+        description="What predicts the Hamiltonians: 'scc' (GPAW's zeroth-step H(0) with "
+        "self-consistent atomic charges, no learning; the most accurate on the benchmarks), "
+        "'baseline' (H(0) alone) or 'model' (the pure-ML Uni-HamGNN checkpoint).",
     )
     model_version: str | None = Field(
         None, description="Model (checkpoint) version to predict with; None: the default."

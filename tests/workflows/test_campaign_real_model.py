@@ -53,7 +53,8 @@ def campaign(db_server, tmp_path_factory, data_dir):
     result = CliRunner().invoke(
         app,
         ["campaign", "example", "--source", str(folder), "--name", "real", "--workers", "2",
-         "--batch-size", "1", "--run-dir", str(run_dir), "--db-uri", f"{db.uri}/{db.database}"],
+         "--batch-size", "1", "--predictor", "model", "--run-dir", str(run_dir),
+         "--db-uri", f"{db.uri}/{db.database}"],
         env={"COLUMNS": "80"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -107,7 +108,7 @@ def test_example_printout_is_readable_at_80_columns(campaign):
     flags = {f for d in docs for f in d.flags}
     for flag in flags:
         assert any(line.strip().startswith(f"{flag} (") for line in lines), flag
-    assert "below the model's stated band error, 0.23 eV" in output
+    assert "below the predictor's stated error, 0.23 eV" in output
     chosen = [d for d in docs if d.verdict.candidate]
     for doc in chosen:
         assert " ".join(doc.verdict.reason.split()) in " ".join(output.split())
