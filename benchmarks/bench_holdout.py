@@ -132,6 +132,7 @@ def _verdict(fields) -> dict[str, str | float | None]:
 METRICS = (
     ("band_offset", "bands offs.-rem."),
     ("band_ef", "bands E_F-al."),
+    ("band_ef_same", "bands E_F-al. (one rule)"),
     ("band_vbm", "bands VBM-al."),
     ("h0_bonded", "H0 bonded"),
     ("spin_split", "spin split"),
