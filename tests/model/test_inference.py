@@ -131,7 +131,7 @@ def test_cli_predict_writes_a_corpus_file(tmp_path, bi2se3, bi2se3_prediction):
     cif = tmp_path / "Bi2Se3.cif"
     bi2se3.structure.to(filename=str(cif))
     out = tmp_path / "pred.npz"
-    result = CliRunner().invoke(app, ["predict", str(cif), "-o", str(out)])
+    result = CliRunner().invoke(app, ["predict", str(cif), "-o", str(out), "--predictor", "model"])
     assert result.exit_code == 0, result.output
     h = Hamiltonian.from_npz(out)
     assert h.has_soc and h.n_orbitals == 55
@@ -149,7 +149,9 @@ def test_cli_rejects_unknown_elements(tmp_path, shipped):
     assert "Pu" not in model.elements
     path = tmp_path / "x.cif"
     Structure(Lattice.cubic(4.0), foreign, [[0, 0, 0]]).to(filename=str(path))
-    result = CliRunner().invoke(app, ["predict", str(path), "-o", str(tmp_path / "x.npz")])
+    result = CliRunner().invoke(
+        app, ["predict", str(path), "-o", str(tmp_path / "x.npz"), "--predictor", "model"]
+    )
     assert result.exit_code != 0 and foreign[0] in result.output
 
 
