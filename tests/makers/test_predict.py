@@ -20,18 +20,18 @@ def record(silicon):
 
 
 def test_expected_model_version_is_the_one_predictions_carry(record, tmp_path):
-    settings = CampaignSettings()
+    settings = CampaignSettings(predictor="model")
     ham = predict_structure(record, settings)
     predicted = prediction_version(ham.meta)
     assert ham.meta["predictor"] == "model"
     assert predicted == expected_prediction_version(settings) == result_version(settings, ham.meta)
     assert predicted.startswith("Uni-HamGNN") and len(predicted.split("+")[1]) == 12
     # a user label wins; a checkpoint without its JSON record gives no expectation
-    labelled = CampaignSettings(model_version="mine")
+    labelled = CampaignSettings(predictor="model", model_version="mine")
     assert expected_prediction_version(labelled) == result_version(labelled, ham.meta) == "mine"
     bare = tmp_path / "bare.pt"
     shutil.copy(default_checkpoint(), bare)
-    assert expected_prediction_version(CampaignSettings(checkpoint=str(bare))) is None
+    assert expected_prediction_version(CampaignSettings(predictor="model", checkpoint=str(bare))) is None
 
 
 @pytest.mark.gpaw

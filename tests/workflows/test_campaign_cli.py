@@ -129,7 +129,7 @@ def test_commands_on_the_embedded_server(tmp_path):
     home = tmp_path / "home"
     # without any configuration, submit starts the embedded server and stops it again
     submitted = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
-                          "--batch-size", "5", "--min-heavy-z", "50",
+                          "--batch-size", "5", "--min-heavy-z", "50", "--predictor", "model",
                           "--analyser", "campaign_test_functions:structure_only")  # fmt: skip
     # Si is filtered out, TePb is a duplicate; elements the shipped model lacks (La at
     # least) are ingestion errors
@@ -158,12 +158,13 @@ def test_commands_on_the_embedded_server(tmp_path):
         shown = json.loads(socscreen(home, "show", "socx000001", "--structure").stdout)
         assert shown["reduced_formula"] == "Bi2Se3" and shown["structure"]["@class"] == "Structure"
         again = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
-                          "--min-heavy-z", "50",
+                          "--min-heavy-z", "50", "--predictor", "model",
                           "--analyser", "campaign_test_functions:structure_only")  # fmt: skip
         assert "nothing to do" in again.stdout
         # results of another model are not done: a retrained model redoes them all
         retrained = socscreen(home, "campaign", "submit", str(SAMPLE), "--name", "demo",
                               "--min-heavy-z", "50", "--model-version", "retrained",
+                              "--predictor", "model",
                               "--analyser", "campaign_test_functions:structure_only")  # fmt: skip
         assert f"submitted {n_submitted} structures" in retrained.stdout
     finally:

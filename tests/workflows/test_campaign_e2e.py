@@ -96,7 +96,7 @@ def launches_per_firework(launchpad) -> Counter:
 
 
 def test_two_concurrent_workers_run_every_firework_once(db, worker_env, tmp_path):
-    settings = CampaignSettings(batch_size=3, model_version="test-e2e")
+    settings = CampaignSettings(batch_size=3, predictor="model", model_version="test-e2e")
     report = submit(db, "e2e", settings)
     assert report.n_todo == N_PREDICTED and report.ingest.n_duplicates == 1
     launchpad = db.launchpad()

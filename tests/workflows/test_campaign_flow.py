@@ -91,7 +91,7 @@ def maker(predictor=predict_structure, analyser=structure_only) -> CampaignMaker
 
 def test_flow_predicts_analyses_and_stores_results(db, records):
     ids = prepare(db, records, "local")
-    settings = CampaignSettings(batch_size=4, model_version="test-0")
+    settings = CampaignSettings(batch_size=4, predictor="model", model_version="test-0")
     job_store = db.job_store()
     run_locally(maker().make("local", ids, settings), store=job_store, ensure_success=True)
 

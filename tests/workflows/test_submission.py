@@ -71,7 +71,7 @@ def maker() -> CampaignMaker:
 
 
 def submit(db, source, campaign, **settings):
-    settings = CampaignSettings(batch_size=1, **settings)
+    settings = CampaignSettings(**{"batch_size": 1, "predictor": "model", **settings})
     return submit_campaign(db, source, campaign, settings, maker=maker(),
                            supported_elements=load_model()[0].elements)  # fmt: skip
 
