@@ -16,8 +16,10 @@ orbitals, and atoms with a compact valence d shell (free-atom d level above
 :data:`VALENCE_D_LEVEL` and below the s level: late transition and group-12 metals) a
 second one for their d orbitals; ``resolution="atom"`` keeps one channel per atom. The
 rule was chosen on 60 training files with transition metals (offset-removed band MAE
-median/mean: H(0) 134/290, one channel per atom 115/216, d channels 77/100 meV). ``γ_ij`` is the Coulomb interaction of two Slater-like charge clouds
-whose widths follow from the channels' Hubbard U: ``1/r`` at long range (an Ewald sum over
+median/mean: H(0) 134/290, one channel per atom 115/216, d channels 77/100 meV).
+
+``γ_ij`` is the Coulomb interaction of two Slater-like charge clouds whose widths follow
+from the channels' Hubbard U: ``1/r`` at long range (an Ewald sum over
 the periodic images) and the free atom's ``U_ll'`` between channels of one atom
 (:mod:`socscreen.dft.hubbard`). Nothing is fitted. The correction keeps every symmetry of
 H(0) (the shifts are scalars per channel, the blocks multiples of S) and changes nothing
@@ -36,8 +38,9 @@ band).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 from ase.units import Bohr, Ha
@@ -104,10 +107,13 @@ class ChargeChannels:
 
 
 def _has_valence_d(symbol: str) -> bool:
-    """A compact valence d shell: a valence d level below the valence s level (or with no
-    valence s at all, Pd 4d¹⁰). Early transition metals (d above s: Sc, Ti, Y, Zr, Hf)
-    keep one channel: their diffuse d orbitals take Mulliken charge that belongs to the
-    neighbours (shell-resolving them doubled the band error of ScN and YSb)."""
+    """Tell whether an element has a compact valence d shell: a charge channel of its own.
+
+    That is a valence d level below the valence s level, or no valence s at all (Pd 4d¹⁰).
+    Early transition metals (d above s: Sc, Ti, Y, Zr, Hf) keep one channel: their
+    diffuse d orbitals take Mulliken charge that belongs to the neighbours (a d channel
+    doubled the band error of ScN and YSb).
+    """
     levels = hardness_of(symbol).levels
     d, s = levels.get(2), levels.get(0)
     if d is None or d < VALENCE_D_LEVEL:
@@ -118,12 +124,12 @@ def _has_valence_d(symbol: str) -> bool:
 def _sp_level(symbol: str) -> int:
     """Angular momentum standing for an atom's s/p channel: its outermost s or p level."""
     hardness = hardness_of(symbol)
-    candidates = [l for l in (0, 1) if l in hardness.levels]
+    candidates = [ell for ell in (0, 1) if ell in hardness.levels]
     return max(candidates, key=hardness.levels.__getitem__) if candidates else hardness.homo
 
 
 def charge_channels(h: Hamiltonian, resolution: Resolution = "shell") -> ChargeChannels:
-    """The charge channels of a Hamiltonian's orbitals (see the module docstring).
+    """Return the charge channels of a Hamiltonian's orbitals (see the module docstring).
 
     Raises
     ------
@@ -144,12 +150,12 @@ def charge_channels(h: Hamiltonian, resolution: Resolution = "shell") -> ChargeC
             kind.append(2 if name == "d" else _sp_level(symbol))
             labels.append(f"{symbol}:{name}")
             reference.append(
-                sum(f for l, f in occupation.items() if (l == 2 and split) == (name == "d"))
+                sum(f for ell, f in occupation.items() if (ell == 2 and split) == (name == "d"))
             )
     of_orbital = np.array(
         [
-            index[(a, "d" if l == 2 and (a, "d") in index else "sp")]
-            for a, l in zip(atom_of, l_of, strict=True)
+            index[(a, "d" if ell == 2 and (a, "d") in index else "sp")]
+            for a, ell in zip(atom_of, l_of, strict=True)
         ]
     )
     if abs(sum(reference) - h.nelect) > 1e-6:
@@ -228,7 +234,9 @@ def _short_range(tau_a: float, tau_b: float, r: np.ndarray) -> np.ndarray:
 
     def half(ta: float, tb: float) -> np.ndarray:
         d = ta**2 - tb**2
-        return np.exp(-ta * r) * (tb**4 * ta / (2 * d**2) - (tb**6 - 3 * tb**4 * ta**2) / (d**3 * r))
+        return np.exp(-ta * r) * (
+            tb**4 * ta / (2 * d**2) - (tb**6 - 3 * tb**4 * ta**2) / (d**3 * r)
+        )
 
     return half(tau_a, tau_b) + half(tau_b, tau_a)
 

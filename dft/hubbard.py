@@ -65,16 +65,18 @@ class AtomicHardness:
         return 0.5 * (self.derivatives[(l1, l2)] + self.derivatives[(l2, l1)])
 
     def as_dict(self) -> dict:
+        """JSON form of the shipped table (eV, keys ``"l"`` and ``"l1,l2"``)."""
         return {
-            "levels": {str(l): round(e, 4) for l, e in self.levels.items()},
+            "levels": {str(ell): round(e, 4) for ell, e in self.levels.items()},
             "derivatives": {f"{a},{b}": round(v, 4) for (a, b), v in self.derivatives.items()},
         }
 
     @classmethod
     def from_dict(cls, symbol: str, d: dict) -> AtomicHardness:
+        """Read an element's entry of the shipped table (:meth:`as_dict`)."""
         return cls(
             symbol,
-            {int(l): float(e) for l, e in d["levels"].items()},
+            {int(ell): float(e) for ell, e in d["levels"].items()},
             {
                 (int(k.split(",")[0]), int(k.split(",")[1])): float(v)
                 for k, v in d["derivatives"].items()
@@ -83,8 +85,10 @@ class AtomicHardness:
 
 
 def _levels(symbol: str, removed: tuple[int, int] | None) -> dict[int, tuple[int, float]]:
-    """``{l: (n, ε in eV)}`` of the highest occupied level of each l, optionally with
-    :data:`CHARGE_STEP` electrons taken from level ``removed = (n, l)``."""
+    """Return ``{l: (n, ε in eV)}``, the highest occupied level of each l.
+
+    With ``removed = (n, l)``, :data:`CHARGE_STEP` electrons are taken from that level first.
+    """
     from ase.units import Ha
     from gpaw.atom.aeatom import AllElectronAtom
 
@@ -119,7 +123,7 @@ def atomic_hardness(symbol: str) -> AtomicHardness:
                 derivatives[(l1, l2)] = (e - ionised[l1][1]) / CHARGE_STEP
     except (KeyError, RuntimeError, ValueError, FloatingPointError) as error:
         raise ValueError(f"no atomic hardness for {symbol}: {error}") from error
-    hardness = AtomicHardness(symbol, {l: e for l, (_, e) in neutral.items()}, derivatives)
+    hardness = AtomicHardness(symbol, {ell: e for ell, (_, e) in neutral.items()}, derivatives)
     u = hardness.u(hardness.homo, hardness.homo)
     if not 0.0 < u < 50.0:
         raise ValueError(f"atomic hardness of {symbol} came out {u:.2f} eV: rejected")
@@ -134,7 +138,7 @@ def _shipped() -> dict[str, dict]:
 
 @cache
 def hardness_of(symbol: str) -> AtomicHardness:
-    """An element's :class:`AtomicHardness`: the shipped table, else computed now."""
+    """Return an element's :class:`AtomicHardness`: the shipped table, else computed now."""
     shipped = _shipped()
     if symbol in shipped:
         return AtomicHardness.from_dict(symbol, shipped[symbol])
