@@ -36,9 +36,18 @@ from socscreen.analysis.wilson import WilsonZ2, wilson_z2
 if TYPE_CHECKING:
     from socscreen.hamiltonian import Hamiltonian
 
-__all__ = ["Z2Result", "z2_invariants", "z2_with_wilson"]
+__all__ = ["Z2Result", "screening_route", "z2_invariants", "z2_with_wilson"]
 
 Route = Literal["auto", "parity", "wilson"]
+
+
+def screening_route(centrosymmetric: bool) -> Route:
+    """Return the screening default's route: parities with inversion, else Wilson loops.
+
+    Fu-Kane parities are exact (and take milliseconds) where an inversion centre holds;
+    ``"auto"`` would run the Wilson loops as well.
+    """
+    return "parity" if centrosymmetric else "wilson"
 
 
 class Z2Result(BaseModel):

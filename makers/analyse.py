@@ -59,7 +59,7 @@ from socscreen.analysis import (
     z2_invariants,
 )
 from socscreen.analysis.gaps import GapResult
-from socscreen.analysis.topology import Route, Z2Result
+from socscreen.analysis.topology import Route, Z2Result, screening_route
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.batch import (
     BatchSummary,
@@ -193,7 +193,7 @@ def _berry_along_path(ham: Hamiltonian, kpoints: np.ndarray) -> BerryCurvatureDo
 
 def _route(settings: CampaignSettings, centrosymmetric: bool) -> Route:
     if settings.z2_route == "screening":
-        return "parity" if centrosymmetric else "wilson"
+        return screening_route(centrosymmetric)
     return settings.z2_route
 
 

@@ -38,8 +38,12 @@ def _load(path: Path):  # noqa: ANN202 - Hamiltonian, imported lazily
 def z2(
     file: Annotated[Path, _FILE],
     route: Annotated[
-        str, typer.Option(help="'auto' (parity if inversion + Wilson loops), 'parity', 'wilson'.")
-    ] = "auto",
+        str,
+        typer.Option(
+            help="'screening' (parity with an inversion centre, else Wilson loops: the "
+            "campaigns' route), 'auto' (parity and Wilson loops), 'parity', 'wilson'."
+        ),
+    ] = "screening",
     soc: Annotated[bool, _SOC] = True,
     wcc_png: Annotated[
         Path | None, typer.Option("--wcc-png", help="Write the Wilson-loop WCC flow here.")
@@ -50,13 +54,18 @@ def z2(
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    from socscreen.analysis.bloch import LowdinBloch
+    from socscreen.analysis.parity import hamiltonian_inversion
     from socscreen.analysis.plots import plot_wcc
-    from socscreen.analysis.topology import z2_with_wilson
+    from socscreen.analysis.topology import screening_route, z2_with_wilson
 
-    if route not in ("auto", "parity", "wilson"):
+    if route not in ("screening", "auto", "parity", "wilson"):
         typer.secho(f"error: unknown route {route!r}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2)
-    result, wilson = z2_with_wilson(_load(file), route=route, soc=soc)  # type: ignore[arg-type]
+    ham = _load(file)
+    if route == "screening":
+        route = screening_route(hamiltonian_inversion(LowdinBloch(ham))[0] is not None)
+    result, wilson = z2_with_wilson(ham, route=route, soc=soc)  # type: ignore[arg-type]
     if wcc_png is not None and wilson is not None:
         plot_wcc(wilson.planes, wcc_png, title=file.stem)
     typer.echo(json.dumps({"file": str(file), **result.model_dump()}))

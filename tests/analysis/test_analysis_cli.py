@@ -20,10 +20,21 @@ def _json(result):
 
 def test_z2_of_a_model_written_as_a_corpus_file(tmp_path):
     path = fu_kane_mele(dt=0.4).to_npz(tmp_path / "fkm.npz")
-    out = _json(RUNNER.invoke(app, ["z2", str(path), "--wcc-png", str(tmp_path / "wcc.png")]))
+    wcc = tmp_path / "wcc.png"
+    out = _json(RUNNER.invoke(app, ["z2", str(path), "--route", "auto", "--wcc-png", str(wcc)]))
     assert out["z2"] == [1, 1, 1, 1] and out["route"] == "parity+wilson"
     assert out["flags"] == [] and out["gap_eV"] > 0.5
     assert (tmp_path / "wcc.png").stat().st_size > 1000
+
+
+def test_z2_defaults_to_the_screening_route(data_dir):
+    """As campaigns do: parities with an inversion centre (Bi2Se3, no Wilson loops run),
+    Wilson loops without one (zinc-blende GaAs, the GPAW reference of the benchmarks)."""
+    out = _json(RUNNER.invoke(app, ["z2", str(data_dir / "Bi2Se3_szp.npz")]))
+    assert out["z2"] == [1, 0, 0, 0] and out["route"] == "parity" and out["z2_wilson"] is None
+    gaas = data_dir.parents[1] / "benchmarks" / "data" / "holdout" / "GaAs.npz"
+    out = _json(RUNNER.invoke(app, ["z2", str(gaas)]))
+    assert out["z2"] == [0, 0, 0, 0] and out["route"] == "wilson" and out["z2_parity"] is None
 
 
 def test_z2_routes_on_dft_files(data_dir):
