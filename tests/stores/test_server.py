@@ -175,6 +175,8 @@ def test_the_cache_size_reaches_the_server(tmp_path):
     try:
         cmdline = psutil.Process(info.pid).cmdline()
         assert cmdline[cmdline.index("--cache-size") + 1] == "64M"
-        assert psutil.Process(info.pid).environ().get("MALLOC_ARENA_MAX") == "2"
+        environment = psutil.Process(info.pid).environ()
+        assert environment.get("MALLOC_ARENA_MAX") == "2"
+        assert environment.get("MALLOC_MMAP_THRESHOLD_") == "65536"
     finally:
         stop_server(tmp_path)

@@ -58,7 +58,8 @@ def submit(db: DatabaseConfig, folder: Path) -> None:
         cation, anion, a = ("Li", "F", 4.03) if i % 2 else ("Na", "Cl", 5.64)
         rock_salt(a + 0.05 * i, cation, anion).to(filename=str(folder / f"rs_{i}.cif"))
     maker = CampaignMaker(analyse_maker=AnalyseBatchMaker(analyser=slow_structure_only))
-    submit_campaign(db, folder, "crash", CampaignSettings(batch_size=2), maker=maker,
+    settings = CampaignSettings(batch_size=2, predictor="model")
+    submit_campaign(db, folder, "crash", settings, maker=maker,
                     supported_elements=load_model()[0].elements,
                     merge_duplicates=False)  # fmt: skip
 
