@@ -29,6 +29,7 @@ from socscreen.analysis.bloch import (
     LowdinBloch,
     eigh_k,
     kgrid_shape,
+    length_grid,
     monkhorst_pack,
     n_occupied,
     trim_points,
@@ -61,11 +62,7 @@ def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
     (between the highest occupied and lowest empty band over the grid), a metal the
     energy where the k-averaged count reaches ``nelect``.
     """
-    lengths = np.linalg.norm(h.structure.lattice.matrix, axis=1)
-    mesh = [max(1, int(round(density / a))) for a in lengths]
-    grid = np.stack(np.meshgrid(*[np.arange(m) / m for m in mesh], indexing="ij"), -1).reshape(
-        -1, 3
-    )
+    grid = length_grid(h.structure.lattice.matrix, density)
     bands = h.eigh(grid, soc=h.has_soc)  # [n_k, 2n]
     n_occ = int(round(h.nelect))
     if not 0 < n_occ < bands.shape[1]:

@@ -38,6 +38,7 @@ __all__ = [
     "chunk_size",
     "eigh_k",
     "kgrid_shape",
+    "length_grid",
     "monkhorst_pack",
     "n_occupied",
     "periodic_axes",
@@ -117,6 +118,16 @@ def monkhorst_pack(shape: tuple[int, int, int]) -> np.ndarray:
     """Gamma-centred uniform grid, fractional, shape ``[prod(shape), 3]``."""
     axes = [np.arange(n) / n for n in shape]
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def length_grid(lattice: np.ndarray, density: float) -> np.ndarray:
+    """Return the Gamma-centred grid of ``max(1, round(density / |a_i|))`` points per axis.
+
+    ``lattice`` holds the vectors ``a_i`` as rows (Angstrom); the grid is fractional,
+    ``[n_k, 3]``.
+    """
+    lengths = np.linalg.norm(np.asarray(lattice, dtype=float), axis=1)
+    return monkhorst_pack(tuple(max(1, int(round(density / a))) for a in lengths))
 
 
 def trim_points(periodic: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ from ase.units import Bohr, Ha
 from pymatgen.core import Structure
 from scipy.special import erfc
 
+from socscreen.analysis.bloch import length_grid
 from socscreen.dft.hubbard import hardness_of
 from socscreen.dft.paw_setups import valence_occupations
 from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian
@@ -318,19 +319,11 @@ def gamma_matrix(
     return gamma * Ha
 
 
-def _kgrid(structure: Structure, density: float = KPOINT_DENSITY) -> np.ndarray:
-    lengths = np.linalg.norm(structure.lattice.matrix, axis=1)
-    mesh = [max(1, int(round(density / a))) for a in lengths]
-    return np.stack(np.meshgrid(*[np.arange(m) / m for m in mesh], indexing="ij"), -1).reshape(
-        -1, 3
-    )
-
-
 class _BandProblem:
     """H0(k), S(k) on the charge grid, orthogonalised once (S does not change)."""
 
     def __init__(self, h: Hamiltonian, channel_of_orbital: np.ndarray) -> None:
-        k = _kgrid(h.structure)
+        k = length_grid(h.structure.lattice.matrix, KPOINT_DENSITY)
         self.n_k = len(k)
         phase = np.exp(2j * np.pi * k @ h.R.T)
         s = np.einsum("kr,rij->kij", phase, h.overlap)
