@@ -316,19 +316,9 @@ class DatabaseConfig:
 
     def answers(self, timeout: float = 2.0) -> bool:
         """Whether the server answers a ping within ``timeout`` seconds (client options kept)."""
-        from pymongo import MongoClient
-        from pymongo.errors import PyMongoError
+        from socscreen.stores.server import ping
 
-        ms = max(1, int(timeout * 1000))
-        options = {"serverSelectionTimeoutMS": ms, "connectTimeoutMS": ms, "socketTimeoutMS": ms}
-        client: MongoClient = MongoClient(self.uri, **{**self.client_kwargs, **options})
-        try:
-            client.admin.command("ping")
-            return True
-        except PyMongoError:
-            return False
-        finally:
-            client.close()
+        return ping(self.uri, timeout, self.client_kwargs)
 
 
 def _build_uri(

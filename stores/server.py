@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import psutil
@@ -182,12 +183,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def ping(uri: str, timeout: float = 1.0) -> bool:
-    """Whether a MongoDB-protocol server at ``uri`` answers ``ping`` within ``timeout`` s."""
+def ping(uri: str, timeout: float = 1.0, client_kwargs: dict[str, Any] | None = None) -> bool:
+    """Whether a MongoDB-protocol server at ``uri`` answers ``ping`` within ``timeout`` s.
+
+    ``client_kwargs`` are further MongoClient options (TLS, auth source, ...); the timeouts
+    are set from ``timeout`` whatever they say.
+    """
     ms = max(1, int(timeout * 1000))
-    client: MongoClient = MongoClient(
-        uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
-    )
+    options = {"serverSelectionTimeoutMS": ms, "connectTimeoutMS": ms, "socketTimeoutMS": ms}
+    client: MongoClient = MongoClient(uri, **{**(client_kwargs or {}), **options})
     try:
         client.admin.command("ping")
         return True
