@@ -25,12 +25,13 @@ from jobflow import CURRENT_JOB, JobConfig, job
 from maggma.stores import MongoStore
 from pydantic import BaseModel, Field
 
-from socscreen.makers.base import DATA_OBJECTS
+from socscreen.hamiltonian import Hamiltonian
 from socscreen.stores.config import DatabaseConfig
 from socscreen.stores.queries import done_ids, load_records
 from socscreen.stores.schemas.campaign import StructureRecord
 
 __all__ = [
+    "DATA_OBJECTS",
     "BatchSummary",
     "campaign_job",
     "campaign_stores",
@@ -38,6 +39,11 @@ __all__ = [
     "peak_memory_mb",
     "records_to_do",
 ]
+
+#: Classes whose instances in a job's output jobflow stores in the additional ``data``
+#: store (GridFS in production; a Hamiltonian is MB of arrays), as atomate2 does for
+#: band structures and charge densities.
+DATA_OBJECTS: list[type] = [Hamiltonian]
 
 
 def campaign_job(method: Callable) -> Callable:

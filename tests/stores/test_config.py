@@ -7,17 +7,17 @@ import stat
 import numpy as np
 import pytest
 import yaml
-from jobflow import run_locally
+from jobflow import job, run_locally
 from jobflow.settings import JobflowSettings
 from maggma.stores import GridFSStore, MemoryStore, MongoStore
 from monty.json import MontyDecoder
 
-from socscreen.makers.base import socscreen_job
+from socscreen.makers.batch import DATA_OBJECTS
 from socscreen.settings import SETTINGS
 from socscreen.stores.config import DatabaseConfig, resolve_database
 
 
-@socscreen_job
+@job(data=DATA_OBJECTS)
 def hamiltonian_job(hamiltonian):
     """Return the Hamiltonian, as a predict job would."""
     return {"hamiltonian": hamiltonian, "formula": hamiltonian.structure.formula}

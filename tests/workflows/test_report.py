@@ -18,7 +18,7 @@ from socscreen.analysis.bloch import monkhorst_pack
 from socscreen.analysis.comparison import compare_hamiltonians, z2_agree
 from socscreen.analysis.topology import z2_invariants
 from socscreen.cli import app
-from socscreen.makers.base import DATA_OBJECTS
+from socscreen.makers.batch import DATA_OBJECTS
 from socscreen.makers.predict import PredictedBatch, PredictedHamiltonian
 from socscreen.model.inference import predict
 from socscreen.stores.queries import save_results
