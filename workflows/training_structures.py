@@ -16,6 +16,9 @@ Cartesian rattle (``rattle``, default 0.04 Angstrom), so no training cell sits e
 an experimental geometry: those (and in particular the Si and Bi2Se3 test fixtures) stay
 held out for evaluation. Provenance (prototype, elements, strain, rattle, seed) is in
 ``structure.properties``, which the GPAW reference calculation copies into its ``meta``.
+
+From seed :data:`SHEET_SEEDS_FROM` on, a share :data:`SHEET_FRACTION` of the seeds are 2D
+monolayers instead (:mod:`~socscreen.workflows.training_sheets`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ SQRT3 = np.sqrt(3.0)
 
 #: Fraction of seeds that perturb a real compound rather than fill a prototype.
 REAL_FRACTION = 0.4
+
+#: Seeds from this one on draw a 2D sheet (:mod:`~socscreen.workflows.training_sheets`)
+#: with probability :data:`SHEET_FRACTION`; earlier seeds keep the bulk structures their
+#: corpus files were made from.
+SHEET_SEEDS_FROM = 1000
+SHEET_FRACTION = 0.3
 
 #: Elements with GPAW szp(dzp) data that the prototype fills draw from (no lanthanides:
 #: GPAW cannot reduce their dzp files; no Tc, Po, At: no setups).
@@ -605,7 +614,8 @@ def training_structure(seed: int, strain_sigma: float = 0.02, rattle: float = 0.
     -------
     Structure
         With ``properties`` ``prototype``, ``elements``, ``source`` (compound name or
-        ``"prototype"``), ``seed``, ``holdout`` (False), ``strain_sigma``, ``rattle``.
+        ``"prototype"``), ``seed``, ``holdout`` (False), ``strain_sigma``, ``rattle``;
+        sheets (seeds from :data:`SHEET_SEEDS_FROM`) also ``dimension`` 2.
     """
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
@@ -614,6 +624,10 @@ def training_structure(seed: int, strain_sigma: float = 0.02, rattle: float = 0.
             "strain_sigma and rattle must be positive: unperturbed experimental geometries "
             "are held out for evaluation"
         )
+    if seed >= SHEET_SEEDS_FROM and np.random.default_rng([seed, 20262]).random() < SHEET_FRACTION:
+        from socscreen.workflows.training_sheets import training_sheet  # imports this module
+
+        return training_sheet(seed, strain_sigma, rattle)
     rng = np.random.default_rng([seed, 20260])
     if rng.random() < REAL_FRACTION:
         compound = REAL_COMPOUNDS[rng.integers(len(REAL_COMPOUNDS))]

@@ -1,0 +1,255 @@
+"""2D training sheets for the DFT corpus: monolayers with vacuum along c.
+
+The model must transfer to 2D sheets (valley physics of MX2 monolayers, quantum spin Hall
+honeycombs), whose bonds see no neighbour across a vacuum and whose charge transfer
+differs from the bulk. Four kinds of monolayer are drawn, each at covalent-radius bond
+lengths or (``SHEET_REAL_FRACTION`` of the time) at a real sheet's geometry:
+
+* **2H MX2** (trigonal prismatic: MoS2, WSe2, NbSe2, ...),
+* **1T MX2** (octahedral: TiS2, ZrSe2, PtSe2, SnS2, ...),
+* **buckled honeycombs** of one element (silicene to bismuthene),
+* **binary honeycombs** (h-BN, planar or slightly buckled III-V and II-VI sheets).
+
+Geometry conventions: hexagonal in-plane lattice ``a`` (Angstrom), the sheet centred at
+``z = c / 2`` in a cell of height ``SHEET_HEIGHT`` along z. The height keeps the corpus's
+k-point density (``n_i = ceil(20 / |a_i|)``) at one k_z point. A sheet gets an in-plane
+random strain only (the vacuum stays along z) and the usual Cartesian rattle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Element, Lattice, Structure
+
+from socscreen.workflows.training_structures import _from, _pick, bond, elements_of
+
+__all__ = [
+    "REAL_SHEETS",
+    "SHEET_HEIGHT",
+    "SHEET_PROTOTYPES",
+    "perturb_sheet",
+    "sheet_structure",
+    "training_sheet",
+]
+
+#: Cell height along the vacuum (Angstrom): a monolayer plus >= 15 Angstrom of vacuum, and
+#: above 20 Angstrom so that the corpus k-point density gives one k_z point.
+SHEET_HEIGHT = 21.0
+
+#: Fraction of sheets that perturb a real monolayer rather than fill a prototype.
+SHEET_REAL_FRACTION = 0.4
+
+
+# -- geometry -------------------------------------------------------------------------------
+def _sheet(a: float, species: Sequence[str], xy: Sequence[Sequence[float]], z: Sequence[float]):
+    """Hexagonal sheet: fractional in-plane ``xy``, Cartesian heights ``z`` about c/2."""
+    frac = [[x, y, 0.5 + dz / SHEET_HEIGHT] for (x, y), dz in zip(xy, z, strict=True)]
+    return Structure(Lattice.hexagonal(a, SHEET_HEIGHT), list(species), frac)
+
+
+def mx2_2h(m: str, x: str, *, a: float, h: float) -> Structure:
+    """2H (trigonal prismatic) MX2 monolayer; ``h`` is the chalcogen-chalcogen height."""
+    return _sheet(
+        a, [m, x, x], [(1 / 3, 2 / 3), (2 / 3, 1 / 3), (2 / 3, 1 / 3)], [0, h / 2, -h / 2]
+    )
+
+
+def mx2_1t(m: str, x: str, *, a: float, h: float) -> Structure:
+    """1T (octahedral) MX2 monolayer; ``h`` is the chalcogen-chalcogen height."""
+    return _sheet(a, [m, x, x], [(0, 0), (1 / 3, 2 / 3), (2 / 3, 1 / 3)], [0, h / 2, -h / 2])
+
+
+def honeycomb(a_: str, b_: str, *, a: float, buckling: float) -> Structure:
+    """Honeycomb sheet of two sites, ``buckling`` Angstrom apart along z (0: planar)."""
+    return _sheet(a, [a_, b_], [(1 / 3, 2 / 3), (2 / 3, 1 / 3)], [buckling / 2, -buckling / 2])
+
+
+#: Covalent radii overestimate the metal-chalcogen bond of MX2 sheets (MoS2 2.41 against
+#: 2.59 Angstrom, WSe2 2.54 against 2.82): the prototypes use this fraction of their sum.
+_MX2_BOND_FRACTION = 0.92
+
+
+def _bonded_2h(elements: Sequence[str], d: float) -> Structure:
+    # MoS2: a = 3.16, S-S height 3.17 Angstrom, so h = 0.657 d and a = 1.306 d
+    d = _MX2_BOND_FRACTION * d
+    return mx2_2h(*elements, a=1.306 * d, h=2 * 0.657 * d)
+
+
+def _bonded_1t(elements: Sequence[str], d: float) -> Structure:
+    # ideal octahedron: a = sqrt(2) d, height of each chalcogen layer d / sqrt(3)
+    d = _MX2_BOND_FRACTION * d
+    return mx2_1t(*elements, a=np.sqrt(2) * d, h=2 * d / np.sqrt(3))
+
+
+def _bonded_honeycomb(elements: Sequence[str], d: float) -> Structure:
+    """Honeycomb at bond length ``d`` with a buckling of 0, 0.22 d or 0.55 d.
+
+    Planar for first-row sheets (h-BN, graphene), 0.22 d otherwise and 0.55 d for group
+    15 (measured: silicene 0.19, stanene 0.30, antimonene 0.57).
+    """
+    groups = {_group(e) for e in elements}
+    if all(_period(e) == 2 for e in elements):
+        beta = 0.0
+    elif groups == {15}:
+        beta = 0.55
+    else:
+        beta = 0.22
+    buckling = beta * d
+    return honeycomb(*elements, a=np.sqrt(3 * (d**2 - buckling**2)), buckling=buckling)
+
+
+def _group(symbol: str) -> int:
+    return int(Element(symbol).group)
+
+
+def _period(symbol: str) -> int:
+    return int(Element(symbol).row)
+
+
+# -- chemistry ------------------------------------------------------------------------------
+def _honeycomb_elements(rng: np.random.Generator) -> list[str]:
+    if rng.random() < 0.55:
+        element = _pick(rng, ["C", "Si", "Ge", "Sn", "Pb", "P", "As", "Sb", "Bi"])
+        return [element, element]
+    q = int(rng.choice([3, 2]))
+    cations = {3: ["B", "Al", "Ga", "In", "Tl"], 2: ["Be", "Zn", "Cd", "Hg"]}[q]
+    anions = {3: ["N", "P", "As", "Sb"], 2: ["O", "S", "Se", "Te"]}[q]
+    return [_pick(rng, cations), _pick(rng, anions)]
+
+
+@dataclass(frozen=True)
+class SheetPrototype:
+    """A monolayer prototype: element-role chemistry and bond-scaled geometry.
+
+    ``build(elements, d)`` returns the sheet whose nearest-neighbour distance is ``d``
+    (Angstrom); ``chemistry(rng)`` the element of each role; ``weight`` the relative
+    frequency among prototype fills.
+    """
+
+    name: str
+    build: Callable[[Sequence[str], float], Structure]
+    chemistry: Callable[[np.random.Generator], list[str]]
+    weight: float
+
+    def structure(self, elements: Sequence[str]) -> Structure:
+        """Fill the prototype at the covalent-radius distance of its first two roles."""
+        return self.build(elements, bond(elements[0], elements[1]))
+
+
+_CHALCOGENS = ["S", "Se", "Te"]
+
+#: Monolayer prototypes, by name (recorded as ``meta["prototype"]``).
+SHEET_PROTOTYPES: dict[str, SheetPrototype] = {
+    p.name: p
+    for p in [
+        SheetPrototype(
+            "2H-sheet", _bonded_2h, _from(["Mo", "W", "Nb", "Ta", "Cr", "V"], _CHALCOGENS), 4
+        ),
+        SheetPrototype(
+            "1T-sheet",
+            _bonded_1t,
+            _from(["Ti", "Zr", "Hf", "Sn", "Pd", "Pt", "Mo", "W"], _CHALCOGENS),
+            3,
+        ),
+        SheetPrototype("honeycomb-sheet", _bonded_honeycomb, _honeycomb_elements, 4),
+    ]
+}
+
+#: Real monolayers (experimental or PBE-relaxed geometry; always perturbed when drawn).
+REAL_SHEETS: dict[str, tuple[str, Callable[[], Structure]]] = {
+    "MoS2": ("2H-sheet", lambda: mx2_2h("Mo", "S", a=3.16, h=3.13)),
+    "MoSe2": ("2H-sheet", lambda: mx2_2h("Mo", "Se", a=3.29, h=3.34)),
+    "WS2": ("2H-sheet", lambda: mx2_2h("W", "S", a=3.15, h=3.14)),
+    "WSe2": ("2H-sheet", lambda: mx2_2h("W", "Se", a=3.28, h=3.35)),
+    "MoTe2": ("2H-sheet", lambda: mx2_2h("Mo", "Te", a=3.52, h=3.60)),
+    "PtSe2": ("1T-sheet", lambda: mx2_1t("Pt", "Se", a=3.73, h=2.53)),
+    "ZrS2": ("1T-sheet", lambda: mx2_1t("Zr", "S", a=3.66, h=2.91)),
+    "SnS2": ("1T-sheet", lambda: mx2_1t("Sn", "S", a=3.65, h=2.95)),
+    "graphene": ("honeycomb-sheet", lambda: honeycomb("C", "C", a=2.46, buckling=0.0)),
+    "h-BN": ("honeycomb-sheet", lambda: honeycomb("B", "N", a=2.50, buckling=0.0)),
+    "silicene": ("honeycomb-sheet", lambda: honeycomb("Si", "Si", a=3.87, buckling=0.44)),
+    "germanene": ("honeycomb-sheet", lambda: honeycomb("Ge", "Ge", a=4.06, buckling=0.69)),
+    "stanene": ("honeycomb-sheet", lambda: honeycomb("Sn", "Sn", a=4.67, buckling=0.85)),
+    "antimonene": ("honeycomb-sheet", lambda: honeycomb("Sb", "Sb", a=4.12, buckling=1.65)),
+    "bismuthene": ("honeycomb-sheet", lambda: honeycomb("Bi", "Bi", a=4.33, buckling=1.74)),
+}
+
+
+def sheet_structure(name: str, elements: Sequence[str]) -> Structure:
+    """Sheet prototype ``name`` filled with ``elements`` at covalent-radius distances.
+
+    Raises
+    ------
+    ValueError
+        For an unknown prototype name.
+    """
+    if name not in SHEET_PROTOTYPES:
+        raise ValueError(
+            f"unknown sheet prototype {name!r}; choose from {sorted(SHEET_PROTOTYPES)}"
+        )
+    return SHEET_PROTOTYPES[name].structure(elements)
+
+
+# -- perturbation and sampling --------------------------------------------------------------
+def perturb_sheet(
+    structure: Structure, rng: np.random.Generator, strain_sigma: float, rattle: float
+) -> Structure:
+    """Random in-plane symmetric strain and Cartesian rattle of a sheet (vacuum along z).
+
+    Parameters
+    ----------
+    structure
+        Sheet with its vacuum along the third lattice vector, which is along z.
+    rng
+        Random generator.
+    strain_sigma
+        Standard deviation of each independent in-plane strain component.
+    rattle
+        Standard deviation of each Cartesian displacement component (Angstrom).
+    """
+    eps = np.zeros((3, 3))
+    eps[:2, :2] = rng.normal(0.0, strain_sigma, (2, 2))
+    eps = 0.5 * (eps + eps.T)
+    lattice = Lattice(structure.lattice.matrix @ (np.eye(3) + eps))
+    strained = Structure(lattice, structure.species, structure.frac_coords)
+    cart = strained.cart_coords + rng.normal(0.0, rattle, (len(strained), 3))
+    return Structure(lattice, strained.species, cart, coords_are_cartesian=True)
+
+
+def training_sheet(seed: int, strain_sigma: float = 0.02, rattle: float = 0.04) -> Structure:
+    """Build the 2D training sheet of one seed (reproducible, independent of other seeds).
+
+    Returns
+    -------
+    Structure
+        With the ``properties`` of
+        :func:`~socscreen.workflows.training_structures.training_structure` and
+        ``dimension`` 2.
+    """
+    rng = np.random.default_rng([seed, 20261])
+    if rng.random() < SHEET_REAL_FRACTION:
+        names = sorted(REAL_SHEETS)
+        source = names[rng.integers(len(names))]
+        prototype, build = REAL_SHEETS[source]
+        base = build()
+    else:
+        names = list(SHEET_PROTOTYPES)
+        weights = np.array([SHEET_PROTOTYPES[n].weight for n in names])
+        prototype = str(rng.choice(names, p=weights / weights.sum()))
+        base = sheet_structure(prototype, SHEET_PROTOTYPES[prototype].chemistry(rng))
+        source = "prototype"
+    structure = perturb_sheet(base, rng, strain_sigma, rattle)
+    structure.properties = {
+        "prototype": prototype,
+        "elements": elements_of(base),
+        "source": source,
+        "seed": int(seed),
+        "holdout": False,
+        "strain_sigma": float(strain_sigma),
+        "rattle": float(rattle),
+        "dimension": 2,
+    }
+    return structure
