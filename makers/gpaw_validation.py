@@ -42,7 +42,6 @@ from socscreen.stores.schemas.validation import (
     BandComparisonDocument,
     ValidationDocument,
     ValidationTarget,
-    validation_id,
 )
 from socscreen.stores.training_data import write_training_file
 from socscreen.stores.validations import save_training_record
@@ -149,16 +148,10 @@ def validate_with_gpaw(
     flags = ([] if gap_dft.kind == "insulator" else [gap_dft.kind]) + [
         f"z2_{f}" for f in z2.flags if f not in {"metal", "semimetal"}
     ]
-    doc = ValidationDocument(
-        validation_id=validation_id(target.material_id, "gpaw"),
-        material_id=target.material_id,
-        campaign=target.campaign,
-        route="gpaw",
-        formula=target.formula,
-        prediction_model_version=target.model_version,
-        prediction_job_uuid=target.prediction_job_uuid,
+    doc = ValidationDocument.of_target(
+        target,
+        "gpaw",
         prediction_source=predicted.meta.get("prediction_source"),
-        reasons=target.reasons,
         dft_settings={
             "code": "GPAW",
             "version": dft.meta["gpaw_version"],
@@ -170,7 +163,6 @@ def validate_with_gpaw(
         },
         band_comparison=BandComparisonDocument.from_comparison(on_grid),
         band_comparison_path=BandComparisonDocument.from_comparison(on_path),
-        z2_predicted=target.z2_predicted,
         z2_dft=z2.z2,
         z2_route_dft=z2.route,
         z2_agree=z2_agree(target.z2_predicted, z2.z2),

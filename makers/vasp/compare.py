@@ -38,7 +38,6 @@ from socscreen.stores.schemas.validation import (
     BandComparisonDocument,
     ValidationDocument,
     ValidationTarget,
-    validation_id,
 )
 
 if TYPE_CHECKING:
@@ -268,19 +267,12 @@ def vasp_validation_document(
     details: dict[str, Any] = {"soc": _run_details(soc)}
     if soc_off is not None:
         details["soc_off"] = _run_details(soc_off)
-    return ValidationDocument(
-        validation_id=validation_id(target.material_id, "vasp"),
-        material_id=target.material_id,
-        campaign=target.campaign,
-        route="vasp",
-        formula=target.formula,
-        prediction_model_version=target.model_version,
-        prediction_job_uuid=target.prediction_job_uuid,
-        reasons=target.reasons,
+    return ValidationDocument.of_target(
+        target,
+        "vasp",
         dft_settings=_dft_settings(soc),
         band_comparison=_compare(predicted, soc, window),
         band_comparison_path=_compare(predicted, soc, window, path=True),
-        z2_predicted=target.z2_predicted,
         z2_dft=soc.parity.z2,
         z2_route_dft="parity",
         z2_agree=z2_agree(target.z2_predicted, soc.parity.z2),

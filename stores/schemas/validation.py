@@ -244,6 +244,29 @@ class ValidationDocument(BaseModel):
     )
     created_at: datetime = Field(default_factory=_now, description="Creation time (UTC).")
 
+    @classmethod
+    def of_target(
+        cls, target: ValidationTarget, route: ValidationRoute, **fields: Any
+    ) -> ValidationDocument:
+        """Build the validation of ``target`` by ``route``.
+
+        The keys, the material and the prediction it checks (model version, predict job,
+        selection reasons, predicted Z2 indices) come from the target; ``fields`` are the
+        route's DFT results (energies in eV).
+        """
+        return cls(
+            validation_id=validation_id(target.material_id, route),
+            material_id=target.material_id,
+            campaign=target.campaign,
+            route=route,
+            formula=target.formula,
+            prediction_model_version=target.model_version,
+            prediction_job_uuid=target.prediction_job_uuid,
+            reasons=target.reasons,
+            z2_predicted=target.z2_predicted,
+            **fields,
+        )
+
 
 class TrainingDataRecord(BaseModel):
     """One corpus-format Hamiltonian file written for fine-tuning (collection training_data)."""
