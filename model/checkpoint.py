@@ -19,7 +19,7 @@ import torch
 from socscreen.checksums import file_sha256
 from socscreen.model.network import ModelConfig, UniHamGNN
 
-__all__ = ["FORMAT", "file_sha256", "load_checkpoint", "save_checkpoint", "build_model"]
+__all__ = ["FORMAT", "build_model", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "socscreen-unihamgnn/1"
 
