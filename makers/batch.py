@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from jobflow import CURRENT_JOB, JobConfig, job
 from maggma.stores import MongoStore
@@ -65,18 +65,9 @@ def job_database() -> DatabaseConfig:
     return DatabaseConfig.from_store(store.docs_store)
 
 
-@contextlib.contextmanager
-def campaign_stores(*names: str) -> Iterator[list[MongoStore]]:
+def campaign_stores(*names: str) -> contextlib.AbstractContextManager[list[MongoStore]]:
     """Connect the socscreen stores ``names`` of the current job's database, then close them."""
-    db = job_database()
-    stores = [db.store(name) for name in names]
-    for store in stores:
-        store.connect()
-    try:
-        yield stores
-    finally:
-        for store in stores:
-            store.close()
+    return job_database().connected(*names)
 
 
 def peak_memory_mb() -> float:

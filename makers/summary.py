@@ -62,11 +62,5 @@ class CampaignSummaryMaker(Maker):
             min_gap=settings.min_gap,
         )
         run_builder(builder)
-        stores = [db.store(n) for n in ("structures", "results", "candidates", "campaigns")]
-        for store in stores:
-            store.connect()
-        try:
+        with db.connected("structures", "results", "candidates", "campaigns") as stores:
             return summarise_campaign(*stores, campaign)
-        finally:
-            for store in stores:
-                store.close()

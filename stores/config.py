@@ -85,6 +85,7 @@ INDEXES: dict[str, list[tuple[tuple[str, ...], bool]]] = {
         (("z2.z2",), False),
         (("z2.classification",), False),
         (("gap_eV",), False),
+        (("dimension",), False),
         (("flags",), False),
         (("error.stage",), False),
         (("last_updated",), False),
@@ -236,6 +237,18 @@ class DatabaseConfig:
             mongoclient_kwargs=self.client_kwargs,
         )
 
+    @contextlib.contextmanager
+    def connected(self, *names: str) -> Iterator[list[MongoStore]]:
+        """Connect the stores of socscreen collections ``names``, yield them, then close them."""
+        stores = [self.store(name) for name in names]
+        for store in stores:
+            store.connect()
+        try:
+            yield stores
+        finally:
+            for store in stores:
+                store.close()
+
     def job_store(self) -> JobStore:
         """Build the jobflow JobStore: docs in MongoDB, additional store ``data`` in GridFS."""
         from jobflow import JobStore
@@ -299,16 +312,12 @@ class DatabaseConfig:
     # -- maintenance -----------------------------------------------------------------
     def ensure_indexes(self) -> None:
         """Create the indexes of :data:`INDEXES` (idempotent)."""
-        store = self.store("results")
-        store.connect()
-        try:
+        with self.connected("results") as (store,):
             db = store._collection.database
             for name, indexes in INDEXES.items():
                 collection = db[COLLECTIONS[name]]
                 for keys, unique in indexes:
                     collection.create_index([(k, ASCENDING) for k in keys], unique=unique)
-        finally:
-            store.close()
 
     def describe(self) -> str:
         """Describe the connection without credentials, for messages."""

@@ -23,14 +23,18 @@ from socscreen.stores.schemas.campaign import (
 if TYPE_CHECKING:
     from jobflow import JobStore
 
+    from socscreen.stores.config import DatabaseConfig
+
 __all__ = [
     "CAMPAIGN_KEY",
     "done_ids",
     "load_hamiltonian",
     "load_records",
+    "require_campaign",
     "results_query",
     "save_records",
     "save_results",
+    "stored_summary",
     "summarise_campaign",
 ]
 
@@ -132,6 +136,8 @@ def results_query(
     flags: Sequence[str] = (),
     failed: bool | None = None,
     material_class: str | None = None,
+    dimension: int | None = None,
+    valley_splitting_min: float | None = None,
 ) -> dict[str, Any]:
     """MongoDB criteria for result documents.
 
@@ -152,6 +158,11 @@ def results_query(
     material_class
         The verdict's class, e.g. ``"topological_semimetal"`` (see
         :mod:`socscreen.stores.verdicts`).
+    dimension
+        Periodic dimensions of the structure: 3 bulk, 2 a sheet with vacuum.
+    valley_splitting_min
+        Smallest spin splitting of the top valence band at K (eV); only hexagonal 2D
+        sheets have one (``valley`` on the result).
     """
     query: dict[str, Any] = {}
     if campaign:
@@ -171,7 +182,32 @@ def results_query(
         query["error"] = {"$ne": None} if failed else None
     if material_class:
         query["verdict.material_class"] = material_class
+    if dimension is not None:
+        query["dimension"] = dimension
+    if valley_splitting_min is not None:
+        query["valley.valence_splitting_eV"] = {"$gte": valley_splitting_min}
     return query
+
+
+def stored_summary(campaigns: Store, campaign: str) -> CampaignSummaryDocument | None:
+    """Read the summary document of ``campaign`` (``None`` if none); ``campaigns`` connected."""
+    stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
+    return None if stored is None else CampaignSummaryDocument.model_validate(stored)
+
+
+def require_campaign(db: DatabaseConfig, campaign: str) -> CampaignSummaryDocument:
+    """Read the summary document of ``campaign`` from the database ``db``.
+
+    Raises
+    ------
+    ValueError
+        If the database holds no campaign of that name.
+    """
+    with db.connected("campaigns") as (campaigns,):
+        summary = stored_summary(campaigns, campaign)
+    if summary is None:
+        raise ValueError(f"no campaign {campaign!r} in {db.describe()}")
+    return summary
 
 
 def summarise_campaign(
@@ -182,12 +218,7 @@ def summarise_campaign(
     Ingestion counts, sources, filters, settings and workflow ids already stored for the
     campaign are kept; the stores must be connected.
     """
-    stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
-    summary = (
-        CampaignSummaryDocument.model_validate(stored)
-        if stored
-        else CampaignSummaryDocument(campaign=campaign)
-    )
+    summary = stored_summary(campaigns, campaign) or CampaignSummaryDocument(campaign=campaign)
     by_class = {
         c: results.count({"campaign": campaign, "z2.classification": c})
         for c in ("strong", "weak", "qsh", "trivial")

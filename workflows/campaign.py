@@ -38,7 +38,7 @@ from typing import Literal, get_args
 from jobflow import Flow, Job, Maker, OnMissing, Response
 
 from socscreen.makers.analyse import AnalyseBatchMaker
-from socscreen.makers.batch import campaign_job, job_database
+from socscreen.makers.batch import campaign_job, campaign_stores
 from socscreen.makers.predict import PredictBatchMaker, expected_prediction_version
 from socscreen.makers.summary import CampaignSummaryMaker
 from socscreen.stores.queries import done_ids
@@ -112,12 +112,8 @@ def fan_out(
     Response
         Output: ``{"n_batches", "n_todo", "n_done"}``; replacement: the batch jobs.
     """
-    results = job_database().store("results")
-    results.connect()
-    try:
+    with campaign_stores("results") as (results,):
         done = done_ids(results, campaign, material_ids, expected_prediction_version(settings))
-    finally:
-        results.close()
     todo = [i for i in material_ids if i not in done]
     size = settings.batch_size
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]

@@ -39,6 +39,7 @@ from jobflow import JobStore
 
 from socscreen import __version__
 from socscreen.stores.config import DatabaseConfig
+from socscreen.stores.queries import require_campaign
 from socscreen.stores.schemas.campaign import (
     CampaignSummaryDocument,
     CandidateDocument,
@@ -80,15 +81,11 @@ class ReportData:
 
 
 def _query(db: DatabaseConfig, name: str, campaign: str, drop: Iterable[str] = ()) -> list[dict]:
-    store = db.store(name)
-    store.connect()
-    try:
-        properties = {"_id": 0, **dict.fromkeys(drop, 0)}
+    properties = {"_id": 0, **dict.fromkeys(drop, 0)}
+    with db.connected(name) as (store,):
         return list(
             store.query({"campaign": campaign}, properties=properties, sort={"material_id": 1})
         )
-    finally:
-        store.close()
 
 
 def load_report_data(db: DatabaseConfig, campaign: str) -> ReportData:
@@ -99,16 +96,8 @@ def load_report_data(db: DatabaseConfig, campaign: str) -> ReportData:
     ValueError
         If the campaign does not exist.
     """
-    campaigns = db.store("campaigns")
-    campaigns.connect()
-    try:
-        stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
-    finally:
-        campaigns.close()
-    if stored is None:
-        raise ValueError(f"no campaign {campaign!r} in {db.describe()}")
     return ReportData(
-        summary=CampaignSummaryDocument.model_validate(stored),
+        summary=require_campaign(db, campaign),
         results=[MaterialResultDocument.model_validate(d) for d in _query(db, "results", campaign)],
         candidates=[
             CandidateDocument.model_validate(d) for d in _query(db, "candidates", campaign)

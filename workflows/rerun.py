@@ -28,9 +28,8 @@ from typing import Any
 from jobflow import Flow, Maker
 
 from socscreen.stores.config import DatabaseConfig
+from socscreen.stores.queries import require_campaign
 from socscreen.stores.schemas.campaign import (
-    CampaignSettings,
-    CampaignSummaryDocument,
     MaterialResultDocument,
 )
 from socscreen.stores.schemas.validation import (
@@ -123,18 +122,6 @@ def prediction_job_uuids(db: DatabaseConfig, campaign: str) -> dict[str, str]:
     return found
 
 
-def _campaign_settings(db: DatabaseConfig, campaign: str) -> CampaignSettings:
-    campaigns = db.store("campaigns")
-    campaigns.connect()
-    try:
-        stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
-    finally:
-        campaigns.close()
-    if stored is None:
-        raise ValueError(f"no campaign {campaign!r} in {db.describe()}")
-    return CampaignSummaryDocument.model_validate(stored).settings
-
-
 def select_targets(
     db: DatabaseConfig,
     campaign: str,
@@ -167,20 +154,11 @@ def select_targets(
     ValueError
         If the campaign does not exist or the selection is invalid.
     """
-    settings = _campaign_settings(db, campaign)
-    candidates = db.store("candidates")
-    candidates.connect()
-    try:
+    settings = require_campaign(db, campaign).settings
+    with db.connected("candidates", "results") as (candidates, results):
         candidate_ids = {d["material_id"] for d in candidates.query({"campaign": campaign})}
-    finally:
-        candidates.close()
-    criteria = selection_query(campaign, reasons, candidate_ids, max_confidence, extra)
-    results = db.store("results")
-    results.connect()
-    try:
+        criteria = selection_query(campaign, reasons, candidate_ids, max_confidence, extra)
         docs = list(results.query(criteria, properties={"_id": 0}, sort={"material_id": 1}))
-    finally:
-        results.close()
     uuids = prediction_job_uuids(db, campaign) if docs else {}
     return [
         ValidationTarget.from_result(
@@ -224,12 +202,8 @@ class RerunReport:
 
 def _existing(db: DatabaseConfig, ids: list[str]) -> tuple[set[str], set[str]]:
     """Split ``ids`` into those already stored and those with a Firework still to finish."""
-    store = db.store("validations")
-    store.connect()
-    try:
+    with db.connected("validations") as (store,):
         done = {d["validation_id"] for d in store.query({"validation_id": {"$in": ids}})}
-    finally:
-        store.close()
     launchpad = db.launchpad()
     pending = launchpad.fireworks.find(
         {"spec.validation_id": {"$in": ids}, "state": {"$in": list(IN_FLIGHT)}},

@@ -30,7 +30,7 @@ from maggma.core import Store
 from socscreen.makers.ingest import IngestReport, Merge, ingest
 from socscreen.makers.predict import expected_prediction_version
 from socscreen.stores.config import DatabaseConfig
-from socscreen.stores.queries import done_ids, save_records, save_results
+from socscreen.stores.queries import done_ids, save_records, save_results, stored_summary
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,
     CampaignSummaryDocument,
@@ -301,12 +301,7 @@ def _record_submission(
     fw_id: int | None,
 ) -> None:
     """Put the source's submission on the campaign document and recount the totals."""
-    stored = campaigns.query_one({"campaign": campaign}, properties={"_id": 0})
-    doc = (
-        CampaignSummaryDocument.model_validate(stored)
-        if stored
-        else CampaignSummaryDocument(campaign=campaign)
-    )
+    doc = stored_summary(campaigns, campaign) or CampaignSummaryDocument(campaign=campaign)
     path = str(Path(source).resolve())
     submission = SourceSubmission(
         kind=source_kind(path),
