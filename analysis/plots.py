@@ -5,7 +5,9 @@
 * :func:`plot_wcc`: Wilson-loop WCC flow of every plane with the largest-gap centres;
 * :func:`plot_berry_path`: Berry curvature along a path;
 * :func:`plot_valley_map`: Berry curvature over a 2D Brillouin zone with K and K' marked
-  (the valley-polarisation figure).
+  (the valley-polarisation figure);
+* :func:`plot_twist_sweep`: spin splitting at K and gap of twisted bilayers against the
+  twist angle.
 
 Every function returns the ``matplotlib.figure.Figure`` and writes a PNG when given a path.
 """
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from socscreen.analysis.tb import OrthogonalTB
     from socscreen.analysis.wilson import PlaneWCC
 
-__all__ = ["plot_bands", "plot_berry_path", "plot_valley_map", "plot_wcc"]
+__all__ = ["plot_bands", "plot_berry_path", "plot_twist_sweep", "plot_valley_map", "plot_wcc"]
 
 #: Smallest top of the spin-splitting colour scale (meV): Kramers-degenerate bands of a
 #: centrosymmetric crystal (numerical splittings of micro-eV) stay at the bottom colour.
@@ -217,4 +219,37 @@ def plot_valley_map(
     fig.colorbar(image, ax=ax, label="Omega_z (A^2)")
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_twist_sweep(
+    angles_deg: np.ndarray,
+    gaps_eV: np.ndarray,
+    splittings_eV: np.ndarray | None = None,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Spin splitting at K (when known) and gap (eV) of twisted bilayers against the angle (°).
+
+    ``NaN`` marks a cell without the quantity; ``splittings_eV`` ``None`` or all ``NaN``
+    draws the gap alone.
+    """
+    angles = np.asarray(angles_deg, dtype=float)
+    panels = [("gap with SOC (eV)", np.asarray(gaps_eV, dtype=float), "C0")]
+    if splittings_eV is not None and np.isfinite(np.asarray(splittings_eV, dtype=float)).any():
+        panels.insert(
+            0, ("VB spin splitting at K (eV)", np.asarray(splittings_eV, dtype=float), "C3")
+        )
+    fig = _figure(5.0, 2.2 + 1.6 * len(panels))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (label, values, colour) in zip(axes, panels, strict=True):
+        known = np.isfinite(values)
+        ax.plot(angles[known], values[known], "o-", color=colour)
+        ax.set_ylabel(label)
+        ax.grid(color="0.85", lw=0.5)
+    axes[-1].set_xlabel("twist angle (degrees)")
+    axes[-1].set_xticks(angles[np.isfinite(angles)])
+    axes[-1].tick_params(axis="x", labelrotation=45)
+    if title:
+        axes[0].set_title(title)
     return _save(fig, path)

@@ -18,6 +18,7 @@ _ABOVE_CORE = {"analysis", "dft", "corpus", "model", "makers", "stores", "workfl
 FORBIDDEN = {
     "socscreen/hamiltonian.py": _ABOVE_CORE,
     "socscreen/orbitals.py": _ABOVE_CORE,
+    "socscreen/bilayers.py": _ABOVE_CORE,
     "analysis": {"dft", "corpus", "model", "makers", "stores", "workflows", "cli"},
     "dft": {"corpus", "model", "makers", "stores", "workflows", "cli"},
     "corpus": {"model", "makers", "stores", "workflows", "cli"},

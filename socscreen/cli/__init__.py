@@ -35,6 +35,7 @@ from socscreen.cli import (
     campaign,  # noqa: E402,F401
     dft,  # noqa: E402,F401
     model,  # noqa: E402,F401
+    twist,  # noqa: E402,F401
     validation,  # noqa: E402,F401
 )
 
