@@ -11,6 +11,7 @@ off a set-up calculator. Energies in eV, lengths in Angstrom.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from pymatgen.core import Lattice, Structure
 
 from socscreen.orbitals import OrbitalTable
 from socscreen.settings import SETTINGS
+from socscreen.structure_flags import periodic_directions
 from socscreen.structures import MIN_DISTANCE, check_structure
 
 if TYPE_CHECKING:
@@ -110,11 +112,17 @@ class GPAWReferenceSettings(BaseModel):
             raise ValueError(f"hr_grid must be odd in every direction, got {value}")
         return value
 
-    def scf_mesh(self, lattice: Lattice) -> tuple[int, int, int]:
-        """Gamma-centred SCF k-mesh for ``lattice`` (explicit ``kscf`` or the density)."""
+    def scf_mesh(self, structure: Structure) -> tuple[int, int, int]:
+        """Gamma-centred SCF k-mesh of ``structure`` (explicit ``kscf`` or the density).
+
+        A slab's vacuum direction (:func:`~socscreen.structure_flags.periodic_directions`)
+        gets one k-point whatever its length.
+        """
         if self.kscf is not None:
             return self.kscf
-        return scf_kpoint_mesh(lattice, self.kpoint_density)
+        return scf_kpoint_mesh(
+            structure.lattice, self.kpoint_density, periodic_directions(structure)
+        )
 
     def gpaw_parameters(self, structure: Structure) -> dict[str, Any]:
         """Keyword arguments of the self-consistent ``GPAW`` calculator for ``structure``."""
@@ -126,7 +134,7 @@ class GPAWReferenceSettings(BaseModel):
             "h": self.grid_spacing,
             "xc": self.xc,
             "occupations": FermiDirac(self.smearing),
-            "kpts": {"size": self.scf_mesh(structure.lattice), "gamma": True},
+            "kpts": {"size": self.scf_mesh(structure), "gamma": True},
         }
 
 
@@ -184,8 +192,10 @@ def validate_structure(structure: Structure, settings: GPAWReferenceSettings) ->
 
 
 # -- k-point meshes ----------------------------------------------------------------------
-def scf_kpoint_mesh(lattice: Lattice, density: float) -> tuple[int, int, int]:
-    """Gamma-centred SCF mesh ``n_i = max(1, ceil(density / |a_i|))``.
+def scf_kpoint_mesh(
+    lattice: Lattice, density: float, periodic: Sequence[bool] = (True, True, True)
+) -> tuple[int, int, int]:
+    """Gamma-centred SCF mesh ``n_i = max(1, ceil(density / |a_i|))``, 1 along vacuum.
 
     Parameters
     ----------
@@ -193,8 +203,13 @@ def scf_kpoint_mesh(lattice: Lattice, density: float) -> tuple[int, int, int]:
         Crystal lattice (Angstrom).
     density
         k-points per direction times lattice length (Angstrom).
+    periodic
+        Periodic lattice directions; a ``False`` one (a slab's vacuum) gets one k-point.
     """
-    return tuple(max(1, int(np.ceil(density / a - 1e-9))) for a in lattice.abc)  # type: ignore[return-value]
+    return tuple(  # type: ignore[return-value]
+        max(1, int(np.ceil(density / a - 1e-9))) if p else 1
+        for a, p in zip(lattice.abc, periodic, strict=True)
+    )
 
 
 # -- calculators --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ Pure functions, no jobflow: :func:`compute_gpaw_reference` turns a crystal into 
 1. validate the structure (periodic, ordered, non-empty, no overlapping atoms, GPAW
    setups and basis files present for every element);
 2. self-consistent GPAW LCAO calculation (classic ``gpaw.calculator.GPAW``, PBE,
-   Fermi-Dirac smearing, Gamma-centred mesh of ``ceil(density / |a_i|)`` points);
+   Fermi-Dirac smearing, Gamma-centred mesh of ``ceil(density / |a_i|)`` points, one
+   along a slab's vacuum);
 3. fixed-density calculation on a Gamma-centred full-zone grid (``symmetry='off'``,
    ``nbands='nao'``) whose size follows from the basis cutoffs, giving H(k), S(k)
    (GPAW stores LCAO matrices complex-conjugated; they are conjugated back here);
@@ -346,7 +347,7 @@ def compute_gpaw_reference(
 
     meta = {
         **gpaw_meta(crystal, settings),
-        "kscf": list(settings.scf_mesh(crystal.lattice)),
+        "kscf": list(settings.scf_mesh(crystal)),
         "hr_grid": list(grid),
         "seed": settings.seed,
         "overlap_cutoff": DFT_OVERLAP_CUTOFF,

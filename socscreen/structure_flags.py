@@ -31,6 +31,7 @@ __all__ = [
     "centred",
     "magnetic_elements",
     "periodic_dimension",
+    "periodic_directions",
     "structure_flags",
     "vacuum_widths",
 ]
@@ -85,9 +86,17 @@ def vacuum_widths(structure: Structure) -> np.ndarray:
     return widths * _layer_spacings(structure)
 
 
+def periodic_directions(structure: Structure, vacuum: float = VACUUM_2D) -> np.ndarray:
+    """Whether each lattice direction is free of an empty layer of ``vacuum`` Angstrom, ``[3]``.
+
+    A slab's vacuum direction is ``False``: k-point meshes sample it with one point.
+    """
+    return vacuum_widths(structure) < vacuum
+
+
 def periodic_dimension(structure: Structure, vacuum: float = VACUUM_2D) -> int:
     """Lattice directions without an empty layer of ``vacuum`` Angstrom: 3 bulk, 2 slab."""
-    return int(np.sum(vacuum_widths(structure) < vacuum))
+    return int(np.sum(periodic_directions(structure, vacuum)))
 
 
 def centred(structure: Structure, vacuum: float = VACUUM_2D) -> Structure:

@@ -13,6 +13,7 @@ from socscreen.structure_flags import (
     centred,
     magnetic_elements,
     periodic_dimension,
+    periodic_directions,
     structure_flags,
     vacuum_widths,
 )
@@ -45,6 +46,7 @@ def test_a_slab_has_its_vacuum_and_two_periodic_dimensions(vacuum):
     assert widths[2] == pytest.approx(vacuum)
     assert widths[:2] == pytest.approx([SNTE_A / np.sqrt(2) / 2] * 2)  # Sn-Te rows, in plane
     assert periodic_dimension(slab) == 2 and structure_flags(slab) == ["two_dimensional"]
+    assert periodic_directions(slab).tolist() == [True, True, False]
 
 
 @pytest.mark.parametrize("structure", [snte_slab(8.0), rocksalt("Sn", "Te", SNTE_A)],

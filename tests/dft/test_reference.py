@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pymatgen.core import Lattice
+from pymatgen.core import Lattice, Structure
 
 from socscreen.dft.calculator import GPAWReferenceSettings, missing_gpaw_data, scf_kpoint_mesh
 from socscreen.dft.reference import (
@@ -105,6 +105,17 @@ def test_scf_mesh_follows_the_corpus_convention(silicon, bi2se3):
     cubic = Lattice.cubic(4.0)
     assert scf_kpoint_mesh(cubic, 20.0) == (5, 5, 5)  # exact ratios are not rounded up
     assert scf_kpoint_mesh(Lattice.tetragonal(3.0, 40.0), 20.0) == (7, 7, 1)
+
+
+def test_a_slab_gets_one_scf_kpoint_along_its_vacuum():
+    """MoS2 in a 15 Angstrom cell: 11.9 Angstrom of vacuum, shorter than the density's 20."""
+    dz = 3.13 / 2 / 15.0
+    frac = [[1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5 + dz], [2 / 3, 1 / 3, 0.5 - dz]]
+    sheet = Structure(Lattice.hexagonal(3.18, 15.0), ["Mo", "S", "S"], frac)
+    assert scf_kpoint_mesh(sheet.lattice, 20.0) == (7, 7, 2)  # the lattice alone: bulk
+    assert GPAWReferenceSettings().scf_mesh(sheet) == (7, 7, 1)
+    assert GPAWReferenceSettings(kscf=(3, 3, 3)).scf_mesh(sheet) == (3, 3, 3)  # explicit wins
+    assert GPAWReferenceSettings().gpaw_parameters(sheet)["kpts"]["size"] == (7, 7, 1)
 
 
 def _largest_dzp_radius(symbol: str) -> float:
