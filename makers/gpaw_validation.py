@@ -181,7 +181,8 @@ def validate_with_gpaw(
 class GPAWValidationMaker(Maker):
     """Validate one predicted material with the GPAW reference calculation.
 
-    The job predicts the material again with its campaign's checkpoint, runs
+    The job takes the prediction the campaign stored (or predicts again with its
+    predictor, :func:`~socscreen.makers.validation.predicted_hamiltonian`), runs
     :func:`validate_with_gpaw`, writes the DFT Hamiltonian into the training-data store
     (``feedback``) and upserts the ``ValidationDocument`` into ``validations``.
 

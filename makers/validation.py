@@ -7,8 +7,8 @@ calculation, compares it with the prediction and stores a ``ValidationDocument``
 * :func:`predicted_hamiltonian` returns the prediction the campaign analysed: the
   Hamiltonian its predict job put into the ``data`` store (found by the target's
   ``prediction_job_uuid``), or, where that output is gone or was never stored, a new
-  prediction with the campaign's checkpoint (``meta["prediction_source"]`` says which;
-  a different model version is flagged by :func:`model_flags`);
+  prediction by the campaign's predictor (``meta["prediction_source"]`` says which;
+  a different version is flagged by :func:`model_flags`);
 * :func:`store_validation` upserts the document into the ``validations`` collection of
   the database of the running job.
 """
@@ -18,67 +18,60 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jobflow import CURRENT_JOB
-from monty.json import MontyDecoder
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.batch import job_database
 from socscreen.model.predictors import prediction_version
+from socscreen.stores.queries import load_hamiltonian
 from socscreen.stores.validations import save_validation
 
 if TYPE_CHECKING:
     from socscreen.stores.schemas.validation import ValidationDocument, ValidationTarget
 
-__all__ = ["model_flags", "predicted_hamiltonian", "store_validation", "stored_prediction"]
-
-
-def stored_prediction(target: ValidationTarget) -> Hamiltonian | None:
-    """Load the target's Hamiltonian from its predict job's output (running job's store).
-
-    Returns
-    -------
-    Hamiltonian or None
-        ``None`` outside a job with an exposed store, without a ``prediction_job_uuid``,
-        or when that job's output no longer exists or does not hold the material.
-    """
-    store = getattr(CURRENT_JOB, "store", None)
-    if store is None or target.prediction_job_uuid is None:
-        return None
-    try:
-        output = store.get_output(target.prediction_job_uuid, load=True)
-    except ValueError:  # the output was removed
-        return None
-    for item in (output or {}).get("hamiltonians") or []:
-        if item.get("material_id") == target.material_id:
-            ham = MontyDecoder().process_decoded(item["hamiltonian"])
-            return ham if isinstance(ham, Hamiltonian) else None
-    return None
+__all__ = ["model_flags", "predicted_hamiltonian", "store_validation"]
 
 
 def predicted_hamiltonian(target: ValidationTarget, device: str | None = None) -> Hamiltonian:
     """Return the prediction of the target's structure that the campaign analysed.
 
+    The Hamiltonian the target's predict job stored
+    (:func:`~socscreen.stores.queries.load_hamiltonian` on the running job's store);
+    where there is none (outside a job, no ``prediction_job_uuid``, the output removed)
+    the target's predictor predicts it again
+    (:func:`~socscreen.model.predictors.predict_hamiltonian`).
+
     Parameters
     ----------
     target
-        The material to validate (``prediction_job_uuid`` to find the stored prediction,
-        ``checkpoint`` to predict again: the campaign's, ``None`` the shipped model).
+        The material to validate (``prediction_job_uuid`` to find the stored prediction;
+        ``predictor`` and ``checkpoint`` to predict again).
     device
-        Torch device of a new prediction; default the GPU when present, else CPU.
+        Torch device of a new model prediction; default the GPU when present, else CPU.
 
     Returns
     -------
     Hamiltonian
-        Prediction with ``nelect``, ``efermi`` (eV, model gauge), ``meta["model"]`` and
-        ``meta["prediction_source"]``: ``"stored"`` or ``"recomputed"``.
+        Prediction with ``nelect``, ``efermi`` (eV, the predictor's gauge),
+        ``meta["predictor"]`` and ``meta["prediction_source"]``: ``"stored"`` or
+        ``"recomputed"``.
     """
-    ham = stored_prediction(target)
-    source = "stored"
-    if ham is None:
-        from socscreen.model.inference import predict  # torch loads only in workers
+    store = getattr(CURRENT_JOB, "store", None)
+    if store is not None and target.prediction_job_uuid is not None:
+        try:
+            ham = load_hamiltonian(
+                store, target.campaign, target.material_id, target.prediction_job_uuid
+            )
+        except ValueError:  # the output was removed
+            pass
+        else:
+            ham.meta["prediction_source"] = "stored"
+            return ham
+    from socscreen.model.predictors import predict_hamiltonian  # torch only in workers
 
-        ham = predict(target.get_structure(), checkpoint=target.checkpoint, device=device)
-        source = "recomputed"
-    ham.meta["prediction_source"] = source
+    ham = predict_hamiltonian(
+        target.get_structure(), target.predictor, checkpoint=target.checkpoint, device=device
+    )
+    ham.meta["prediction_source"] = "recomputed"
     return ham
 
 

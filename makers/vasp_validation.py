@@ -7,8 +7,9 @@
   static, band path, TRIM run with phase-resolved projections
   (:class:`~socscreen.makers.vasp.runs.VaspRunMakers`);
 * with ``soc_off_twin`` the same three jobs collinear without SOC (``vasp_std``);
-* a final job, :func:`compare_vasp_runs`, that predicts the material again with its
-  campaign's model (unless a Hamiltonian is given), parses the VASP outputs
+* a final job, :func:`compare_vasp_runs`, that takes the campaign's stored prediction
+  (:func:`~socscreen.makers.validation.predicted_hamiltonian`; unless a Hamiltonian is
+  given), parses the VASP outputs
   (``vasprun.xml``, ``PROCAR``; no WAVECAR), compares
   (:func:`~socscreen.makers.vasp.compare.vasp_validation_document`), stores the
   ``ValidationDocument`` in ``validations`` and returns it; ``flow.output`` is that
@@ -62,8 +63,8 @@ def compare_vasp_runs(
     soc_off_dirs
         Folders of the SOC-off twin runs, if run.
     predicted
-        The predicted Hamiltonian; ``None``: predict the target's structure again with
-        its campaign's checkpoint.
+        The predicted Hamiltonian; ``None``: the one the campaign stored, or the
+        target's structure predicted again by its campaign's predictor.
     window
         Half-width of the band-comparison window around the VASP Fermi level, eV.
     device

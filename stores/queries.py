@@ -30,6 +30,7 @@ __all__ = [
     "done_ids",
     "load_hamiltonian",
     "load_records",
+    "prediction_jobs",
     "require_campaign",
     "results_query",
     "save_records",
@@ -76,32 +77,64 @@ def load_records(store: Store, campaign: str, material_ids: Sequence[str]) -> li
     return [found[i] for i in material_ids]
 
 
-def load_hamiltonian(job_store: JobStore, campaign: str, material_id: str) -> Hamiltonian:
+def _predict_jobs(campaign: str) -> dict[str, Any]:
+    """Criteria for the output documents of a campaign's predict jobs."""
+    return {"metadata.campaign": campaign, "metadata.stage": "predict"}
+
+
+def prediction_jobs(job_store: JobStore, campaign: str) -> dict[str, str]:
+    """Uuid of the job whose stored Hamiltonian is each material's prediction.
+
+    That is the latest predict job of ``campaign`` whose output holds the material's
+    Hamiltonian (a resubmission with another predictor predicts it again; a job whose
+    prediction of it failed holds none), as :func:`load_hamiltonian` reads it.
+    ``job_store`` must be connected.
+    """
+    found: dict[str, str] = {}
+    for doc in job_store.docs_store.query(
+        _predict_jobs(campaign),
+        properties=["uuid", "output.hamiltonians", "completed_at"],
+        sort={"completed_at": 1},
+    ):
+        for item in (doc.get("output") or {}).get("hamiltonians") or []:
+            found[item["material_id"]] = doc["uuid"]
+    return found
+
+
+def load_hamiltonian(
+    job_store: JobStore, campaign: str, material_id: str, job_uuid: str | None = None
+) -> Hamiltonian:
     """Load the predicted Hamiltonian of a material from the ``data`` store (GridFS).
 
-    The latest predict job of ``campaign`` whose output lists ``material_id`` names the
-    blob; only that blob is read. ``job_store`` must be connected.
+    The one reader of a stored prediction (reports, ``socscreen show``, validations).
+    The predict job ``job_uuid`` of ``campaign`` names the blob, by default the latest
+    one whose output holds the material (:func:`prediction_jobs`); only that blob is
+    read. ``job_store`` must be connected.
+
+    Returns
+    -------
+    Hamiltonian
+        As the predict job stored it (eV; compact or exact storage).
 
     Raises
     ------
     ValueError
-        If no prediction of the material is stored.
+        If no such prediction is stored (never predicted, failed, or removed).
     """
+    criteria = {**_predict_jobs(campaign), "output.hamiltonians.material_id": material_id}
+    if job_uuid is not None:
+        criteria["uuid"] = job_uuid
     doc = job_store.docs_store.query_one(
-        {
-            "metadata.campaign": campaign,
-            "metadata.stage": "predict",
-            "output.hamiltonians.material_id": material_id,
-        },
-        properties=["output.hamiltonians"],
-        sort={"completed_at": -1},
+        criteria, properties=["output.hamiltonians"], sort={"completed_at": -1}
     )
-    if doc is None:
+    blob = None
+    if doc is not None:
+        (item,) = [h for h in doc["output"]["hamiltonians"] if h["material_id"] == material_id]
+        blob = job_store.additional_stores["data"].query_one(
+            {"blob_uuid": item["hamiltonian"]["blob_uuid"]}
+        )
+    if blob is None:
         raise ValueError(f"no predicted Hamiltonian of {material_id} in campaign {campaign!r}")
-    (item,) = [h for h in doc["output"]["hamiltonians"] if h["material_id"] == material_id]
-    blob = job_store.additional_stores["data"].query_one(
-        {"blob_uuid": item["hamiltonian"]["blob_uuid"]}
-    )
     return Hamiltonian.from_dict(blob["data"])
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from jobflow import Flow, Maker
 
 from socscreen.stores.config import DatabaseConfig
-from socscreen.stores.queries import require_campaign
+from socscreen.stores.queries import prediction_jobs, require_campaign
 from socscreen.stores.schemas.campaign import (
     MaterialResultDocument,
 )
@@ -50,7 +50,6 @@ __all__ = [
     "IN_FLIGHT",
     "ROUTES",
     "RerunReport",
-    "prediction_job_uuids",
     "route_maker",
     "select_targets",
     "submit_rerun",
@@ -98,30 +97,6 @@ def route_maker(route: ValidationRoute, soc_off_twin: bool = False, **kwargs: An
     return cls(soc_off_twin=soc_off_twin, **kwargs)
 
 
-def prediction_job_uuids(db: DatabaseConfig, campaign: str) -> dict[str, str]:
-    """Uuid of the job that predicted each material of a campaign.
-
-    Reads the jobflow ``outputs`` of the campaign's predict jobs, whose output lists the
-    ``material_ids`` they were given; the earliest job listing an id is the one that
-    predicted it (later resubmissions skip finished ids).
-    """
-    outputs = db.job_store().docs_store
-    outputs.connect()
-    try:
-        docs = outputs.query(
-            {"metadata.campaign": campaign, "metadata.stage": "predict"},
-            properties=["uuid", "output.material_ids", "completed_at"],
-            sort={"completed_at": 1},
-        )
-        found: dict[str, str] = {}
-        for doc in docs:
-            for material_id in (doc.get("output") or {}).get("material_ids") or []:
-                found.setdefault(material_id, doc["uuid"])
-    finally:
-        outputs.close()
-    return found
-
-
 def select_targets(
     db: DatabaseConfig,
     campaign: str,
@@ -159,7 +134,14 @@ def select_targets(
         candidate_ids = {d["material_id"] for d in candidates.query({"campaign": campaign})}
         criteria = selection_query(campaign, reasons, candidate_ids, max_confidence, extra)
         docs = list(results.query(criteria, properties={"_id": 0}, sort={"material_id": 1}))
-    uuids = prediction_job_uuids(db, campaign) if docs else {}
+    uuids: dict[str, str] = {}
+    if docs:
+        job_store = db.job_store()
+        job_store.connect()
+        try:
+            uuids = prediction_jobs(job_store, campaign)
+        finally:
+            job_store.close()
     return [
         ValidationTarget.from_result(
             MaterialResultDocument.model_validate(doc),

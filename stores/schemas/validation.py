@@ -56,6 +56,12 @@ class ValidationTarget(BaseModel):
         "the prediction used."
     )
     model_version: str | None = Field(None, description="Model version of the prediction.")
+    predictor: Literal["model", "baseline", "scc"] = Field(
+        "model",
+        description="Predictor of the campaign (CampaignSettings.predictor), which predicts "
+        "again where the stored prediction is gone; 'model' for targets made before it was "
+        "recorded, when the model was every campaign's predictor.",
+    )
     checkpoint: str | None = Field(
         None, description="Checkpoint path the campaign predicted with (None: shipped model)."
     )
@@ -110,6 +116,7 @@ class ValidationTarget(BaseModel):
             formula=result.formula,
             structure=result.structure,
             model_version=result.model_version,
+            predictor=settings.predictor if settings else "model",
             checkpoint=settings.checkpoint if settings else None,
             prediction_job_uuid=prediction_job_uuid,
             z2_predicted=result.z2.z2 if result.z2 else None,

@@ -16,7 +16,7 @@ from jobflow import run_locally
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.predict import PredictBatchMaker
-from socscreen.stores.queries import load_hamiltonian, save_records
+from socscreen.stores.queries import load_hamiltonian, prediction_jobs, save_records
 from socscreen.stores.schemas.campaign import CampaignSettings, SourceInfo, StructureRecord
 
 DATA = Path(__file__).parents[1] / "data"
@@ -30,8 +30,11 @@ def fixture_predictor(record: StructureRecord, settings: CampaignSettings) -> Ha
     return ham
 
 
-def predict_and_store(db, campaign: str, compact: bool) -> None:
-    """Run the predict job of both fixtures against the database, as a worker would."""
+def predict_and_store(db, campaign: str, compact: bool, predictor=fixture_predictor) -> str:
+    """Run the predict job of both fixtures against the database, as a worker would.
+
+    Returns the job's uuid.
+    """
     records = [
         StructureRecord(
             material_id=material_id,
@@ -45,10 +48,11 @@ def predict_and_store(db, campaign: str, compact: bool) -> None:
     structures.connect()
     save_records(structures, records, campaign)
     structures.close()
-    maker = PredictBatchMaker(predictor=fixture_predictor, compact_storage=compact)
+    maker = PredictBatchMaker(predictor=predictor, compact_storage=compact)
     job = maker.make(campaign, list(FIXTURES), CampaignSettings(model_version="fixture"))
     job.metadata.update({"campaign": campaign, "stage": "predict"})
     run_locally(job, store=db.job_store(), ensure_success=True)
+    return job.uuid
 
 
 def blob_sizes(db) -> list[int]:
@@ -113,3 +117,27 @@ def test_compact_storage_keeps_a_dense_metals_overlap_without_cutoff():
     k = np.random.default_rng(1).random((8, 3))
     np.testing.assert_allclose(stored.overlap_k(k), ham.overlap_k(k), atol=1e-6)
     np.linalg.cholesky(stored.overlap_k(k))
+
+
+def test_the_prediction_of_a_material_is_the_latest_stored_one(db):
+    """A job whose prediction of a material failed is never its prediction; a later one is."""
+
+    def silicon_fails(record, settings):
+        if record.material_id == "si":
+            raise ValueError("no silicon today")
+        return fixture_predictor(record, settings)
+
+    first = predict_and_store(db, "latest", compact=True, predictor=silicon_fails)
+    second = predict_and_store(db, "latest", compact=True)
+    job_store = db.job_store()
+    job_store.connect()
+    try:
+        assert prediction_jobs(job_store, "latest") == {"bi2se3": second, "si": second}
+        assert prediction_jobs(job_store, "other") == {}
+        with pytest.raises(ValueError, match="no predicted Hamiltonian of si"):
+            load_hamiltonian(job_store, "latest", "si", job_uuid=first)
+        old = load_hamiltonian(job_store, "latest", "bi2se3", job_uuid=first)
+        new = load_hamiltonian(job_store, "latest", "bi2se3")
+    finally:
+        job_store.close()
+    np.testing.assert_array_equal(old.h0, new.h0)

@@ -11,9 +11,11 @@ import base64
 import shutil
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from socscreen.analysis.bands import band_structure
 from socscreen.analysis.bloch import monkhorst_pack
 from socscreen.analysis.comparison import compare_hamiltonians, z2_agree
 from socscreen.analysis.topology import z2_invariants
@@ -39,6 +41,7 @@ from socscreen.stores.validations import save_validation
 from socscreen.stores.verdicts import judge_result
 from socscreen.workflows.report import (
     PDF_BROWSERS,
+    band_thumbnails,
     load_report_data,
     render_report,
     validation_statistics,
@@ -84,7 +87,9 @@ class Page(HTMLParser):
             self.headings[-1] += data
 
 
-def _store_predictions(db, campaign: str, hamiltonians: dict) -> None:
+def _store_predictions(
+    db, campaign: str, hamiltonians: dict, uuid: str = "", completed_at: str = "2026-12-06"
+) -> None:
     """Store Hamiltonians as a campaign's predict job does: job document + GridFS blobs."""
     batch = PredictedBatch(
         campaign=campaign,
@@ -98,11 +103,11 @@ def _store_predictions(db, campaign: str, hamiltonians: dict) -> None:
     job_store.connect()
     job_store.update(
         {
-            "uuid": f"predict-{campaign}",
+            "uuid": uuid or f"predict-{campaign}",
             "index": 1,
             "output": batch,
             "metadata": {"campaign": campaign, "stage": "predict"},
-            "completed_at": "2026-12-06T00:00:00",
+            "completed_at": completed_at,
         },
         save={"data": DATA_OBJECTS},
     )
@@ -189,6 +194,45 @@ def test_report_page_has_tables_and_embedded_figures(db, campaign, tmp_path):
         assert src.startswith(PNG)
         assert base64.b64decode(src[len(PNG) :])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in path.read_text() and "https://" not in path.read_text()
+
+
+def test_thumbnails_draw_the_stored_predictions(db, campaign, bi2se3, silicon, monkeypatch):
+    """The campaign's latest stored Hamiltonians are drawn; nothing is predicted again.
+
+    A resubmission by another predictor (the DFT fixtures stand in for its Hamiltonians)
+    stored later predictions than the model's of the fixture; the thumbnails must show
+    those, whatever ``settings.checkpoint`` says.
+    """
+    import socscreen.analysis.validation_plots as plots
+    import socscreen.model.inference as inference
+    import socscreen.model.predictors as predictors
+
+    other = {"bi2se3": bi2se3, "si": silicon}
+    _store_predictions(db, "demo", other, uuid="predict-again", completed_at="2026-12-07")
+
+    def no_prediction(*args, **kwargs):
+        raise AssertionError("the report predicted again")
+
+    monkeypatch.setattr(inference, "predict", no_prediction)
+    monkeypatch.setattr(predictors, "predict_hamiltonian", no_prediction)
+    drawn = {}
+    plot = plots.plot_band_comparison
+
+    def record(bands, dft, title):
+        drawn[title] = bands
+        return plot(bands, dft, title=title)
+
+    monkeypatch.setattr(plots, "plot_band_comparison", record)
+    job_store = db.job_store()
+    job_store.connect()
+    try:
+        figures = band_thumbnails(load_report_data(db, "demo"), job_store)
+    finally:
+        job_store.close()
+    assert sorted(figures) == ["bi2se3", "si"]
+    for material_id, ham in other.items():
+        (bands,) = [b for title, b in drawn.items() if f"({material_id})" in title]
+        np.testing.assert_allclose(bands.energies, band_structure(ham).energies, atol=1e-9)
 
 
 def test_report_lists_every_result_and_failure_in_collapsible_sections(db, campaign):
