@@ -18,6 +18,7 @@ import torch
 
 from socscreen.checksums import file_sha256
 from socscreen.model.network import ModelConfig, UniHamGNN
+from socscreen.model.predictors import checkpoint_record
 
 __all__ = ["FORMAT", "build_model", "load_checkpoint", "save_checkpoint"]
 
@@ -114,6 +115,5 @@ def load_checkpoint(
         payload.get("basis_name", "szp(dzp)"),
     )
     model.load_state_dict(payload["state_dict"])
-    record_path = path.with_suffix(".json")
-    payload["record"] = json.loads(record_path.read_text()) if record_path.exists() else {}
+    payload["record"] = checkpoint_record(path)
     return model.to(map_location).eval(), payload

@@ -31,6 +31,7 @@ __all__ = [
     "PREDICTORS",
     "STATED_GAP_ERROR",
     "PredictorName",
+    "checkpoint_record",
     "checkpoint_version",
     "default_checkpoint",
     "expected_version",
@@ -142,12 +143,19 @@ def checkpoint_version(checkpoint: str | os.PathLike | None = None) -> str | Non
     ``None`` when the record is missing. Equals :func:`prediction_version` of what the
     checkpoint predicts (``meta["model"]`` is written from the same record).
     """
-    path = Path(checkpoint) if checkpoint else default_checkpoint()
-    record_path = path.with_suffix(".json")
-    if not record_path.exists():
-        return None
-    record = json.loads(record_path.read_text())
-    return prediction_version({"model": model_meta(record)})
+    record = checkpoint_record(checkpoint or default_checkpoint())
+    return prediction_version({"model": model_meta(record)}) if record else None
+
+
+def checkpoint_record(checkpoint: str | os.PathLike) -> dict[str, Any]:
+    """Read the JSON record beside a checkpoint (same stem, ``.json``); ``{}`` without one.
+
+    The one reader of the record (:func:`checkpoint_version`,
+    :func:`socscreen.model.checkpoint.load_checkpoint`): name, version, sha256 of the
+    weights, training files, settings, split and metrics.
+    """
+    record_path = Path(checkpoint).with_suffix(".json")
+    return json.loads(record_path.read_text()) if record_path.exists() else {}
 
 
 def model_meta(record: dict[str, Any], elements: list[str] | None = None) -> dict[str, Any]:
