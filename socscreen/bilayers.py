@@ -20,6 +20,10 @@ periodic cell both layers fit:
   27.80° √13×√13 (78), 0° and 60° the 1×1 cell (6).
 * **Strain**: the bottom layer keeps its lattice; the top one is stretched uniformly in
   the plane by ``|v1| / |v2|`` (reported in % in :class:`TwistedBilayerRecord`).
+* **Valleys**: a sheet's K point folds onto the supercell's K (or K') or, when its cell
+  count is a multiple of 3, onto the supercell's Γ (:func:`k_folds_to`); the record
+  says which, because valley figures of the supercell taken at its K miss a sheet whose
+  valleys sit at Γ.
 * **Stacking**: the two mid-planes (the metal planes of MX2 sheets) are
   ``interlayer_distance`` Å apart (default 6.5 Å, a chalcogen-chalcogen gap of about
   3.2 Å for MX2), with ``vacuum`` Å (at least :data:`MIN_VACUUM`) of empty space along c,
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -51,6 +56,7 @@ __all__ = [
     "HexagonalSheet",
     "TwistedBilayerRecord",
     "commensurate_cell",
+    "k_folds_to",
     "read_hexagonal_sheet",
     "twisted_bilayer",
 ]
@@ -298,6 +304,19 @@ def commensurate_cell(
     )
 
 
+def k_folds_to(sheet: HexagonalSheet, supercell: np.ndarray) -> Literal["K", "Gamma"]:
+    """Where the sheet's K point lands in the Brillouin zone of its hexagonal supercell.
+
+    ``supercell`` rows are the supercell vectors in the sheet's lattice basis. K (at
+    4π / 3a along the sheet's first lattice vector, 1/Å) folds onto the supercell's Γ
+    when its phase over every supercell vector is a multiple of 2π, else onto the
+    supercell's K or K' (the only other points with the threefold symmetry).
+    """
+    k_point = np.array([4.0 * math.pi / (3.0 * sheet.a), 0.0])
+    turns = supercell @ (sheet.lattice @ k_point) / (2.0 * math.pi)
+    return "Gamma" if np.allclose(turns, np.rint(turns), atol=1e-6) else "K"
+
+
 def _supercell_sites(sheet: HexagonalSheet, supercell: np.ndarray) -> np.ndarray:
     """In-plane fractional coordinates of the supercell's sites ``[cells * n, 2]``, site-major."""
     corners = np.array([[0, 0], supercell[0], supercell[1], supercell[0] + supercell[1]])
@@ -337,6 +356,12 @@ class TwistedBilayerRecord(BaseModel):
         description="Uniform in-plane strain the top layer needed (%; > 0: stretched)."
     )
     n_atoms: int = Field(description="Atoms of the bilayer cell.")
+    bottom_k_folds_to: Literal["K", "Gamma"] = Field(
+        description="Supercell point the bottom sheet's K valley folds onto."
+    )
+    top_k_folds_to: Literal["K", "Gamma"] = Field(
+        description="Supercell point the top sheet's K valley folds onto."
+    )
     superlattice_constant_A: float = Field(description="Length of the supercell vectors (Å).")
     interlayer_distance_A: float = Field(description="Distance between the mid-planes (Å).")
     vacuum_A: float = Field(description="Empty space along c, nucleus to nucleus (Å).")
@@ -427,6 +452,8 @@ def twisted_bilayer(
         top_cells=cell.top_cells,
         strain_percent=round(cell.strain_percent, 6),
         n_atoms=len(bilayer),
+        bottom_k_folds_to=k_folds_to(lower, cell.bottom_supercell),
+        top_k_folds_to=k_folds_to(upper, cell.top_supercell),
         superlattice_constant_A=float(np.linalg.norm(v1)),
         interlayer_distance_A=float(interlayer_distance),
         vacuum_A=float(vacuum_widths(bilayer)[2]),

@@ -173,10 +173,7 @@ def twist_sweep(db: DatabaseConfig, campaign: str) -> list[TwistPoint]:
     ValueError
         If the campaign holds no twisted bilayer.
     """
-    structures, results = db.store("structures"), db.store("results")
-    structures.connect()
-    results.connect()
-    try:
+    with db.connected("structures", "results") as (structures, results):
         records = {
             doc["material_id"]: TwistedBilayerRecord.model_validate(
                 doc["source_fields"][TWIST_FIELD]
@@ -195,9 +192,6 @@ def twist_sweep(db: DatabaseConfig, campaign: str) -> list[TwistPoint]:
                 properties=["material_id", "gap_eV", "valley", "error"],
             )
         }
-    finally:
-        structures.close()
-        results.close()
     points = []
     for material_id, record in records.items():
         doc = found.get(material_id, {})

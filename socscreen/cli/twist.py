@@ -59,10 +59,14 @@ def _angles(given: list[float], extra: list[str]) -> list[float]:
     return angles
 
 
+def _folded(point: str) -> str:
+    return "Γ" if point == "Gamma" else point
+
+
 def _table(cells: list[Any]) -> Table:
     """One row per requested angle: angles (degrees), atoms, strain (%), cells, id."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("angle", "achieved", "atoms", "strain %", "cells"):
+    for column in ("angle", "achieved", "atoms", "strain %", "cells", "K at"):
         table.add_column(column, justify="right")
     table.add_column("id (file ID.cif)", no_wrap=True)
     for cell in cells:
@@ -73,6 +77,7 @@ def _table(cells: list[Any]) -> Table:
             str(r.n_atoms),
             f"{r.strain_percent:+.2f}",
             f"{r.bottom_cells}+{r.top_cells}",
+            f"{_folded(r.bottom_k_folds_to)}+{_folded(r.top_k_folds_to)}",
             escape(cell.material_id),
         )
     return table
@@ -153,7 +158,8 @@ def twist(
     source = write_twist_cells(cells, folder)
     console.print(_table(cells))
     console.print(
-        f"angles in degrees, cells: bottom + top unit cells; wrote "
+        "angles in degrees; cells: bottom + top unit cells; K at: the supercell point each "
+        "sheet's K valley folds onto; wrote "
         f"{len({c.material_id for c in cells})} CIF files and the campaign source {source}",
         soft_wrap=True,
     )
@@ -207,7 +213,14 @@ def twist_plot(
 
     for p in points:
         r = p.record
+        at_gamma = [
+            layer
+            for layer, point in (("bottom", r.bottom_k_folds_to), ("top", r.top_k_folds_to))
+            if point == "Gamma"
+        ]
         note = p.material_id + (f": {p.error}" if p.error else "")
+        if at_gamma:
+            note += f" ({' and '.join(at_gamma)} K folds to Γ, not in the K splitting)"
         table.add_row(
             f"{r.achieved_angle_deg:.2f}",
             str(r.n_atoms),

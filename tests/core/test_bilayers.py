@@ -102,6 +102,17 @@ def test_twisted_pairs_get_the_smallest_commensurate_cell(requested, achieved, a
     assert bilayer.composition.reduced_formula == "MoWSe4"
 
 
+def test_the_record_says_where_each_sheets_k_valley_folds():
+    # equal lattices: 7, 13 or 19 cells, never a multiple of 3: K stays at the supercell's K
+    for angle in (0.0, 13.2, 21.8, 27.8, 60.0):
+        _, record = twisted_bilayer(MOSE2, WSE2, angle)
+        assert (record.bottom_k_folds_to, record.top_k_folds_to) == ("K", "K")
+    # MoS2/WSe2 at 16.1 degrees: 13 MoS2 cells on 12 WSe2 cells; WSe2's K lands on Γ
+    _, record = twisted_bilayer(MOS2, WSE2, 16.1, max_strain_percent=2.0)
+    assert (record.bottom_cells, record.top_cells, record.n_atoms) == (13, 12, 75)
+    assert (record.bottom_k_folds_to, record.top_k_folds_to) == ("K", "Gamma")
+
+
 @pytest.mark.parametrize("requested", [0.0, 21.8, 60.0, 27.8])
 def test_the_top_layer_is_turned_by_the_achieved_angle(requested):
     bilayer, record = twisted_bilayer(MOSE2, WSE2, requested)

@@ -59,10 +59,10 @@ def test_twist_build_only_writes_the_cells_and_prints_the_table(sheets, tmp_path
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
-    assert [row[:4] for row in rows] == [
-        ["0", "0.00", "6", "+0.00"],
-        ["21.8", "21.79", "42", "+0.00"],
-        ["60", "60.00", "6", "+0.00"],
+    assert [row[:6] for row in rows] == [
+        ["0", "0.00", "6", "+0.00", "1+1", "K+K"],
+        ["21.8", "21.79", "42", "+0.00", "7+7", "K+K"],
+        ["60", "60.00", "6", "+0.00", "1+1", "K+K"],
     ]
     atoms = {"moire-0.00deg": 6, "moire-21.79deg": 42, "moire-60.00deg": 6}
     for material_id, n_atoms in atoms.items():
