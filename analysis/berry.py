@@ -7,7 +7,10 @@ positions, only the "internal" Hamiltonian terms), by two independent engines:
 
 * wannierberri 26.10 (``System_R`` filled from ``H(R)``; Berry curvature tabulated along
   k-lists, AHC and SHC integrated on grids);
-* a direct Kubo formula implemented here, vectorised over k:
+* a direct Kubo formula implemented here, vectorised over k, on an orthogonal model or
+  directly on a container's Löwdin Bloch Hamiltonian
+  (:meth:`~socscreen.analysis.bloch.LowdinBloch.velocity_k`: exact bands at every k, no
+  truncated ``H(R)``):
 
   ``Omega^c(k) = -2 Im sum_{n occ, m empty} <n|dH/dk_a|m><m|dH/dk_b|n> / (E_n - E_m)^2``
 
@@ -35,7 +38,14 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import constants
 
-from socscreen.analysis.bloch import as_kpoints, chunk_size, kgrid_shape, monkhorst_pack
+from socscreen.analysis.bloch import (
+    BlochSystem,
+    LowdinBloch,
+    as_kpoints,
+    chunk_size,
+    kgrid_shape,
+    monkhorst_pack,
+)
 
 if TYPE_CHECKING:
     from socscreen.analysis.tb import OrthogonalTB
@@ -83,7 +93,7 @@ def _occupation_split(energies: np.ndarray, n_occ: int | None, efermi: float | N
 
 
 def berry_curvature(
-    tb: OrthogonalTB,
+    tb: OrthogonalTB | LowdinBloch,
     k: np.ndarray,
     n_occ: int | None = None,
     efermi: float | None = None,
@@ -93,7 +103,7 @@ def berry_curvature(
     Parameters
     ----------
     tb
-        Orthogonal tight-binding model.
+        Orthogonal tight-binding model, or the Löwdin Bloch Hamiltonian of a container.
     k
         Fractional k-points ``[n_k, 3]``.
     n_occ, efermi
@@ -291,8 +301,8 @@ def spin_hall(
 
 
 # -- valleys --------------------------------------------------------------------------------
-def valley_points(tb: OrthogonalTB) -> tuple[np.ndarray, np.ndarray]:
-    """K and K' = -K of a hexagonal 2D lattice, fractional.
+def valley_points(tb: BlochSystem) -> tuple[np.ndarray, np.ndarray]:
+    """K and K' = -K of a hexagonal 2D lattice, fractional (a model or a container's bands).
 
     Raises
     ------

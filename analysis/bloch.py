@@ -48,6 +48,10 @@ __all__ = [
 #: Memory (bytes) that one chunk of k-points may use for its matrices.
 CHUNK_BYTES = 256 * 2**20
 
+#: Central-difference step of :meth:`LowdinBloch.velocity_k` (1/Angstrom): velocities to
+#: about 1e-8 of their size, far above the round-off of ``H(k)``.
+VELOCITY_STEP = 1e-4
+
 
 def periodic_axes(R: np.ndarray) -> np.ndarray:
     """Lattice directions along which the Hamiltonian has hoppings.
@@ -284,6 +288,31 @@ class LowdinBloch:
             out[:, :n, n:] = x @ self._bloch(cos, sin, ud) @ x
             out[:, n:, :n] = -(x @ self._bloch(cos, sin, ud.conj()) @ x)
         return out
+
+    def velocity_k(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Position-gauge Hamiltonian and its Cartesian k-derivatives (exact bands at every k).
+
+        The contract of :meth:`OrthogonalTB.velocity_k
+        <socscreen.analysis.tb.OrthogonalTB.velocity_k>` (``H^I(k) = D^dagger H(k) D``,
+        ``D = diag(exp(i k.tau))``, basis functions at their atoms) without a real-space
+        model: the derivatives are central differences of step :data:`VELOCITY_STEP` of
+        :meth:`hamiltonian_k`. Berry curvatures from it need no truncated Löwdin ``H(R)``,
+        which converges slowly where ``S(k)`` is nearly singular (MX2 sheets).
+
+        Returns
+        -------
+        tuple
+            ``H^I(k)`` eV ``[n_k, m, m]`` and ``dH^I/dk_a`` eV Angstrom ``[n_k, 3, m, m]``
+            (k Cartesian in 1/Angstrom).
+        """
+        k = as_kpoints(k)
+        steps = VELOCITY_STEP * np.linalg.inv(2 * np.pi * np.linalg.inv(self.lattice).T)
+        points = np.concatenate([k[:, None], k[:, None] + steps, k[:, None] - steps], axis=1)
+        points = points.reshape(-1, 3)  # [n_k * 7, 3]: k, k + step_a, k - step_a (fractional)
+        d = np.exp(2j * np.pi * (points @ self.positions.T))
+        h = self.hamiltonian_k(points) * (np.conj(d)[:, :, None] * d[:, None, :])
+        h = h.reshape(len(k), 7, *h.shape[1:])
+        return h[:, 0], (h[:, 1:4] - h[:, 4:7]) / (2 * VELOCITY_STEP)
 
     def _bloch(self, cos: np.ndarray, sin: np.ndarray, blocks: np.ndarray) -> np.ndarray:
         re = self._bloch_real(cos, sin, blocks.real)

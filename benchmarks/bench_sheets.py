@@ -1,0 +1,202 @@
+"""Benchmark the valley physics of the MX2 monolayers: GPAW against the predictors.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_sheets.py --compute   # GPAW references once
+    OMP_NUM_THREADS=1 python benchmarks/bench_sheets.py [--predictor baseline scc]
+
+2H MoS2, MoSe2, WS2 and WSe2 monolayers (experimental lattice constants, chalcogen-
+chalcogen heights of PBE relaxations, 20 Angstrom of vacuum) are the showcase of the
+paper's transfer claim: the predictors never saw a sheet. ``--compute`` runs the corpus
+GPAW reference calculation (szp(dzp), SOC, :func:`socscreen.dft.reference.
+compute_gpaw_reference`) for every sheet whose file is missing in
+``benchmarks/data/sheets`` and stores it compactly (the training corpus' storage,
+:func:`socscreen.corpus.storage.write_compact`).
+
+``--predictor`` (default ``baseline scc``; ``model`` refuses Mo and W) names the
+predictors run beside GPAW.
+
+Prints one markdown table: per monolayer and source (GPAW, each predictor), the
+valley quantities of :func:`socscreen.analysis.valley.valley_quantities` — spin splitting
+of the top valence and of the bottom conduction band at K, the direct gap at K (meV), the
+occupied-band Berry curvature at K and K' (Angstrom^2), whether their signs are opposite,
+and whether the lowest conduction band at K has the top valence band's spin (bright, MoX2)
+or the opposite one (dark, WX2) — beside the literature PBE valence splitting, the
+fundamental gap (:func:`socscreen.analysis.gaps.band_gap`, meV) and the time of the
+GPAW reference or of the prediction plus valley analysis (s, one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_model import (  # noqa: E402
+    PREDICTOR_LABELS,
+    ROOT,
+    _table,
+    add_predictor_argument,
+    predict_with,
+)
+from pymatgen.core import Lattice, Structure  # noqa: E402
+
+from socscreen.hamiltonian import Hamiltonian  # noqa: E402
+
+SHEETS_DIR = ROOT / "benchmarks/data/sheets"
+
+#: Empty layer between a sheet and its periodic image (Angstrom, nucleus to nucleus).
+VACUUM = 20.0
+
+
+@dataclass(frozen=True)
+class Monolayer:
+    """A 2H (trigonal prismatic) MX2 monolayer.
+
+    Attributes
+    ----------
+    metal, chalcogen
+        Element symbols.
+    a
+        Hexagonal lattice constant (Angstrom, experimental).
+    height
+        Chalcogen-chalcogen height across the sheet (Angstrom, PBE).
+    literature_splitting
+        PBE spin splitting of the top valence band at K (eV), from the literature.
+    """
+
+    metal: str
+    chalcogen: str
+    a: float
+    height: float
+    literature_splitting: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.metal}{self.chalcogen}2"
+
+    def build(self) -> Structure:
+        """The sheet centred at ``z = c / 2`` in a cell of height ``height + VACUUM``."""
+        c = self.height + VACUUM
+        dz = self.height / (2 * c)
+        return Structure(
+            Lattice.hexagonal(self.a, c),
+            [self.metal, self.chalcogen, self.chalcogen],
+            [[1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5 + dz], [2 / 3, 1 / 3, 0.5 - dz]],
+        )
+
+
+MONOLAYERS = (
+    Monolayer("Mo", "S", 3.18, 3.13, 0.15),
+    Monolayer("Mo", "Se", 3.32, 3.34, 0.19),
+    Monolayer("W", "S", 3.18, 3.14, 0.43),
+    Monolayer("W", "Se", 3.32, 3.35, 0.47),
+)
+
+
+def compute_references() -> None:
+    """GPAW corpus-settings references of the sheets that have no file yet."""
+    from socscreen.corpus.storage import write_compact
+    from socscreen.dft.reference import compute_gpaw_reference
+
+    SHEETS_DIR.mkdir(parents=True, exist_ok=True)
+    for sheet in MONOLAYERS:
+        path = SHEETS_DIR / f"{sheet.name}.npz"
+        if path.exists():
+            continue
+        structure = sheet.build()
+        structure.properties = {"prototype": "2H-MX2 monolayer", "holdout": True}
+        start = time.perf_counter()
+        write_compact(compute_gpaw_reference(structure), path)
+        size = path.stat().st_size / 1e3
+        print(f"{sheet.name:6s} {time.perf_counter() - start:6.1f} s -> {path} ({size:.0f} kB)")
+
+
+def _row(sheet: Monolayer, source: str, ham: Hamiltonian, seconds: float) -> dict:
+    """One table row: the valley quantities and fundamental gap of ``ham`` (eV, Angstrom^2)."""
+    from socscreen.analysis.gaps import band_gap
+    from socscreen.analysis.valley import valley_quantities
+
+    valleys = valley_quantities(ham)
+    gap = band_gap(ham)
+    opposite = valleys.omega_k * valleys.omega_k_prime < 0
+    return {
+        "name": sheet.name,
+        "source": source,
+        "literature": sheet.literature_splitting,
+        "valence": valleys.valence_splitting_eV,
+        "conduction": valleys.conduction_splitting_eV,
+        "gap_k": valleys.direct_gap_k_eV,
+        "gap": gap.indirect_gap_eV,
+        "omega_k": valleys.omega_k,
+        "omega_k_prime": valleys.omega_k_prime,
+        "signs": "opposite" if opposite else "SAME",
+        "spins": "same" if valleys.valence_spin_k * valleys.conduction_spin_k > 0 else "opposite",
+        "seconds": seconds,
+    }
+
+
+def evaluate(predictors: tuple[str, ...]) -> None:
+    """The valley table: GPAW and every predictor per stored monolayer."""
+    rows, missing = [], []
+    for sheet in MONOLAYERS:
+        path = SHEETS_DIR / f"{sheet.name}.npz"
+        if not path.exists():
+            missing.append(sheet.name)
+            continue
+        reference = Hamiltonian.from_npz(path)
+        rows.append(_row(sheet, "GPAW", reference, reference.meta.get("seconds", float("nan"))))
+        for predictor in predictors:
+            start = time.perf_counter()
+            try:
+                predicted = predict_with(predictor, reference, None)
+            except ValueError as error:
+                missing.append(f"{sheet.name} by {predictor} ({error})")
+                continue
+            rows.append(
+                _row(sheet, PREDICTOR_LABELS[predictor], predicted, time.perf_counter() - start)
+            )
+    _table(
+        "MX2 monolayers at K: spin splittings, gaps (meV) and Berry curvature (Å²), "
+        "GPAW szp(dzp) vs predicted",
+        rows,
+        [
+            ("name", "monolayer", 1),
+            ("source", "source", 1),
+            ("literature", "lit. PBE VB split.", 1e3),
+            ("valence", "VB split. at K", 1e3),
+            ("conduction", "CB split. at K", 1e3),
+            ("gap_k", "direct gap at K", 1e3),
+            ("gap", "fundamental gap", 1e3),
+            ("omega_k", "Ω(K)", 1),
+            ("omega_k_prime", "Ω(K')", 1),
+            ("signs", "Ω signs K/K'", 1),
+            ("spins", "lowest CB spin vs top VB", 1),
+            ("seconds", "time (s)", 1),
+        ],
+    )
+    if missing:
+        print(f"\nnot evaluated: {', '.join(missing)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--compute", action="store_true", help="Run GPAW for sheets without a reference."
+    )
+    add_predictor_argument(parser)
+    parser.set_defaults(predictor=["baseline", "scc"])
+    args = parser.parse_args()
+    start = time.perf_counter()
+    if args.compute:
+        compute_references()
+    evaluate(tuple(args.predictor))
+    print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
