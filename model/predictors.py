@@ -9,6 +9,11 @@ Three predictors give a structure's SOC Hamiltonian in the corpus format:
   free-atom Hubbard U, nothing fitted: :mod:`socscreen.dft.charge_correction`), which
   moves the charge of ionic crystals that the neutral-atom density lacks.
 
+A slab is predicted as a sheet: :func:`predict_hamiltonian` first moves it into the
+middle of its cell (:func:`socscreen.structure_flags.centred`, as campaign ingestion
+does), so that no hopping crosses the vacuum and the analysis sees two periodic axes
+(k-grids and paths without k_z, the 2D Z2, valleys).
+
 Every prediction records its predictor in ``meta["predictor"]``, and
 :func:`prediction_version` turns a Hamiltonian's ``meta`` into the label result documents
 carry (``model_version``): a campaign resubmitted with another predictor or checkpoint
@@ -26,6 +31,7 @@ from typing import Any, Literal
 from pymatgen.core import Structure
 
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.structure_flags import centred
 
 __all__ = [
     "PREDICTORS",
@@ -69,7 +75,8 @@ def predict_hamiltonian(
     Parameters
     ----------
     structure
-        Ordered periodic crystal.
+        Ordered periodic crystal; a slab is centred first (the container holds the
+        centred cell).
     predictor
         ``"model"`` (the checkpoint), ``"baseline"`` (H(0)) or ``"scc"`` (H(0) with
         self-consistent charges).
@@ -89,6 +96,7 @@ def predict_hamiltonian(
         For an unknown predictor, or a structure the predictor cannot treat (elements the
         model does not cover; elements without GPAW data; overlapping atoms).
     """
+    structure = centred(structure)
     if predictor in ("baseline", "scc"):
         from socscreen.dft.zeroth_step import compute_zeroth_step
 

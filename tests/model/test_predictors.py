@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
+from socscreen.analysis.bloch import LowdinBloch
 from socscreen.analysis.gaps import band_gap
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.predictors import predict_hamiltonian, prediction_version
 
 pytestmark = pytest.mark.gpaw
+
+SHEETS = Path(__file__).parents[2] / "benchmarks" / "data" / "sheets"
 
 
 def test_baseline_is_the_zeroth_step_hamiltonian_with_its_physics(silicon):
@@ -30,6 +35,17 @@ def test_baseline_is_the_zeroth_step_hamiltonian_with_its_physics(silicon):
     assert gap.kind == "insulator" and 0.3 < gap.indirect_gap_eV < 1.2
     assert ham.has_soc and np.abs(ham.soc_uu).max() > 1e-3
     assert ham.hermiticity_error() < 1e-10
+
+
+def test_a_sheet_cut_by_the_cell_boundary_is_predicted_as_a_sheet():
+    """MoS2 with its sulphur layers on both sides of z = 0: centred, no hopping along z."""
+    sheet = Hamiltonian.from_npz(SHEETS / "MoS2.npz").structure
+    cut = sheet.copy()
+    cut.translate_sites(list(range(len(cut))), [0, 0, 0.5], to_unit_cell=True)
+    ham = predict_hamiltonian(cut, "baseline")
+    assert LowdinBloch(ham).periodic.tolist() == [True, True, False]
+    assert ham.structure.frac_coords[:, 2] == pytest.approx(sheet.frac_coords[:, 2])
+    assert band_gap(ham, path_density=None, refine=False).grid[2] == 1
 
 
 def test_unknown_predictor_is_refused(silicon):
