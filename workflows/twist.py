@@ -56,8 +56,9 @@ class TwistCell:
 
 
 def twist_material_id(name: str, angle_deg: float) -> str:
-    """Campaign id of the cell at ``angle_deg`` (°), e.g. ``moire-21.79deg``."""
-    return f"{name}-{angle_deg:.2f}deg"
+    """Campaign id of the cell at ``angle_deg`` (°): ``moire-21.79deg``, ``moire-m21.79deg``."""
+    sign = "m" if round(angle_deg, 2) < 0 else ""
+    return f"{name}-{sign}{abs(angle_deg):.2f}deg"
 
 
 def build_twist_cells(

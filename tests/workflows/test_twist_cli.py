@@ -72,6 +72,17 @@ def test_twist_build_only_writes_the_cells_and_prints_the_table(sheets, tmp_path
     assert "submitted" not in result.output
 
 
+def test_negative_angles_get_their_own_ids(sheets, tmp_path):
+    out = tmp_path / "cells"
+    result = invoke(
+        "twist", *sheets, "--angles", "-21.8", "21.8", "--name", "moire", "--out", str(out),
+        "--build-only",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "moire-m21.79deg.cif").is_file()
+    assert (out / "moire-21.79deg.cif").is_file()
+
+
 def test_twist_refuses_an_unreachable_angle_before_writing_anything(sheets, tmp_path):
     out = tmp_path / "cells"
     result = invoke(
