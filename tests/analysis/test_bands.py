@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
-from socscreen.analysis.bands import band_structure, soc_band_inversion, spin_splitting_at
-from socscreen.analysis.bloch import LowdinBloch
+from socscreen.analysis.bands import (
+    band_structure,
+    fermi_level,
+    smeared_fermi_level,
+    soc_band_inversion,
+    spin_splitting_at,
+)
+from socscreen.analysis.bloch import LowdinBloch, length_grid
 from socscreen.analysis.gaps import band_gap
 from socscreen.analysis.kpath import high_symmetry_path
 from socscreen.analysis.models import kane_mele
@@ -109,3 +117,20 @@ def test_soc_analysis_needs_spin_orbit_blocks(silicon):
     plain = silicon._replace(soc_uu=None, soc_ud=None)
     with pytest.raises(ValueError, match="spin-orbit blocks"):
         soc_band_inversion(plain)
+
+
+def test_smeared_fermi_level_counts_electrons_symmetrically():
+    assert smeared_fermi_level(np.array([[0.0, 1.0]]), 1.0) == pytest.approx(0.5, abs=1e-6)
+    assert smeared_fermi_level(np.zeros((3, 1)), 0.5) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_metal_fermi_level_holds_nelect_and_is_converged_in_k(silicon):
+    # silicon with one electron taken out per cell: a hole-doped metal (the unsmeared level
+    # of the density-16 grid was 0.28 eV above the converged one)
+    metal = copy.deepcopy(silicon)
+    metal.nelect = silicon.nelect - 1
+    ef = fermi_level(metal)
+    dense = length_grid(metal.structure.lattice.matrix, 48.0)
+    bands = metal.eigh(dense)
+    assert smeared_fermi_level(bands, metal.nelect) == pytest.approx(ef, abs=0.05)
+    assert bands[:, 6].min() < ef < bands[:, 7].max()  # inside the top valence band
