@@ -25,6 +25,9 @@ What is computed, per material
 * Berry curvature of the occupied bands along the path, only where it can be non-zero:
   with time reversal and inversion together Omega(k) vanishes identically, so it is
   evaluated for non-centrosymmetric insulators only.
+* the valley figures of a hexagonal 2D sheet that is not a metal (MX2 monolayers):
+  spin splittings, direct gap, Berry curvature, spins and circular dichroism at K and K'
+  (:func:`~socscreen.analysis.valley.valley_quantities`).
 
 The gaps with and without SOC are computed once and handed to the Z2 and band-inversion
 functions.
@@ -40,7 +43,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from jobflow import Maker
@@ -60,6 +63,7 @@ from socscreen.analysis import (
 )
 from socscreen.analysis.gaps import GapResult
 from socscreen.analysis.topology import Route, Z2Result, screening_route
+from socscreen.analysis.valley import hexagonal_sheet, valley_quantities
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.batch import (
     BatchSummary,
@@ -84,6 +88,7 @@ from socscreen.stores.schemas.campaign import (
     MaterialResultDocument,
     StructureRecord,
     TimingsDocument,
+    ValleyDocument,
     Z2Document,
 )
 from socscreen.stores.verdicts import with_verdict
@@ -129,6 +134,9 @@ class AnalysisFields(BaseModel):
         None, description="Fractional k of the largest splitting."
     )
     berry: BerryCurvatureDocument | None = Field(None, description="Berry-curvature figures.")
+    valley: ValleyDocument | None = Field(
+        None, description="Valley figures at K and K' (hexagonal 2D sheets that are no metal)."
+    )
     flags: list[str] = Field(default_factory=list, description="Analysis warnings.")
     seconds: float = Field(0.0, ge=0.0, description="Wall time of the analysis (s).")
 
@@ -198,7 +206,7 @@ def _route(settings: CampaignSettings, centrosymmetric: bool) -> Route:
 
 
 def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> AnalysisFields:
-    """Gaps, Z2, band inversion, spin splitting and Berry curvature of one Hamiltonian.
+    """Gaps, Z2, band inversion, spin splitting, Berry curvature and valleys of a Hamiltonian.
 
     Parameters
     ----------
@@ -266,6 +274,10 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> Analysi
     if settings.berry_curvature and gap_on.kind == "insulator" and not centrosymmetric:
         berry = _berry_along_path(ham, bands.path.kpoints)
 
+    valley = None
+    if gap_on.kind != "metal" and hexagonal_sheet(ham):
+        valley = ValleyDocument(**asdict(valley_quantities(ham)))
+
     return AnalysisFields(
         z2=_z2_document(z2_on, z2_off),
         confidence=z2_confidence(z2_on),
@@ -274,6 +286,7 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: CampaignSettings) -> Analysi
         spin_splitting_max=splitting_max,
         spin_splitting_k=splitting_k,
         berry=berry,
+        valley=valley,
         flags=sorted(set(flags)),
         seconds=time.perf_counter() - t0,
     )

@@ -564,6 +564,16 @@ def query(
             "trivial_insulator, trivial_semimetal, metal, undetermined or failed.",
         ),
     ] = None,
+    dimension: Annotated[
+        int | None, typer.Option(help="Periodic dimensions: 3 bulk, 2 sheets with vacuum.")
+    ] = None,
+    valley_splitting_min: Annotated[
+        float | None,
+        typer.Option(
+            help="Smallest spin splitting of the top valence band at K of a hexagonal 2D "
+            "sheet (eV)."
+        ),
+    ] = None,
     candidates: Annotated[
         bool, typer.Option(help="Only materials in the candidates collection.")
     ] = False,
@@ -587,8 +597,13 @@ def query(
     if output not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, got {output!r}", code=2)
     _check_query_filters(gap_min, gap_max, elements)
+    if dimension not in (None, 2, 3):
+        raise fail(f"--dimension must be 2 or 3, got {dimension}", code=2)
+    if valley_splitting_min is not None and valley_splitting_min < 0:
+        raise fail(f"--valley-splitting-min must be >= 0 eV, got {valley_splitting_min}", code=2)
     filters = (campaign, z2, gap_min, gap_max, elements, flags, failed, material_class)
-    criteria = results_query(*filters)  # type: ignore[arg-type]
+    sheets = {"dimension": dimension, "valley_splitting_min": valley_splitting_min}
+    criteria = results_query(*filters, **sheets)  # type: ignore[arg-type]
     with database(db_uri, launchpad) as db:
         if campaign is not None:
             _require_campaign(db, campaign)

@@ -1,9 +1,9 @@
 """Documents of a screening campaign: ingested structures, per-material results, summary.
 
 Every stored field has a description with its unit. Analysis results are typed optional
-sub-documents (:class:`Z2Document`, :class:`GapsDocument`, :class:`BerryCurvatureDocument`)
-that stay ``None`` until the analysis fills them; a structure that failed carries an
-:class:`ErrorDocument` instead.
+sub-documents (:class:`Z2Document`, :class:`GapsDocument`, :class:`BerryCurvatureDocument`,
+:class:`ValleyDocument`) that stay ``None`` until the analysis fills them; a structure
+that failed carries an :class:`ErrorDocument` instead.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = [
     "StructureRecord",
     "TimingsDocument",
     "TopologyClass",
+    "ValleyDocument",
     "VerdictDocument",
     "Z2Document",
     "classify_z2",
@@ -416,6 +417,50 @@ class BerryCurvatureDocument(BaseModel):
     fermi_level: float | None = Field(None, description="Energy the conductivities refer to (eV).")
 
 
+class ValleyDocument(BaseModel):
+    """Valley figures of a hexagonal 2D sheet at K and K' = -K (socscreen.analysis.valley).
+
+    Spinor bands with SOC; band ``v`` is the top valence band, ``c = v + 1`` the bottom
+    conduction band; spins are ``<sigma_z>`` along Cartesian z.
+    """
+
+    k_valley: list[float] = Field(
+        min_length=3, max_length=3, description="K (fractional; K' = -K)."
+    )
+    valence_splitting_eV: float = Field(
+        ge=0.0, description="Spin splitting of the top valence pair at K, E[v] - E[v-1] (eV)."
+    )
+    conduction_splitting_eV: float = Field(
+        ge=0.0, description="Spin splitting of the bottom conduction pair at K (eV)."
+    )
+    direct_gap_k_eV: float = Field(description="Direct gap at K, E[c] - E[v] (eV).")
+    omega_k: float = Field(
+        description="Berry curvature of the occupied bands at K along the sheet normal "
+        "b1 x b2 (Angstrom^2)."
+    )
+    omega_k_prime: float = Field(
+        description="The same at K' (Angstrom^2); opposite to omega_k with time reversal."
+    )
+    valence_spin_k: float = Field(
+        ge=-1.0, le=1.0, description="<sigma_z> of the top valence band at K."
+    )
+    conduction_spin_k: float = Field(
+        ge=-1.0,
+        le=1.0,
+        description="<sigma_z> of the bottom conduction band at K: the valence spin's sign "
+        "for a bright lowest exciton (MoX2), the opposite one for a dark one (WX2).",
+    )
+    circular_dichroism_k: float = Field(
+        ge=-1.0,
+        le=1.0,
+        description="Circular polarisation (|P+|^2 - |P-|^2) / (|P+|^2 + |P-|^2) of the "
+        "transitions from the top valence band to the bottom conduction pair at K.",
+    )
+    circular_dichroism_k_prime: float = Field(
+        ge=-1.0, le=1.0, description="The same at K'; opposite to K's in a valley material."
+    )
+
+
 class TimingsDocument(BaseModel):
     """Wall times of one material (s)."""
 
@@ -478,6 +523,15 @@ class MaterialResultDocument(BaseModel):
         None, min_length=3, max_length=3, description="k of the largest splitting (fractional)."
     )
     berry: BerryCurvatureDocument | None = Field(None, description="Berry-curvature figures.")
+    dimension: int | None = Field(
+        None,
+        description="Periodic dimensions of the structure: 3 bulk, 2 slab (see StructureRecord).",
+    )
+    valley: ValleyDocument | None = Field(
+        None,
+        description="Valley figures at K and K' of a hexagonal 2D sheet that is not a metal; "
+        "None for other results.",
+    )
     flags: list[str] = Field(
         default_factory=list,
         description="Warnings for follow-up, e.g. 'gapless', 'z2_routes_disagree', 'error'.",
@@ -534,6 +588,7 @@ class MaterialResultDocument(BaseModel):
             "reduced_formula": record.reduced_formula,
             "elements": list(record.elements),
             "nsites": record.nsites,
+            "dimension": record.dimension,
             "density": density,
             "structure": record.structure,
         }
