@@ -44,7 +44,16 @@ __all__ = [
 ]
 
 #: Keys of H(0)'s ``meta`` recorded under ``meta["baseline"]`` of a corrected prediction.
-BASELINE_KEYS = ("source", "code", "gpaw_version", "basis", "xc", "grid_spacing", "seconds")
+BASELINE_KEYS = (
+    "source",
+    "code",
+    "gpaw_version",
+    "basis",
+    "xc",
+    "grid_spacing",
+    "seconds",
+    "charge_correction",
+)
 
 #: ``overlap_cutoff`` of every prediction (see
 #: :attr:`socscreen.hamiltonian.Hamiltonian.overlap_cutoff`): eigen-directions of S(k)
@@ -112,12 +121,30 @@ def _container(
     return h
 
 
+def correction_baseline(h0: Hamiltonian, kind: str) -> Hamiltonian:
+    """Build the Hamiltonian a correction model adds its ΔH to, from GPAW's H(0) ``h0``.
+
+    ``kind`` is :attr:`ModelConfig.baseline`: ``"h0"`` returns ``h0`` itself, ``"scc"``
+    H(0) with self-consistent charges
+    (:func:`~socscreen.dft.charge_correction.charge_corrected`).
+    Training and prediction both call this, so a model corrects what it was trained on.
+    """
+    if kind == "h0":
+        return h0
+    if kind == "scc":
+        from socscreen.dft.charge_correction import charge_corrected
+
+        return charge_corrected(h0)
+    raise ValueError(f"unknown correction baseline {kind!r}: 'h0' or 'scc'")
+
+
 def _baseline(structure: Structure, model: UniHamGNN, soc: bool) -> Hamiltonian:
-    """Compute the zeroth-step H(0) a correction model corrects (the model's basis)."""
+    """Compute the Hamiltonian a correction model corrects (in the model's basis)."""
     from socscreen.dft.calculator import GPAWReferenceSettings
     from socscreen.dft.zeroth_step import compute_zeroth_step
 
-    return compute_zeroth_step(structure, GPAWReferenceSettings(basis=model.basis_name), soc=soc)
+    h0 = compute_zeroth_step(structure, GPAWReferenceSettings(basis=model.basis_name), soc=soc)
+    return correction_baseline(h0, model.config.baseline)
 
 
 def _provenance(baseline: Hamiltonian) -> dict[str, Any]:

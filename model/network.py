@@ -22,7 +22,7 @@ predictions live in their own consistent gauge; bands are compared relative to E
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from e3nn import o3
@@ -78,6 +78,12 @@ class ModelConfig(BaseModel):
         False,
         description="Correction models: add the SOC head's learned correction to H(0)'s SOC "
         "(False: H(0)'s one-centre SOC alone, which equals the SCF one to 1e-6-1e-2).",
+    )
+    baseline: Literal["h0", "scc"] = Field(
+        "h0",
+        description="Correction models: what the correction is added to, GPAW's zeroth-step "
+        "H(0) ('h0') or H(0) with self-consistent charges ('scc', "
+        "socscreen.dft.charge_correction).",
     )
 
 

@@ -37,7 +37,7 @@ from socscreen.checksums import file_sha256
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
-from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF
+from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF, correction_baseline
 from socscreen.model.loss import band_loss, h0_element_loss, orthogonalised, soc_element_loss
 from socscreen.model.network import ModelConfig, UniHamGNN
 from socscreen.model.normalization import compute_normalization
@@ -283,6 +283,10 @@ def spinor_bloch(
     h0: torch.Tensor, soc: torch.Tensor | None, R: np.ndarray, k: np.ndarray
 ) -> torch.Tensor:
     """Spinor ``H(k) = I2 ⊗ H0(k) + i Σ_α σ_α ⊗ A_α(k)`` (spin-major), ``[n_k, 2n, 2n]``.
+
+    The torch twin of :func:`socscreen.hamiltonian.spinor_bloch_sum` (with ``soc_uu =
+    i A_z``, ``soc_ud = i A_x + A_y``): it stays in torch because the band loss
+    differentiates through it; ``tests/model/test_loss.py`` checks that both agree.
 
     Parameters
     ----------
@@ -548,7 +552,16 @@ def train(
 
     layout = OrbitalLayout(shells)
     baselines = (
-        load_baselines(files, content_sha256) if config.model.correction else [None] * len(files)
+        [
+            correction_baseline(b, config.model.baseline)
+            for b in tqdm(
+                load_baselines(files, content_sha256),
+                desc=f"baselines ({config.model.baseline})",
+                disable=config.model.baseline == "h0",
+            )
+        ]
+        if config.model.correction
+        else [None] * len(files)
     )
     samples = [
         CrystalData.from_hamiltonian(h, layout, cutoffs, name=f.stem, baseline=b)

@@ -8,6 +8,9 @@ rotation equivariant to round-off (GPAW's grid turns with the cell).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -190,3 +193,25 @@ def test_elements_the_correction_never_saw_get_h0_alone(gaas_checkpoint):
     tc = Structure(Lattice.cubic(3.0), ["Tc"], [[0, 0, 0]])
     with pytest.raises(ValueError, match=r"\['Tc'\].*PAW setup"):
         predict(tc, checkpoint=gaas_checkpoint, device="cpu")
+
+
+@pytest.mark.gpaw
+def test_an_untrained_scc_correction_predicts_h0_with_self_consistent_charges():
+    from socscreen.dft.charge_correction import charge_corrected
+    from socscreen.dft.zeroth_step import compute_zeroth_step
+
+    scc = charge_corrected(compute_zeroth_step(GAAS))
+    config = CORRECTION.model_copy(update={"baseline": "scc"})
+    model = build_checkpoint_model(
+        scc.orbitals.element_shells,
+        {symbol: 7.0 for symbol in scc.orbitals.element_shells},
+        config,
+        NORMALIZATION,
+        torch.float64,
+    )
+    checkpoint = save_checkpoint(Path(tempfile.mkdtemp()) / "scc.pt", model, {"name": "test"})
+    ham = predict(GAAS, checkpoint=checkpoint, device="cpu")
+    assert ham.meta["baseline"]["charge_correction"]["converged"]
+    k = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.3, 0.1, 0.2]])
+    np.testing.assert_allclose(ham.eigh(k), scc.eigh(k), atol=1e-6)
+    assert ham.efermi == pytest.approx(scc.efermi, abs=1e-6)
