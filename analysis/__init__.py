@@ -3,7 +3,8 @@
 Bands (:mod:`.bands`), the one gap definition (:mod:`.gaps`), k-paths (:mod:`.kpath`), Z2
 indices by parity and Wilson loops (:mod:`.topology`, :mod:`.parity`, :mod:`.wilson`,
 z2pack cross-check in :mod:`.z2pack_route`), Berry
-curvature and Hall conductivities (:mod:`.berry`, wannierberri and Kubo), orthogonal
+curvature and Hall conductivities (:mod:`.berry`, wannierberri and Kubo), the valleys of
+hexagonal sheets (:mod:`.valley`), orthogonal
 tight-binding models (:mod:`.tb`), exports (:mod:`.export`), figures (:mod:`.plots`) and
 textbook models as containers (:mod:`.models`). Never imports jobflow, FireWorks or stores.
 """
@@ -34,6 +35,7 @@ from socscreen.analysis.kpath import KPath, high_symmetry_path
 from socscreen.analysis.parity import ParityZ2, find_inversion, hamiltonian_inversion, parity_z2
 from socscreen.analysis.tb import OrthogonalTB
 from socscreen.analysis.topology import Z2Result, z2_invariants, z2_with_wilson
+from socscreen.analysis.valley import ValleyQuantities, hexagonal_sheet, valley_quantities
 from socscreen.analysis.wilson import Plane, PlaneWCC, WilsonZ2, plane_wcc, wilson_z2
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "PlaneWCC",
     "SocEffect",
     "SpinSplitting",
+    "ValleyQuantities",
     "ValleyResult",
     "WilsonZ2",
     "Z2Result",
@@ -60,6 +63,7 @@ __all__ = [
     "chern_number_kubo",
     "eigh_k",
     "find_inversion",
+    "hexagonal_sheet",
     "hamiltonian_inversion",
     "high_symmetry_path",
     "n_occupied",
@@ -71,6 +75,7 @@ __all__ = [
     "spin_splitting_at",
     "to_tbmodels",
     "valley_berry_curvature",
+    "valley_quantities",
     "wilson_z2",
     "write_hr_dat",
     "z2_invariants",
