@@ -265,12 +265,13 @@ def commensurate_cell(
     in_sector = angle_b < 60.0 - 1e-9  # v and v turned by 60 degrees span the same cell
     coef_b, vec_b, angle_b = coef_b[in_sector], vec_b[in_sector], angle_b[in_sector]
     len_b, len_t = np.linalg.norm(vec_b, axis=1), np.linalg.norm(vec_t, axis=1)
+    i, j = _length_pairs(len_b, len_t, max_strain_percent)
     sin60 = math.sin(math.pi / 3)
     cells_b = np.rint(len_b**2 * sin60 / bottom.cell_area).astype(int)
     cells_t = np.rint(len_t**2 * sin60 / top.cell_area).astype(int)
-    strain = 100.0 * (len_b[:, None] / len_t[None, :] - 1.0)
-    atoms = cells_b[:, None] * nat_bottom + cells_t[None, :] * nat_top
-    achieved = angle_deg + _wrapped(angle_b[:, None] - _angles(vec_t)[None, :] - angle_deg)
+    strain = 100.0 * (len_b[i] / len_t[j] - 1.0)
+    atoms = cells_b[i] * nat_bottom + cells_t[j] * nat_top
+    achieved = angle_deg + _wrapped(angle_b[i] - _angles(vec_t)[j] - angle_deg)
     miss = np.abs(achieved - angle_deg)
     allowed = (np.abs(strain) <= max_strain_percent + 1e-9) & (atoms <= max_atoms)
     within = allowed & (miss <= angle_tolerance_deg + 1e-9)
@@ -284,24 +285,38 @@ def commensurate_cell(
                 f"no commensurate cell of {bottom.formula} and {top.formula} at any angle with "
                 f"at most {max_atoms} atoms and {max_strain_percent:g}% strain"
             )
-        i, j = min(
-            zip(*np.nonzero(allowed), strict=True), key=lambda ij: (round(miss[ij], 6), atoms[ij])
-        )
+        candidates = np.flatnonzero(allowed)
+        k = candidates[np.lexsort((atoms[candidates], np.round(miss[candidates], 6)))[0]]
         raise ValueError(
             f"no commensurate cell at {angle_deg:g} degrees {limits}; nearest achievable: "
-            f"{achieved[i, j]:.2f} degrees ({atoms[i, j]} atoms, {strain[i, j]:+.2f}% strain)"
+            f"{achieved[k]:.2f} degrees ({atoms[k]} atoms, {strain[k]:+.2f}% strain)"
         )
-    i, j = min(
-        zip(*np.nonzero(within), strict=True),
-        key=lambda ij: (atoms[ij], round(miss[ij], 6), round(abs(strain[ij]), 6)),
-    )
+    candidates = np.flatnonzero(within)
+    keys = (np.round(np.abs(strain), 6), np.round(miss, 6), atoms)  # last key first
+    k = candidates[np.lexsort(tuple(key[candidates] for key in keys))[0]]
     return CommensurateCell(
-        angle_deg=float(achieved[i, j]),
-        bottom_supercell=_supercell_matrix(bottom, coef_b[i]),
-        top_supercell=_supercell_matrix(top, coef_t[j]),
-        strain_percent=float(strain[i, j]),
-        n_atoms=int(atoms[i, j]),
+        angle_deg=float(achieved[k]),
+        bottom_supercell=_supercell_matrix(bottom, coef_b[i[k]]),
+        top_supercell=_supercell_matrix(top, coef_t[j[k]]),
+        strain_percent=float(strain[k]),
+        n_atoms=int(atoms[k]),
     )
+
+
+def _length_pairs(
+    len_b: np.ndarray, len_t: np.ndarray, max_strain_percent: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)`` of vectors whose lengths (Å) differ by at most the strain (%)."""
+    order = np.argsort(len_t)
+    ratio = max_strain_percent / 100.0
+    low = np.searchsorted(len_t[order], len_b / (1.0 + ratio) * (1 - 1e-9), side="left")
+    high = np.searchsorted(
+        len_t[order], len_b / (1.0 - ratio) * (1 + 1e-9) if ratio < 1 else np.inf, side="right"
+    )
+    counts = high - low
+    i = np.repeat(np.arange(len(len_b)), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return i, order[np.arange(counts.sum()) - starts + np.repeat(low, counts)]
 
 
 def k_folds_to(sheet: HexagonalSheet, supercell: np.ndarray) -> Literal["K", "Gamma"]:

@@ -73,6 +73,14 @@ def metal_chalcogen_direction(bilayer: Structure, layer: list[int]) -> float:
     return directions[0]
 
 
+def assert_top_turned_by(bilayer: Structure, angle: float) -> None:
+    """The top layer's bonds point ``angle`` (°, modulo the threefold 120°) from the bottom's."""
+    bottom, top = layer_sites(bilayer)
+    turn = metal_chalcogen_direction(bilayer, top) - metal_chalcogen_direction(bilayer, bottom)
+    off = (turn - angle) % 120.0
+    assert min(off, 120.0 - off) < 1e-6, f"turned by {turn} degrees, not {angle} (mod 120)"
+
+
 @pytest.mark.parametrize("angle", [0.0, 60.0])
 def test_aligned_and_antialigned_pairs_share_the_1x1_cell_of_six_atoms(angle):
     bilayer, record = twisted_bilayer(MOSE2, WSE2, angle)
@@ -116,11 +124,7 @@ def test_the_record_says_where_each_sheets_k_valley_folds():
 @pytest.mark.parametrize("requested", [0.0, 21.8, 60.0, 27.8])
 def test_the_top_layer_is_turned_by_the_achieved_angle(requested):
     bilayer, record = twisted_bilayer(MOSE2, WSE2, requested)
-    bottom, top = layer_sites(bilayer)
-    turn = metal_chalcogen_direction(bilayer, top) - metal_chalcogen_direction(bilayer, bottom)
-    assert (turn - record.achieved_angle_deg) % 120.0 == pytest.approx(0.0, abs=1e-6) or (
-        turn - record.achieved_angle_deg
-    ) % 120.0 == pytest.approx(120.0, abs=1e-6)
+    assert_top_turned_by(bilayer, record.achieved_angle_deg)
 
 
 @pytest.mark.parametrize(
@@ -198,6 +202,23 @@ def test_an_unreachable_angle_names_the_nearest_achievable_one():
         twisted_bilayer(MOSE2, WSE2, 13.2, max_atoms=50)
     with pytest.raises(ValueError, match=r"at 0 degrees .* 1% strain; nearest achievable"):
         twisted_bilayer(MOS2, WSE2, 0.0)
+
+
+def test_the_cell_does_not_depend_on_how_the_sheet_is_written():
+    # gamma = 60 instead of 120, and the sheet cut by the cell boundary along c
+    a, c = 3.32, 20.0
+    sixty = Lattice.from_parameters(a, a, c, 90, 90, 60)
+    wrapped = Structure(
+        sixty,
+        ["W", "Se", "Se"],
+        [[0, 0, 0.0], [2 / 3, 2 / 3, 1.675 / c], [2 / 3, 2 / 3, -1.675 / c]],
+    )
+    reference, _ = twisted_bilayer(MOSE2, WSE2, 21.8)
+    bilayer, record = twisted_bilayer(MOSE2, wrapped, 21.8)
+    assert record.n_atoms == 42
+    assert record.achieved_angle_deg == pytest.approx(_acos_deg(13 / 14), abs=1e-6)
+    assert np.allclose(bilayer.lattice.matrix, reference.lattice.matrix)
+    assert_top_turned_by(bilayer, record.achieved_angle_deg)
 
 
 def test_sheets_that_are_not_hexagonal_slabs_are_refused():
