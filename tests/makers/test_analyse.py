@@ -120,3 +120,21 @@ def test_a_2d_sheet_keeps_its_z2_and_a_qsh_sheet_is_a_candidate(lam_v, nu, class
         assert "Z2 = (1)" in candidate.reasons[0]
     else:
         assert candidate is None
+
+
+@pytest.mark.gpaw
+def test_a_predicted_mx2_sheet_gets_its_valleys_and_a_finite_berry_curvature():
+    """scc WS2 monolayer: the path's largest curvature is the valley's (about 21 A^2), not the
+    thousands a truncated real-space Löwdin model gave across the dropped overlap directions.
+    """
+    from pathlib import Path
+
+    from socscreen.model.predictors import predict_hamiltonian
+
+    sheet = Path(__file__).parents[2] / "benchmarks" / "data" / "sheets" / "WS2.npz"
+    predicted = predict_hamiltonian(Hamiltonian.from_npz(sheet).structure, "scc")
+    fields = analyse_hamiltonian(predicted, SETTINGS)
+    valley = fields.valley
+    assert valley is not None and 0.4 < valley.valence_splitting_eV < 0.55
+    assert valley.omega_k == pytest.approx(-valley.omega_k_prime)
+    assert fields.berry.max_abs_curvature == pytest.approx(abs(valley.omega_k), rel=0.05)
