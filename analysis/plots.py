@@ -6,8 +6,8 @@
 * :func:`plot_berry_path`: Berry curvature along a path;
 * :func:`plot_valley_map`: Berry curvature over a 2D Brillouin zone with K and K' marked
   (the valley-polarisation figure);
-* :func:`plot_twist_sweep`: spin splitting at K and gap of twisted bilayers against the
-  twist angle.
+* :func:`plot_twist_sweep`: spin splitting at K, gap and Berry curvature at K of twisted
+  bilayers against the twist angle.
 
 Every function returns the ``matplotlib.figure.Figure`` and writes a PNG when given a path.
 """
@@ -228,18 +228,23 @@ def plot_twist_sweep(
     splittings_eV: np.ndarray | None = None,
     path: str | os.PathLike | None = None,
     title: str | None = None,
+    curvatures_A2: np.ndarray | None = None,
 ) -> Figure:
-    """Spin splitting at K (when known) and gap (eV) of twisted bilayers against the angle (°).
+    """Spin splitting at K and gap (eV), Berry curvature at K (Å²) against twist angle (°).
 
-    ``NaN`` marks a cell without the quantity; ``splittings_eV`` ``None`` or all ``NaN``
-    draws the gap alone.
+    ``NaN`` marks a cell without the quantity; a quantity that is ``None`` or all ``NaN``
+    gets no panel (the gap is always drawn).
     """
     angles = np.asarray(angles_deg, dtype=float)
-    panels = [("gap with SOC (eV)", np.asarray(gaps_eV, dtype=float), "C0")]
-    if splittings_eV is not None and np.isfinite(np.asarray(splittings_eV, dtype=float)).any():
-        panels.insert(
-            0, ("VB spin splitting at K (eV)", np.asarray(splittings_eV, dtype=float), "C3")
-        )
+    panels = []
+    for label, values, colour, always in (
+        ("VB spin splitting at K (eV)", splittings_eV, "C3", False),
+        ("gap with SOC (eV)", gaps_eV, "C0", True),
+        ("Berry curvature at K (A^2)", curvatures_A2, "C2", False),
+    ):
+        values = np.full(len(angles), np.nan) if values is None else np.asarray(values, float)
+        if always or np.isfinite(values).any():
+            panels.append((label, values, colour))
     fig = _figure(5.0, 2.2 + 1.6 * len(panels))
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (label, values, colour) in zip(axes, panels, strict=True):

@@ -6,9 +6,9 @@ periodic cell both layers fit:
 
 * **Angle convention**: each sheet is taken as given, its first lattice vector along x
   and its normal ``a × b`` along +z; θ = 0° puts the two sheets' lattice vectors parallel
-  (for two 2H MX2 sheets: metal over metal, chalcogen over chalcogen, the R stacking),
-  θ = 60° is the other 1×1 stacking (metal over metal, chalcogens over hollows, the H
-  stacking). The rotation axis passes through the site of each sheet closest to its
+  (for two 2H MX2 sheets an R-type stacking, AA: metal over metal, chalcogen over
+  chalcogen), θ = 60° is the other 1×1 stacking (H-type: metal over metal, chalcogens
+  over hollows, the top sheet inverted in the plane). The rotation axis passes through the site of each sheet closest to its
   mid-plane (the metal of an MX2 sheet). An MX2 sheet has a threefold axis, so θ and
   θ + 120° are the same bilayer, but θ and θ + 60° are not.
 * **Commensurate cell** (:func:`commensurate_cell`, the standard (m, n) construction): a

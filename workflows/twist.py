@@ -36,7 +36,7 @@ __all__ = [
     "submit_twist_sweep",
     "twist_material_id",
     "twist_sweep",
-    "valence_splitting_at_k",
+    "valley_figure",
     "write_twist_cells",
 ]
 
@@ -147,6 +147,9 @@ class TwistPoint:
     splitting_K_eV
         Spin splitting of the top valence band at K (eV), from the result's valley
         document.
+    curvature_K_A2
+        Berry curvature of the occupied bands at K along the sheet normal (Å²), from the
+        valley document.
     error
         Why the cell has no result, if it failed.
     """
@@ -155,15 +158,19 @@ class TwistPoint:
     record: TwistedBilayerRecord
     gap_eV: float | None = None
     splitting_K_eV: float | None = None
+    curvature_K_A2: float | None = None
     error: str | None = None
 
 
-def valence_splitting_at_k(valley: Any) -> float | None:
-    """Spin splitting of the top valence band at K (eV) of a result's ``valley`` document."""
-    if not isinstance(valley, dict):
+def valley_figure(valley: Any, name: str) -> float | None:
+    """Read one number of a result's ``valley`` document (``None`` without one).
+
+    E.g. ``valence_splitting_eV`` (eV) or ``omega_k`` (Å²), as
+    :class:`~socscreen.stores.schemas.campaign.ValleyDocument` names them.
+    """
+    if not isinstance(valley, dict) or valley.get(name) is None:
         return None
-    value = valley.get("valence_splitting_eV")
-    return None if value is None else float(value)
+    return float(valley[name])
 
 
 def twist_sweep(db: DatabaseConfig, campaign: str) -> list[TwistPoint]:
@@ -202,7 +209,8 @@ def twist_sweep(db: DatabaseConfig, campaign: str) -> list[TwistPoint]:
                 material_id,
                 record,
                 gap_eV=doc.get("gap_eV"),
-                splitting_K_eV=valence_splitting_at_k(doc.get("valley")),
+                splitting_K_eV=valley_figure(doc.get("valley"), "valence_splitting_eV"),
+                curvature_K_A2=valley_figure(doc.get("valley"), "omega_k"),
                 error=error.get("reason") if isinstance(error, dict) else None,
             )
         )

@@ -171,10 +171,10 @@ def twist(
 def _submit(
     source: Path, name: str, settings: Any, db_uri: str | None, launchpad: Path | None
 ) -> None:
-    from socscreen.cli.campaign import _model_elements, _print_submission
+    from socscreen.cli.campaign import _covered_elements, _print_submission
     from socscreen.workflows.twist import submit_twist_sweep
 
-    elements = _model_elements(settings) if settings.predictor == "model" else None
+    elements = _covered_elements(settings)
     with database(db_uri, launchpad) as db:
         try:
             report = submit_twist_sweep(db, source, name, settings, elements)
@@ -192,7 +192,7 @@ def twist_plot(
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
-    """Plot spin splitting at K and gap against twist angle; print the same numbers."""
+    """Plot spin splitting at K, gap and Berry curvature at K against twist angle; print them."""
     import numpy as np
 
     from socscreen.analysis.plots import plot_twist_sweep
@@ -204,9 +204,9 @@ def twist_plot(
         except ValueError as exc:
             raise fail(str(exc)) from exc
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("angle (deg)", "atoms", "strain (%)", "gap (eV)", "VB split K (eV)"):
+    for column in ("angle", "atoms", "strain %", "gap eV", "split K eV", "Ω(K) Å²"):
         table.add_column(column, justify="right")
-    table.add_column("id / error", no_wrap=True)
+    table.add_column("id / note", no_wrap=True)
 
     def number(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
@@ -227,6 +227,7 @@ def twist_plot(
             f"{r.strain_percent:+.2f}",
             number(p.gap_eV),
             number(p.splitting_K_eV),
+            "-" if p.curvature_K_A2 is None else f"{p.curvature_K_A2:.3g}",
             escape(note),
         )
     console.print(table)
@@ -240,5 +241,12 @@ def twist_plot(
         np.array([nan if p.splitting_K_eV is None else p.splitting_K_eV for p in points]),
         path,
         title=f"{points[0].record.bottom_formula} / {points[0].record.top_formula} ({name})",
+        curvatures_A2=np.array(
+            [nan if p.curvature_K_A2 is None else p.curvature_K_A2 for p in points]
+        ),
     )
-    console.print(f"wrote {path}")
+    console.print(
+        f"angles in degrees; split K: spin splitting of the top valence band at K; Ω(K): "
+        f"Berry curvature of the occupied bands at K; wrote {path}",
+        soft_wrap=True,
+    )

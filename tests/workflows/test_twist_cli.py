@@ -140,7 +140,9 @@ def test_twist_submits_one_campaign_that_twist_plot_reads_back(sheets, tmp_path,
         ]
         save_results(results, docs)
         # the valley document as the analysis stores it on a sheet's result (eV)
-        with_valley = docs[0].model_dump() | {"valley": {"valence_splitting_eV": 0.45}}
+        with_valley = docs[0].model_dump() | {
+            "valley": {"valence_splitting_eV": 0.45, "omega_k": -12.5}
+        }
         results.update([with_valley], key=CAMPAIGN_KEY)
     finally:
         structures.close()
@@ -150,10 +152,10 @@ def test_twist_submits_one_campaign_that_twist_plot_reads_back(sheets, tmp_path,
     result = invoke("twist-plot", "--name", "moire", "--output", str(png), *uri)
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
-    assert [row[:5] for row in rows] == [
-        ["0.00", "6", "+0.00", "1.200", "0.450"],
-        ["21.79", "42", "+0.00", "1.100", "-"],
-        ["60.00", "6", "+0.00", "-", "-"],
+    assert [row[:6] for row in rows] == [
+        ["0.00", "6", "+0.00", "1.200", "0.450", "-12.5"],
+        ["21.79", "42", "+0.00", "1.100", "-", "-"],
+        ["60.00", "6", "+0.00", "-", "-", "-"],
     ]
     assert "out of memory" in result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
