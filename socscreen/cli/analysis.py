@@ -84,17 +84,23 @@ def bands(
     """Band structure along the standard path, the gap and spin splitting, as JSON.
 
     The gap is the one every command reports (grid, path and refinement; its ``sampling``
-    says which k), whatever ``--path-type`` the plot follows.
+    says which k), whatever ``--path-type`` the plot follows. A hexagonal 2D sheet that is
+    no metal also gets its valleys (spin splittings, gap, Berry curvature at K and K', as
+    the campaign's valley document; ``null`` otherwise and without SOC).
     """
+    from dataclasses import asdict
+
     from socscreen.analysis.bands import band_structure
     from socscreen.analysis.gaps import band_gap
     from socscreen.analysis.plots import plot_bands
+    from socscreen.analysis.valley import hexagonal_sheet, valley_quantities
 
     ham = _load(file)
     structure = band_structure(ham, soc=soc, path_type=path_type)
     gap = band_gap(ham, soc=soc)
     if png is not None:
         plot_bands(structure, png, window_eV=(-window, window), title=file.stem)
+    has_valleys = soc and ham.has_soc and gap.kind != "metal" and hexagonal_sheet(ham)
     out = {
         "file": str(file),
         "n_occupied": structure.n_occupied,
@@ -102,6 +108,7 @@ def bands(
         "labels": [[d, name] for d, name in structure.path.labels],
         "gap": gap.model_dump(),
         "spin_splitting": None if structure.splitting is None else structure.splitting.model_dump(),
+        "valleys": asdict(valley_quantities(ham)) if has_valleys else None,
         "png": None if png is None else str(png),
     }
     typer.echo(json.dumps(out))

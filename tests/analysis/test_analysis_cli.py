@@ -53,7 +53,21 @@ def test_bands_command(data_dir, tmp_path):
     assert out["gap"]["kind"] == "insulator"
     assert abs(out["gap"]["indirect_gap_eV"] - 0.95) < 0.05
     assert out["spin_splitting"]["max_valence_eV"] < 1e-8
+    assert out["valleys"] is None  # bulk
     assert png.stat().st_size > 1000
+
+
+def test_bands_of_a_hexagonal_sheet_print_its_valleys(data_dir):
+    """The GPAW MoSe2 monolayer of the benchmarks: a 2D path and grid, its valleys at K."""
+    sheet = data_dir.parents[1] / "benchmarks" / "data" / "sheets" / "MoSe2.npz"
+    out = _json(RUNNER.invoke(app, ["bands", str(sheet)]))
+    assert [name for _, name in out["labels"]] == ["Γ", "M", "K", "Γ"]
+    assert out["gap"]["grid"][2] == 1
+    valleys = out["valleys"]
+    assert valleys["valence_splitting_eV"] == pytest.approx(out["spin_splitting"]["max_valence_eV"])
+    assert 0.15 < valleys["valence_splitting_eV"] < 0.25
+    assert valleys["omega_k"] == pytest.approx(-valleys["omega_k_prime"])
+    assert _json(RUNNER.invoke(app, ["bands", str(sheet), "--no-soc"]))["valleys"] is None
 
 
 def test_bad_input_is_reported(data_dir, tmp_path):
