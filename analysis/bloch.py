@@ -21,12 +21,12 @@ functions are needed (Wilson loops, Berry curvature).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from socscreen.hamiltonian import GHOST_ENERGY, as_kpoints
+from socscreen.hamiltonian import GHOST_ENERGY, as_kpoints, spin_diagonal
 
 if TYPE_CHECKING:
     from socscreen.hamiltonian import Hamiltonian
@@ -181,12 +181,10 @@ class LowdinBloch:
     ham: Hamiltonian
     soc: bool = True
     spinor: bool = True
-    _R: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.soc and not self.spinor:
             raise ValueError("spin-orbit coupling needs the spinor basis (spinor=True)")
-        object.__setattr__(self, "_R", self.ham.R.astype(float))
 
     @property
     def lattice(self) -> np.ndarray:
@@ -215,11 +213,6 @@ class LowdinBloch:
         """Size m of the Bloch matrices."""
         return self.ham.n_spinor if self.spinor else self.ham.n_orbitals
 
-    def _bloch_real(self, cos: np.ndarray, sin: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-        n = blocks.shape[-1]
-        flat = blocks.reshape(len(blocks), n * n)
-        return (cos @ flat + 1j * (sin @ flat)).reshape(len(cos), n, n)
-
     def overlap_sqrt_inv(self, k: np.ndarray) -> np.ndarray:
         """Spinless ``S(k)^-1/2``, shape ``[n_k, n, n]``.
 
@@ -232,10 +225,7 @@ class LowdinBloch:
             If ``S(k)`` is not positive definite (aliased or broken overlap) and the
             container has no ``overlap_cutoff``.
         """
-        k = as_kpoints(k)
-        phase = 2 * np.pi * (k @ self._R.T)
-        s = self._bloch_real(np.cos(phase), np.sin(phase), self.ham.overlap)
-        return self._orthonormaliser(s)[0]
+        return self._orthonormaliser(self.ham.overlap_k(k))[0]
 
     def _orthonormaliser(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Löwdin transform ``X`` of ``S(k)`` and the projector onto dropped directions.
@@ -268,26 +258,18 @@ class LowdinBloch:
         are projected out and placed at :data:`~socscreen.hamiltonian.GHOST_ENERGY`.
         """
         k = as_kpoints(k)
-        phase = 2 * np.pi * (k @ self._R.T)
-        cos, sin = np.cos(phase), np.sin(phase)
-        x, ghost = self._orthonormaliser(self._bloch_real(cos, sin, self.ham.overlap))
-        h0 = x @ self._bloch_real(cos, sin, self.ham.h0) @ x
-        if ghost is not None:
-            h0 = h0 + GHOST_ENERGY * ghost
-        if not self.spinor:
-            return h0
+        x, dropped = self._orthonormaliser(self.ham.overlap_k(k))
+        ghost = 0.0 if dropped is None else GHOST_ENERGY * dropped
+        if not (self.soc and self.ham.has_soc):
+            h0 = x @ self.ham.h0_k(k) @ x + ghost
+            return spin_diagonal(h0) if self.spinor else h0
+        # kron(I2, X) H kron(I2, X), one spin block at a time: [n_k, 2, 2, n, n]
         n = self.ham.n_orbitals
-        out = np.zeros((len(k), 2 * n, 2 * n), dtype=complex)
-        out[:, :n, :n] = h0
-        out[:, n:, n:] = h0
-        if self.soc and self.ham.has_soc:
-            # H_dd(k) = sum_R e^{ikR} conj(H_uu(R)), H_du(k) = -sum_R e^{ikR} conj(H_ud(R))
-            uu, ud = self.ham.soc_uu, self.ham.soc_ud
-            out[:, :n, :n] += x @ self._bloch(cos, sin, uu) @ x
-            out[:, n:, n:] += x @ self._bloch(cos, sin, uu.conj()) @ x
-            out[:, :n, n:] = x @ self._bloch(cos, sin, ud) @ x
-            out[:, n:, :n] = -(x @ self._bloch(cos, sin, ud.conj()) @ x)
-        return out
+        h = self.ham.hamiltonian_k(k).reshape(len(k), 2, n, 2, n).transpose(0, 1, 3, 2, 4)
+        out = x[:, None, None] @ h @ x[:, None, None]
+        out[:, 0, 0] += ghost
+        out[:, 1, 1] += ghost
+        return out.transpose(0, 1, 3, 2, 4).reshape(len(k), 2 * n, 2 * n)
 
     def velocity_k(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Position-gauge Hamiltonian and its Cartesian k-derivatives (exact bands at every k).
@@ -313,11 +295,6 @@ class LowdinBloch:
         h = self.hamiltonian_k(points) * (np.conj(d)[:, :, None] * d[:, None, :])
         h = h.reshape(len(k), 7, *h.shape[1:])
         return h[:, 0], (h[:, 1:4] - h[:, 4:7]) / (2 * VELOCITY_STEP)
-
-    def _bloch(self, cos: np.ndarray, sin: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-        re = self._bloch_real(cos, sin, blocks.real)
-        im = self._bloch_real(cos, sin, blocks.imag)
-        return re + 1j * im
 
 
 def chunk_size(m: int) -> int:

@@ -51,7 +51,10 @@ __all__ = [
     "STORAGE_FORMATS",
     "Hamiltonian",
     "as_kpoints",
+    "bloch_sum",
     "generalized_eigh",
+    "spin_diagonal",
+    "spinor_bloch_sum",
 ]
 
 #: Elements smaller than these are stored as exact zeros in corpus files (eV for H0 and
@@ -251,58 +254,31 @@ class Hamiltonian(MSONable):
         return int(np.flatnonzero(~self.R.any(axis=1))[0])
 
     # -- Bloch sums ---------------------------------------------------------------------
-    def _bloch(self, blocks: np.ndarray, k: np.ndarray) -> np.ndarray:
-        phases = np.exp(2j * np.pi * (k @ self.R.T))  # [n_k, n_R]
-        n = blocks.shape[-1]
-        return (phases @ blocks.reshape(len(self.R), n * n)).reshape(len(k), n, n)
-
     def h0_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
         """Spinless H0(k), eV, shape ``[n_k, n, n]`` (k fractional)."""
-        return self._bloch(self.h0, as_kpoints(k))
+        return bloch_sum(self.h0, self.R, as_kpoints(k))
 
     def overlap_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
         """Spinless S(k), shape ``[n_k, n, n]``."""
-        return self._bloch(self.overlap, as_kpoints(k))
-
-    def soc_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
-        """Spin-orbit part H_soc(k), eV, spinor shape ``[n_k, 2n, 2n]`` (zeros if absent)."""
-        k = as_kpoints(k)
-        n = self.n_orbitals
-        out = np.zeros((len(k), 2 * n, 2 * n), dtype=complex)
-        if not self.has_soc:
-            return out
-        uu = self._bloch(self.soc_uu, k)
-        ud = self._bloch(self.soc_ud, k)
-        # H_dd(R) = conj(H_uu(R)) and H_du(R) = -conj(H_ud(R)) in real space; their Bloch
-        # sums are conj(H_uu(-k)) and -conj(H_ud(-k)).
-        dd = np.conj(self._bloch(self.soc_uu, -k))
-        du = -np.conj(self._bloch(self.soc_ud, -k))
-        out[:, :n, :n] = uu
-        out[:, :n, n:] = ud
-        out[:, n:, :n] = du
-        out[:, n:, n:] = dd
-        return out
+        return bloch_sum(self.overlap, self.R, as_kpoints(k))
 
     def hamiltonian_k(self, k: Sequence[float] | np.ndarray, soc: bool = True) -> np.ndarray:
-        """Spinor H(k) = kron(I2, H0(k)) + H_soc(k), eV, shape ``[n_k, 2n, 2n]``."""
-        k = as_kpoints(k)
-        h0 = self.h0_k(k)
-        out = np.zeros((len(k), self.n_spinor, self.n_spinor), dtype=complex)
-        n = self.n_orbitals
-        out[:, :n, :n] = h0
-        out[:, n:, n:] = h0
-        if soc and self.has_soc:
-            out += self.soc_k(k)
-        return out
+        """Spinor H(k) = kron(I2, H0(k)) + H_soc(k), eV, shape ``[n_k, 2n, 2n]``.
+
+        See :func:`spinor_bloch_sum`; ``soc=False`` (or no SOC blocks) gives kron(I2, H0(k)).
+        """
+        with_soc = soc and self.has_soc
+        return spinor_bloch_sum(
+            self.h0,
+            self.R,
+            as_kpoints(k),
+            self.soc_uu if with_soc else None,
+            self.soc_ud if with_soc else None,
+        )
 
     def spinor_overlap_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
         """Spinor overlap kron(I2, S(k)), shape ``[n_k, 2n, 2n]``."""
-        s = self.overlap_k(k)
-        n = self.n_orbitals
-        out = np.zeros((len(s), 2 * n, 2 * n), dtype=complex)
-        out[:, :n, :n] = s
-        out[:, n:, n:] = s
-        return out
+        return spin_diagonal(self.overlap_k(k))
 
     def eigh(
         self,
@@ -707,6 +683,112 @@ class Hamiltonian(MSONable):
             f"{self.n_orbitals} orbitals ({self.orbitals.basis_name}), {len(self.R)} R, "
             f"soc={'yes' if self.has_soc else 'no'})"
         )
+
+
+def _phases(R: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``cos`` and ``sin`` of ``2 pi k.R``, each ``[n_k, n_R]`` (k and R fractional)."""
+    phase = 2 * np.pi * (np.asarray(k, dtype=float) @ np.asarray(R, dtype=float).T)
+    return np.cos(phase), np.sin(phase)
+
+
+def _real_sums(
+    cos: np.ndarray, sin: np.ndarray, blocks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cos @ B`` and ``sin @ B`` of real blocks ``B`` ``[n_R, n, n]``, each ``[n_k, n, n]``."""
+    n_r, n, m = blocks.shape
+    flat = blocks.reshape(n_r, n * m)
+    return (cos @ flat).reshape(-1, n, m), (sin @ flat).reshape(-1, n, m)
+
+
+def _complex_sums(
+    cos: np.ndarray, sin: np.ndarray, blocks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_R e^{2 pi i k.R} B(R)`` and the same sum of ``conj(B(R))``, ``[n_k, n, n]`` each.
+
+    Both from the four real products of ``Re B`` and ``Im B``: time reversal gives the
+    down-spin blocks of the spinor Hamiltonian as sums of conjugated up-spin blocks.
+    """
+    c_re, s_re = _real_sums(cos, sin, blocks.real)
+    c_im, s_im = _real_sums(cos, sin, blocks.imag)
+    return (c_re - s_im) + 1j * (s_re + c_im), (c_re + s_im) + 1j * (s_re - c_im)
+
+
+def spin_diagonal(blocks: np.ndarray) -> np.ndarray:
+    """Spin-diagonal ``kron(I2, X)`` of spinless matrices ``X`` ``[n_k, n, n]``, spin-major.
+
+    Returns complex ``[n_k, 2n, 2n]`` in the unit of ``X`` (eV for H0, none for S).
+    """
+    n_k, n, _ = blocks.shape
+    out = np.zeros((n_k, 2 * n, 2 * n), dtype=complex)
+    out[:, :n, :n] = out[:, n:, n:] = blocks
+    return out
+
+
+def bloch_sum(blocks: np.ndarray, R: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Bloch sum ``X(k) = sum_R exp(2 pi i k.R) X(R)`` of real blocks.
+
+    Parameters
+    ----------
+    blocks
+        Real ``X(R)``, shape ``[n_R, n, n]`` (H0 in eV, S dimensionless: the unit is kept).
+    R
+        Integer lattice vectors, ``[n_R, 3]``.
+    k
+        Fractional k-points, ``[n_k, 3]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex ``X(k)``, ``[n_k, n, n]``, from real cosine and sine products (half the
+        work of a complex product).
+    """
+    re, im = _real_sums(*_phases(R, k), np.asarray(blocks, dtype=float))
+    return re + 1j * im
+
+
+def spinor_bloch_sum(
+    h0: np.ndarray,
+    R: np.ndarray,
+    k: np.ndarray,
+    soc_uu: np.ndarray | None = None,
+    soc_ud: np.ndarray | None = None,
+) -> np.ndarray:
+    """Spinor Bloch Hamiltonian ``H(k) = kron(I2, H0(k)) + H_soc(k)``, spin-major.
+
+    The one spinor Bloch sum of socscreen (the container's :meth:`Hamiltonian.hamiltonian_k`
+    and :meth:`Hamiltonian.eigh`, the Löwdin systems of :mod:`socscreen.analysis.bloch`;
+    :func:`socscreen.model.train.spinor_bloch` is its differentiable torch twin). The
+    down-spin blocks follow from time reversal: ``H_dd(R) = conj(H_uu(R))`` and
+    ``H_du(R) = -conj(H_ud(R))``.
+
+    Parameters
+    ----------
+    h0
+        Real spin-independent blocks, eV, ``[n_R, n, n]``.
+    R
+        Integer lattice vectors, ``[n_R, 3]``.
+    k
+        Fractional k-points, ``[n_k, 3]``.
+    soc_uu, soc_ud
+        Complex spin-orbit blocks (up-up, up-down), eV, ``[n_R, n, n]``; ``None``: no SOC.
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex ``H(k)``, eV, ``[n_k, 2n, 2n]``.
+    """
+    cos, sin = _phases(R, k)
+    re, im = _real_sums(cos, sin, np.asarray(h0, dtype=float))
+    out = spin_diagonal(re + 1j * im)
+    n = re.shape[-1]
+    if soc_uu is not None and soc_ud is not None:
+        uu, dd = _complex_sums(cos, sin, np.asarray(soc_uu, dtype=complex))
+        ud, minus_du = _complex_sums(cos, sin, np.asarray(soc_ud, dtype=complex))
+        out[:, :n, :n] += uu
+        out[:, n:, n:] += dd
+        out[:, :n, n:] = ud
+        out[:, n:, :n] = -minus_du
+    return out
 
 
 def generalized_eigh(

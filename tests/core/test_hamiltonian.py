@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from monty.json import MontyDecoder, MontyEncoder
 
-from socscreen.hamiltonian import GHOST_ENERGY, R_STORAGE_KEY, Hamiltonian, generalized_eigh
+from socscreen.hamiltonian import (
+    GHOST_ENERGY,
+    R_STORAGE_KEY,
+    Hamiltonian,
+    bloch_sum,
+    generalized_eigh,
+    spin_diagonal,
+    spinor_bloch_sum,
+)
 from socscreen.orbitals import OrbitalTable, shells_from_l_sequence
 
 RNG = np.random.default_rng(7)
@@ -53,6 +61,24 @@ def test_bloch_sum_is_hermitian(bi2se3):
     k = RNG.random((3, 3))
     h = bi2se3.hamiltonian_k(k)
     np.testing.assert_allclose(h, np.conj(np.swapaxes(h, 1, 2)), atol=1e-12)
+
+
+def test_spinor_bloch_sum_is_the_definition(bi2se3):
+    """``sum_R exp(2 pi i k.R) H(R)`` of the full spinor blocks, written out with complex
+    phases: ``H_dd = conj(H_uu)`` and ``H_du = -conj(H_ud)`` in real space."""
+    k = RNG.random((5, 3))
+    uu, ud, h0 = bi2se3.soc_uu, bi2se3.soc_ud, bi2se3.h0
+    blocks = np.block([[h0 + uu, ud], [-np.conj(ud), h0 + np.conj(uu)]])  # [n_R, 2n, 2n]
+    phases = np.exp(2j * np.pi * k @ bi2se3.R.T)
+    expected = np.einsum("kr,rij->kij", phases, blocks)
+    got = spinor_bloch_sum(h0, bi2se3.R, k, uu, ud)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    np.testing.assert_allclose(bi2se3.hamiltonian_k(k), expected, atol=1e-12)
+    spinless = np.einsum("kr,rij->kij", phases, h0)
+    np.testing.assert_allclose(bloch_sum(h0, bi2se3.R, k), spinless, atol=1e-12)
+    np.testing.assert_allclose(
+        bi2se3.hamiltonian_k(k, soc=False), spin_diagonal(spinless), atol=1e-12
+    )
 
 
 def test_eigenvectors_solve_the_generalised_problem(bi2se3):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from socscreen.dft.basis_functions import cutoff_radius
+from socscreen.hamiltonian import spinor_bloch_sum
 from socscreen.model.data import CrystalData, collate, scatter_blocks, soc_vector_blocks
 from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (
@@ -59,12 +60,16 @@ def test_h0_loss_is_invariant_under_energy_shift(sample):
     assert float(perfect) == 0.0
 
 
-def test_spinor_bloch_matches_the_container(bi2se3, sample):
+def test_spinor_bloch_is_the_numpy_one_in_torch(bi2se3, sample):
+    """The training's differentiable spinor Bloch sum equals the one of the container."""
     k = np.array([[0.1, -0.2, 0.3], [0.5, 0.0, 0.0]])
     ours = spinor_bloch(
         torch.as_tensor(bi2se3.h0), torch.as_tensor(soc_vector_blocks(bi2se3)), bi2se3.R, k
     )
-    np.testing.assert_allclose(ours.numpy(), bi2se3.hamiltonian_k(k), atol=1e-10)
+    expected = spinor_bloch_sum(bi2se3.h0, bi2se3.R, k, bi2se3.soc_uu, bi2se3.soc_ud)
+    np.testing.assert_allclose(ours.numpy(), expected, atol=1e-10)
+    spinless = spinor_bloch(torch.as_tensor(bi2se3.h0), None, bi2se3.R, k)
+    np.testing.assert_allclose(spinless.numpy(), bi2se3.hamiltonian_k(k, soc=False), atol=1e-10)
 
 
 def test_band_loss_is_zero_for_dft_bands_and_shift_invariant(bi2se3):
