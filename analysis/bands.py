@@ -32,6 +32,7 @@ from socscreen.analysis.bloch import (
     length_grid,
     monkhorst_pack,
     n_occupied,
+    periodic_axes,
     trim_points,
 )
 from socscreen.analysis.gaps import GapResult, band_gap
@@ -88,12 +89,13 @@ def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
     that of its scalar-relativistic SCF; for heavy metals the two differ by ~0.1-0.3 eV
     (HgTe: 0.28 eV), so the benchmarks place both at this function's level.
     """
-    grid = length_grid(h.structure.lattice.matrix, density)
+    periodic = periodic_axes(h.R)  # a sheet's vacuum gets one k-point
+    grid = length_grid(h.structure.lattice.matrix, density, periodic)
     bands = h.eigh(grid, soc=h.has_soc)  # [n_k, 2n]
     n_occ = int(round(h.nelect))
     if not 0 < n_occ < bands.shape[1]:
         raise ValueError(f"{n_occ} electrons do not fit in {bands.shape[1]} spinor bands")
-    dense = length_grid(h.structure.lattice.matrix, max(density, METAL_KPOINT_DENSITY))
+    dense = length_grid(h.structure.lattice.matrix, max(density, METAL_KPOINT_DENSITY), periodic)
     small_gap = bands[:, n_occ].min() - bands[:, n_occ - 1].max() < SMALL_GAP
     affordable = len(dense) * bands.shape[1] ** 3 <= METAL_GRID_COST_LIMIT
     if small_gap and affordable and len(dense) > len(grid):

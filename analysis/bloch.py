@@ -124,14 +124,23 @@ def monkhorst_pack(shape: tuple[int, int, int]) -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def length_grid(lattice: np.ndarray, density: float) -> np.ndarray:
+def length_grid(
+    lattice: np.ndarray, density: float, periodic: np.ndarray | None = None
+) -> np.ndarray:
     """Return the Gamma-centred grid of ``max(1, round(density / |a_i|))`` points per axis.
 
-    ``lattice`` holds the vectors ``a_i`` as rows (Angstrom); the grid is fractional,
-    ``[n_k, 3]``.
+    ``lattice`` holds the vectors ``a_i`` as rows (Angstrom); ``periodic`` (boolean
+    ``[3]``, default all) the axes with hoppings: the others, a sheet's vacuum, get one
+    point. The grid is fractional, ``[n_k, 3]``.
     """
     lengths = np.linalg.norm(np.asarray(lattice, dtype=float), axis=1)
-    return monkhorst_pack(tuple(max(1, int(round(density / a))) for a in lengths))
+    periodic = np.ones(3, dtype=bool) if periodic is None else np.asarray(periodic, dtype=bool)
+    return monkhorst_pack(
+        tuple(
+            max(1, int(round(density / a))) if p else 1
+            for a, p in zip(lengths, periodic, strict=True)
+        )
+    )
 
 
 def trim_points(periodic: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ from ase.units import Bohr, Ha
 from pymatgen.core import Structure
 from scipy.special import erfc
 
-from socscreen.analysis.bloch import length_grid
+from socscreen.analysis.bloch import length_grid, periodic_axes
 from socscreen.dft.hubbard import hardness_of
 from socscreen.dft.paw_setups import valence_occupations
 from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian
@@ -323,7 +323,7 @@ class _BandProblem:
     """H0(k), S(k) on the charge grid, orthogonalised once (S does not change)."""
 
     def __init__(self, h: Hamiltonian, channel_of_orbital: np.ndarray) -> None:
-        k = length_grid(h.structure.lattice.matrix, KPOINT_DENSITY)
+        k = length_grid(h.structure.lattice.matrix, KPOINT_DENSITY, periodic_axes(h.R))
         self.n_k = len(k)
         phase = np.exp(2j * np.pi * k @ h.R.T)
         s = np.einsum("kr,rij->kij", phase, h.overlap)

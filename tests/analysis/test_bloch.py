@@ -10,6 +10,7 @@ from socscreen.analysis.bloch import (
     LowdinBloch,
     eigh_k,
     kgrid_shape,
+    length_grid,
     monkhorst_pack,
     n_occupied,
     periodic_axes,
@@ -108,5 +109,11 @@ def test_grids_and_trim_follow_the_periodic_axes(silicon):
     assert len(trim_points(periodic_axes(silicon.R))) == 8
     shape = kgrid_shape(sheet.structure.lattice.matrix, periodic_axes(sheet.R), density=20)
     assert shape[2] == 1 and shape[0] == shape[1] > 1
+    lattice = sheet.structure.lattice.matrix  # 15 Angstrom along the vacuum
+    assert np.unique(length_grid(lattice, 32.0)[:, 2]).size == 2  # the lattice alone
+    by_length = length_grid(lattice, 32.0, periodic_axes(sheet.R))
+    assert (
+        np.allclose(by_length[:, 2], 0) and len(by_length) == len(length_grid(lattice, 32.0)) // 2
+    )
     grid = monkhorst_pack((2, 3, 1))
     assert grid.shape == (6, 3) and np.allclose(grid[:, 2], 0)
