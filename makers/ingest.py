@@ -321,7 +321,7 @@ def to_record(
         if unknown:
             return _error_record(
                 entry,
-                f"element(s) {', '.join(unknown)} not supported by the model",
+                f"element(s) {', '.join(unknown)} not covered by the predictor",
                 structure=structure,
             )
     try:

@@ -22,6 +22,7 @@ redoes the results of the other one. Torch loads only when the model predicts.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from importlib import resources
@@ -202,3 +203,37 @@ def expected_version(
         meta = {"source": "zeroth-step", "gpaw_version": gpaw.__version__, "basis": SETTINGS.basis}
         return prediction_version(meta | ({"charge_correction": {}} if predictor == "scc" else {}))
     return label or checkpoint_version(checkpoint)
+
+
+def covered_elements(
+    predictor: PredictorName, checkpoint: str | os.PathLike | None = None
+) -> frozenset[str]:
+    """Elements ``predictor`` can predict, for ingestion to refuse the others up front.
+
+    ``"model"``: those of the checkpoint's record (``checkpoint`` or the default one);
+    ``"baseline"`` and ``"scc"``: every element GPAW has a PBE setup and a usable
+    szp(dzp) basis for (:func:`gpaw_elements`).
+    """
+    if predictor == "model":
+        record = checkpoint_record(checkpoint or default_checkpoint())
+        if "elements" not in record:
+            raise ValueError(f"the record of checkpoint {checkpoint} lists no elements")
+        return frozenset(record["elements"])
+    if predictor in ("baseline", "scc"):
+        return gpaw_elements()
+    raise ValueError(f"unknown predictor {predictor!r}; choose from {list(PREDICTORS)}")
+
+
+@functools.cache
+def gpaw_elements(xc: str = "PBE", basis: str = "szp(dzp)") -> frozenset[str]:
+    """Elements up to Lr with a GPAW PAW setup for ``xc`` and a basis GPAW can use.
+
+    Lanthanides (their dzp files cannot be reduced to szp), Tc, Po, At and most actinides
+    are missing from GPAW 25's data; about a second to look up, cached.
+    """
+    from pymatgen.core import Element
+
+    from socscreen.dft.calculator import missing_gpaw_data
+
+    symbols = [Element.from_Z(z).symbol for z in range(1, 104)]
+    return frozenset(symbols) - set(missing_gpaw_data(symbols, xc, basis))

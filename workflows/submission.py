@@ -110,7 +110,8 @@ def submit_campaign(
     maker
         Campaign flow maker (its batch makers hold the per-structure functions).
     supported_elements
-        Elements the model covers; others give an ingestion error (``None``: no check).
+        Elements the predictor covers (:func:`socscreen.model.predictors.covered_elements`);
+        others give an ingestion error (``None``: no check).
     merge_duplicates
         Merge entries of the same crystal (``StructureMatcher``, which scales volumes:
         strained copies of one crystal count as duplicates); entries of the same id are

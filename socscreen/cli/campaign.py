@@ -129,15 +129,14 @@ def _import_callable(spec: str) -> Callable:
     return function
 
 
-def _model_elements(settings: Any) -> list[str]:
-    """Elements the campaign's model covers (loads the checkpoint once)."""
-    from socscreen.model.inference import load_model
+def _covered_elements(settings: Any) -> frozenset[str]:
+    """Elements the campaign's predictor covers (the checkpoint's, or GPAW's for H(0))."""
+    from socscreen.model.predictors import covered_elements
 
     try:
-        model, _ = load_model(settings.checkpoint, "cpu")
+        return covered_elements(settings.predictor, settings.checkpoint)
     except (OSError, ValueError) as exc:
-        raise fail(f"cannot load the model checkpoint: {exc}") from exc
-    return list(model.elements)
+        raise fail(f"cannot read the model checkpoint's record: {exc}") from exc
 
 
 @campaign_app.command("submit")
@@ -237,9 +236,8 @@ def campaign_submit(
             "summary": analyse_category,
         },
     )
-    # with the shipped model, elements it does not cover fail at ingestion
-    shipped_model = predict_function is predict_structure and settings.predictor == "model"
-    elements = _model_elements(settings) if shipped_model else None
+    # with the shipped predictors, elements they do not cover fail at ingestion
+    elements = _covered_elements(settings) if predict_function is predict_structure else None
     with database(db_uri, launchpad) as db:
         try:
             report = submit_campaign(
@@ -767,8 +765,7 @@ def campaign_example(
         print_next_commands,
         print_results,
     )
-    from socscreen.model.inference import load_model
-    from socscreen.model.predictors import STATED_GAP_ERROR
+    from socscreen.model.predictors import STATED_GAP_ERROR, checkpoint_record, default_checkpoint
     from socscreen.stores.queries import results_query
     from socscreen.stores.schemas.campaign import CampaignSettings
     from socscreen.workflows.campaign import submit_campaign
@@ -778,10 +775,9 @@ def campaign_example(
     if not source.exists():
         raise fail(f"structure source {source} does not exist")
     settings = CampaignSettings(batch_size=batch_size, predictor=predictor.value)
-    elements, model_error = None, STATED_GAP_ERROR.get(predictor.value)
+    elements, model_error = _covered_elements(settings), STATED_GAP_ERROR.get(predictor.value)
     if predictor is Predictor.model:
-        model, payload = load_model()
-        elements, model_error = model.elements, _stated_band_error(payload["record"])
+        model_error = _stated_band_error(checkpoint_record(default_checkpoint()))
     with database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
         report = submit_campaign(db, source, name, settings, supported_elements=elements)
         _print_submission(name, report)

@@ -131,7 +131,7 @@ def bad_report():
         ),
         ("huge_2000_atoms.vasp",
          r"^2000 sites in the primitive cell exceed max_sites = 200: too large to screen$"),
-        ("UTe.cif", r"^element\(s\) U not supported by the model$"),
+        ("UTe.cif", r"^element\(s\) U not covered by the predictor$"),
     ],
     ids=["unreadable", "partial-occupancy", "2000-atoms", "unknown-element"],
 )

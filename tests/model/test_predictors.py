@@ -13,7 +13,13 @@ from socscreen.analysis.bloch import LowdinBloch
 from socscreen.analysis.gaps import band_gap
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.predictors import predict_hamiltonian, prediction_version
+from socscreen.model.predictors import (
+    checkpoint_record,
+    covered_elements,
+    default_checkpoint,
+    predict_hamiltonian,
+    prediction_version,
+)
 
 pytestmark = pytest.mark.gpaw
 
@@ -76,3 +82,14 @@ def test_cli_baseline_names_an_element_gpaw_cannot_treat(tmp_path):
     assert result.exit_code != 0
     assert "Tc" in result.output and "PAW setup" in result.output
     assert not out.exists()
+
+
+def test_covered_elements_are_the_checkpoints_or_gpaws():
+    gpaw = covered_elements("scc")
+    assert gpaw == covered_elements("baseline")
+    assert {"Mo", "W", "Bi", "Hg", "Pt"} <= gpaw and not {"La", "Tc", "Po"} & gpaw
+    model = covered_elements("model")
+    assert model == set(checkpoint_record(default_checkpoint())["elements"])
+    assert "Mo" not in model and model < gpaw
+    with pytest.raises(ValueError, match="unknown predictor"):
+        covered_elements("dft")

@@ -43,6 +43,9 @@ def test_example_campaign_with_a_physics_predictor(
     # Mo is not covered by the shipped model; the baseline needs only GPAW's data
     mo = Structure(Lattice.cubic(3.147), ["Mo", "Mo"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     mo.get_primitive_structure().to(filename=str(folder / "Mo.cif"))
+    # GPAW has no usable La basis: refused at ingestion, not failed at prediction
+    lan = Structure(Lattice.cubic(5.30), ["La", "N"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    lan.to(filename=str(folder / "LaN.cif"))
     db = DatabaseConfig(uri=db_server.uri, database=f"h0_{uuid.uuid4().hex[:12]}")
     result = CliRunner().invoke(
         app,
@@ -51,6 +54,7 @@ def test_example_campaign_with_a_physics_predictor(
          "--db-uri", f"{db.uri}/{db.database}"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "element(s) La not covered by the predictor" in " ".join(result.output.split())
     results = db.store("results")
     results.connect()
     docs = {
@@ -58,7 +62,9 @@ def test_example_campaign_with_a_physics_predictor(
         for d in results.query({"campaign": "h0"})
     }
     results.close()
-    assert set(docs) == {"Bi2 Se3", "Ga1 As1", "Mo1"}
+    assert set(docs) == {"Bi2 Se3", "Ga1 As1", "Mo1", "La1 N1"}
+    refused = docs.pop("La1 N1")
+    assert refused.error.stage == "ingest" and "La" in refused.error.reason
     for doc in docs.values():
         assert doc.error is None, doc.error
         assert doc.predictor == predictor

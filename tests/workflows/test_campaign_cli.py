@@ -138,7 +138,7 @@ def test_commands_on_the_embedded_server(tmp_path):
     counts = (f"14 read = {n_submitted} structures + {len(uncovered)} ingestion errors + "
               "1 merged + 1 filtered + 0 skipped")  # fmt: skip
     assert counts in " ".join(submitted.stdout.split())
-    assert "element(s) La not supported by the model" in submitted.stdout
+    assert "element(s) La not covered by the predictor" in submitted.stdout
     assert f"submitted {n_submitted} structures" in submitted.stdout
     assert socscreen(home, "db", "status", check=False).returncode == 1
     assert (home / "db" / "data").is_dir()

@@ -29,7 +29,7 @@ BAD = Path(__file__).parents[1] / "data" / "bad_structures"
 #: Entry of each bad input and the start of its error reason.
 BAD_INPUTS = {
     "unreadable.cif": "unreadable CIF: ",
-    "UTe.cif": "element(s) U not supported by the model",
+    "UTe.cif": "element(s) U not covered by the predictor",
     "partial_occupancy.cif": "partial occupancy (disordered sites) is not supported",
     "huge_2000_atoms.vasp": "2000 sites in the primitive cell exceed max_sites = 200",
 }
