@@ -23,7 +23,6 @@ import random
 import shlex
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +33,7 @@ from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
 from socscreen.checksums import file_sha256
+from socscreen.corpus.loading import load_baselines, load_corpus, recorded_split, split_files
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
@@ -42,7 +42,7 @@ from socscreen.model.loss import band_loss, h0_element_loss, orthogonalised, soc
 from socscreen.model.network import ModelConfig, UniHamGNN
 from socscreen.model.normalization import compute_normalization
 
-__all__ = ["TrainConfig", "spinor_bloch", "split_files", "stage_optimizer", "train"]
+__all__ = ["TrainConfig", "spinor_bloch", "stage_optimizer", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -134,118 +134,6 @@ class TrainConfig(BaseModel):
 
 
 # -- data ------------------------------------------------------------------------------
-def _element_set(h: Hamiltonian) -> str:
-    return "-".join(sorted(h.orbitals.element_shells))
-
-
-def split_files(
-    hamiltonians: Sequence[Hamiltonian],
-    config: TrainConfig,
-    kept: dict[int, str] | None = None,
-) -> dict[str, list[int]]:
-    """Seeded split into train/val/test indices, by structure or by element set.
-
-    A structure (or element-set group) is only held out if every one of its elements
-    stays in some training structure, so the model covers all it is evaluated on.
-    ``kept`` maps indices to the part they must stay in (a previous split,
-    :attr:`TrainConfig.split_from`); only the other files are drawn, with the
-    configured fractions of their own number.
-    """
-    kept = kept or {}
-    rng = random.Random(config.seed)
-    elements = [set(h.orbitals.element_shells) for h in hamiltonians]
-    new = [i for i in range(len(hamiltonians)) if i not in kept]
-    if config.split == "structure":
-        groups = [[i] for i in new]
-    else:
-        by_key: dict[str, list[int]] = {}
-        for i in new:
-            by_key.setdefault(_element_set(hamiltonians[i]), []).append(i)
-        groups = [by_key[k] for k in sorted(by_key)]
-    rng.shuffle(groups)
-    n = len(new)
-    n_test = int(round(config.test_fraction * n))
-    n_val = max(1, int(round(config.val_fraction * n))) if n > 2 and config.val_fraction > 0 else 0
-    out: dict[str, list[int]] = {"test": [], "val": [], "train": []}
-    for i, part in kept.items():
-        out[part].append(i)
-    in_train = Counter(
-        e
-        for i in range(len(hamiltonians))
-        if i not in kept or kept[i] == "train"
-        for e in elements[i]
-    )
-    quota = {"test": n_test + len(out["test"]), "val": n_val + len(out["val"])}
-    for group in groups:
-        part = (
-            "test"
-            if len(out["test"]) < quota["test"]
-            else "val"
-            if len(out["val"]) < quota["val"]
-            else "train"
-        )
-        held = Counter(e for i in group for e in elements[i])
-        if part != "train" and all(in_train[e] > held[e] for e in held):
-            in_train -= held
-        else:
-            part = "train"
-        out[part] += group
-    if not out["train"]:
-        raise ValueError(f"no training structures left in a split of {n} files")
-    return {k: sorted(v) for k, v in out.items()}
-
-
-def _kept_split(record_path: str | None, files: Sequence[Path]) -> dict[int, str]:
-    """Index -> part for the files a checkpoint record split (``split_from``)."""
-    if record_path is None:
-        return {}
-    record = json.loads(Path(record_path).read_text())
-    parts = {name: part for part, names in record.get("split", {}).items() for name in names}
-    if not parts:
-        raise ValueError(f"{record_path} records no split")
-    return {i: parts[f.name] for i, f in enumerate(files) if f.name in parts}
-
-
-def load_corpus(
-    folder: str | os.PathLike, names: Sequence[str] | None = None
-) -> tuple[list[Path], list[Hamiltonian]]:
-    """The ``*.npz`` corpus files of a folder (or only ``names``), sorted by name."""
-    if names is None:
-        files = sorted(Path(folder).glob("*.npz"))
-    else:
-        files = sorted(Path(folder) / name for name in names)
-        missing = [f.name for f in files if not f.exists()]
-        if missing:
-            raise ValueError(f"{len(missing)} listed corpus files are not in {folder}: {missing}")
-    if not files:
-        raise ValueError(f"no *.npz corpus files in {folder}")
-    return files, [Hamiltonian.from_npz(f) for f in files]
-
-
-def load_baselines(files: Sequence[Path], content_sha256: Sequence[str]) -> list[Hamiltonian]:
-    """Read the zeroth-step H(0) kept beside each corpus file, checked against its content.
-
-    ``content_sha256`` are the files' :meth:`Hamiltonian.content_sha256`, in file order.
-
-    Raises
-    ------
-    ValueError
-        If any file has no current H(0) (missing, or computed from other content), naming
-        them and the command that computes them.
-    """
-    from socscreen.corpus.zeroth_step import current_companion
-
-    baselines = [current_companion(f, sha) for f, sha in zip(files, content_sha256, strict=True)]
-    stale = [f.name for f, b in zip(files, baselines, strict=True) if b is None]
-    if stale:
-        folders = " ".join(sorted({str(f.parent) for f in files}))
-        raise ValueError(
-            f"{len(stale)} corpus file(s) have no current H(0) (e.g. {', '.join(stale[:3])}): "
-            f"run `socscreen dft-corpus zeroth-step {folders}`"
-        )
-    return baselines
-
-
 def corpus_layout(hamiltonians: Sequence[Hamiltonian], basis: str) -> tuple[dict, dict]:
     """Element shells (checked across files) and orbital cutoffs (Å) of a corpus."""
     from socscreen.dft.basis_functions import cutoff_radius
@@ -261,7 +149,7 @@ def corpus_layout(hamiltonians: Sequence[Hamiltonian], basis: str) -> tuple[dict
 def _finetune_layout(
     base: UniHamGNN, shells: dict[str, tuple[int, ...]], config: TrainConfig
 ) -> tuple[dict, dict]:
-    """The base model's shells and cutoffs, after checking the corpus fits them."""
+    """Return the base model's shells and cutoffs (Å), after checking the corpus fits them."""
     unknown = sorted(set(shells) - set(base.elements))
     if unknown:
         raise ValueError(
@@ -521,7 +409,14 @@ def train(
             config = config.model_copy(update={"model": base.config})
         elif sorted(base.elements) != sorted(shells):
             raise ValueError(f"{resume} covers {base.elements}, the corpus has {sorted(shells)}")
-    split = split_files(hamiltonians, config, _kept_split(config.split_from, files))
+    split = split_files(
+        hamiltonians,
+        seed=config.seed,
+        by=config.split,
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        kept=recorded_split(config.split_from, files),
+    )
     content_sha256 = [h.content_sha256() for h in hamiltonians]
     record = {
         "name": MODEL_NAME,

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from socscreen.checksums import file_sha256
+from socscreen.corpus.loading import load_corpus
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.gpaw_validation import comparison_kpoints, validate_with_gpaw
 from socscreen.model.data import CrystalData
 from socscreen.model.inference import load_model
-from socscreen.model.train import load_corpus
 from socscreen.stores.schemas.validation import ValidationTarget
 from socscreen.stores.training_data import write_training_file
 

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from types import SimpleNamespace
 
 import pytest
 import torch
-from pymatgen.core import Element
 
 from socscreen.checksums import file_sha256
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
 from socscreen.model.data import CrystalData
 from socscreen.model.network import ModelConfig
-from socscreen.model.train import (
-    TrainConfig,
-    _kept_split,
-    evaluate,
-    split_files,
-    stage_optimizer,
-    train,
-)
-from socscreen.orbitals import OrbitalTable
+from socscreen.model.train import TrainConfig, evaluate, stage_optimizer, train
 from socscreen.workflows.training_data import compact_corpus
 
 TINY = ModelConfig(
@@ -99,72 +89,6 @@ def test_training_reduces_losses_and_resumes(corpus, tmp_path):
     again, payload = load_checkpoint(resumed)
     assert again.elements == model.elements == ["Ge", "Te"]
     assert "bands" in payload["record"]["metrics"]["skipped_stages"]  # poor H: no stage 2
-
-
-def _fake(symbols: str) -> SimpleNamespace:
-    """Split logic only reads the orbital table's elements."""
-    numbers = tuple(Element(s).Z for s in symbols.split())
-    return SimpleNamespace(orbitals=OrbitalTable(numbers, {s: (0, 1) for s in symbols.split()}))
-
-
-SETS = [
-    "Bi Se",
-    "Bi Te",
-    "Se Te",
-    "Bi Se",
-    "Bi Se Te",
-    "Si",
-    "Si Ge",
-    "Ge",
-    "Ge Te",
-    "Bi Ge",
-    "Se Si",
-    "Te Si",
-    "Bi Se",
-    "Ge Se",
-    "Bi Te",
-]
-
-
-@pytest.mark.parametrize("mode", ["structure", "composition"])
-def test_split_keeps_held_out_elements_covered(mode):
-    hs = [_fake(x) for x in SETS]
-    config = TrainConfig(split=mode, val_fraction=0.2, test_fraction=0.2, seed=5)
-    split = split_files(hs, config)
-    assert sorted(sum(split.values(), [])) == list(range(len(hs)))
-    assert split["test"] and split["val"]
-    train_elements = {e for i in split["train"] for e in hs[i].orbitals.element_shells}
-    for part in ("val", "test"):
-        assert {e for i in split[part] for e in hs[i].orbitals.element_shells} <= train_elements
-    if mode == "composition":
-        keys = {p: {SETS[i] for i in split[p]} for p in split}
-        assert not (keys["train"] & keys["test"]) and not (keys["train"] & keys["val"])
-    assert split == split_files(hs, config)  # seeded
-
-
-def test_split_from_a_record_keeps_its_parts_and_splits_only_new_files(tmp_path):
-    config = TrainConfig(val_fraction=0.2, test_fraction=0.2, seed=5)
-    old = split_files([_fake(x) for x in SETS[:10]], config)
-    hs = [_fake(x) for x in SETS]  # the corpus grew by five files
-    kept = {i: part for part, indices in old.items() for i in indices}
-    grown = split_files(hs, config, kept)
-    for part, indices in old.items():
-        assert set(indices) <= set(grown[part])  # nothing moves, above all not into training
-    assert sorted(sum(grown.values(), [])) == list(range(len(hs)))
-    new = {i for part in ("val", "test") for i in grown[part]} - set(kept)
-    assert len(new) == 2  # 20 % of the 5 new files each for val and test, rounded
-    train_elements = {e for i in grown["train"] for e in hs[i].orbitals.element_shells}
-    assert all(set(hs[i].orbitals.element_shells) <= train_elements for i in new)
-
-    names = [tmp_path / f"train_{i:05d}.npz" for i in range(len(hs))]
-    record = tmp_path / "model.json"
-    record.write_text(
-        json.dumps({"split": {p: [names[i].name for i in v] for p, v in old.items()}})
-    )
-    assert _kept_split(str(record), names) == kept
-    record.write_text(json.dumps({"training_files": []}))
-    with pytest.raises(ValueError, match="records no split"):
-        _kept_split(str(record), names)
 
 
 def test_checkpoint_rejects_foreign_files(tmp_path):

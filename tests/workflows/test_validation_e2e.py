@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from socscreen.checksums import file_sha256
 from socscreen.cli import app
+from socscreen.corpus.loading import load_corpus
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.data import CrystalData
 from socscreen.model.inference import load_model
-from socscreen.model.train import load_corpus
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 from socscreen.stores.schemas.validation import TrainingDataRecord, ValidationDocument
 from socscreen.workflows.campaign import submit_campaign
