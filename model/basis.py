@@ -39,7 +39,6 @@ __all__ = [
     "PAULI",
     "angular_momentum",
     "antisymmetric_l",
-    "l_dot_sigma",
     "orbital_rotation",
     "spin_rotation",
     "to_e3nn_frame",
@@ -118,15 +117,6 @@ def angular_momentum(l: int) -> np.ndarray:
 def antisymmetric_l(l: int) -> np.ndarray:
     """Real antisymmetric ``A'_α`` with ``L_α = i A'_α``, shape ``[3, 2l+1, 2l+1]``."""
     return (angular_momentum(l) / 1j).real
-
-
-def l_dot_sigma(l: int) -> np.ndarray:
-    """Spinor matrix ``L·σ = Σ_α σ_α ⊗ L_α`` in spin-major order, shape ``[2n, 2n]``.
-
-    Eigenvalues are ``l`` (×(2l+2)) and ``-(l+1)`` (×2l) for ``l > 0``.
-    """
-    ell = angular_momentum(l)
-    return sum(np.kron(PAULI[a], ell[a]) for a in range(3))
 
 
 def _rotation_vector(rotation: np.ndarray) -> tuple[np.ndarray, float]:

@@ -13,13 +13,19 @@ from socscreen.model.basis import (
     PAULI,
     angular_momentum,
     antisymmetric_l,
-    l_dot_sigma,
     orbital_rotation,
     spin_rotation,
     wigner_d,
 )
 
 gpaw_sh = pytest.importorskip("gpaw.sphere.spherical_harmonics")
+
+
+def l_dot_sigma(l: int) -> np.ndarray:
+    """Spinor matrix ``L·σ = Σ_α σ_α ⊗ L_α`` in spin-major order, shape ``[2n, 2n]``."""
+    ell = angular_momentum(l)
+    return sum(np.kron(PAULI[a], ell[a]) for a in range(3))
+
 
 RNG = np.random.default_rng(7)
 
