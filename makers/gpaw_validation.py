@@ -36,7 +36,7 @@ from socscreen.analysis.gaps import band_gap
 from socscreen.analysis.topology import z2_invariants
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.reference import compute_gpaw_reference
-from socscreen.makers.batch import campaign_job, job_database
+from socscreen.makers.batch import campaign_job, campaign_stores
 from socscreen.makers.validation import model_flags, predicted_hamiltonian, store_validation
 from socscreen.stores.schemas.validation import (
     BandComparisonDocument,
@@ -242,12 +242,8 @@ class GPAWValidationMaker(Maker):
             record = write_training_file(
                 dft, target.material_id, target.campaign, self.training_dir
             )
-            records = job_database().store("training_data")
-            records.connect()
-            try:
+            with campaign_stores("training_data") as (records,):
                 save_training_record(records, record)
-            finally:
-                records.close()
             doc.dft_hamiltonian_path = record.path
         store_validation(doc)
         return doc

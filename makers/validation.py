@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from jobflow import CURRENT_JOB
 
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.makers.batch import job_database
+from socscreen.makers.batch import campaign_stores
 from socscreen.model.predictors import prediction_version
 from socscreen.stores.queries import load_hamiltonian
 from socscreen.stores.validations import save_validation
@@ -91,10 +91,5 @@ def store_validation(doc: ValidationDocument) -> None:
     RuntimeError
         Outside a jobflow job whose config exposes the store.
     """
-    db = job_database()
-    store = db.store("validations")
-    store.connect()
-    try:
+    with campaign_stores("validations") as (store,):
         save_validation(store, doc)
-    finally:
-        store.close()

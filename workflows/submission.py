@@ -144,29 +144,23 @@ def submit_campaign(
     if report.n_read == len(report.skipped):
         raise ValueError(_nothing_to_read(source, report))
     db.ensure_indexes()
-    stores = {n: db.store(n) for n in ("structures", "results", "campaigns")}
-    for store in stores.values():
-        store.connect()
-    try:
-        keepers = merge_across_sources(stores["structures"], campaign, report)
+    with db.connected("structures", "results", "campaigns") as (structures, results, campaigns):
+        keepers = merge_across_sources(structures, campaign, report)
         ok_ids = [r.material_id for r in report.ok]
         version = expected_prediction_version(settings)
         launchpad = db.launchpad()
-        done = _done_ids(stores["results"], campaign, ok_ids, version)
+        done = _done_ids(results, campaign, ok_ids, version)
         pending = pending_ids(launchpad, campaign, version) & (set(ok_ids) - done)
         todo = [i for i in ok_ids if i not in done and i not in pending]
-        save_records(stores["structures"], report.records + keepers, campaign)
-        save_results(stores["results"], _ingest_failures(stores["results"], campaign, report))
+        save_records(structures, report.records + keepers, campaign)
+        save_results(results, _ingest_failures(results, campaign, report))
         fw_id = None
         if todo:
             flow = (maker or CampaignMaker()).make(campaign, todo, settings)
             workflow = flow_to_workflow(flow, metadata={"campaign": campaign})
             fan_out_id = workflow.fws[0].fw_id  # flows list the fan-out first
             fw_id = launchpad.add_wf(workflow)[fan_out_id]
-        _record_submission(stores["campaigns"], campaign, source, report, settings, filters, fw_id)
-    finally:
-        for store in stores.values():
-            store.close()
+        _record_submission(campaigns, campaign, source, report, settings, filters, fw_id)
     return SubmitReport(campaign, report, len(todo), fw_id, len(done), len(pending))
 
 
