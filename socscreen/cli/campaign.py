@@ -433,39 +433,35 @@ def campaign_status(
     from socscreen.workflows.workers import firework_states
 
     with database(db_uri, launchpad) as db:
-        stores = [db.store(n) for n in ("structures", "results", "candidates", "campaigns")]
-        for store in stores:
-            store.connect()
-        names = [name] if name else sorted(stores[3].distinct("campaign"))
-        if name and not stores[3].count({"campaign": name}):
-            raise fail(f"no campaign {name!r}")
-        table = Table(
-            "campaign",
-            "Fireworks",
-            "structures",
-            "results",
-            "failed",
-            "candidates",
-            "strong/weak/QSH/trivial",
-        )
-        launchpad_ = db.launchpad()
-        for campaign in names:
-            summary = summarise_campaign(*stores, campaign)
-            states = firework_states(launchpad_, campaign)
-            classes = "/".join(
-                str(summary.by_class.get(c, 0)) for c in ("strong", "weak", "qsh", "trivial")
+        with db.connected("structures", "results", "candidates", "campaigns") as stores:
+            names = [name] if name else sorted(stores[3].distinct("campaign"))
+            if name and not stores[3].count({"campaign": name}):
+                raise fail(f"no campaign {name!r}")
+            table = Table(
+                "campaign",
+                "Fireworks",
+                "structures",
+                "results",
+                "failed",
+                "candidates",
+                "strong/weak/QSH/trivial",
             )
-            table.add_row(
-                campaign,
-                ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
-                str(summary.n_structures),
-                str(summary.n_results),
-                str(summary.n_failed),
-                str(summary.n_candidates),
-                classes,
-            )
-        for store in stores:
-            store.close()
+            launchpad_ = db.launchpad()
+            for campaign in names:
+                summary = summarise_campaign(*stores, campaign)
+                states = firework_states(launchpad_, campaign)
+                classes = "/".join(
+                    str(summary.by_class.get(c, 0)) for c in ("strong", "weak", "qsh", "trivial")
+                )
+                table.add_row(
+                    campaign,
+                    ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
+                    str(summary.n_structures),
+                    str(summary.n_results),
+                    str(summary.n_failed),
+                    str(summary.n_candidates),
+                    classes,
+                )
     console.print(table)
 
 
@@ -523,12 +519,11 @@ def campaign_worker_files(
 # -- query and show ---------------------------------------------------------------------
 def _candidate_criteria(db: DatabaseConfig, campaign: str | None) -> dict[str, Any]:
     """Criteria matching the results that have a candidate document."""
-    store = db.store("candidates")
-    store.connect()
     ids: dict[str, list[str]] = defaultdict(list)
-    for doc in store.query({"campaign": campaign} if campaign else {}, ["campaign", "material_id"]):
-        ids[doc["campaign"]].append(doc["material_id"])
-    store.close()
+    with db.connected("candidates") as (store,):
+        criteria = {"campaign": campaign} if campaign else {}
+        for doc in store.query(criteria, ["campaign", "material_id"]):
+            ids[doc["campaign"]].append(doc["material_id"])
     alternatives = [{"campaign": c, "material_id": {"$in": m}} for c, m in ids.items()]
     return {"$or": alternatives} if alternatives else {"material_id": {"$in": []}}
 
@@ -605,19 +600,17 @@ def query(
     with database(db_uri, launchpad) as db:
         if campaign is not None:
             _require_campaign(db, campaign)
-        results = db.store("results")
-        results.connect()
         if candidates:
             criteria = {"$and": [criteria, _candidate_criteria(db, campaign)]}
-        docs = list(
-            results.query(
-                criteria,
-                properties={"_id": 0, "structure": 0},
-                sort={"campaign": 1, "material_id": 1},
-                limit=limit,
+        with db.connected("results") as (results,):
+            docs = list(
+                results.query(
+                    criteria,
+                    properties={"_id": 0, "structure": 0},
+                    sort={"campaign": 1, "material_id": 1},
+                    limit=limit,
+                )
             )
-        )
-        results.close()
     if output == "json":
         typer.echo(json.dumps(docs, default=str, indent=1))
     elif output == "csv":
@@ -648,14 +641,8 @@ def _check_query_filters(gap_min: float | None, gap_max: float | None, elements:
 
 def _require_campaign(db: Any, campaign: str) -> None:
     """Fail naming the known campaigns when ``campaign`` has no summary and no result."""
-    known: set[str] = set()
-    for name in ("campaigns", "results"):
-        store = db.store(name)
-        store.connect()
-        try:
-            known |= {c for c in store.distinct("campaign") if c}
-        finally:
-            store.close()
+    with db.connected("campaigns", "results") as stores:
+        known = {c for store in stores for c in store.distinct("campaign") if c}
     if campaign not in known:
         listed = ", ".join(sorted(known)) if known else "none yet"
         raise fail(f"no campaign {campaign!r} in this database (campaigns: {listed})")
@@ -691,14 +678,11 @@ def show(
         criteria["campaign"] = campaign
     properties = {"_id": 0} if structure else {"_id": 0, "structure": 0}
     with database(db_uri, launchpad) as db:
-        docs = []
-        for name in ("results", "structures"):
-            store = db.store(name)
-            store.connect()
-            docs = list(store.query(criteria, properties=properties))
-            store.close()
-            if docs:
-                break
+        with db.connected("results", "structures") as stores:
+            for store in stores:
+                docs = list(store.query(criteria, properties=properties))
+                if docs:
+                    break
         if not docs:
             raise fail(
                 f"no result or record for {material_id}" + (f" in {campaign}" if campaign else "")
@@ -786,20 +770,17 @@ def campaign_example(
             run = run_workers(db, workers, folder)
         states = ", ".join(f"{k} {v}" for k, v in sorted(run.states.items()))
         console.print(f"{workers} worker(s) done in {run.seconds:.1f} s; Fireworks: {states}")
-        results = db.store("results")
-        results.connect()
-        docs = list(
-            results.query(
-                results_query(name),
-                properties={"_id": 0, "structure": 0},
-                sort={"material_id": 1},
+        with db.connected("results", "candidates") as (results, candidates):
+            docs = list(
+                results.query(
+                    results_query(name),
+                    properties={"_id": 0, "structure": 0},
+                    sort={"material_id": 1},
+                )
             )
-        )
-        results.close()
-        candidates = db.store("candidates")
-        candidates.connect()
-        chosen = {d["material_id"] for d in candidates.query({"campaign": name}, ["material_id"])}
-        candidates.close()
+            chosen = {
+                d["material_id"] for d in candidates.query({"campaign": name}, ["material_id"])
+            }
     n_failed = sum(d.get("error") is not None for d in docs)
     console.print()
     print_results(
