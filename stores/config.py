@@ -249,6 +249,16 @@ class DatabaseConfig:
             for store in stores:
                 store.close()
 
+    @contextlib.contextmanager
+    def connected_job_store(self) -> Iterator[JobStore]:
+        """Connect the jobflow JobStore (:meth:`job_store`), yield it, then close it."""
+        store = self.job_store()
+        store.connect()
+        try:
+            yield store
+        finally:
+            store.close()
+
     def job_store(self) -> JobStore:
         """Build the jobflow JobStore: docs in MongoDB, additional store ``data`` in GridFS."""
         from jobflow import JobStore

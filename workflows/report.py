@@ -582,12 +582,8 @@ def write_report(
     data = load_report_data(db, campaign)
     figures = {}
     if thumbnails > 0:
-        job_store = db.job_store()
-        job_store.connect()
-        try:
+        with db.connected_job_store() as job_store:
             figures = band_thumbnails(data, job_store, thumbnails, progress)
-        finally:
-            job_store.close()
     page = render_report(data, figures)
     html_path = output.with_suffix(".html")
     html_path.parent.mkdir(parents=True, exist_ok=True)

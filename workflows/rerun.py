@@ -136,12 +136,8 @@ def select_targets(
         docs = list(results.query(criteria, properties={"_id": 0}, sort={"material_id": 1}))
     uuids: dict[str, str] = {}
     if docs:
-        job_store = db.job_store()
-        job_store.connect()
-        try:
+        with db.connected_job_store() as job_store:
             uuids = prediction_jobs(job_store, campaign)
-        finally:
-            job_store.close()
     return [
         ValidationTarget.from_result(
             MaterialResultDocument.model_validate(doc),

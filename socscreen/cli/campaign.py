@@ -693,14 +693,11 @@ def show(
             return
         if len(docs) > 1:
             raise fail(f"{material_id} is in {len(docs)} campaigns: choose one with --campaign")
-        job_store = db.job_store()
-        job_store.connect()
-        try:
-            ham = load_hamiltonian(job_store, docs[0]["campaign"], material_id)
-        except ValueError as exc:
-            raise fail(str(exc)) from exc
-        finally:
-            job_store.close()
+        with db.connected_job_store() as job_store:
+            try:
+                ham = load_hamiltonian(job_store, docs[0]["campaign"], material_id)
+            except ValueError as exc:
+                raise fail(str(exc)) from exc
     from socscreen.makers.figures import result_figures
 
     output.parent.mkdir(parents=True, exist_ok=True)
