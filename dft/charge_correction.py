@@ -325,9 +325,7 @@ class _BandProblem:
     def __init__(self, h: Hamiltonian, channel_of_orbital: np.ndarray) -> None:
         k = length_grid(h.structure.lattice.matrix, KPOINT_DENSITY, periodic_axes(h.R))
         self.n_k = len(k)
-        phase = np.exp(2j * np.pi * k @ h.R.T)
-        s = np.einsum("kr,rij->kij", phase, h.overlap)
-        h0 = np.einsum("kr,rij->kij", phase, h.h0)
+        s, h0 = h.overlap_k(k), h.h0_k(k)
         w, v = np.linalg.eigh(s)
         keep = w > h.overlap_cutoff
         self.basis = v * np.where(keep, w, np.inf)[:, None, :] ** -0.5  # removed -> 0 columns
