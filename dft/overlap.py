@@ -34,7 +34,7 @@ from socscreen.dft.paw_overlap import add_projector_term, projector_radius
 from socscreen.dft.two_centre import TwoCentreTable
 from socscreen.orbitals import OrbitalTable
 
-__all__ = ["overlap_matrices"]
+__all__ = ["overlap_matrices", "overlapping_R"]
 
 
 @lru_cache(maxsize=2048)
@@ -52,6 +52,30 @@ def _species(structure: Structure) -> tuple[list[str], np.ndarray]:
     symbols = [site.specie.symbol for site in structure]
     species = sorted(set(symbols))
     return species, np.array([species.index(s) for s in symbols], dtype=int)
+
+
+def overlapping_R(structure: Structure, basis_name: str = "szp(dzp)") -> np.ndarray:
+    """Lattice vectors R with overlapping basis functions.
+
+    Parameters
+    ----------
+    structure
+        The crystal (Å).
+    basis_name
+        GPAW basis name.
+
+    Returns
+    -------
+    numpy.ndarray
+        Every R (integer, fractional, sorted, closed under inversion, with 0) for which
+        an atom i of the home cell and an atom j of cell R are closer than
+        ``r_i + r_j`` (the elements' largest basis cutoffs), shape ``[n_R, 3]``. These are
+        the blocks of the two-centre term; the three-centre PAW term reaches a little
+        further (by the projector radii) with elements below 1e-6 there.
+    """
+    species, _ = _species(structure)
+    cutoffs = {s: load_basis(s, basis_name).cutoff for s in species}
+    return radius_graph(structure, cutoffs).lattice_vectors
 
 
 def _check_orbitals(structure: Structure, orbitals: OrbitalTable) -> None:

@@ -11,20 +11,10 @@ from pymatgen.core import Lattice, Structure
 
 from socscreen.dft.basis_functions import element_shells, load_basis
 from socscreen.dft.gpaw_files import DataFileNotFoundError
-from socscreen.dft.graph import radius_graph
-from socscreen.dft.overlap import overlap_matrices
+from socscreen.dft.overlap import overlap_matrices, overlapping_R
 from socscreen.dft.real_harmonics import real_harmonics
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.orbitals import OrbitalTable
-
-
-def overlapping_R(structure: Structure, basis_name: str = "szp(dzp)") -> np.ndarray:
-    """Lattice vectors R (integer, ``[n_R, 3]``) of cells whose basis functions overlap the
-    home cell's: atoms closer than the sum of their elements' basis cutoffs (Å)."""
-    symbols = {site.specie.symbol for site in structure}
-    cutoffs = {s: load_basis(s, basis_name).cutoff for s in symbols}
-    return radius_graph(structure, cutoffs).lattice_vectors
-
 
 #: Corpus files whose H(R) grid holds every overlapping R (no aliasing).
 CLEAN_FILES = [

@@ -14,9 +14,8 @@ from typer.testing import CliRunner
 from socscreen.analysis.bands import fermi_level
 from socscreen.checksums import file_sha256
 from socscreen.cli import app
-from socscreen.dft.basis_functions import cutoff_radius, valence_electrons
-from socscreen.dft.graph import radius_graph
-from socscreen.dft.overlap import overlap_matrices
+from socscreen.dft.basis_functions import valence_electrons
+from socscreen.dft.overlap import overlap_matrices, overlapping_R
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
 from socscreen.model.inference import (
@@ -56,8 +55,7 @@ def test_shipped_checkpoint_has_a_record(shipped):
 def test_predict_returns_a_complete_container(bi2se3, bi2se3_prediction):
     h = bi2se3_prediction
     assert h.has_soc and h.orbitals.element_shells == bi2se3.orbitals.element_shells
-    cutoffs = {e: cutoff_radius(e, "szp(dzp)") for e in ("Bi", "Se")}  # overlapping orbitals
-    np.testing.assert_array_equal(h.R, radius_graph(bi2se3.structure, cutoffs).lattice_vectors)
+    np.testing.assert_array_equal(h.R, overlapping_R(bi2se3.structure, "szp(dzp)"))
     np.testing.assert_allclose(h.overlap, overlap_matrices(h.structure, h.orbitals, h.R))
     assert h.hermiticity_error() < 1e-10
     assert h.nelect == sum(valence_electrons(s.specie.symbol) for s in bi2se3.structure) == 48
