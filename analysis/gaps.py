@@ -153,7 +153,9 @@ def band_gap(
         sampling.append(f"{len(parts[-1])} given k")
     k = np.concatenate(parts)
     bands = slice(n_occ - 1, n_occ + 1)
-    e = eigh_k(source, k, bands=bands)  # [n_k, 2]: bands n_occ - 1 and n_occ
+    e = _grid_bands(source, grid, bands)  # [n_k, 2]: bands n_occ - 1 and n_occ
+    if len(k) > len(e):  # path and given k
+        e = np.concatenate([e, eigh_k(source, k[len(e) :], bands=bands)])
     decide = dict(soc=soc, metal_tol_eV=metal_tol_eV, max_overlap_eV=max_overlap_eV)
     if refine and _kind(e, n_occ, **decide) != "metal":
         k_more, e_more, n_searches = _refine(source, bands, k, e, 1.0 / max(grid))
@@ -176,6 +178,20 @@ def band_gap(
         k_direct=k[idx].tolist(),
         kind=_kind(e, n_occ, **decide),
     )
+
+
+def _grid_bands(source: BlochSystem, grid: tuple[int, int, int], bands: slice) -> np.ndarray:
+    """Energies (eV) of ``bands`` on the Γ-centred ``grid``, ``[n_k, n_bands]``.
+
+    Time reversal, built into every container (the down-spin blocks are the conjugated
+    up-spin ones; H0 and S are real), gives ``E(-k) = E(k)``: each pair ``k, -k`` of the
+    grid is diagonalised once, which halves the grid's cost.
+    """
+    index = np.indices(grid).reshape(3, -1)
+    partner = np.ravel_multi_index(tuple(-index % np.reshape(grid, (3, 1))), grid)
+    kept = np.arange(len(partner)) <= partner  # the first of each pair
+    e = eigh_k(source, monkhorst_pack(grid)[kept], bands=bands)
+    return e[(np.cumsum(kept) - 1)[np.minimum(np.arange(len(partner)), partner)]]
 
 
 def _kind(
