@@ -49,25 +49,34 @@ def z2(
         Path | None, typer.Option("--wcc-png", help="Write the Wilson-loop WCC flow here.")
     ] = None,
 ) -> None:
-    """Z2 indices (nu0; nu1 nu2 nu3), or nu for a 2D sheet, as JSON."""
+    """Z2 indices (nu0; nu1 nu2 nu3), or nu for a 2D sheet, as JSON.
+
+    stdout holds only the JSON; a spinner with the step and the wall time go to stderr.
+    """
     import os
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     from socscreen.analysis.bloch import LowdinBloch
     from socscreen.analysis.parity import hamiltonian_inversion
-    from socscreen.analysis.plots import plot_wcc
     from socscreen.analysis.topology import screening_route, z2_with_wilson
+    from socscreen.cli.progress import timed
 
     if route not in ("screening", "auto", "parity", "wilson"):
         typer.secho(f"error: unknown route {route!r}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2)
     ham = _load(file)
-    if route == "screening":
-        route = screening_route(hamiltonian_inversion(LowdinBloch(ham))[0] is not None)
-    result, wilson = z2_with_wilson(ham, route=route, soc=soc)  # type: ignore[arg-type]
-    if wcc_png is not None and wilson is not None:
-        plot_wcc(wilson.planes, wcc_png, title=file.stem)
+    with timed(f"z2 {file.name}") as step:
+        if route == "screening":
+            step("inversion centre")
+            route = screening_route(hamiltonian_inversion(LowdinBloch(ham))[0] is not None)
+        step(f"gap and {route} route")
+        result, wilson = z2_with_wilson(ham, route=route, soc=soc)  # type: ignore[arg-type]
+        if wcc_png is not None and wilson is not None:
+            from socscreen.analysis.plots import plot_wcc
+
+            step("Wilson-loop figure")
+            plot_wcc(wilson.planes, wcc_png, title=file.stem)
     typer.echo(json.dumps({"file": str(file), **result.model_dump()}))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -30,8 +31,10 @@ def test_z2_of_a_model_written_as_a_corpus_file(tmp_path):
 def test_z2_defaults_to_the_screening_route(data_dir):
     """As campaigns do: parities with an inversion centre (Bi2Se3, no Wilson loops run),
     Wilson loops without one (zinc-blende GaAs, the GPAW reference of the benchmarks)."""
-    out = _json(RUNNER.invoke(app, ["z2", str(data_dir / "Bi2Se3_szp.npz")]))
+    result = RUNNER.invoke(app, ["z2", str(data_dir / "Bi2Se3_szp.npz")])
+    out = _json(result)
     assert out["z2"] == [1, 0, 0, 0] and out["route"] == "parity" and out["z2_wilson"] is None
+    assert re.fullmatch(r"z2 Bi2Se3_szp\.npz: done in \d+\.\d s\n", result.stderr)
     gaas = data_dir.parents[1] / "benchmarks" / "data" / "holdout" / "GaAs.npz"
     out = _json(RUNNER.invoke(app, ["z2", str(gaas)]))
     assert out["z2"] == [0, 0, 0, 0] and out["route"] == "wilson" and out["z2_parity"] is None
