@@ -35,6 +35,8 @@ from socscreen.hamiltonian import Hamiltonian
 from socscreen.structure_flags import centred
 
 __all__ = [
+    "LARGE_CELL_ATOMS",
+    "PEAK_BYTES_PER_ATOM_PAIR",
     "PREDICTORS",
     "STATED_GAP_ERROR",
     "PredictorName",
@@ -43,6 +45,7 @@ __all__ = [
     "default_checkpoint",
     "expected_version",
     "model_meta",
+    "peak_memory_estimate",
     "predict_hamiltonian",
     "prediction_version",
 ]
@@ -55,6 +58,24 @@ PREDICTORS: dict[str, str] = {
     "baseline": "zeroth-step H(0): GPAW at the atomic density, no SCF, no learning",
     "scc": "H(0) with self-consistent atomic charges (SCC-DFTB on top), no learning",
 }
+
+
+#: Cells with more atoms than this get a warning with :func:`peak_memory_estimate` first.
+LARGE_CELL_ATOMS = 100
+
+#: Peak memory of a large cell's prediction per atom pair (bytes): its H(R) blocks grow as
+#: the square of the orbitals at a nearly fixed number of R (GaAs 5x5x2: 100 atoms, 900
+#: orbitals, 35 R, 3.9 GB peak with scc on one core, December 2026).
+PEAK_BYTES_PER_ATOM_PAIR = 3.9e5
+
+
+def peak_memory_estimate(n_atoms: int) -> float:
+    """Rough peak memory (bytes) of predicting a cell of ``n_atoms`` atoms (large cells).
+
+    Scaled from one measured 100-atom prediction (:data:`PEAK_BYTES_PER_ATOM_PAIR`); a cell
+    of a few atoms needs the 0.2-0.5 GB of the imported libraries instead.
+    """
+    return PEAK_BYTES_PER_ATOM_PAIR * n_atoms**2
 
 
 #: Mean gap error (eV) of the physics predictors over the 13 real compounds with a DFT gap

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from socscreen.cli import app
-from socscreen.cli.common import Predictor, PredictorOption, fail
+from socscreen.cli.common import Predictor, PredictorOption, err_console, fail
 
 model_app = typer.Typer(name="model", help="Inspect Uni-HamGNN checkpoints.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -28,15 +28,34 @@ def predict(
     soc: Annotated[bool, typer.Option("--soc/--no-soc", help="Predict spin-orbit blocks.")] = True,
     predictor: PredictorOption = Predictor.scc,
 ) -> None:
-    """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz."""
-    from socscreen.model.predictors import predict_hamiltonian, prediction_version
+    """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz.
+
+    A cell of more than 100 atoms is announced with a rough peak-memory estimate; a
+    spinner shows the elapsed time and the wall time is printed at the end (stderr).
+    """
+    from socscreen.cli.progress import timed
+    from socscreen.model.predictors import (
+        LARGE_CELL_ATOMS,
+        peak_memory_estimate,
+        predict_hamiltonian,
+        prediction_version,
+    )
     from socscreen.structures import read_structure
 
     try:
         structure = read_structure(structure_file)
-        h = predict_hamiltonian(
-            structure, predictor.value, checkpoint=checkpoint, device=device, soc=soc
-        )
+        if len(structure) > LARGE_CELL_ATOMS:
+            err_console.print(
+                f"warning: {structure_file.name} has {len(structure)} atoms: a large "
+                f"prediction, roughly {peak_memory_estimate(len(structure)) / 1e9:.1f} GB of "
+                "memory and minutes of CPU time",
+                soft_wrap=True,
+            )
+        with timed(f"predict {structure_file.name}") as step:
+            step(f"{predictor.value}, {len(structure)} atoms")
+            h = predict_hamiltonian(
+                structure, predictor.value, checkpoint=checkpoint, device=device, soc=soc
+            )
     except ValueError as err:
         raise fail(str(err)) from err
     path = h.to_npz(output)

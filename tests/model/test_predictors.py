@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from socscreen.model.predictors import (
     checkpoint_record,
     covered_elements,
     default_checkpoint,
+    peak_memory_estimate,
     predict_hamiltonian,
     prediction_version,
 )
@@ -67,7 +69,8 @@ def test_cli_predicts_with_the_baseline(silicon, tmp_path):
         app, ["predict", str(cif), "-o", str(out), "--predictor", "baseline"]
     )
     assert result.exit_code == 0, result.output
-    assert "H0-zeroth-step-GPAW-" in result.output
+    assert "H0-zeroth-step-GPAW-" in result.stdout
+    assert re.fullmatch(r"predict Si\.cif: done in \d+\.\d s\n", result.stderr)  # no warning
     ham = Hamiltonian.from_npz(out)
     assert ham.meta["predictor"] == "baseline" and ham.has_soc
 
@@ -82,6 +85,24 @@ def test_cli_baseline_names_an_element_gpaw_cannot_treat(tmp_path):
     assert result.exit_code != 0
     assert "Tc" in result.output and "PAW setup" in result.output
     assert not out.exists()
+
+
+def test_cli_warns_before_predicting_a_large_cell(tmp_path):
+    """More than 100 atoms: one line with the atom count and a memory estimate comes first
+    (here the cell then fails fast on its Tc atom, so no large prediction runs)."""
+    cell = Structure(Lattice.cubic(2.9), ["Cu"], [[0, 0, 0]]) * (5, 5, 5)
+    cell.replace(0, "Tc")
+    cif = tmp_path / "big.cif"
+    cell.to(filename=str(cif))
+    result = CliRunner().invoke(app, ["predict", str(cif), "-o", str(tmp_path / "big.npz")])
+    assert result.exit_code == 1
+    warning, error = result.stderr.splitlines()
+    assert warning == (
+        f"warning: big.cif has 125 atoms: a large prediction, roughly "
+        f"{peak_memory_estimate(125) / 1e9:.1f} GB of memory and minutes of CPU time"
+    )
+    assert error.startswith("error:") and "Tc" in error
+    assert 1e9 < peak_memory_estimate(100) < 1e10  # the 3.9 GB the estimate was scaled from
 
 
 def test_covered_elements_are_the_checkpoints_or_gpaws():
