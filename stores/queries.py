@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from maggma.core import Store
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.stores.schemas.campaign import (
     CampaignSummaryDocument,
+    MaterialClass,
     MaterialResultDocument,
     StructureRecord,
 )
@@ -256,6 +257,10 @@ def summarise_campaign(
         c: results.count({"campaign": campaign, "z2.classification": c})
         for c in ("strong", "weak", "qsh", "trivial")
     }
+    by_verdict = {
+        c: results.count({"campaign": campaign, "verdict.material_class": c})
+        for c in get_args(MaterialClass)
+    }
     summary = summary.model_copy(
         update={
             "n_structures": structures.count({"campaign": campaign, "error": None}),
@@ -263,6 +268,7 @@ def summarise_campaign(
             "n_failed": results.count({"campaign": campaign, "error": {"$ne": None}}),
             "n_candidates": candidates.count({"campaign": campaign}),
             "by_class": by_class,
+            "by_verdict": {c: n for c, n in by_verdict.items() if n},
             "last_updated": datetime.now(UTC),
         }
     )

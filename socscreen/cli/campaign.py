@@ -428,7 +428,7 @@ def campaign_status(
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
-    """Fireworks per state and result counts, per campaign."""
+    """Fireworks per state and result counts, per campaign: Z2 classes and verdicts."""
     from socscreen.stores.queries import summarise_campaign
     from socscreen.workflows.workers import firework_states
 
@@ -447,6 +447,7 @@ def campaign_status(
                 "strong/weak/QSH/trivial",
             )
             launchpad_ = db.launchpad()
+            verdicts = []
             for campaign in names:
                 summary = summarise_campaign(*stores, campaign)
                 states = firework_states(launchpad_, campaign)
@@ -462,7 +463,15 @@ def campaign_status(
                     str(summary.n_candidates),
                     classes,
                 )
+                verdicts.append(f"verdicts of {campaign}: " + _verdict_counts(summary.by_verdict))
     console.print(table)
+    for line in verdicts:
+        console.print(line, soft_wrap=True)
+
+
+def _verdict_counts(by_verdict: dict[str, int]) -> str:
+    """``1 topological semimetal, 2 metal`` from results per verdict class; ``none yet``."""
+    return ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in by_verdict.items()) or "none yet"
 
 
 @campaign_app.command("worker-files")

@@ -688,6 +688,11 @@ class CampaignSummaryDocument(BaseModel):
     by_class: dict[str, int] = Field(
         default_factory=dict, description="Results per Z2 class (strong, weak, trivial)."
     )
+    by_verdict: dict[str, int] = Field(
+        default_factory=dict,
+        description="Results per verdict class (VerdictDocument.material_class: "
+        "topological_insulator, ..., metal, failed); classes without results are left out.",
+    )
     workflow_ids: list[int] = Field(
         default_factory=list, description="FireWorks ids of the root Firework of each submission."
     )

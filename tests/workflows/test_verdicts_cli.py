@@ -24,6 +24,7 @@ from socscreen.stores.builders import CandidateBuilder, run_builder
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,
+    CampaignSummaryDocument,
     ErrorDocument,
     MaterialResultDocument,
     SourceInfo,
@@ -95,3 +96,16 @@ def test_show_prints_the_gap_every_command_prints(stored):
     assert shown["gap_eV"] == pytest.approx(bands["indirect_gap_eV"], abs=1e-9)
     assert shown["gaps"]["sampling"] == bands["sampling"]
     assert shown["gap_eV"] == pytest.approx(0.232, abs=3e-3)
+
+
+def test_campaign_status_counts_results_per_verdict(stored, db):
+    uri, _ = stored
+    campaigns = db.store("campaigns")
+    campaigns.connect()
+    campaigns.update([CampaignSummaryDocument(campaign="verdicts").model_dump()], key="campaign")
+    printed = _invoke("campaign", "status", "verdicts", *uri)
+    summary = CampaignSummaryDocument(**campaigns.query_one({"campaign": "verdicts"}))
+    campaigns.close()
+    assert summary.by_verdict == {"topological_semimetal": 1, "trivial_insulator": 1, "failed": 1}
+    line = "verdicts of verdicts: 1 topological semimetal, 1 trivial insulator, 1 failed"
+    assert line in printed.splitlines()
