@@ -35,6 +35,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from socscreen.analysis.bands import fermi_level
+from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.calculator import (
     GPAWReferenceSettings,
     lcao_calculator,
@@ -148,7 +149,7 @@ def _paw_operators(calc: GPAW, soc: bool) -> dict[str, dict[int, np.ndarray]]:
 
 def _add_paw_terms(
     arrays: dict[str, np.ndarray],
-    slot: dict[tuple[int, int, int], int],
+    R: np.ndarray,
     orbital_start: np.ndarray,
     projections: Projections,
     operators: dict[str, dict[int, np.ndarray]],
@@ -157,7 +158,8 @@ def _add_paw_terms(
 
     Per projector atom a: one product ``B X Bᵀ`` over all orbitals its projectors reach
     (B stacked over every reaching atom and cell), then one vectorised add per row entry:
-    the targets ``(R = o_2 - o_1, ν)`` of one row entry's columns are all distinct.
+    the targets ``(R = o_2 - o_1, ν)`` of one row entry's columns are all distinct, and
+    their slots are rows of the lattice vectors ``R`` ``[n_R, 3]`` (sorted, all present).
     """
     for a, entries in projections.items():
         if not entries:
@@ -170,7 +172,7 @@ def _add_paw_terms(
         row_start = np.cumsum([0] + [len(b) for _, _, b in entries])
         products = {name: b_stack @ x[a] @ b_stack.T for name, x in operators.items()}
         for e, (o1, a1, _) in enumerate(entries):
-            slots = np.array([slot[_key(R)] for R in col_offsets - o1])
+            slots = row_lookup(R, col_offsets - o1)
             rows = np.arange(orbital_start[a1], orbital_start[a1 + 1])
             index = (slots[None, :], rows[:, None], col_orbitals[None, :])
             for name, product in products.items():
@@ -201,11 +203,11 @@ def zeroth_step_blocks(calc: GPAW, soc: bool = True) -> tuple[np.ndarray, dict[s
     two_centre, projections = _two_centre_blocks(calc, orbital_start)
     operators = _paw_operators(calc, soc)
 
-    lattice = {_key(R) for R, _ in potential} | {_key(b[0]) for b in two_centre}
+    lattice = [R for R, _ in potential] + [b[0] for b in two_centre]
     for entries in projections.values():
-        offsets = np.array([o for o, _, _ in entries]).reshape(-1, 3)
-        lattice |= {_key(R) for R in (offsets[None] - offsets[:, None]).reshape(-1, 3)}
-    R = np.array(sorted(lattice), dtype=int)
+        offsets = np.unique(np.array([o for o, _, _ in entries]).reshape(-1, 3), axis=0)
+        lattice += list((offsets[None] - offsets[:, None]).reshape(-1, 3))
+    R = np.unique(np.array(lattice, dtype=int).reshape(-1, 3), axis=0)  # sorted rows
     slot = {_key(r): i for i, r in enumerate(R)}
     n = int(orbital_start[-1])
     arrays = {
@@ -217,7 +219,7 @@ def zeroth_step_blocks(calc: GPAW, soc: bool = True) -> tuple[np.ndarray, dict[s
     for r, rows, cols, s_block, t_block in two_centre:
         arrays["overlap"][slot[_key(r)], rows, cols] += s_block
         arrays["h0"][slot[_key(r)], rows, cols] += t_block
-    _add_paw_terms(arrays, slot, orbital_start, projections, operators)
+    _add_paw_terms(arrays, R, orbital_start, projections, operators)
     keep = np.any([np.abs(x).max(axis=(1, 2)) > NEGLIGIBLE for x in arrays.values()], axis=0)
     return R[keep], {name: x[keep] for name, x in arrays.items()}
 
@@ -228,6 +230,7 @@ def compute_zeroth_step(
     soc: bool = True,
     progress: ProgressCallback | None = None,
     txt: str | Path | None = None,
+    fermi: bool = True,
 ) -> Hamiltonian:
     """Zeroth-step Hamiltonian H(0) of a crystal (GPAW at the atomic density, no SCF).
 
@@ -246,6 +249,10 @@ def compute_zeroth_step(
         "fermi level").
     txt
         GPAW log file (``None``: no log, ``"-"``: standard output).
+    fermi
+        Find the Fermi level of H(0)'s spinor bands (``False``: ``efermi`` stays ``None``,
+        for a caller that changes H(0) and finds its own: a diagonalisation saved, the
+        largest single cost of a 100-atom cell).
 
     Returns
     -------
@@ -300,10 +307,11 @@ def compute_zeroth_step(
         nelect=float(calc.wfs.nvalence),
         meta=meta,
     )
-    report("fermi level")
-    start = time.perf_counter()
-    ham.efermi = fermi_level(ham)
-    timings["fermi_level"] = time.perf_counter() - start
+    if fermi:
+        report("fermi level")
+        start = time.perf_counter()
+        ham.efermi = fermi_level(ham)
+        timings["fermi_level"] = time.perf_counter() - start
     ham.meta["seconds"] = round(time.perf_counter() - started, 2)
     ham.meta["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return ham

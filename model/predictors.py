@@ -122,8 +122,8 @@ def predict_hamiltonian(
     if predictor in ("baseline", "scc"):
         from socscreen.dft.zeroth_step import compute_zeroth_step
 
-        ham = compute_zeroth_step(structure, soc=soc)
-        if predictor == "scc":
+        ham = compute_zeroth_step(structure, soc=soc, fermi=predictor == "baseline")
+        if predictor == "scc":  # finds the Fermi level of the corrected bands
             from socscreen.dft.charge_correction import charge_corrected
 
             ham = charge_corrected(ham)

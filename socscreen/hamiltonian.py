@@ -46,6 +46,7 @@ from socscreen.orbitals import OrbitalTable
 __all__ = [
     "COMPACT_ZERO_THRESHOLDS",
     "CORPUS_ZERO_THRESHOLDS",
+    "EIGH_CHUNK_BYTES",
     "GHOST_ENERGY",
     "R_STORAGE_KEY",
     "STORAGE_FORMATS",
@@ -72,6 +73,11 @@ COMPACT_ZERO_THRESHOLDS = {**CORPUS_ZERO_THRESHOLDS, "Hsoc": 1e-4}
 #: container has an ``overlap_cutoff``: far above every band of an atomic-orbital basis,
 #: so the band count stays ``n`` (``2n``) and no such direction is ever occupied.
 GHOST_ENERGY = 1.0e3
+
+#: Bytes of one complex ``[chunk, m, m]`` stack that :meth:`Hamiltonian.eigh` solves at once:
+#: its work arrays take about eight such stacks (a 114-atom bilayer's Fermi-level grid has
+#: four spinor k-points of 0.43 GB each, which were solved together).
+EIGH_CHUNK_BYTES = 2.0**27
 
 _ARRAY_FIELDS = ("R", "h0", "overlap", "soc_uu", "soc_ud")
 
@@ -291,7 +297,9 @@ class Hamiltonian(MSONable):
 
         Solves ``H(k) c = E S(k) c`` through the Cholesky factor ``S = L L^H``, or, when
         the container has an :attr:`overlap_cutoff`, by canonical orthogonalisation
-        (directions of ``S(k)`` below the cutoff are put at :data:`GHOST_ENERGY`).
+        (directions of ``S(k)`` below the cutoff are put at :data:`GHOST_ENERGY`). The
+        k-points go in chunks of about :data:`EIGH_CHUNK_BYTES` per matrix stack, so the
+        work arrays of a large cell do not grow with the number of k.
 
         Parameters
         ----------
@@ -317,9 +325,17 @@ class Hamiltonian(MSONable):
             If S(k) is not positive definite at some k (aliased R grid or bad overlap).
         """
         k = as_kpoints(k)
-        h = self.hamiltonian_k(k, soc=soc) if spinor else self.h0_k(k)
-        s = self.overlap_k(k).astype(complex)  # spinless: generalized_eigh doubles it
-        return generalized_eigh(h, s, vectors=vectors, overlap_cutoff=self.overlap_cutoff)
+        m = self.n_spinor if spinor else self.n_orbitals
+        chunk = max(1, int(EIGH_CHUNK_BYTES // (16 * m * m)))
+        parts = []
+        for start in range(0, len(k), chunk):
+            part = k[start : start + chunk]
+            h = self.hamiltonian_k(part, soc=soc) if spinor else self.h0_k(part)
+            s = self.overlap_k(part).astype(complex)  # spinless: generalized_eigh doubles it
+            parts.append(generalized_eigh(h, s, vectors, self.overlap_cutoff))
+        if not vectors:
+            return np.concatenate(parts)
+        return np.concatenate([e for e, _ in parts]), np.concatenate([c for _, c in parts])
 
     @property
     def overlap_cutoff(self) -> float:
