@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from socscreen.analysis.band_edges import BandEdges, band_edges
 from socscreen.analysis.berry import berry_curvature, valley_points
 from socscreen.analysis.bloch import LowdinBloch, n_occupied
 from socscreen.hamiltonian import Hamiltonian
 
-__all__ = ["ValleyQuantities", "hexagonal_sheet", "valley_quantities"]
+__all__ = ["ValleyQuantities", "hexagonal_sheet", "valley_edges", "valley_quantities"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +148,30 @@ def _circular_weights(u: np.ndarray, velocity: np.ndarray, v: int) -> tuple[np.n
     plus = np.abs(p[:, 0] + 1j * p[:, 1]) ** 2
     minus = np.abs(p[:, 0] - 1j * p[:, 1]) ** 2
     return plus.sum(axis=-1), minus.sum(axis=-1)
+
+
+def valley_edges(ham: Hamiltonian) -> dict[str, BandEdges]:
+    """Spin pairs at the band edges at K, K' and Γ of a hexagonal sheet of any size (eV).
+
+    The valley figures of a large cell (a twisted bilayer of hundreds of atoms, where
+    each layer's K folds onto the cell's K or Γ): splittings ``E[v] - E[v - 1]`` and
+    ``E[c + 1] - E[c]`` and the direct gaps from the dozen spinor bands nearest
+    ``ham.efermi`` (:func:`~socscreen.analysis.band_edges.band_edges`, shift-invert), not
+    from a diagonalisation; the same numbers as :func:`valley_quantities` where both run.
+
+    Returns
+    -------
+    dict
+        ``{"K": ..., "K'": ..., "Gamma": ...}``.
+
+    Raises
+    ------
+    ValueError
+        If the container is not a hexagonal 2D sheet, has no spin-orbit blocks or no
+        Fermi level in a gap.
+    """
+    if not ham.has_soc:
+        raise ValueError("valley quantities need a Hamiltonian with spin-orbit blocks")
+    k, k_prime = valley_points(LowdinBloch(ham))
+    edges = band_edges(ham, np.stack([k, k_prime, np.zeros(3)]))  # Hermitian to round-off
+    return dict(zip(("K", "K'", "Gamma"), edges, strict=True))

@@ -1,0 +1,210 @@
+"""Band edges near the Fermi level from a few eigenpairs (shift-invert Lanczos/Arnoldi).
+
+A cell of hundreds of atoms has thousands of spinor bands, but the gap, the band edges
+and the spin splittings at K or Γ need only the handful nearest E_F. Here they come from
+ARPACK in shift-invert mode on the sparse generalised problem ``H(k) c = E S(k) c``
+(:mod:`socscreen.sparse_bloch`) with the shift ``σ`` in the gap: one sparse LU of
+``H - σS`` and a few dozen solves instead of an ``O((2n)³)`` diagonalisation.
+
+The solver is the dense one of :meth:`Hamiltonian.eigh
+<socscreen.hamiltonian.Hamiltonian.eigh>`, to round-off: a container with an
+``overlap_cutoff`` (every prediction) drops the eigen-directions ``V`` of ``S(k)``
+whose eigenvalues ``W`` are below it (canonical orthogonalisation). With ``P = 1 - V V^H``
+that is the pencil ``(P H P + G V W V^H, S)``, ``G`` the ghost energy: ``H - σS`` plus a
+correction of rank ``4 dim V``, inverted by the Woodbury identity on the sparse LU. ``V``
+itself comes from shift-invert at 0 on ``S(k)`` (a few per ten atoms in MX2 sheets).
+Which bands were found is known from the inertia of ``H' - σS`` (Sylvester's law: the
+number of bands below ``σ``), read off the symmetric LU, so the valence bands are the
+``nelect``-th from the bottom as in the dense analysis, metals and semimetals included.
+
+Conventions: energies eV, k fractional, spinor bands with one electron each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import LinearOperator, SuperLU, eigs, splu
+
+from socscreen.analysis.bloch import n_occupied
+from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian, as_kpoints
+from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
+
+__all__ = ["LANCZOS_SIZE", "BandEdges", "band_edges", "eigenvalues_near"]
+
+#: Spinor basis size ``2n`` above which the analysis of large cells takes the band edges
+#: from shift-invert rather than a full diagonalisation.
+LANCZOS_SIZE = 3000
+
+#: Eigenvalues asked for around the shift: two spin pairs on each side with margin.
+EDGE_COUNT = 12
+
+
+@dataclass(frozen=True)
+class BandEdges:
+    """The two highest valence and two lowest conduction spinor bands at one k (eV).
+
+    Attributes
+    ----------
+    k
+        Fractional k-point.
+    valence
+        ``[E(v-1), E(v)]``: the top valence pair, ascending.
+    conduction
+        ``[E(c), E(c+1)]``: the bottom conduction pair, ascending.
+    """
+
+    k: list[float]
+    valence: list[float]
+    conduction: list[float]
+
+    @property
+    def valence_splitting(self) -> float:
+        """Spin splitting of the top valence pair, ``E(v) - E(v-1)`` (eV)."""
+        return self.valence[1] - self.valence[0]
+
+    @property
+    def conduction_splitting(self) -> float:
+        """Spin splitting of the bottom conduction pair, ``E(c+1) - E(c)`` (eV)."""
+        return self.conduction[1] - self.conduction[0]
+
+    @property
+    def direct_gap(self) -> float:
+        """``E(c) - E(v)`` at this k (eV)."""
+        return self.conduction[0] - self.valence[1]
+
+
+def _dropped_directions(s: sparse.csr_matrix, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvectors ``[n, d]`` (orthonormal) and eigenvalues ``[d]`` of ``S`` below ``cutoff``.
+
+    Shift-invert at 0 for a growing number of the smallest eigenpairs until one lies
+    above the cutoff (dense for small matrices, where ARPACK cannot ask for ``n - 1``).
+    """
+    n = s.shape[0]
+    count = max(8, n // 64)
+    while count < n - 1:
+        w, v = eigs(s.tocsc(), k=count, sigma=0.0, which="LM")
+        w = w.real
+        if w.max() > cutoff:
+            q = np.linalg.qr(v[:, w <= cutoff])[0]
+            w, y = np.linalg.eigh(q.conj().T @ (s @ q))  # Rayleigh-Ritz: orthonormal pairs
+            return q @ y, w
+        count *= 2
+    w, v = np.linalg.eigh(s.toarray())
+    return v[:, w <= cutoff], w[w <= cutoff]
+
+
+def _negative_count(lu: SuperLU) -> int:
+    """Negative eigenvalues of a Hermitian matrix from its LU without row pivoting (Sylvester)."""
+    if not np.array_equal(lu.perm_r, lu.perm_c):
+        raise np.linalg.LinAlgError("the factorisation pivoted rows: no inertia from it")
+    return int((lu.U.diagonal().real < 0).sum())
+
+
+def _shift_invert(
+    h: sparse.csr_matrix, s: sparse.csr_matrix, sigma: float, dropped: tuple[np.ndarray, np.ndarray]
+) -> tuple[LinearOperator, int]:
+    """``(H' - σS)^{-1}`` with ``H' = P H P + G V W V^H`` and the number of bands below ``σ``.
+
+    ``h`` is the spinor ``[2n, 2n]``, ``s`` the spinor overlap, ``dropped`` the spinless
+    ``(V, W)``; with no dropped direction simply ``(H - σS)^{-1}``. The band count is the
+    inertia of ``H' - σS`` (S is positive definite): that of ``A = H - σS`` from its
+    symmetric LU, corrected for the rank-``4d`` term by the Haynsworth formula
+    ``In(A + U C U^H) = In(A) + In(-C^{-1} - U^H A^{-1} U) - In(-C^{-1})``.
+    """
+    a = (h - sigma * s).tocsc()
+    lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    below = _negative_count(lu)
+    v_spinless, w_spinless = dropped
+    if not w_spinless.size:
+        return LinearOperator(h.shape, matvec=lu.solve, dtype=complex), below
+    v = sparse.block_diag([v_spinless, v_spinless]).toarray()  # spinor V [2n, 2d]
+    w = np.concatenate([w_spinless, w_spinless])
+    hv = h @ v
+    d = len(w)
+    m = v.conj().T @ hv + GHOST_ENERGY * np.diag(w)  # V^H H V + G W
+    u = np.hstack([v, hv])  # A' = A + U C U^H with C = [[m, -1], [-1, 0]]
+    c_inv = np.block([[np.zeros((d, d)), -np.eye(d)], [-np.eye(d), -m]])
+    z = lu.solve(u)
+    capacitance = c_inv + u.conj().T @ z
+    capacitance = 0.5 * (capacitance + capacitance.conj().T)
+    below += int((np.linalg.eigvalsh(-capacitance) < 0).sum())
+    below -= int((np.linalg.eigvalsh(-c_inv) < 0).sum())
+    small = np.linalg.inv(capacitance)
+
+    def solve(b: np.ndarray) -> np.ndarray:
+        y = lu.solve(b)
+        return y - z @ (small @ (u.conj().T @ y))
+
+    return LinearOperator(h.shape, matvec=solve, dtype=complex), below
+
+
+def eigenvalues_near(
+    ham: Hamiltonian, k: np.ndarray, sigma: float, count: int = EDGE_COUNT, soc: bool = True
+) -> tuple[np.ndarray, int]:
+    """Find the ``count`` spinor eigenvalues (eV) nearest ``sigma`` (eV) at one fractional k.
+
+    Returns
+    -------
+    tuple
+        The eigenvalues, ascending, and the band index (from 0, ascending over all
+        ``2n`` bands) of the first: equal, to round-off, to ``ham.eigh(k)[0][i : i +
+        count]`` (with the container's ``overlap_cutoff``).
+    """
+    k = as_kpoints(k)[0]
+    h = sparse_spinor_hamiltonian_k(ham, k, soc=soc)
+    s1 = sparse_overlap_k(ham, k)
+    s = sparse.block_diag([s1, s1], format="csr")
+    dropped = (
+        _dropped_directions(s1, ham.overlap_cutoff)
+        if ham.overlap_cutoff > 0
+        else (np.zeros((s1.shape[0], 0)), np.zeros(0))
+    )
+    op, below = _shift_invert(h, s, sigma, dropped)
+    values = eigs(h, k=count, M=s, sigma=sigma, OPinv=op, which="LM", return_eigenvectors=False)
+    values = np.sort(values.real)
+    return values, below - int((values < sigma).sum())
+
+
+def band_edges(
+    ham: Hamiltonian, k: np.ndarray, sigma: float | None = None, soc: bool = True
+) -> list[BandEdges]:
+    """Top valence and bottom conduction spin pairs at each fractional k (eV).
+
+    The valence bands are the ``nelect``-th and the one below it counted from the bottom
+    (one electron per spinor band), as in :func:`~socscreen.analysis.valley.valley_quantities`,
+    found among the :data:`EDGE_COUNT` bands nearest ``sigma``.
+
+    Parameters
+    ----------
+    ham
+        Container with an even or odd ``nelect``.
+    k
+        Fractional k-points ``[n_k, 3]`` (a few: K, K', Γ).
+    sigma
+        Shift (eV) near the gap; default ``ham.efermi``.
+    soc
+        Include the spin-orbit blocks.
+
+    Raises
+    ------
+    ValueError
+        Without a shift, or if the four edge bands are not among those nearest it.
+    """
+    sigma = ham.efermi if sigma is None else sigma
+    if sigma is None:
+        raise ValueError("band edges need a shift near the gap: the container has no efermi")
+    v = n_occupied(ham.nelect, spinor=True) - 1  # top valence band
+    out = []
+    for point in as_kpoints(k):
+        e, first = eigenvalues_near(ham, point, sigma, soc=soc)
+        lo, hi = v - 1 - first, v + 3 - first
+        if lo < 0 or hi > len(e):
+            raise ValueError(
+                f"at k = {point.tolist()} the bands nearest {sigma:.3f} eV are {first} to "
+                f"{first + len(e) - 1}, not the edge bands {v - 1} to {v + 2}"
+            )
+        out.append(BandEdges(point.tolist(), e[lo : lo + 2].tolist(), e[lo + 2 : hi].tolist()))
+    return out

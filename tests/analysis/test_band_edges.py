@@ -1,0 +1,76 @@
+"""Large-cell routes against the dense ones on a 6-atom MoSe2/WSe2 bilayer (scc prediction).
+
+The sparse Bloch sums (:mod:`socscreen.sparse_bloch`) must equal the dense ones, and the
+shift-invert band edges (:mod:`socscreen.analysis.band_edges`) the eigenvalues of
+:meth:`Hamiltonian.eigh`, with the prediction's overlap cutoff (three directions of
+S(K) below it here) and without one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from socscreen.analysis.band_edges import band_edges, eigenvalues_near
+from socscreen.analysis.valley import valley_edges, valley_quantities
+from socscreen.bilayers import twisted_bilayer
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
+from test_bilayers import MOSE2, WSE2  # noqa: E402
+
+KPOINTS = np.array([[1 / 3, 1 / 3, 0], [0, 0, 0], [0.5, 0, 0], [0.1, 0.27, 0]])
+
+
+@pytest.fixture(scope="module")
+def bilayer() -> Hamiltonian:
+    from socscreen.model.predictors import predict_hamiltonian
+
+    structure, _ = twisted_bilayer(MOSE2, WSE2, 60.0)
+    return predict_hamiltonian(structure, "scc")
+
+
+def test_sparse_bloch_sums_equal_the_dense_ones(bilayer):
+    for k in KPOINTS:
+        dense_h = bilayer.hamiltonian_k(k)[0]
+        assert np.abs(sparse_spinor_hamiltonian_k(bilayer, k).toarray() - dense_h).max() < 1e-10
+        no_soc = sparse_spinor_hamiltonian_k(bilayer, k, soc=False).toarray()
+        assert np.abs(no_soc - bilayer.hamiltonian_k(k, soc=False)[0]).max() < 1e-10
+        overlap = sparse_overlap_k(bilayer, k).toarray()
+        assert np.abs(overlap - bilayer.overlap_k(k)[0]).max() < 1e-10
+
+
+@pytest.mark.parametrize("cut", [True, False])
+def test_shift_invert_band_edges_equal_the_dense_bands(bilayer, cut):
+    ham = bilayer if cut else bilayer._replace(meta={**bilayer.meta, "overlap_cutoff": 0.0})
+    assert np.linalg.eigvalsh(ham.overlap_k(KPOINTS[0])[0]).min() < 1e-2  # S(K) is cut
+    n_occ = int(ham.nelect)
+    dense = ham.eigh(KPOINTS)
+    for edges, bands in zip(band_edges(ham, KPOINTS), dense, strict=True):
+        assert np.abs(np.array(edges.valence) - bands[n_occ - 2 : n_occ]).max() < 1e-6
+        assert np.abs(np.array(edges.conduction) - bands[n_occ : n_occ + 2]).max() < 1e-6
+    for k, bands in zip(KPOINTS, dense, strict=True):  # band indices from the inertia
+        for shift in (-1.0, 0.0, 1.5):
+            near, first = eigenvalues_near(ham, k, ham.efermi + shift, count=6)
+            assert np.abs(near - bands[first : first + 6]).max() < 1e-6
+
+
+def test_valley_edges_give_the_valley_quantities(bilayer):
+    dense = valley_quantities(bilayer)
+    edges = valley_edges(bilayer)
+    assert edges["K"].valence_splitting == pytest.approx(dense.valence_splitting_eV, abs=1e-6)
+    assert edges["K"].conduction_splitting == pytest.approx(dense.conduction_splitting_eV, abs=1e-6)
+    assert edges["K"].direct_gap == pytest.approx(dense.direct_gap_k_eV, abs=1e-6)
+    # time reversal: K' has K's energies
+    assert np.allclose(edges["K'"].valence, edges["K"].valence, atol=1e-6)
+
+
+def test_band_edges_need_a_shift_in_a_gap(bilayer):
+    with pytest.raises(ValueError, match="not the edge bands"):
+        band_edges(bilayer, KPOINTS[:1], sigma=bilayer.efermi - 30.0)
+    with pytest.raises(ValueError, match="no efermi"):
+        band_edges(bilayer._replace(efermi=None), KPOINTS[:1])
