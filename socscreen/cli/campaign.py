@@ -678,7 +678,8 @@ def show(
 
     With ``--output`` the document goes to that file, and the figures are made from the
     predicted Hamiltonian stored in GridFS: bands along the standard path coloured by
-    spin splitting, and the Wilson-loop flow of the Z2 planes.
+    spin splitting, and the Wilson-loop flow of the Z2 planes (not for a result flagged
+    metal; the gap is not taken again). The step, elapsed and wall time go to stderr.
     """
     from socscreen.stores.queries import load_hamiltonian
 
@@ -707,14 +708,16 @@ def show(
                 ham = load_hamiltonian(job_store, docs[0]["campaign"], material_id)
             except ValueError as exc:
                 raise fail(str(exc)) from exc
+    from socscreen.cli.progress import timed
     from socscreen.makers.figures import result_figures
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text + "\n")
     console.print(f"wrote {output}")
     title = f"{docs[0].get('reduced_formula') or ''} {material_id}".strip()
-    with console.status("computing bands and Wilson loops"):
-        figures = result_figures(ham, output, title=title)
+    metal = "metal" in docs[0].get("flags", [])
+    with timed(f"figures of {material_id}") as step:
+        figures = result_figures(ham, output, title=title, metal=metal, step=step)
     for path in figures.values():
         console.print(f"wrote {path}")
     if "wcc" not in figures:

@@ -8,16 +8,29 @@ maker told so) stay readable.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from jobflow import run_locally
+from typer.testing import CliRunner
 
+from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.predict import PredictBatchMaker
-from socscreen.stores.queries import load_hamiltonian, prediction_jobs, save_records
-from socscreen.stores.schemas.campaign import CampaignSettings, SourceInfo, StructureRecord
+from socscreen.stores.queries import (
+    load_hamiltonian,
+    prediction_jobs,
+    save_records,
+    save_results,
+)
+from socscreen.stores.schemas.campaign import (
+    CampaignSettings,
+    MaterialResultDocument,
+    SourceInfo,
+    StructureRecord,
+)
 
 DATA = Path(__file__).parents[1] / "data"
 FIXTURES = {"bi2se3": "Bi2Se3_szp.npz", "si": "Si_szp.npz"}
@@ -141,3 +154,25 @@ def test_the_prediction_of_a_material_is_the_latest_stored_one(db):
     finally:
         job_store.close()
     np.testing.assert_array_equal(old.h0, new.h0)
+
+
+def test_show_draws_the_stored_prediction_with_progress_and_its_wall_time(db, tmp_path):
+    """``show ID -o`` reads the prediction from GridFS: bands and Wilson loops, then the
+    wall time on stderr; a result flagged metal gets no Wilson loops (its gap is not
+    taken again)."""
+    predict_and_store(db, "figures", compact=True)
+    uri = ["--db-uri", f"{db.uri}/{db.database}"]
+    shown = CliRunner().invoke(app, ["show", "si", "-o", str(tmp_path / "si.json"), *uri])
+    assert shown.exit_code == 0, shown.output
+    assert (tmp_path / "si_bands.png").stat().st_size > 1000
+    assert (tmp_path / "si_wcc.png").stat().st_size > 1000
+    assert re.fullmatch(r"figures of si: done in \d+\.\d s\n", shown.stderr)
+    results = db.store("results")
+    results.connect()
+    save_results(results, [MaterialResultDocument(material_id="si", campaign="figures",
+                                                  flags=["metal"])])  # fmt: skip
+    results.close()
+    shown = CliRunner().invoke(app, ["show", "si", "-o", str(tmp_path / "metal.json"), *uri])
+    assert shown.exit_code == 0, shown.output
+    assert (tmp_path / "metal_bands.png").exists() and not (tmp_path / "metal_wcc.png").exists()
+    assert "no Wilson-loop figure" in shown.stdout
