@@ -320,12 +320,19 @@ def gamma_matrix(
 
 
 class _BandProblem:
-    """H0(k), S(k) on the charge grid, orthogonalised once (S does not change)."""
+    """H0(k), S(k) on the charge grid, orthogonalised once (S does not change).
+
+    A grid of time-reversal-invariant points only (2k integer: Γ, or the 2 x 2 grid of a
+    large cell's small zone) has real phases ``±1``, hence real symmetric H0(k) and S(k):
+    solved in real arithmetic, about three times faster than complex.
+    """
 
     def __init__(self, h: Hamiltonian, channel_of_orbital: np.ndarray) -> None:
         k = length_grid(h.structure.lattice.matrix, KPOINT_DENSITY, periodic_axes(h.R))
         self.n_k = len(k)
         s, h0 = h.overlap_k(k), h.h0_k(k)
+        if np.all(2 * k == np.round(2 * k)):
+            s, h0 = s.real, h0.real
         w, v = np.linalg.eigh(s)
         keep = w > h.overlap_cutoff
         self.basis = v * np.where(keep, w, np.inf)[:, None, :] ** -0.5  # removed -> 0 columns

@@ -52,10 +52,20 @@ def test_hubbard_u_is_the_free_atom_hardness():
 
 def test_gamma_long_range_is_the_ewald_madelung_energy():
     """With very hard atoms (short-range part negligible) ½ qᵀγq is the Madelung energy."""
-    rocksalt = Structure(Lattice.cubic(5.64), ["Na"] * 4 + ["Cl"] * 4, [
-        [0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5],
-        [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5],
-    ])
+    rocksalt = Structure(
+        Lattice.cubic(5.64),
+        ["Na"] * 4 + ["Cl"] * 4,
+        [
+            [0, 0, 0],
+            [0.5, 0.5, 0],
+            [0.5, 0, 0.5],
+            [0, 0.5, 0.5],
+            [0.5, 0, 0],
+            [0, 0.5, 0],
+            [0, 0, 0.5],
+            [0.5, 0.5, 0.5],
+        ],
+    )
     q = np.array([1.0] * 4 + [-1.0] * 4)
     hard = np.full(len(rocksalt), 2000.0)  # eV: clouds of ~0.005 Å
     gamma = gamma_matrix(rocksalt, hard)
@@ -171,3 +181,18 @@ def test_cli_predicts_with_self_consistent_charges(gaas, tmp_path):
     assert ham.meta["predictor"] == "scc"
     assert ham.meta["charge_correction"]["channels"] == ["Ga:sp", "As:sp"]
     assert ham.meta["charge_correction"]["charges"][1] > 0.2
+
+
+def test_charges_on_a_grid_of_real_points_are_solved_in_real_arithmetic(gaas, monkeypatch):
+    # a large cell's 2 x 2 x 2 grid has only time-reversal-invariant points (real H(k), S(k));
+    # the same points moved by 1e-12 take the complex route and give the same charges
+    from socscreen.analysis.bloch import monkhorst_pack
+    from socscreen.dft import charge_correction
+
+    trim = monkhorst_pack((2, 2, 2))
+    charges = {}
+    for shift in (0.0, 1e-12):
+        monkeypatch.setattr(charge_correction, "length_grid", lambda *_, s=shift: trim + s)
+        charges[shift] = mulliken_charges(gaas)
+    assert np.abs(charges[0.0] - charges[1e-12]).max() < 1e-8
+    assert np.abs(charges[0.0]).max() > 0.01  # GaAs moves charge already at H(0)
