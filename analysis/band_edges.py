@@ -41,6 +41,9 @@ LANCZOS_SIZE = 3000
 #: Eigenvalues asked for around the shift: two spin pairs on each side with margin.
 EDGE_COUNT = 12
 
+#: Moves of the shift towards edge bands outside the window, at most.
+MAX_MOVES = 20
+
 
 @dataclass(frozen=True)
 class BandEdges:
@@ -141,6 +144,35 @@ def _shift_invert(
     return LinearOperator(h.shape, matvec=solve, dtype=complex), below
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """Sparse spinor H(k) and S(k) at one k, with the spinless dropped directions of S(k)."""
+
+    h: sparse.csr_matrix
+    s: sparse.csr_matrix
+    dropped: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def at(cls, ham: Hamiltonian, k: np.ndarray, soc: bool) -> _Problem:
+        s1 = sparse_overlap_k(ham, k)
+        dropped = (
+            _dropped_directions(s1, ham.overlap_cutoff)
+            if ham.overlap_cutoff > 0
+            else (np.zeros((s1.shape[0], 0)), np.zeros(0))
+        )
+        s = sparse.block_diag([s1, s1], format="csr")
+        return cls(sparse_spinor_hamiltonian_k(ham, k, soc=soc), s, dropped)
+
+    def near(self, sigma: float, count: int) -> tuple[np.ndarray, int]:
+        """Find the ``count`` eigenvalues nearest ``sigma`` (ascending) and the first one's band."""
+        op, below = _shift_invert(self.h, self.s, sigma, self.dropped)
+        values = eigs(
+            self.h, k=count, M=self.s, sigma=sigma, OPinv=op, which="LM", return_eigenvectors=False
+        )
+        values = np.sort(values.real)
+        return values, below - int((values < sigma).sum())
+
+
 def eigenvalues_near(
     ham: Hamiltonian, k: np.ndarray, sigma: float, count: int = EDGE_COUNT, soc: bool = True
 ) -> tuple[np.ndarray, int]:
@@ -153,19 +185,7 @@ def eigenvalues_near(
         ``2n`` bands) of the first: equal, to round-off, to ``ham.eigh(k)[0][i : i +
         count]`` (with the container's ``overlap_cutoff``).
     """
-    k = as_kpoints(k)[0]
-    h = sparse_spinor_hamiltonian_k(ham, k, soc=soc)
-    s1 = sparse_overlap_k(ham, k)
-    s = sparse.block_diag([s1, s1], format="csr")
-    dropped = (
-        _dropped_directions(s1, ham.overlap_cutoff)
-        if ham.overlap_cutoff > 0
-        else (np.zeros((s1.shape[0], 0)), np.zeros(0))
-    )
-    op, below = _shift_invert(h, s, sigma, dropped)
-    values = eigs(h, k=count, M=s, sigma=sigma, OPinv=op, which="LM", return_eigenvectors=False)
-    values = np.sort(values.real)
-    return values, below - int((values < sigma).sum())
+    return _Problem.at(ham, as_kpoints(k)[0], soc).near(sigma, count)
 
 
 def band_edges(
@@ -174,8 +194,10 @@ def band_edges(
     """Top valence and bottom conduction spin pairs at each fractional k (eV).
 
     The valence bands are the ``nelect``-th and the one below it counted from the bottom
-    (one electron per spinor band), as in :func:`~socscreen.analysis.valley.valley_quantities`,
-    found among the :data:`EDGE_COUNT` bands nearest ``sigma``.
+    (one electron per spinor band), as in :func:`~socscreen.analysis.valley.valley_quantities`.
+    They are looked for among the :data:`EDGE_COUNT` bands nearest ``sigma``; where the
+    window misses some (a large cell's folded bands crowd one side of the gap at K), the
+    shift moves past the window's last band on that side, up to :data:`MAX_MOVES` times.
 
     Parameters
     ----------
@@ -191,20 +213,25 @@ def band_edges(
     Raises
     ------
     ValueError
-        Without a shift, or if the four edge bands are not among those nearest it.
+        Without a shift, or if the edge bands were not reached.
     """
     sigma = ham.efermi if sigma is None else sigma
     if sigma is None:
         raise ValueError("band edges need a shift near the gap: the container has no efermi")
     v = n_occupied(ham.nelect, spinor=True) - 1  # top valence band
-    out = []
-    for point in as_kpoints(k):
-        e, first = eigenvalues_near(ham, point, sigma, soc=soc)
+    return [_edges_at(_Problem.at(ham, point, soc), point, sigma, v) for point in as_kpoints(k)]
+
+
+def _edges_at(problem: _Problem, k: np.ndarray, sigma: float, v: int) -> BandEdges:
+    """Bands ``v - 1`` to ``v + 2`` at one k, moving the shift until the window holds them."""
+    for _ in range(MAX_MOVES):
+        e, first = problem.near(sigma, EDGE_COUNT)
         lo, hi = v - 1 - first, v + 3 - first
-        if lo < 0 or hi > len(e):
-            raise ValueError(
-                f"at k = {point.tolist()} the bands nearest {sigma:.3f} eV are {first} to "
-                f"{first + len(e) - 1}, not the edge bands {v - 1} to {v + 2}"
-            )
-        out.append(BandEdges(point.tolist(), e[lo : lo + 2].tolist(), e[lo + 2 : hi].tolist()))
-    return out
+        if lo >= 0 and hi <= len(e):
+            return BandEdges(k.tolist(), e[lo : lo + 2].tolist(), e[lo + 2 : hi].tolist())
+        step = 0.5 * (e[-1] - e[0]) / (len(e) - 1)  # half the window's mean spacing
+        sigma = e[-1] + step if hi > len(e) else e[0] - step
+    raise ValueError(
+        f"at k = {k.tolist()} the edge bands {v - 1} to {v + 2} were not reached "
+        f"(last window: bands {first} to {first + len(e) - 1})"
+    )

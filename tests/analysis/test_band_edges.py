@@ -69,8 +69,12 @@ def test_valley_edges_give_the_valley_quantities(bilayer):
     assert np.allclose(edges["K'"].valence, edges["K"].valence, atol=1e-6)
 
 
-def test_band_edges_need_a_shift_in_a_gap(bilayer):
-    with pytest.raises(ValueError, match="not the edge bands"):
-        band_edges(bilayer, KPOINTS[:1], sigma=bilayer.efermi - 30.0)
+def test_band_edges_move_the_shift_to_reach_the_edge_bands(bilayer):
+    (near,) = band_edges(bilayer, KPOINTS[:1])
+    for shift in (-3.0, 4.0):  # windows with only valence or only conduction bands at first
+        (far,) = band_edges(bilayer, KPOINTS[:1], sigma=bilayer.efermi + shift)
+        assert np.allclose(far.valence + far.conduction, near.valence + near.conduction, atol=1e-9)
+    with pytest.raises(ValueError, match="were not reached"):
+        band_edges(bilayer, KPOINTS[:1], sigma=bilayer.efermi - 300.0)
     with pytest.raises(ValueError, match="no efermi"):
         band_edges(bilayer._replace(efermi=None), KPOINTS[:1])
