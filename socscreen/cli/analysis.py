@@ -95,21 +95,31 @@ def bands(
     The gap is the one every command reports (grid, path and refinement; its ``sampling``
     says which k), whatever ``--path-type`` the plot follows. A hexagonal 2D sheet that is
     no metal also gets its valleys (spin splittings, gap, Berry curvature at K and K', as
-    the campaign's valley document; ``null`` otherwise and without SOC).
+    the campaign's valley document; ``null`` otherwise and without SOC). The step, elapsed
+    and wall time go to stderr.
     """
     from dataclasses import asdict
 
     from socscreen.analysis.bands import band_structure
     from socscreen.analysis.gaps import band_gap
-    from socscreen.analysis.plots import plot_bands
     from socscreen.analysis.valley import hexagonal_sheet, valley_quantities
+    from socscreen.cli.progress import timed
 
     ham = _load(file)
-    structure = band_structure(ham, soc=soc, path_type=path_type)
-    gap = band_gap(ham, soc=soc)
-    if png is not None:
-        plot_bands(structure, png, window_eV=(-window, window), title=file.stem)
-    has_valleys = soc and ham.has_soc and gap.kind != "metal" and hexagonal_sheet(ham)
+    with timed(f"bands {file.name}") as step:
+        step("bands along the path")
+        structure = band_structure(ham, soc=soc, path_type=path_type)
+        step("gap")
+        gap = band_gap(ham, soc=soc)
+        if png is not None:
+            from socscreen.analysis.plots import plot_bands
+
+            step("band plot")
+            plot_bands(structure, png, window_eV=(-window, window), title=file.stem)
+        valleys = None
+        if soc and ham.has_soc and gap.kind != "metal" and hexagonal_sheet(ham):
+            step("valleys")
+            valleys = asdict(valley_quantities(ham))
     out = {
         "file": str(file),
         "n_occupied": structure.n_occupied,
@@ -117,7 +127,7 @@ def bands(
         "labels": [[d, name] for d, name in structure.path.labels],
         "gap": gap.model_dump(),
         "spin_splitting": None if structure.splitting is None else structure.splitting.model_dump(),
-        "valleys": asdict(valley_quantities(ham)) if has_valleys else None,
+        "valleys": valleys,
         "png": None if png is None else str(png),
     }
     typer.echo(json.dumps(out))

@@ -51,7 +51,9 @@ def test_z2_routes_on_dft_files(data_dir):
 
 def test_bands_command(data_dir, tmp_path):
     png = tmp_path / "si.png"
-    out = _json(RUNNER.invoke(app, ["bands", str(data_dir / "Si_szp.npz"), "--png", str(png)]))
+    result = RUNNER.invoke(app, ["bands", str(data_dir / "Si_szp.npz"), "--png", str(png)])
+    out = _json(result)
+    assert re.fullmatch(r"bands Si_szp\.npz: done in \d+\.\d s\n", result.stderr)
     assert [name for _, name in out["labels"]][:3] == ["Γ", "X", "W"]
     assert out["gap"]["kind"] == "insulator"
     assert abs(out["gap"]["indirect_gap_eV"] - 0.95) < 0.05
@@ -96,7 +98,7 @@ def test_bands_of_a_conventional_cell_follow_its_own_path(silicon, tmp_path):
     path = ham.to_npz(tmp_path / "Si8.npz")
     result = CliRunner().invoke(app, ["bands", str(path), "--png", str(tmp_path / "Si8.png")])
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["path_type"] == "latimer_munro" and (tmp_path / "Si8.png").is_file()
     assert any(name == "Γ" for _, name in out["labels"])
     primitive = predict_hamiltonian(silicon.structure, "baseline")
