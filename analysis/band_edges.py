@@ -23,6 +23,7 @@ Conventions: energies eV, k fractional, spinor bands with one electron each.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import sparse
@@ -189,15 +190,20 @@ def eigenvalues_near(
 
 
 def band_edges(
-    ham: Hamiltonian, k: np.ndarray, sigma: float | None = None, soc: bool = True
+    ham: Hamiltonian,
+    k: np.ndarray,
+    sigma: float | None = None,
+    soc: bool = True,
+    method: Literal["auto", "dense", "shift-invert"] = "auto",
 ) -> list[BandEdges]:
     """Top valence and bottom conduction spin pairs at each fractional k (eV).
 
     The valence bands are the ``nelect``-th and the one below it counted from the bottom
     (one electron per spinor band), as in :func:`~socscreen.analysis.valley.valley_quantities`.
-    They are looked for among the :data:`EDGE_COUNT` bands nearest ``sigma``; where the
-    window misses some (a large cell's folded bands crowd one side of the gap at K), the
-    shift moves past the window's last band on that side, up to :data:`MAX_MOVES` times.
+    By shift-invert they are looked for among the :data:`EDGE_COUNT` bands nearest
+    ``sigma``; where the window misses some (a large cell's folded bands crowd one side
+    of the gap at K), the shift moves towards them by the window's radius, up to
+    :data:`MAX_MOVES` times.
 
     Parameters
     ----------
@@ -209,28 +215,44 @@ def band_edges(
         Shift (eV) near the gap; default ``ham.efermi``.
     soc
         Include the spin-orbit blocks.
+    method
+        ``"dense"`` (:meth:`Hamiltonian.eigh`), ``"shift-invert"``, or ``"auto"``:
+        shift-invert above :data:`LANCZOS_SIZE` spinor orbitals. Below it H(k) is not
+        sparse enough to pay: a 14 Å cell (114 atoms) couples every atom pair through
+        some R, its spinor H(k) is 85 % nonzero and one k took 38 s by shift-invert.
 
     Raises
     ------
     ValueError
-        Without a shift, or if the edge bands were not reached.
+        Without a shift (shift-invert), or if the edge bands were not reached.
     """
+    v = n_occupied(ham.nelect, spinor=True) - 1  # top valence band
+    k = as_kpoints(k)
+    if method == "dense" or (method == "auto" and ham.n_spinor <= LANCZOS_SIZE):
+        e = ham.eigh(k, soc=soc)[:, v - 1 : v + 3].tolist()
+        return [BandEdges(p.tolist(), x[:2], x[2:]) for p, x in zip(k, e, strict=True)]
     sigma = ham.efermi if sigma is None else sigma
     if sigma is None:
         raise ValueError("band edges need a shift near the gap: the container has no efermi")
-    v = n_occupied(ham.nelect, spinor=True) - 1  # top valence band
-    return [_edges_at(_Problem.at(ham, point, soc), point, sigma, v) for point in as_kpoints(k)]
+    return [_edges_at(_Problem.at(ham, point, soc), point, sigma, v) for point in k]
 
 
 def _edges_at(problem: _Problem, k: np.ndarray, sigma: float, v: int) -> BandEdges:
-    """Bands ``v - 1`` to ``v + 2`` at one k, moving the shift until the window holds them."""
+    """Bands ``v - 1`` to ``v + 2`` at one k from windows of the bands nearest a moving shift.
+
+    Each window's bands are kept by band index; while some edge band is missing the shift
+    moves by the window's radius towards it, so no band between two windows is skipped.
+    """
+    wanted = range(v - 1, v + 3)
+    found: dict[int, float] = {}
     for _ in range(MAX_MOVES):
         e, first = problem.near(sigma, EDGE_COUNT)
-        lo, hi = v - 1 - first, v + 3 - first
-        if lo >= 0 and hi <= len(e):
-            return BandEdges(k.tolist(), e[lo : lo + 2].tolist(), e[lo + 2 : hi].tolist())
-        step = 0.5 * (e[-1] - e[0]) / (len(e) - 1)  # half the window's mean spacing
-        sigma = e[-1] + step if hi > len(e) else e[0] - step
+        found |= {first + i: float(x) for i, x in enumerate(e)}
+        if all(i in found for i in wanted):
+            energies = [found[i] for i in wanted]
+            return BandEdges(k.tolist(), energies[:2], energies[2:])
+        step = 0.999 * float(np.abs(e - sigma).max())  # short of the farthest band found
+        sigma += step if max(i for i in wanted if i not in found) >= first else -step
     raise ValueError(
         f"at k = {k.tolist()} the edge bands {v - 1} to {v + 2} were not reached "
         f"(last window: bands {first} to {first + len(e) - 1})"

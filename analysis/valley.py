@@ -156,8 +156,10 @@ def valley_edges(ham: Hamiltonian) -> dict[str, BandEdges]:
     The valley figures of a large cell (a twisted bilayer of hundreds of atoms, where
     each layer's K folds onto the cell's K or Γ): splittings ``E[v] - E[v - 1]`` and
     ``E[c + 1] - E[c]`` and the direct gaps from the dozen spinor bands nearest
-    ``ham.efermi`` (:func:`~socscreen.analysis.band_edges.band_edges`, shift-invert), not
-    from a diagonalisation; the same numbers as :func:`valley_quantities` where both run.
+    ``ham.efermi`` (:func:`~socscreen.analysis.band_edges.band_edges`: shift-invert above
+    :data:`~socscreen.analysis.band_edges.LANCZOS_SIZE` spinor orbitals; no Löwdin
+    velocities, Berry curvature or dichroism); the same numbers as
+    :func:`valley_quantities` where both run.
 
     Returns
     -------

@@ -50,13 +50,19 @@ def test_shift_invert_band_edges_equal_the_dense_bands(bilayer, cut):
     assert np.linalg.eigvalsh(ham.overlap_k(KPOINTS[0])[0]).min() < 1e-2  # S(K) is cut
     n_occ = int(ham.nelect)
     dense = ham.eigh(KPOINTS)
-    for edges, bands in zip(band_edges(ham, KPOINTS), dense, strict=True):
+    for edges, bands in zip(band_edges(ham, KPOINTS, method="shift-invert"), dense, strict=True):
         assert np.abs(np.array(edges.valence) - bands[n_occ - 2 : n_occ]).max() < 1e-6
         assert np.abs(np.array(edges.conduction) - bands[n_occ : n_occ + 2]).max() < 1e-6
     for k, bands in zip(KPOINTS, dense, strict=True):  # band indices from the inertia
         for shift in (-1.0, 0.0, 1.5):
             near, first = eigenvalues_near(ham, k, ham.efermi + shift, count=6)
             assert np.abs(near - bands[first : first + 6]).max() < 1e-6
+
+
+def test_small_cells_take_the_dense_route_with_the_same_edges(bilayer):
+    dense = band_edges(bilayer, KPOINTS)  # 136 spinor orbitals: dense
+    for a, b in zip(dense, band_edges(bilayer, KPOINTS, method="shift-invert"), strict=True):
+        assert np.allclose(a.valence + a.conduction, b.valence + b.conduction, atol=1e-6)
 
 
 def test_valley_edges_give_the_valley_quantities(bilayer):
@@ -71,10 +77,9 @@ def test_valley_edges_give_the_valley_quantities(bilayer):
 
 def test_band_edges_move_the_shift_to_reach_the_edge_bands(bilayer):
     (near,) = band_edges(bilayer, KPOINTS[:1])
-    for shift in (-3.0, 4.0):  # windows with only valence or only conduction bands at first
-        (far,) = band_edges(bilayer, KPOINTS[:1], sigma=bilayer.efermi + shift)
+    for shift in (-300.0, -3.0, 4.0):  # windows of valence or conduction bands only at first
+        sigma = bilayer.efermi + shift
+        (far,) = band_edges(bilayer, KPOINTS[:1], sigma=sigma, method="shift-invert")
         assert np.allclose(far.valence + far.conduction, near.valence + near.conduction, atol=1e-9)
-    with pytest.raises(ValueError, match="were not reached"):
-        band_edges(bilayer, KPOINTS[:1], sigma=bilayer.efermi - 300.0)
     with pytest.raises(ValueError, match="no efermi"):
-        band_edges(bilayer._replace(efermi=None), KPOINTS[:1])
+        band_edges(bilayer._replace(efermi=None), KPOINTS[:1], method="shift-invert")
