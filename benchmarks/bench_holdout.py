@@ -22,7 +22,7 @@ Prints markdown tables:
 1. accuracy per compound and predictor: band MAE within E_F ± 2 eV on an 8×8×8 grid
    (offset-removed, aligned at E_F, VBM-aligned with bands matched by electron count),
    H0 MAE over bonding elements (|S| > 0.05), spin-splitting error; mean and median;
-2. the screening verdict from the campaign analysis (``analyse_hamiltonian`` with the
+2. the screening verdict from the campaign analysis (``analysis_fields`` with the
    default campaign settings) on the DFT and on each predicted Hamiltonian: gap with SOC,
    Z2 class and whether the prediction reaches the DFT's topological class; the mean
    gap error over compounds whose DFT has a gap.
@@ -141,7 +141,7 @@ METRICS = (
 
 def evaluate(checkpoint: Path | None, predictors: tuple[str, ...]) -> None:
     """Tables 1 and 2 for every stored reference, the predictors side by side."""
-    from socscreen.makers.analyse import analyse_hamiltonian
+    from socscreen.makers.analyse import analysis_fields
     from socscreen.model.inference import load_model
     from socscreen.stores.schemas.campaign import CampaignSettings
 
@@ -159,13 +159,13 @@ def evaluate(checkpoint: Path | None, predictors: tuple[str, ...]) -> None:
             missing.append(f"{name} (model lacks {', '.join(lacking)})")
             continue
         exact = _exact_reference(ref)
-        dft = _verdict(analyse_hamiltonian(ref if exact is None else exact, settings))
+        dft = _verdict(analysis_fields(ref if exact is None else exact, settings))
         row = {"name": name, "prototype": ref.meta.get("prototype", "?")}
         verdict = {"name": name, "dft_gap": dft["gap"], "dft_z2": f"{dft['z2']} {dft['class']}"}
         for predictor in predictors:
             pred = predict_with(predictor, ref, checkpoint)
             row |= {f"{predictor}:{k}": v for k, v in compare(pred, ref).items()}
-            guess = _verdict(analyse_hamiltonian(pred, settings))
+            guess = _verdict(analysis_fields(pred, settings))
             verdict |= {
                 f"{predictor}:gap": guess["gap"],
                 f"{predictor}:gap_error": None

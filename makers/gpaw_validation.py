@@ -8,7 +8,7 @@ the target's structure with the corpus settings
   full-zone H(R) grid, where GPAW's H(k) is exact) plus the TRIM, and along the
   high-symmetry path (:func:`~socscreen.analysis.comparison.compare_hamiltonians`);
 * fundamental gaps and the largest spin splitting at the gap, by the same functions the
-  campaign analysis uses, on both Hamiltonians;
+  campaign analysis uses (:mod:`socscreen.analysis.screening`), on both Hamiltonians;
 * Z2: the indices stored with the prediction against
   :func:`~socscreen.analysis.topology.z2_invariants` of the DFT Hamiltonian;
 * optionally the SOC-off twin: GPAW's spin-orbit term is non-self-consistent, so the
@@ -33,6 +33,7 @@ from socscreen.analysis.bands import band_structure
 from socscreen.analysis.bloch import monkhorst_pack, periodic_axes, trim_points
 from socscreen.analysis.comparison import compare_hamiltonians, z2_agree
 from socscreen.analysis.gaps import band_gap
+from socscreen.analysis.screening import gap_flags, max_spin_splitting, stored_gap, z2_flags
 from socscreen.analysis.topology import z2_invariants
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.reference import compute_gpaw_reference
@@ -47,8 +48,6 @@ from socscreen.stores.training_data import write_training_file
 from socscreen.stores.validations import save_training_record
 
 if TYPE_CHECKING:
-    from socscreen.analysis.bands import BandStructure
-    from socscreen.analysis.gaps import GapResult
     from socscreen.hamiltonian import Hamiltonian
 
 __all__ = ["DEFAULT_WINDOW", "GPAWValidationMaker", "comparison_kpoints", "validate_with_gpaw"]
@@ -57,18 +56,6 @@ __all__ = ["DEFAULT_WINDOW", "GPAWValidationMaker", "comparison_kpoints", "valid
 DEFAULT_WINDOW = 2.0
 
 Progress = Callable[[str], None]
-
-
-def _gap(result: GapResult) -> float:
-    """Fundamental gap as the campaign stores it: 0 unless an insulator (eV)."""
-    return max(result.indirect_gap_eV, 0.0) if result.kind == "insulator" else 0.0
-
-
-def _max_splitting(bands: BandStructure) -> float | None:
-    """Largest spin splitting of the gap band pairs along the path (eV)."""
-    if bands.splitting is None:
-        return None
-    return max(bands.splitting.max_valence_eV, bands.splitting.max_conduction_eV)
 
 
 def comparison_kpoints(dft: Hamiltonian) -> np.ndarray:
@@ -145,9 +132,7 @@ def validate_with_gpaw(
     timings["z2"] = time.perf_counter() - lap
     timings["total"] = time.perf_counter() - start
 
-    flags = ([] if gap_dft.kind == "insulator" else [gap_dft.kind]) + [
-        f"z2_{f}" for f in z2.flags if f not in {"metal", "semimetal"}
-    ]
+    flags = gap_flags(gap_dft) + z2_flags(z2)  # the campaign's rules, without its min_gap
     doc = ValidationDocument.of_target(
         target,
         "gpaw",
@@ -166,10 +151,10 @@ def validate_with_gpaw(
         z2_dft=z2.z2,
         z2_route_dft=z2.route,
         z2_agree=z2_agree(target.z2_predicted, z2.z2),
-        gap_dft=_gap(gap_dft),
-        gap_predicted=_gap(gap_predicted),
-        spin_splitting_dft=_max_splitting(bands_dft),
-        spin_splitting_predicted=_max_splitting(bands_predicted),
+        gap_dft=stored_gap(gap_dft),
+        gap_predicted=stored_gap(gap_predicted),
+        spin_splitting_dft=max_spin_splitting(bands_dft),
+        spin_splitting_predicted=max_spin_splitting(bands_predicted),
         dft_flags=sorted(set(flags + model_flags(target, predicted))),
         soc_off=None if soc_off is None else BandComparisonDocument.from_comparison(soc_off),
         timings={k: round(v, 3) for k, v in timings.items()},

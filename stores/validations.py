@@ -30,7 +30,7 @@ __all__ = [
     "selection_reasons",
 ]
 
-#: Results below this confidence count as low-confidence (see makers.analyse.z2_confidence).
+#: Results below this confidence count as low-confidence (see analysis.screening.z2_confidence).
 DEFAULT_MAX_CONFIDENCE = 0.5
 
 

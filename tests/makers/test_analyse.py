@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.makers.analyse import analyse_hamiltonian, analyse_structure
+from socscreen.makers.analyse import analyse_structure, analysis_fields
 from socscreen.makers.ingest import RawStructure, to_record
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument, SourceInfo
 from socscreen.stores.verdicts import judge_result
@@ -14,7 +14,7 @@ SETTINGS = CampaignSettings()
 
 
 def test_bi2se3_is_a_strong_ti_inverted_by_soc(bi2se3):
-    fields = analyse_hamiltonian(bi2se3, SETTINGS)
+    fields = analysis_fields(bi2se3, SETTINGS)
     assert fields.z2 is not None
     assert fields.z2.z2 == [1, 0, 0, 0] and fields.z2.classification == "strong"
     assert fields.z2.z2_no_soc == [0, 0, 0, 0]
@@ -46,7 +46,7 @@ def test_bi2se3_is_a_strong_ti_inverted_by_soc(bi2se3):
 
 @pytest.mark.parametrize(("route", "agree"), [("screening", None), ("auto", True)])
 def test_silicon_is_trivial_with_its_gaps(silicon, route, agree):
-    fields = analyse_hamiltonian(silicon, CampaignSettings(z2_route=route))
+    fields = analysis_fields(silicon, CampaignSettings(z2_route=route))
     assert fields.z2.classification == "trivial" and fields.z2.route == "parity"
     assert fields.z2.routes_agree is agree  # "auto" adds the Wilson-loop cross-check
     assert fields.band_inversion is False
@@ -57,7 +57,7 @@ def test_silicon_is_trivial_with_its_gaps(silicon, route, agree):
 
 def test_non_centrosymmetric_insulator_gets_wilson_z2_splitting_and_berry(data_dir):
     libr = Hamiltonian.from_npz(data_dir / "LiBr_sz.npz")
-    fields = analyse_hamiltonian(libr, SETTINGS)
+    fields = analysis_fields(libr, SETTINGS)
     assert fields.z2.route == "wilson" and fields.z2.classification == "trivial"
     assert "z2_no_inversion" in fields.flags
     assert fields.spin_splitting_max > 1e-3 and fields.spin_splitting_k is not None
@@ -66,7 +66,7 @@ def test_non_centrosymmetric_insulator_gets_wilson_z2_splitting_and_berry(data_d
 
 def test_odd_electron_metal_is_flagged_not_raised(data_dir):
     cu = Hamiltonian.from_npz(data_dir / "Cu_sz.npz")
-    fields = analyse_hamiltonian(cu, SETTINGS)
+    fields = analysis_fields(cu, SETTINGS)
     assert fields.z2 is None and fields.confidence == 0.0
     assert {"metal", "odd_electron_count"} <= set(fields.flags)
     assert fields.gaps.indirect == 0.0
@@ -76,7 +76,7 @@ def test_hamiltonian_without_soc_is_rejected(silicon):
     bare = Hamiltonian(silicon.structure, silicon.orbitals, silicon.R, silicon.h0,
                        silicon.overlap, nelect=silicon.nelect)  # fmt: skip
     with pytest.raises(ValueError, match="spin-orbit"):
-        analyse_hamiltonian(bare, SETTINGS)
+        analysis_fields(bare, SETTINGS)
 
 
 def test_analyse_structure_joins_record_physics_and_model(silicon):
@@ -106,7 +106,7 @@ def test_a_2d_sheet_keeps_its_z2_and_a_qsh_sheet_is_a_candidate(lam_v, nu, class
     from socscreen.stores.schemas.campaign import MaterialResultDocument
 
     ham = kane_mele(lam_v=lam_v)
-    fields = analyse_hamiltonian(ham, CampaignSettings(berry_curvature=False))
+    fields = analysis_fields(ham, CampaignSettings(berry_curvature=False))
     assert "two_dimensional" in fields.flags
     assert fields.z2 is not None and fields.z2.z2 == nu
     assert fields.z2.classification == classification
@@ -133,7 +133,7 @@ def test_a_predicted_mx2_sheet_gets_its_valleys_and_a_finite_berry_curvature():
 
     sheet = Path(__file__).parents[2] / "benchmarks" / "data" / "sheets" / "WS2.npz"
     predicted = predict_hamiltonian(Hamiltonian.from_npz(sheet).structure, "scc")
-    fields = analyse_hamiltonian(predicted, SETTINGS)
+    fields = analysis_fields(predicted, SETTINGS)
     valley = fields.valley
     assert valley is not None and 0.4 < valley.valence_splitting_eV < 0.55
     assert valley.omega_k == pytest.approx(-valley.omega_k_prime)

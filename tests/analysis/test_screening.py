@@ -1,0 +1,33 @@
+"""The screening physics as a plain function (no documents) and its shared flag rules."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from socscreen.analysis.gaps import band_gap
+from socscreen.analysis.screening import (
+    analyse_hamiltonian,
+    gap_flags,
+    stored_gap,
+)
+from socscreen.stores.schemas.campaign import CampaignSettings
+
+
+def test_silicon_screens_trivial_and_the_maker_stores_the_same_values(silicon):
+    from socscreen.makers.analyse import AnalysisFields
+
+    screening = analyse_hamiltonian(silicon, CampaignSettings())
+    assert screening.z2.z2 == [0, 0, 0, 0] and screening.z2.route == "parity"
+    assert screening.flags == [] and screening.band_inversion is False
+    fields = AnalysisFields.of(screening)
+    assert fields.gaps.model_dump() == asdict(screening.gaps)
+    assert fields.z2.classification == "trivial" and fields.confidence == screening.confidence
+
+
+def test_gap_flag_rules(silicon):
+    gap = band_gap(silicon)
+    assert gap.kind == "insulator" and stored_gap(gap) == gap.indirect_gap_eV > 0.5
+    assert gap_flags(gap) == [] and gap_flags(gap, min_gap=0.01) == []
+    assert gap_flags(gap, min_gap=10.0) == ["gapless"]
+    metal = gap.model_copy(update={"kind": "metal"})
+    assert gap_flags(metal, min_gap=0.01) == ["metal"] and stored_gap(metal) == 0.0
