@@ -7,7 +7,12 @@
 * :func:`plot_valley_map`: Berry curvature over a 2D Brillouin zone with K and K' marked
   (the valley-polarisation figure);
 * :func:`plot_twist_sweep`: spin splitting at K, gap and Berry curvature at K of twisted
-  bilayers against the twist angle.
+  bilayers against the twist angle;
+* :func:`result_figures`: the band and Wilson-loop figures of one campaign result, as
+  ``socscreen show ID -o PATH`` writes them next to ``PATH`` (``<stem>_bands.png``;
+  ``<stem>_wcc.png`` with the Z2 index of every plane, not for metals, whose occupied
+  bands are not separated from the empty ones). Whether the result is a metal is the
+  stored result's decision: the gap is not taken again.
 
 Every function returns the ``matplotlib.figure.Figure`` and writes a PNG when given a path.
 """
@@ -15,6 +20,7 @@ Every function returns the ``matplotlib.figure.Figure`` and writes a PNG when gi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +36,16 @@ if TYPE_CHECKING:
     from socscreen.analysis.kpath import KPath
     from socscreen.analysis.tb import OrthogonalTB
     from socscreen.analysis.wilson import PlaneWCC
+    from socscreen.hamiltonian import Hamiltonian
 
-__all__ = ["plot_bands", "plot_berry_path", "plot_twist_sweep", "plot_valley_map", "plot_wcc"]
+__all__ = [
+    "plot_bands",
+    "plot_berry_path",
+    "plot_twist_sweep",
+    "plot_valley_map",
+    "plot_wcc",
+    "result_figures",
+]
 
 #: Smallest top of the spin-splitting colour scale (meV): Kramers-degenerate bands of a
 #: centrosymmetric crystal (numerical splittings of micro-eV) stay at the bottom colour.
@@ -258,3 +272,51 @@ def plot_twist_sweep(
     if title:
         axes[0].set_title(title)
     return _save(fig, path)
+
+
+def result_figures(
+    ham: Hamiltonian,
+    output: str | os.PathLike,
+    title: str | None = None,
+    metal: bool = False,
+    step: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Write the band and Wilson-loop figures of a Hamiltonian next to ``output``.
+
+    Parameters
+    ----------
+    ham
+        Hamiltonian with spin-orbit blocks (eV).
+    output
+        The user's output path (e.g. ``result.json``); figures take its folder and stem.
+    title
+        Figure title, e.g. the formula and the material id.
+    metal
+        The result is a metal (its ``metal`` flag): no Wilson loops.
+    step
+        Called with the name of each step (``"bands"``, ``"Wilson loops"``), e.g. to show
+        progress.
+
+    Returns
+    -------
+    dict
+        ``{"bands": path, "wcc": path}``; ``"wcc"`` is missing for a metal.
+    """
+    # computed here, not plotted: the plot_* functions above need matplotlib alone
+    from socscreen.analysis.bands import band_structure
+    from socscreen.analysis.bloch import LowdinBloch, n_occupied
+    from socscreen.analysis.wilson import wilson_z2
+
+    output = Path(output)
+    stem = output.parent / output.stem
+    ham = ham.symmetrized()
+    report = step or (lambda _: None)
+    figures = {"bands": Path(f"{stem}_bands.png")}
+    report("bands")
+    plot_bands(band_structure(ham, soc=True), figures["bands"], title=title)
+    if not metal:
+        report("Wilson loops")
+        wilson = wilson_z2(LowdinBloch(ham, soc=True), n_occupied(ham.nelect))
+        figures["wcc"] = Path(f"{stem}_wcc.png")
+        plot_wcc(wilson.planes, figures["wcc"], title=title)
+    return figures

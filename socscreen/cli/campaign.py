@@ -708,8 +708,8 @@ def show(
                 ham = load_hamiltonian(job_store, docs[0]["campaign"], material_id)
             except ValueError as exc:
                 raise fail(str(exc)) from exc
+    from socscreen.analysis.plots import result_figures
     from socscreen.cli.progress import timed
-    from socscreen.makers.figures import result_figures
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text + "\n")
