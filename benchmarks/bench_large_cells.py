@@ -1,0 +1,213 @@
+"""Benchmark prediction and valley analysis of large twisted MoSe2/WSe2 bilayers on one core.
+
+Usage::
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_large_cells.py
+    ... --angles 21.79 13.17 --gpaw-max-atoms 42 --timeout 1200 --gpaw-timeout 600
+
+Each twist angle gives the smallest commensurate bilayer of the MoSe2 and WSe2 sheets of
+``bench_sheets.py`` (:func:`socscreen.bilayers.twisted_bilayer`, unstrained): 21.79° 42
+atoms, 13.17° 114, 9.43° 222, 7.34° 366, 4.41° 1014. Every cell runs in a child process
+of its own (so that its peak memory is its own), with the default ``scc`` predictor and
+then :func:`socscreen.analysis.valley.valley_edges` (shift-invert band edges at K, K' and
+Γ, where each layer's valley folds). A cell whose dense ``[n_R, n, n]`` H0, S and SOC
+blocks (48 bytes per element) and Fermi-level diagonalisation would not fit in the
+memory available now is not started: the line says how much they need. A child that
+runs past ``--timeout`` seconds is stopped. Cells of at most ``--gpaw-max-atoms`` atoms
+also run the corpus GPAW reference (:func:`socscreen.dft.reference.
+compute_gpaw_reference`) within ``--gpaw-timeout`` seconds, for the speed-up over DFT.
+
+Prints one markdown table: atoms, orbitals n, lattice vectors of the blocks, predict
+time (s, wall clock and this process's CPU: the machine may be shared) with its stages
+(GPAW set-up, H(0) assembly, charge self-consistency, Fermi level, wall), valley
+analysis time (s), peak resident memory (GB), the top valence spin splitting at K and
+the gap over K, K' and Γ (eV), the GPAW time and the ratio GPAW / (predict + analysis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_sheets import MONOLAYERS  # noqa: E402
+
+#: Twist angles (°) of 42, 114, 222, 366 and 1,014 atoms.
+DEFAULT_ANGLES = (21.79, 13.17, 9.43, 7.341, 4.4085)
+#: Orbitals per atom of MoSe2/WSe2 in szp(dzp) (1292 for the 114-atom cell).
+ORBITALS_PER_ATOM = 1292 / 114
+#: Lattice vectors of the blocks of a cell wider than the orbitals' reach (3 x 3 in-plane).
+MIN_LATTICE_VECTORS = 9
+#: Bytes per element of the dense blocks: H0 and S (float64), SOC up-up and up-down (complex).
+BYTES_PER_ELEMENT = 48
+
+
+def bilayer(angle: float):
+    """The MoSe2 (bottom) / WSe2 (top) bilayer at ``angle`` (°) and its atom count."""
+    from socscreen.bilayers import twisted_bilayer
+
+    sheets = {sheet.name: sheet.build() for sheet in MONOLAYERS}
+    structure, record = twisted_bilayer(
+        sheets["MoSe2"], sheets["WSe2"], angle, max_atoms=1100, angle_tolerance_deg=0.01
+    )
+    return structure, record
+
+
+def peak_gb() -> float:
+    """Peak resident memory of this process (GB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def run_cell(angle: float) -> dict:
+    """Predict and analyse one bilayer; the child's JSON line."""
+    from socscreen.analysis.valley import valley_edges
+    from socscreen.model.predictors import predict_hamiltonian
+
+    structure, _ = bilayer(angle)
+    start, cpu = time.perf_counter(), time.process_time()
+    ham = predict_hamiltonian(structure, "scc")
+    predict, predict_cpu = time.perf_counter() - start, time.process_time() - cpu
+    start, cpu = time.perf_counter(), time.process_time()
+    edges = valley_edges(ham)
+    analysis, analysis_cpu = time.perf_counter() - start, time.process_time() - cpu
+    vbm = max(e.valence[1] for e in edges.values())
+    cbm = min(e.conduction[0] for e in edges.values())
+    return {
+        "atoms": len(structure),
+        "orbitals": ham.n_orbitals,
+        "n_R": len(ham.R),
+        "predict_s": predict,
+        "predict_cpu_s": predict_cpu,
+        "stages_s": {
+            **ham.meta["timings"],
+            "charges": ham.meta["charge_correction"]["seconds"],
+            "fermi": predict - ham.meta["seconds"] - ham.meta["charge_correction"]["seconds"],
+        },
+        "analysis_s": analysis,
+        "analysis_cpu_s": analysis_cpu,
+        "peak_GB": peak_gb(),
+        "splitting_K_eV": edges["K"].valence_splitting,
+        "gap_eV": cbm - vbm,
+    }
+
+
+def run_gpaw(angle: float) -> dict:
+    """The corpus GPAW reference of one bilayer; the child's JSON line."""
+    from socscreen.dft.reference import compute_gpaw_reference
+
+    structure, _ = bilayer(angle)
+    start = time.perf_counter()
+    compute_gpaw_reference(structure)
+    return {"gpaw_s": time.perf_counter() - start, "gpaw_peak_GB": peak_gb()}
+
+
+def available_gb() -> float:
+    """Memory available to a new process now (GB, ``MemAvailable`` of /proc/meminfo)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024**2
+    return float("inf")
+
+
+def dense_memory_gb(atoms: int) -> tuple[float, float]:
+    """Lower bounds (GB) of a cell's dense H0, S and SOC blocks and of the Fermi level's
+    work arrays (about eight complex ``2n x 2n`` matrices at one k-point)."""
+    n = ORBITALS_PER_ATOM * atoms
+    blocks = MIN_LATTICE_VECTORS * n * n * BYTES_PER_ELEMENT
+    return blocks / 1024**3, 8 * 16 * (2 * n) ** 2 / 1024**3
+
+
+def child(mode: str, angle: float, timeout: float) -> dict:
+    """Run ``--mode angle`` in a fresh interpreter; its JSON, or why there is none."""
+    command = [sys.executable, __file__, f"--{mode}", str(angle)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"stopped after {timeout:.0f} s"}
+    if done.returncode:
+        tail = (done.stderr.strip().splitlines() or ["killed"])[-1]
+        return {"error": f"exit {done.returncode}: {tail[:80]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def row(angle: float, gpaw_max_atoms: int, timeout: float, gpaw_timeout: float) -> dict:
+    """One table row: the cell, then GPAW where small enough."""
+    structure, record = bilayer(angle)
+    atoms = len(structure)
+    out: dict = {"angle": record.achieved_angle_deg, "atoms": atoms}
+    (blocks, solver), have = dense_memory_gb(atoms), available_gb()
+    if blocks + solver > 0.8 * have:
+        out["error"] = (
+            f"not run: dense H(R) blocks >= {blocks:.0f} GB + E_F diagonalisation "
+            f">= {solver:.0f} GB, {have:.0f} GB available"
+        )
+    else:
+        out |= child("cell", angle, timeout)
+    if atoms <= gpaw_max_atoms:
+        gpaw = child("gpaw", angle, gpaw_timeout)
+        out |= {"gpaw_error": gpaw["error"]} if "error" in gpaw else gpaw
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown table of the rows."""
+    lines = [
+        "| twist (°) | atoms | n | n_R | predict (s, wall / cpu) | setup / H(0) / charges / E_F "
+        "(s) | valleys (s, wall / cpu) | peak (GB) | Δ_v(K) (eV) | gap K,K',Γ (eV) | GPAW (s) "
+        "| GPAW / ours |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        gpaw = r.get("gpaw_s")
+        ours = r.get("predict_s", 0.0) + r.get("analysis_s", 0.0)
+        ratio = f"{gpaw / ours:.0f}" if gpaw and ours else "-"
+        gpaw_text = f"{gpaw:.0f}" if gpaw else r.get("gpaw_error", "-")
+        if "predict_s" not in r:
+            lines.append(
+                f"| {r['angle']:.2f} | {r['atoms']} | {r.get('error', '-')} "
+                f"||||||||| {gpaw_text} | {ratio} |"
+            )
+            continue
+        st = r["stages_s"]
+        stages = " / ".join(
+            f"{st.get(key, 0):.0f}" for key in ("setup", "assemble", "charges", "fermi")
+        )
+        lines.append(
+            f"| {r['angle']:.2f} | {r['atoms']} | {r['orbitals']} | {r['n_R']} "
+            f"| {r['predict_s']:.0f} / {r['predict_cpu_s']:.0f} | {stages} "
+            f"| {r['analysis_s']:.1f} / {r['analysis_cpu_s']:.1f} | {r['peak_GB']:.2f} "
+            f"| {r['splitting_K_eV']:.3f} | {r['gap_eV']:.3f} | {gpaw_text} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--angles", type=float, nargs="+", default=DEFAULT_ANGLES)
+    parser.add_argument("--gpaw-max-atoms", type=int, default=42)
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per cell")
+    parser.add_argument("--gpaw-timeout", type=float, default=600.0, help="seconds per GPAW")
+    parser.add_argument("--cell", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--gpaw", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cell is not None:
+        print(json.dumps(run_cell(args.cell)))
+        return
+    if args.gpaw is not None:
+        print(json.dumps(run_gpaw(args.gpaw)))
+        return
+    rows = []
+    for angle in args.angles:
+        rows.append(row(angle, args.gpaw_max_atoms, args.timeout, args.gpaw_timeout))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
