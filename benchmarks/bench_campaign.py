@@ -52,12 +52,11 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
-from socscreen.makers.ingest import ingest
 from socscreen.model.inference import load_model
 from socscreen.stores.config import DatabaseConfig
 from socscreen.stores.schemas.campaign import CampaignSettings
 from socscreen.workflows.campaign import submit_campaign
-from socscreen.workflows.sources import open_source
+from socscreen.workflows.ingestion import ingest, open_source
 from socscreen.workflows.workers import run_workers
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "gnome_sample"

@@ -10,9 +10,9 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from socscreen.cli import app
-from socscreen.makers.ingest import RawStructure, to_record
 from socscreen.stores.schemas.campaign import SourceInfo
 from socscreen.structures import check_structure, read_structure
+from socscreen.workflows.ingestion import RawStructure, to_record
 
 BAD = Path(__file__).parent / "data" / "bad_structures"
 ROCKSALT = Lattice.cubic(6.46)

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from maggma.core import Store
 
-from socscreen.makers.ingest import IngestReport, Merge, ingest
 from socscreen.makers.predict import expected_prediction_version
 from socscreen.stores.config import DatabaseConfig
 from socscreen.stores.queries import done_ids, save_records, save_results, stored_summary
@@ -40,7 +39,7 @@ from socscreen.stores.schemas.campaign import (
     StructureFilter,
     StructureRecord,
 )
-from socscreen.workflows.sources import open_source, source_kind
+from socscreen.workflows.ingestion import IngestReport, Merge, ingest, open_source, source_kind
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad

@@ -6,9 +6,9 @@ import pytest
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.analyse import analyse_structure, analysis_fields
-from socscreen.makers.ingest import RawStructure, to_record
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument, SourceInfo
 from socscreen.stores.verdicts import judge_result
+from socscreen.workflows.ingestion import RawStructure, to_record
 
 SETTINGS = CampaignSettings()
 

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from socscreen.makers.ingest import RawStructure, to_record
 from socscreen.makers.predict import expected_prediction_version, predict_structure, result_version
 from socscreen.model.predictors import default_checkpoint, prediction_version
 from socscreen.stores.schemas.campaign import CampaignSettings, SourceInfo
+from socscreen.workflows.ingestion import RawStructure, to_record
 
 
 @pytest.fixture
@@ -31,7 +31,10 @@ def test_expected_model_version_is_the_one_predictions_carry(record, tmp_path):
     assert expected_prediction_version(labelled) == result_version(labelled, ham.meta) == "mine"
     bare = tmp_path / "bare.pt"
     shutil.copy(default_checkpoint(), bare)
-    assert expected_prediction_version(CampaignSettings(predictor="model", checkpoint=str(bare))) is None
+    assert (
+        expected_prediction_version(CampaignSettings(predictor="model", checkpoint=str(bare)))
+        is None
+    )
 
 
 @pytest.mark.gpaw

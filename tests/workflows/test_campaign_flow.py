@@ -31,14 +31,13 @@ from pymatgen.core import Composition, Element, Structure
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.analyse import NO_PREDICTION, AnalyseBatchMaker
 from socscreen.makers.batch import job_database
-from socscreen.makers.ingest import ingest
 from socscreen.makers.predict import PredictBatchMaker, predict_structure
 from socscreen.makers.summary import CampaignSummaryMaker
 from socscreen.model.inference import load_model
 from socscreen.stores.queries import save_records
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 from socscreen.workflows.campaign import CampaignMaker, submit_campaign
-from socscreen.workflows.sources import open_source
+from socscreen.workflows.ingestion import ingest, open_source
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
 # sample structures with elements the shipped model lacks (LaBiPt at least), and the

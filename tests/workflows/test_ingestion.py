@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from socscreen.makers.ingest import content_id, ingest, standard_primitive, to_record
 from socscreen.stores.schemas.campaign import StructureFilter
-from socscreen.workflows.sources import open_source, read_gnome, read_structure_folder
+from socscreen.workflows.ingestion import (
+    content_id,
+    ingest,
+    open_source,
+    read_gnome,
+    read_structure_folder,
+    standard_primitive,
+    to_record,
+)
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
 BAD = Path(__file__).parents[1] / "data" / "bad_structures"

@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.analyse import analyse_structure
-from socscreen.makers.ingest import RawStructure, to_record
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
     CampaignSettings,
     MaterialResultDocument,
     SourceInfo,
 )
+from socscreen.workflows.ingestion import RawStructure, to_record
 
 SHEETS = Path(__file__).parents[2] / "benchmarks" / "data" / "sheets"
 

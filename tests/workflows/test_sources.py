@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from socscreen.workflows.sources import open_source, read_gnome, read_pymatgen_json
+from socscreen.workflows.ingestion import open_source, read_gnome, read_pymatgen_json
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
 

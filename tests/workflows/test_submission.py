@@ -18,11 +18,10 @@ from typer.testing import CliRunner
 
 from socscreen.cli import app
 from socscreen.makers.analyse import AnalyseBatchMaker
-from socscreen.makers.ingest import ingest
 from socscreen.model.inference import load_model
 from socscreen.stores.schemas.campaign import CampaignSettings, CampaignSummaryDocument
 from socscreen.workflows.campaign import CampaignMaker, submit_campaign
-from socscreen.workflows.sources import read_structure_folder
+from socscreen.workflows.ingestion import ingest, read_structure_folder
 from socscreen.workflows.workers import firework_states, run_workers
 
 #: file -> what becomes of it: (outcome, file it ends up in or the reason)

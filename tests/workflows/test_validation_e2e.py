@@ -26,7 +26,7 @@ from socscreen.model.inference import load_model
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 from socscreen.stores.schemas.validation import TrainingDataRecord, ValidationDocument
 from socscreen.workflows.campaign import submit_campaign
-from socscreen.workflows.sources import open_source
+from socscreen.workflows.ingestion import open_source
 from socscreen.workflows.workers import run_workers
 
 pytestmark = [pytest.mark.slow, pytest.mark.gpaw]

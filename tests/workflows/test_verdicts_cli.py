@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 from socscreen.cli import app
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.makers.analyse import analyse_structure
-from socscreen.makers.ingest import RawStructure, to_record
 from socscreen.stores.builders import CandidateBuilder, run_builder
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
@@ -30,6 +29,7 @@ from socscreen.stores.schemas.campaign import (
     SourceInfo,
 )
 from socscreen.stores.verdicts import with_verdict
+from socscreen.workflows.ingestion import RawStructure, to_record
 
 HOLDOUT = Path(__file__).parents[2] / "benchmarks" / "data" / "holdout"
 SETTINGS = CampaignSettings()
