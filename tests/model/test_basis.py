@@ -1,4 +1,9 @@
-"""Angular conventions: GPAW real harmonics, L matrices, Wigner-D and SU(2) matrices."""
+"""Angular conventions: GPAW real harmonics, L matrices, Wigner-D and SU(2) matrices.
+
+Only the tests that compare with GPAW's own functions need GPAW (the ``gpaw_sh`` fixture
+skips them without it); the algebra, the e3nn route and the checks on the stored fixtures
+run everywhere.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,11 @@ from socscreen.model.basis import (
     wigner_d,
 )
 
-gpaw_sh = pytest.importorskip("gpaw.sphere.spherical_harmonics")
+
+@pytest.fixture(scope="module")
+def gpaw_sh():
+    """GPAW's real spherical harmonics (skips the test without GPAW)."""
+    return pytest.importorskip("gpaw.sphere.spherical_harmonics")
 
 
 def l_dot_sigma(l: int) -> np.ndarray:
@@ -35,7 +44,7 @@ def _unit_vectors(n: int = 64) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _gpaw_y(l: int, v: np.ndarray) -> np.ndarray:
+def _gpaw_y(gpaw_sh, l: int, v: np.ndarray) -> np.ndarray:
     """GPAW's own real harmonics, shape [n_points, 2l+1]."""
     return gpaw_sh.Yarr(np.arange(l * l, (l + 1) ** 2), v).T
 
@@ -47,16 +56,16 @@ def _random_rotation(improper: bool = False) -> np.ndarray:
 
 
 @pytest.mark.parametrize("l", range(5))
-def test_e3nn_on_permuted_vectors_is_gpaw_harmonics(l):
+def test_e3nn_on_permuted_vectors_is_gpaw_harmonics(gpaw_sh, l):
     v = _unit_vectors()
     e3nn_y = o3.spherical_harmonics(
         l, torch.as_tensor(v @ E3NN_FROM_CARTESIAN.T), normalize=True, normalization="integral"
     ).numpy()
-    np.testing.assert_allclose(e3nn_y, _gpaw_y(l, v), atol=1e-12)
+    np.testing.assert_allclose(e3nn_y, _gpaw_y(gpaw_sh, l, v), atol=1e-12)
 
 
 @pytest.mark.parametrize("l", range(4))
-def test_l_matrices_act_as_minus_i_r_cross_nabla_on_gpaw_harmonics(l):
+def test_l_matrices_act_as_minus_i_r_cross_nabla_on_gpaw_harmonics(gpaw_sh, l):
     # L_α (r^l Y_b) = -i (r × ∇)_α (r^l Y_b) = Σ_a (r^l Y_a) L_ab on solid harmonics.
     v = _unit_vectors() * 1.3
     solid = np.array([[gpaw_sh.Y(l * l + m, *p) for m in range(2 * l + 1)] for p in v])
@@ -71,7 +80,7 @@ def test_l_matrices_act_as_minus_i_r_cross_nabla_on_gpaw_harmonics(l):
 
 @pytest.mark.parametrize("l", range(4))
 def test_l_matrices_match_gpaw_spinorbit(l):
-    from gpaw.spinorbit import get_L_vlmm
+    get_L_vlmm = pytest.importorskip("gpaw.spinorbit").get_L_vlmm
 
     reference = get_L_vlmm()
     for a in range(3):
@@ -106,12 +115,14 @@ def test_l_dot_sigma_spectrum(l):
 
 @pytest.mark.parametrize("improper", [False, True], ids=["proper", "improper"])
 @pytest.mark.parametrize("l", range(4))
-def test_wigner_d_rotates_gpaw_harmonics(l, improper):
+def test_wigner_d_rotates_gpaw_harmonics(gpaw_sh, l, improper):
     q = _random_rotation(improper)
     v = _unit_vectors()
     d = wigner_d(l, q)
     # Y(Q v) = D(Q) Y(v) for every point (rows of v).
-    np.testing.assert_allclose(_gpaw_y(l, v @ q.T), _gpaw_y(l, v) @ d.T, atol=1e-10)
+    np.testing.assert_allclose(
+        _gpaw_y(gpaw_sh, l, v @ q.T), _gpaw_y(gpaw_sh, l, v) @ d.T, atol=1e-10
+    )
     np.testing.assert_allclose(d @ d.T, np.eye(2 * l + 1), atol=1e-12)
 
 
