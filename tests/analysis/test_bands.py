@@ -46,8 +46,12 @@ def test_silicon_gap(silicon):
     gap = band_gap(silicon)
     assert gap.kind == "insulator" and gap.is_insulator
     assert gap.n_occupied == 8
+    # Regression values, measured on this fixture itself (README_fixtures.md), not an
+    # independent reference: GPAW szp(dzp) PBE puts Si's gaps above plane-wave PBE's (about
+    # 0.6 eV indirect, 2.55 eV at Gamma) by basis incompleteness; what is independent is
+    # the physics: indirect, with the direct gap at Gamma
     assert gap.indirect_gap_eV == pytest.approx(0.956, abs=0.01)
-    assert gap.direct_gap_eV == pytest.approx(2.74, abs=0.01)  # fixture README: Gamma
+    assert gap.direct_gap_eV == pytest.approx(2.74, abs=0.01)
     assert gap.k_direct == [0.0, 0.0, 0.0]
     assert gap.grid == [8, 8, 8]
     no_soc = band_gap(silicon, soc=False)

@@ -74,7 +74,7 @@ def test_bi2se3_without_soc_is_trivial_by_both_routes(bi2se3_z2_no_soc):
 def test_silicon_is_trivial(silicon):
     result = z2_invariants(silicon)
     assert result.z2 == [0, 0, 0, 0] and result.routes_agree and result.flags == []
-    assert result.gap_eV == pytest.approx(0.956, abs=0.01)
+    assert result.gap_eV == pytest.approx(0.956, abs=0.01)  # regression: band_gap's value
 
 
 def test_noncentrosymmetric_dft_insulator_uses_wilson_loops(data_dir):

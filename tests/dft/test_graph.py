@@ -74,12 +74,9 @@ def test_missing_cutoff_names_the_element(gaas):
         radius_graph(gaas, {"Ga": 3.0})
 
 
-def test_graph_is_fast_for_a_100_atom_cell():
-    import time
-
+def test_graph_of_a_100_atom_cell():
+    """Its time is benchmarks/bench_graph.py's (no wall-clock assert on a shared machine)."""
     rng = np.random.default_rng(1)
     structure = Structure(Lattice.cubic(11.0), ["Si"] * 100, rng.random((100, 3)))
-    start = time.perf_counter()
     graph = radius_graph(structure, {"Si": 4.5})
-    assert time.perf_counter() - start < 3.0
     assert graph.n_edges > 10000

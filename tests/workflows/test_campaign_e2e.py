@@ -102,9 +102,7 @@ def test_two_concurrent_workers_run_every_firework_once(db, worker_env, tmp_path
     launchpad = db.launchpad()
 
     files = write_worker_files(db, tmp_path / "run")
-    t0 = time.perf_counter()
     exit_codes = wait(start_workers(files, 2, tmp_path / "run"))
-    elapsed = time.perf_counter() - t0
     assert exit_codes == [0, 0], (tmp_path / "run" / "worker_0" / "worker.log").read_text()[-3000:]
 
     # 1 fan-out + batches of <= 3 structures (predict + analyse) + 1 summary, each run once
@@ -126,7 +124,7 @@ def test_two_concurrent_workers_run_every_firework_once(db, worker_env, tmp_path
         "worker_0",
         "worker_1",
     }
-    assert elapsed < 120
+    # how long it takes is benchmarks/bench_campaign.py's question, not a test's
 
     results = db.store("results")
     results.connect()
