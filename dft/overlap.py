@@ -13,8 +13,9 @@ depends only on the geometry and the basis name. It agrees with the corpus to th
 float32 rounding of the files (≤ 4e-7 on every stored element) and with a live GPAW to
 ≤ 1.3e-6, the precision of GPAW's own coarser integral tables.
 
-Conventions (corpus, DESIGN.md): ``S[iR][μ, ν] = <φ_μ(r − τ_μ) | φ_ν(r − τ_ν − R)>`` with R
-fractional (integer) and the displacement ``d = τ_ν + R·A − τ_μ`` (Å, A the lattice rows).
+Conventions (the corpus's, as in socscreen/hamiltonian.py):
+``S[iR][μ, ν] = <φ_μ(r − τ_μ) | φ_ν(r − τ_ν − R)>`` with R fractional (integer) and the
+displacement ``d = τ_ν + R·A − τ_μ`` (Å, A the lattice rows).
 Pairs come from :func:`socscreen.dft.graph.radius_graph`.
 """
 

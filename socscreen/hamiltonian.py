@@ -8,8 +8,8 @@ atom-centred real-orbital basis:
   other two follow from time reversal, ``H_dd = conj(H_uu)`` and ``H_du = -conj(H_ud)``,
   so every container is time-reversal symmetric by construction.
 
-Conventions (identical to the corpus files, DESIGN.md)
-------------------------------------------------------
+Conventions (identical to the corpus files, docs/model.md)
+----------------------------------------------------------
 * ``h0[iR][mu, nu] = <phi_mu(r - tau_mu) | H | phi_nu(r - tau_nu - R)>``, R fractional
   (integer) lattice vectors, rows of ``R``.
 * Bloch sum ``H(k) = sum_R exp(+2 pi i k.R) H(R)`` with k fractional (reciprocal
@@ -447,13 +447,13 @@ class Hamiltonian(MSONable):
     # -- corpus files -------------------------------------------------------------------
     @classmethod
     def from_npz(cls, path: str | os.PathLike) -> Hamiltonian:
-        """Read a corpus-format ``.npz`` file (DESIGN.md, "Corpus file format")."""
+        """Read a corpus-format ``.npz`` file (:meth:`to_npz`; docs/model.md, corpus storage)."""
         with np.load(path, allow_pickle=False) as data:
             return cls.from_corpus_arrays({k: data[k] for k in data.files})
 
     @classmethod
     def from_corpus_arrays(cls, data: dict[str, np.ndarray]) -> Hamiltonian:
-        """Build from the arrays of a corpus file (keys as in DESIGN.md)."""
+        """Build from the arrays of a corpus file (keys as :meth:`to_npz` writes them)."""
         required = {"numbers", "cell", "spos", "R", "H0R", "SR", "l_M", "a_M"}
         missing = sorted(required - set(data))
         if missing:

@@ -21,7 +21,7 @@ created on the first such start with a random password kept in ``credentials.jso
 written from it (mode 0600 too) log in.
 
 FireWorks, maggma's ``MongoStore``/``GridFSStore`` and jobflow's ``JobStore`` talk to it
-as to any MongoDB server (see DESIGN.md, "The ecosystem, as measured here").
+as to any MongoDB server (see README.md, "Databases").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The training-data store: DFT Hamiltonians that validation reruns feed back to the model.
 
-A folder of corpus-format ``.npz`` files (DESIGN.md, "Corpus file format";
+A folder of corpus-format ``.npz`` files (docs/model.md, "Training corpus storage";
 :meth:`Hamiltonian.to_npz`) that ``socscreen train --finetune DIR`` reads like the
 shipped corpus, plus one :class:`TrainingDataRecord` per file in the ``training_data``
 collection (material, campaign, formula, SHA-256, path).

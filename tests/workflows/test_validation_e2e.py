@@ -106,7 +106,7 @@ def test_campaign_rerun_with_gpaw_and_report(db, source, tmp_path, monkeypatch):
         assert 0 < comparison.band_mae < 3.0 and comparison.band_max_error >= comparison.band_mae
         assert doc.band_comparison_path is not None and doc.gap_dft is not None
         assert doc.timings["dft"] > 0
-    if "socx000001" in validations:  # PBE Bi2Se3 is a strong TI (DESIGN.md)
+    if "socx000001" in validations:  # PBE Bi2Se3 is a strong TI (tests/data/README_fixtures.md)
         assert validations["socx000001"].z2_dft == [1, 0, 0, 0]
 
     # feedback: one corpus file per validation, recorded, loadable by the fine-tuning code
