@@ -148,7 +148,10 @@ def campaign_submit(
         ),
     ],
     name: Annotated[str, typer.Option("--name", "-n", help="Campaign name.")],
-    batch_size: Annotated[int, typer.Option(min=1, help="Structures per batch job.")] = 20,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Structures per batch job (default: CampaignSettings')"),
+    ] = None,
     include: Annotated[
         list[str], typer.Option("--include", help="Element that must be present (repeat).")
     ] = [],  # noqa: B006
@@ -167,17 +170,32 @@ def campaign_submit(
     gap_min: Annotated[float | None, typer.Option(help="Smallest source band gap (eV).")] = None,
     gap_max: Annotated[float | None, typer.Option(help="Largest source band gap (eV).")] = None,
     max_sites: Annotated[
-        int,
-        typer.Option(min=1, help="Largest primitive cell; larger ones get an error document."),
-    ] = 200,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Largest primitive cell; larger ones get an error document "
+            "(default: CampaignSettings')",
+        ),
+    ] = None,
     z2_route: Annotated[
-        str, typer.Option(help="screening (parity or Wilson), auto (both), parity or wilson.")
-    ] = "screening",
-    predictor: PredictorOption = Predictor.scc,
+        str | None,
+        typer.Option(
+            help="screening (parity or Wilson), auto (both), parity or wilson "
+            "(default: CampaignSettings')"
+        ),
+    ] = None,
+    predictor: Annotated[
+        Predictor | None,
+        typer.Option(
+            help="scc, baseline or model, see socscreen predict --help (default: CampaignSettings')"
+        ),
+    ] = None,
     model_version: Annotated[
         str | None, typer.Option(help="Model version label to predict with (model only).")
     ] = None,
-    device: Annotated[str, typer.Option(help="Torch device of the prediction.")] = "cpu",
+    device: Annotated[
+        str | None, typer.Option(help="Torch device of the prediction (default: CampaignSettings')")
+    ] = None,
     predict_function: Annotated[
         str, typer.Option(help="Per-structure prediction 'module:function'.")
     ] = "socscreen.makers.predict:predict_structure",
@@ -215,14 +233,16 @@ def campaign_submit(
             min_band_gap=gap_min,
             max_band_gap=gap_max,
         )
-        settings = CampaignSettings(
-            batch_size=batch_size,
-            predictor=predictor.value,
-            model_version=model_version,
-            device=device,
-            max_sites=max_sites,
-            z2_route=z2_route,
-        )
+        given = {
+            "batch_size": batch_size,
+            "predictor": None if predictor is None else predictor.value,
+            "model_version": model_version,
+            "device": device,
+            "max_sites": max_sites,
+            "z2_route": z2_route,
+        }
+        # the defaults are the schema's alone, not declared a second time here
+        settings = CampaignSettings(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise fail(str(exc)) from exc
     predict_function = _import_callable(predict_function)
