@@ -13,12 +13,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: The core: the container and what it needs (everything in socscreen/ but the CLI).
+CORE = tuple(
+    str(path.relative_to(ROOT))
+    for path in sorted((ROOT / "socscreen").glob("*.py"))
+    if path.name != "__main__.py"  # ``python -m socscreen`` runs the CLI
+)
+
 #: Folder (or file) of each room and the socscreen packages it must never import.
 _ABOVE_CORE = {"analysis", "dft", "corpus", "model", "makers", "stores", "workflows", "cli"}
 FORBIDDEN = {
-    "socscreen/hamiltonian.py": _ABOVE_CORE,
-    "socscreen/orbitals.py": _ABOVE_CORE,
-    "socscreen/bilayers.py": _ABOVE_CORE,
+    **{module: _ABOVE_CORE for module in CORE},
     "analysis": {"dft", "corpus", "model", "makers", "stores", "workflows", "cli"},
     "dft": {"corpus", "model", "makers", "stores", "workflows", "cli"},
     "corpus": {"model", "makers", "stores", "workflows", "cli"},
@@ -27,8 +32,10 @@ FORBIDDEN = {
     "makers": {"workflows", "cli"},
 }  # fmt: skip
 
-#: Rooms that must not import torch at all (they run where torch is not needed).
-TORCH_FREE = ("socscreen/hamiltonian.py", "socscreen/orbitals.py", "analysis", "dft", "corpus")
+#: Rooms that must not import torch at all (they run where torch is not needed): the
+#: container and the rest of the core, analysis and dft (so neither reaches the model's
+#: torch code, even lazily), and the corpus.
+TORCH_FREE = (*CORE, "analysis", "dft", "corpus")
 
 
 def _modules(room: str) -> list[Path]:
@@ -59,10 +66,20 @@ def test_rooms_never_import_upward(room):
 
 @pytest.mark.parametrize("room", TORCH_FREE)
 def test_torch_stays_in_the_model(room):
+    """No torch, e3nn or socscreen.model module that imports them (they are the model's)."""
     offences = [
         f"{path.relative_to(ROOT)} imports {name}"
         for path in _modules(room)
         for name in _imports(path)
-        if name == "torch" or name.startswith(("torch.", "e3nn"))
+        if name == "torch" or name.startswith(("torch.", "e3nn", "socscreen.model"))
     ]
     assert not offences, "\n".join(offences)
+
+
+def test_the_core_is_every_module_of_socscreen_but_the_cli():
+    assert {
+        "socscreen/hamiltonian.py",
+        "socscreen/sparse_bloch.py",
+        "socscreen/orbitals.py",
+    } <= set(CORE)
+    assert not any(module.startswith("socscreen/cli") for module in CORE)
