@@ -5,8 +5,9 @@ indices by parity and Wilson loops (:mod:`.topology`, :mod:`.parity`, :mod:`.wil
 z2pack cross-check in :mod:`.z2pack_route`), Berry
 curvature and Hall conductivities (:mod:`.berry`, wannierberri and Kubo), the valleys of
 hexagonal sheets (:mod:`.valley`), orthogonal
-tight-binding models (:mod:`.tb`), exports (:mod:`.export`), figures (:mod:`.plots`) and
-textbook models as containers (:mod:`.models`). Never imports jobflow, FireWorks or stores.
+tight-binding models (:mod:`.tb`), exports (:mod:`.export`), figures (:mod:`.plots`),
+textbook models as containers (:mod:`.models`) and what a campaign screens and flags per
+material (:mod:`.screening`). Never imports jobflow, FireWorks or stores.
 """
 
 from socscreen.analysis.bands import (
