@@ -39,14 +39,9 @@ from socscreen.stores.schemas.validation import (
 )
 from socscreen.stores.validations import save_validation
 from socscreen.stores.verdicts import judge_result
-from socscreen.workflows.report import (
-    PDF_BROWSERS,
-    band_thumbnails,
-    load_report_data,
-    render_report,
-    validation_statistics,
-    write_report,
-)
+from socscreen.workflows.report import write_report
+from socscreen.workflows.report_data import band_thumbnails, load_report_data, validation_statistics
+from socscreen.workflows.report_html import PDF_BROWSERS, render_report
 
 PNG = "data:image/png;base64,"
 
