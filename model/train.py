@@ -38,11 +38,17 @@ from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
 from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF, correction_baseline
-from socscreen.model.loss import band_loss, h0_element_loss, orthogonalised, soc_element_loss
+from socscreen.model.loss import (
+    band_loss,
+    h0_element_loss,
+    orthogonalised,
+    soc_element_loss,
+    spinor_bloch,
+)
 from socscreen.model.network import ModelConfig, UniHamGNN
 from socscreen.model.normalization import compute_normalization
 
-__all__ = ["TrainConfig", "spinor_bloch", "stage_optimizer", "train"]
+__all__ = ["TrainConfig", "stage_optimizer", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -167,43 +173,6 @@ def _finetune_layout(
 
 
 # -- band helpers --------------------------------------------------------------------------
-def spinor_bloch(
-    h0: torch.Tensor, soc: torch.Tensor | None, R: np.ndarray, k: np.ndarray
-) -> torch.Tensor:
-    """Spinor ``H(k) = I2 ⊗ H0(k) + i Σ_α σ_α ⊗ A_α(k)`` (spin-major), ``[n_k, 2n, 2n]``.
-
-    The torch twin of :func:`socscreen.hamiltonian.spinor_bloch_sum` (with ``soc_uu =
-    i A_z``, ``soc_ud = i A_x + A_y``): it stays in torch because the band loss
-    differentiates through it; ``tests/model/test_loss.py`` checks that both agree.
-
-    Parameters
-    ----------
-    h0
-        ``[n_R, n, n]`` real blocks (eV).
-    soc
-        ``[3, n_R, n, n]`` real ``A_α`` blocks (eV) or ``None``.
-    R, k
-        Integer lattice vectors ``[n_R, 3]`` and fractional k ``[n_k, 3]``.
-    """
-    phase = torch.exp(2j * math.pi * torch.as_tensor(k @ np.asarray(R).T))  # [n_k, n_R]
-    ctype = phase.dtype
-    h0k = torch.einsum("kr,rij->kij", phase, h0.to(ctype))
-    n = h0.shape[-1]
-    out = torch.zeros(len(k), 2 * n, 2 * n, dtype=ctype)
-    out[:, :n, :n] = h0k
-    out[:, n:, n:] = h0k
-    if soc is not None:
-        a = 1j * torch.einsum("kr,arij->akij", phase, soc.to(ctype))  # i A_α(k)
-        out = out + torch.cat(
-            [
-                torch.cat([a[2], a[0] - 1j * a[1]], dim=2),
-                torch.cat([a[0] + 1j * a[1], -a[2]], dim=2),
-            ],
-            dim=1,
-        )
-    return out
-
-
 def _band_term(
     out: dict[str, torch.Tensor],
     batch: GraphBatch,

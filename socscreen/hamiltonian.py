@@ -773,7 +773,7 @@ def spinor_bloch_sum(
 
     The one spinor Bloch sum of socscreen (the container's :meth:`Hamiltonian.hamiltonian_k`
     and :meth:`Hamiltonian.eigh`, the Löwdin systems of :mod:`socscreen.analysis.bloch`;
-    :func:`socscreen.model.train.spinor_bloch` is its differentiable torch twin). The
+    :func:`socscreen.model.loss.spinor_bloch` is its differentiable torch twin). The
     down-spin blocks follow from time reversal: ``H_dd(R) = conj(H_uu(R))`` and
     ``H_du(R) = -conj(H_ud(R))``.
 

@@ -17,8 +17,8 @@ from socscreen.model.loss import (
     h0_element_loss,
     orthogonalised,
     soc_element_loss,
+    spinor_bloch,
 )
-from socscreen.model.train import spinor_bloch
 
 
 @pytest.fixture(scope="module")
