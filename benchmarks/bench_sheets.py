@@ -7,7 +7,9 @@ Usage::
 
 2H MoS2, MoSe2, WS2 and WSe2 monolayers (experimental lattice constants, chalcogen-
 chalcogen heights of PBE relaxations, 20 Angstrom of vacuum) are the showcase of the
-paper's transfer claim: the predictors never saw a sheet. ``--compute`` runs the corpus
+paper's transfer claim: the predictors never saw a sheet. The MoSe2/WSe2 heterobilayers
+at 0 and 60 degrees (6 atoms, :data:`BILAYERS`) add the band alignment of two different
+layers. ``--compute`` runs the corpus
 GPAW reference calculation (szp(dzp), SOC, :func:`socscreen.dft.reference.
 compute_gpaw_reference`) for every sheet whose file is missing in
 ``benchmarks/data/sheets`` and stores it compactly (the training corpus' storage,
@@ -98,25 +100,53 @@ MONOLAYERS = (
 )
 
 
+@dataclass(frozen=True)
+class Bilayer:
+    """A heterobilayer of two monolayers at a twist angle.
+
+    Built by :func:`socscreen.bilayers.twisted_bilayer`:
+    0 degrees is the R-type (AA) 1x1 stacking, 60 degrees the H-type one; the metal-metal
+    distance is the builder's default (6.5 Angstrom).
+    """
+
+    bottom: Monolayer
+    top: Monolayer
+    angle: float
+    literature_splitting: float = float("nan")
+
+    @property
+    def name(self) -> str:
+        return f"{self.bottom.name}-{self.top.name}-{self.angle:g}deg"
+
+    def build(self) -> Structure:
+        from socscreen.bilayers import twisted_bilayer
+
+        return twisted_bilayer(self.bottom.build(), self.top.build(), self.angle)[0]
+
+
+BILAYERS = (Bilayer(MONOLAYERS[1], MONOLAYERS[3], 0.0), Bilayer(MONOLAYERS[1], MONOLAYERS[3], 60.0))
+
+
 def compute_references() -> None:
     """GPAW corpus-settings references of the sheets that have no file yet."""
     from socscreen.corpus.storage import write_compact
     from socscreen.dft.reference import compute_gpaw_reference
 
     SHEETS_DIR.mkdir(parents=True, exist_ok=True)
-    for sheet in MONOLAYERS:
+    for sheet in (*MONOLAYERS, *BILAYERS):
         path = SHEETS_DIR / f"{sheet.name}.npz"
         if path.exists():
             continue
         structure = sheet.build()
-        structure.properties = {"prototype": "2H-MX2 monolayer", "holdout": True}
+        kind = "2H-MX2 monolayer" if isinstance(sheet, Monolayer) else "MX2 heterobilayer"
+        structure.properties = {"prototype": kind, "holdout": True}
         start = time.perf_counter()
         write_compact(compute_gpaw_reference(structure), path)
         size = path.stat().st_size / 1e3
         print(f"{sheet.name:6s} {time.perf_counter() - start:6.1f} s -> {path} ({size:.0f} kB)")
 
 
-def _row(sheet: Monolayer, source: str, ham: Hamiltonian, seconds: float) -> dict:
+def _row(sheet: Monolayer | Bilayer, source: str, ham: Hamiltonian, seconds: float) -> dict:
     """One table row: the valley quantities and fundamental gap of ``ham`` (eV, Angstrom^2)."""
     from socscreen.analysis.gaps import band_gap
     from socscreen.analysis.valley import valley_quantities
@@ -143,7 +173,7 @@ def _row(sheet: Monolayer, source: str, ham: Hamiltonian, seconds: float) -> dic
 def evaluate(predictors: tuple[str, ...]) -> None:
     """The valley table: GPAW and every predictor per stored monolayer."""
     rows, missing = [], []
-    for sheet in MONOLAYERS:
+    for sheet in (*MONOLAYERS, *BILAYERS):
         path = SHEETS_DIR / f"{sheet.name}.npz"
         if not path.exists():
             missing.append(sheet.name)
@@ -161,8 +191,8 @@ def evaluate(predictors: tuple[str, ...]) -> None:
                 _row(sheet, PREDICTOR_LABELS[predictor], predicted, time.perf_counter() - start)
             )
     _table(
-        "MX2 monolayers at K: spin splittings, gaps (meV) and Berry curvature (Å²), "
-        "GPAW szp(dzp) vs predicted",
+        "MX2 monolayers and MoSe2/WSe2 bilayers at K: spin splittings, gaps (meV) and "
+        "Berry curvature (Å²), GPAW szp(dzp) vs predicted",
         rows,
         [
             ("name", "monolayer", 1),
