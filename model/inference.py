@@ -148,7 +148,7 @@ def _baseline(structure: Structure, model: UniHamGNN, soc: bool) -> Hamiltonian:
 
 
 def _provenance(baseline: Hamiltonian) -> dict[str, Any]:
-    """What ``meta["baseline"]`` of a correction model's prediction records about H(0)."""
+    """Return what ``meta["baseline"]`` of a correction model's prediction records of H(0)."""
     return {k: baseline.meta.get(k) for k in BASELINE_KEYS}
 
 

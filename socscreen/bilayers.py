@@ -8,9 +8,9 @@ periodic cell both layers fit:
   and its normal ``a × b`` along +z; θ = 0° puts the two sheets' lattice vectors parallel
   (for two 2H MX2 sheets an R-type stacking, AA: metal over metal, chalcogen over
   chalcogen), θ = 60° is the other 1×1 stacking (H-type: metal over metal, chalcogens
-  over hollows, the top sheet inverted in the plane). The rotation axis passes through the site of each sheet closest to its
-  mid-plane (the metal of an MX2 sheet). An MX2 sheet has a threefold axis, so θ and
-  θ + 120° are the same bilayer, but θ and θ + 60° are not.
+  over hollows, the top sheet inverted in the plane). The rotation axis passes through the
+  site of each sheet closest to its mid-plane (the metal of an MX2 sheet). An MX2 sheet
+  has a threefold axis, so θ and θ + 120° are the same bilayer, but θ and θ + 60° are not.
 * **Commensurate cell** (:func:`commensurate_cell`, the standard (m, n) construction): a
   vector ``v1 = m a1 + n a2`` of the bottom lattice and a vector ``v2 = p b1 + q b2`` of
   the top lattice with ``R(θ') v2 ∥ v1``; the supercell of both is spanned by ``v1`` and

@@ -30,13 +30,13 @@ def version() -> None:
     typer.echo(__version__)
 
 
-from socscreen.cli import (
-    analysis,  # noqa: E402,F401
-    campaign,  # noqa: E402,F401
-    dft,  # noqa: E402,F401
-    model,  # noqa: E402,F401
-    twist,  # noqa: E402,F401
-    validation,  # noqa: E402,F401
+from socscreen.cli import (  # noqa: E402 - the command modules register on app
+    analysis,  # noqa: F401
+    campaign,  # noqa: F401
+    dft,  # noqa: F401
+    model,  # noqa: F401
+    twist,  # noqa: F401
+    validation,  # noqa: F401
 )
 
 __all__ = ["app"]

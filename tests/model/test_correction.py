@@ -155,9 +155,7 @@ def gaas_checkpoint(tmp_path_factory):
     cutoffs = {symbol: cutoff_radius(symbol, "szp(dzp)") for symbol in shells}
     config = CORRECTION.model_copy(update={"soc_correction": True})
     torch.manual_seed(3)
-    model = build_checkpoint_model(
-        shells, cutoffs, config, NORMALIZATION, torch.float64
-    )
+    model = build_checkpoint_model(shells, cutoffs, config, NORMALIZATION, torch.float64)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))

@@ -12,14 +12,14 @@ from pathlib import Path
 import jobflow
 import pytest
 from campaign_test_functions import (
-    sample_coverage,
-    sample_formulas,
     TEST_FLAG,
     check_hamiltonian,
     fails_for_bismuth,
     heavy_element_rule,
     not_a_hamiltonian,
     predict_except_tellurides,
+    sample_coverage,
+    sample_formulas,
     structure_only,
     wrong_material,
 )

@@ -136,8 +136,10 @@ def bad_report():
             "partial_occupancy.cif",
             r"^partial occupancy \(disordered sites\) is not supported: site 4 holds Sn0.5 Pb0.5",
         ),
-        ("huge_2000_atoms.vasp",
-         r"^2000 sites in the primitive cell exceed max_sites = 200: too large to screen$"),
+        (
+            "huge_2000_atoms.vasp",
+            r"^2000 sites in the primitive cell exceed max_sites = 200: too large to screen$",
+        ),
         ("UTe.cif", r"^element\(s\) U not covered by the predictor$"),
     ],
     ids=["unreadable", "partial-occupancy", "2000-atoms", "unknown-element"],

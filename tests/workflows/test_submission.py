@@ -125,8 +125,9 @@ def test_submitting_twice_then_running_predicts_each_structure_once(db, twins, t
     job_store.connect()
     predicted = Counter(
         item["material_id"]
-        for doc in job_store.docs_store.query({"metadata.campaign": "twins",
-                                               "metadata.stage": "predict"})  # fmt: skip
+        for doc in job_store.docs_store.query(
+            {"metadata.campaign": "twins", "metadata.stage": "predict"}
+        )  # fmt: skip
         for item in doc["output"]["hamiltonians"]
     )
     job_store.close()
