@@ -24,13 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
-from socscreen.workflows.training_structures import _from, _pick, bond, elements_of
+from socscreen.workflows.training_structures import _from, _pick, bond, perturb, provenance
 
 __all__ = [
     "REAL_SHEETS",
     "SHEET_HEIGHT",
     "SHEET_PROTOTYPES",
-    "perturb_sheet",
     "sheet_structure",
     "training_sheet",
 ]
@@ -193,32 +192,7 @@ def sheet_structure(name: str, elements: Sequence[str]) -> Structure:
     return SHEET_PROTOTYPES[name].structure(elements)
 
 
-# -- perturbation and sampling --------------------------------------------------------------
-def perturb_sheet(
-    structure: Structure, rng: np.random.Generator, strain_sigma: float, rattle: float
-) -> Structure:
-    """Random in-plane symmetric strain and Cartesian rattle of a sheet (vacuum along z).
-
-    Parameters
-    ----------
-    structure
-        Sheet with its vacuum along the third lattice vector, which is along z.
-    rng
-        Random generator.
-    strain_sigma
-        Standard deviation of each independent in-plane strain component.
-    rattle
-        Standard deviation of each Cartesian displacement component (Angstrom).
-    """
-    eps = np.zeros((3, 3))
-    eps[:2, :2] = rng.normal(0.0, strain_sigma, (2, 2))
-    eps = 0.5 * (eps + eps.T)
-    lattice = Lattice(structure.lattice.matrix @ (np.eye(3) + eps))
-    strained = Structure(lattice, structure.species, structure.frac_coords)
-    cart = strained.cart_coords + rng.normal(0.0, rattle, (len(strained), 3))
-    return Structure(lattice, strained.species, cart, coords_are_cartesian=True)
-
-
+# -- sampling -------------------------------------------------------------------------------
 def training_sheet(seed: int, strain_sigma: float = 0.02, rattle: float = 0.04) -> Structure:
     """Build the 2D training sheet of one seed (reproducible, independent of other seeds).
 
@@ -241,15 +215,9 @@ def training_sheet(seed: int, strain_sigma: float = 0.02, rattle: float = 0.04) 
         prototype = str(rng.choice(names, p=weights / weights.sum()))
         base = sheet_structure(prototype, SHEET_PROTOTYPES[prototype].chemistry(rng))
         source = "prototype"
-    structure = perturb_sheet(base, rng, strain_sigma, rattle)
+    structure = perturb(base, rng, strain_sigma, rattle, strained_axes=2)  # vacuum stays on z
     structure.properties = {
-        "prototype": prototype,
-        "elements": elements_of(base),
-        "source": source,
-        "seed": int(seed),
-        "holdout": False,
-        "strain_sigma": float(strain_sigma),
-        "rattle": float(rattle),
+        **provenance(seed, prototype, source, base, strain_sigma, rattle),
         "dimension": 2,
     }
     return structure

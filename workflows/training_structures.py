@@ -571,7 +571,11 @@ REAL_COMPOUNDS: tuple[RealCompound, ...] = (
 
 # -- perturbation and sampling --------------------------------------------------------------
 def perturb(
-    structure: Structure, rng: np.random.Generator, strain_sigma: float, rattle: float
+    structure: Structure,
+    rng: np.random.Generator,
+    strain_sigma: float,
+    rattle: float,
+    strained_axes: int = 3,
 ) -> Structure:
     """Random symmetric strain and Cartesian rattle.
 
@@ -585,13 +589,18 @@ def perturb(
         Standard deviation of each independent element of the symmetric strain tensor.
     rattle
         Standard deviation of each Cartesian displacement component (Angstrom).
+    strained_axes
+        Strain only the first this many Cartesian axes: 2 keeps a sheet's vacuum along z.
 
     Returns
     -------
     Structure
         ``cell (I + eps)`` with the fractional positions kept, then every site displaced.
     """
-    eps = rng.normal(0.0, strain_sigma, (3, 3))
+    eps = np.zeros((3, 3))
+    eps[:strained_axes, :strained_axes] = rng.normal(
+        0.0, strain_sigma, (strained_axes, strained_axes)
+    )
     eps = 0.5 * (eps + eps.T)
     lattice = Lattice(structure.lattice.matrix @ (np.eye(3) + eps))
     strained = Structure(lattice, structure.species, structure.frac_coords)
@@ -639,7 +648,15 @@ def training_structure(seed: int, strain_sigma: float = 0.02, rattle: float = 0.
         elements = PROTOTYPES[prototype].chemistry(rng)
         base, source = prototype_structure(prototype, elements), "prototype"
     structure = perturb(base, rng, strain_sigma, rattle)
-    structure.properties = {
+    structure.properties = provenance(seed, prototype, source, base, strain_sigma, rattle)
+    return structure
+
+
+def provenance(
+    seed: int, prototype: str, source: str, base: Structure, strain_sigma: float, rattle: float
+) -> dict[str, object]:
+    """``structure.properties`` of a training structure (copied into the reference's meta)."""
+    return {
         "prototype": prototype,
         "elements": elements_of(base),
         "source": source,
@@ -648,7 +665,6 @@ def training_structure(seed: int, strain_sigma: float = 0.02, rattle: float = 0.
         "strain_sigma": float(strain_sigma),
         "rattle": float(rattle),
     }
-    return structure
 
 
 def elements_of(structure: Structure) -> list[str]:
