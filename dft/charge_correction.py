@@ -50,6 +50,7 @@ from scipy.special import erfc
 from socscreen.analysis.bloch import length_grid, periodic_axes
 from socscreen.dft.hubbard import hardness_of
 from socscreen.dft.paw_setups import valence_occupations
+from socscreen.dft.slab_dipole import dipole_gamma
 from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian
 
 __all__ = [
@@ -286,7 +287,8 @@ def gamma_matrix(
 
     ``γ_ij = Σ_L [1/|r_ij + L| − S(τ_i, τ_j, |r_ij + L|)]`` with the ``1/r`` sum done by
     Ewald, plus ``onsite_ij`` for two channels of one atom (its L = 0 term), where
-    ``τ = 16/5 U`` (a.u.).
+    ``τ = 16/5 U`` (a.u.). A sheet also gets the slab term
+    (:func:`~socscreen.dft.slab_dipole.dipole_gamma`): no field from its images.
 
     Parameters
     ----------
@@ -316,7 +318,7 @@ def gamma_matrix(
             for i in np.flatnonzero(atom == a):
                 for j in np.flatnonzero(atom == b):
                     gamma[i, j] -= _short_range(tau[i], tau[j], r).sum()
-    return gamma * Ha
+    return gamma * Ha + dipole_gamma(structure, atom)
 
 
 class _BandProblem:

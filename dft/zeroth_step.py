@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from ase.units import Bohr
 from pymatgen.core import Structure
 
 from socscreen.analysis.bands import fermi_level
@@ -44,6 +45,7 @@ from socscreen.dft.calculator import (
     validate_structure,
 )
 from socscreen.dft.reference import NEGLIGIBLE, ProgressCallback, gpaw_meta
+from socscreen.dft.slab_dipole import dipole_potential, slab_normal
 from socscreen.hamiltonian import Hamiltonian
 
 if TYPE_CHECKING:
@@ -289,12 +291,17 @@ def compute_zeroth_step(
     crystal = Structure(
         structure.lattice, structure.species, calc.spos_ac, properties=structure.properties
     )
+    dipole = _sheet_dipole(calc, crystal)
+    if dipole is not None:  # no field of the atomic density's periodic images
+        v = dipole_potential(crystal, dipole)[orbital_table(calc, settings.basis).atom_of_orbital]
+        blocks["h0"] = blocks["h0"] + 0.5 * blocks["overlap"] * (v[:, None] + v[None, :])[None]
     meta: dict[str, Any] = {
         **gpaw_meta(crystal, settings),
         "source": "zeroth-step",
         "grid_spacing": settings.grid_spacing,
         "overlap_cutoff": ZEROTH_STEP_OVERLAP_CUTOFF,
         "soc": soc,
+        **({} if dipole is None else {"sheet_dipole_eA": round(dipole, 6)}),
     }
     ham = Hamiltonian(
         crystal,
@@ -315,3 +322,16 @@ def compute_zeroth_step(
     ham.meta["seconds"] = round(time.perf_counter() - started, 2)
     ham.meta["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return ham
+
+
+def _sheet_dipole(calc: GPAW, crystal: Structure) -> float | None:
+    """Dipole of the atomic density along a sheet's normal (e·Å, electrons positive).
+
+    ``None`` for a crystal that is not a sheet. The superposed atomic densities of an
+    asymmetric sheet carry one (0.23 e·Å for a MoSe2/WSe2 bilayer), whose periodic
+    images' field H(0) would otherwise keep (:mod:`socscreen.dft.slab_dipole`).
+    """
+    normal = slab_normal(crystal)
+    if normal is None:
+        return None
+    return float(calc.density.calculate_dipole_moment() @ normal) * Bohr

@@ -96,3 +96,47 @@ def test_real_space_h0_equals_the_k_route_of_the_same_calculator(name):
     assert left_out <= 1e-8
     assert ham.meta["source"] == "zeroth-step"
     assert ham.hermiticity_error() < 1e-10
+
+
+def _mx2(metal: str, a: float, height: float) -> Structure:
+    """2H MSe2 sheet centred in a 23 Angstrom cell."""
+    c = 23.0
+    dz = height / (2 * c)
+    return Structure(
+        Lattice.hexagonal(a, c),
+        [metal, "Se", "Se"],
+        [[1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5 + dz], [2 / 3, 1 / 3, 0.5 - dz]],
+    )
+
+
+def test_an_asymmetric_sheet_gets_no_field_from_its_images():
+    # MoSe2/WSe2 at 0 degrees (6 atoms): GPAW's SCF gives a 0.92 eV gap with flat Se
+    # levels across both layers; the atomic density's 0.23 e*Angstrom dipole used to ramp
+    # H(0)'s levels by ~2.5 eV across the bilayer and made it a metal (-0.19 eV)
+    from socscreen.analysis.gaps import band_gap
+    from socscreen.bilayers import twisted_bilayer
+
+    bilayer, _ = twisted_bilayer(_mx2("Mo", 3.32, 3.34), _mx2("W", 3.32, 3.35), 0.0)
+    h = compute_zeroth_step(bilayer)
+    assert h.meta["sheet_dipole_eA"] == pytest.approx(-0.23, abs=0.02)
+    assert band_gap(h).indirect_gap_eV > 0.5
+    home = int(np.flatnonzero(~h.R.any(axis=1))[0])
+    s_level = np.diag(h.h0[home])[h.orbitals.atom_offsets[:-1]]
+    selenium = [i for i, site in enumerate(bilayer) if site.specie.symbol == "Se"]
+    assert np.ptp(s_level[selenium]) < 1.2  # 2.5 eV with the images' field
+    # a symmetric sheet has no dipole, and bulk no correction at all
+    assert abs(compute_zeroth_step(_mx2("W", 3.32, 3.35)).meta["sheet_dipole_eA"]) < 1e-6
+
+
+def test_slab_terms_vanish_for_bulk_and_are_rank_one_for_a_sheet():
+    from socscreen.dft.slab_dipole import dipole_gamma, dipole_potential
+
+    bulk = Structure(Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert not dipole_gamma(bulk, np.arange(2)).any()
+    assert not dipole_potential(bulk, 1.0).any()
+    sheet = _mx2("W", 3.32, 3.35)
+    gamma = dipole_gamma(sheet, np.array([0, 1, 2, 2]))
+    np.testing.assert_allclose(gamma, gamma.T)
+    assert np.linalg.matrix_rank(gamma, tol=1e-9) == 1
+    v = dipole_potential(sheet, 0.1)  # eV: linear in height, zero at the mean height
+    assert v[0] == pytest.approx(0.0, abs=1e-12) and v[1] == pytest.approx(-v[2])
