@@ -30,13 +30,19 @@ def version() -> None:
     typer.echo(__version__)
 
 
-from socscreen.cli import (  # noqa: E402 - the command modules register on app
+# The command modules register on app; the order they are imported in is the order
+# `socscreen --help` lists their commands (then their groups: db, campaign, ...).
+# isort: off
+from socscreen.cli import (  # noqa: E402
     analysis,  # noqa: F401
+    results,  # noqa: F401
+    db,  # noqa: F401
     campaign,  # noqa: F401
     dft,  # noqa: F401
     model,  # noqa: F401
     twist,  # noqa: F401
     validation,  # noqa: F401
 )
+# isort: on
 
 __all__ = ["app"]

@@ -1,20 +1,17 @@
-"""Campaign commands: ``socscreen db ...``, ``socscreen campaign ...``, ``query``, ``show``.
+"""Campaign commands: ``socscreen campaign submit``, ``run``, ``status``, ``worker-files``, ...
+
+``campaign example`` runs a whole small campaign from ingestion to candidates.
 
 How they find the database: :mod:`socscreen.cli.common`.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib
-import io
-import json
-import sys
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -29,93 +26,16 @@ from socscreen.cli.common import (
     database,
     err_console,
     fail,
+    predictor_elements,
+    print_submission,
 )
 
-if TYPE_CHECKING:
-    from socscreen.stores.config import DatabaseConfig
-
-db_app = typer.Typer(help="The embedded MongoDB-protocol database server.", no_args_is_help=True)
 campaign_app = typer.Typer(
     help="Screening campaigns run by FireWorks workers.", no_args_is_help=True
 )
-app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
 
-StoragePath = Annotated[
-    Path | None, typer.Option("--path", help="Embedded database folder (default ~/.socscreen/db).")
-]
 
-
-# -- db ---------------------------------------------------------------------------------
-@db_app.command("start")
-def db_start(
-    path: StoragePath = None,
-    host: Annotated[
-        str,
-        typer.Option(
-            help="Interface to listen on; any but the loopback one (e.g. 0.0.0.0: all) "
-            "requires a password, kept in the data folder."
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(help="TCP port (default: the last one).")] = None,
-    cache_size: Annotated[
-        str | None,
-        typer.Option(help="WiredTiger cache, e.g. 256M or 2G (default SOCSCREEN_DB_CACHE_SIZE)."),
-    ] = None,
-) -> None:
-    """Start the embedded database server in the background (kept until `db stop`)."""
-    from socscreen.stores.server import CREDENTIALS_FILE, ServerStartError, start_server
-
-    try:
-        info = start_server(path, host=host, port=port, cache_size=cache_size)
-    except ServerStartError as exc:
-        raise fail(str(exc)) from exc
-    console.print(
-        f"database server running at [bold]{info.address}[/bold] (pid {info.pid}, "
-        f"data in {info.storage_path}, started in {info.startup_s:.2f} s)"
-    )
-    if info.host != host:
-        err_console.print(
-            f"[yellow]note:[/yellow] it was already running on {info.host}; `socscreen db "
-            f"stop` first to listen on {host}",
-            soft_wrap=True,
-        )
-    if info.auth:
-        err_console.print(
-            f"[yellow]note:[/yellow] listening on {info.host}, reachable from other "
-            f"machines: clients log in as user socscreen with the password in "
-            f"{info.storage_path / CREDENTIALS_FILE} (`socscreen campaign worker-files` "
-            "writes it into the worker files); traffic is not encrypted",
-            soft_wrap=True,
-        )
-
-
-@db_app.command("stop")
-def db_stop(path: StoragePath = None) -> None:
-    """Stop the embedded database server."""
-    from socscreen.stores.server import stop_server
-
-    console.print("database server stopped" if stop_server(path) else "no database server running")
-
-
-@db_app.command("status")
-def db_status(path: StoragePath = None) -> None:
-    """Show whether the embedded database server runs (exit code 1 if not)."""
-    from socscreen.stores.server import default_storage_path, server_status
-
-    info = server_status(path)
-    if info is None:
-        console.print(f"no database server running for {path or default_storage_path()}")
-        raise typer.Exit(code=1)
-    started = datetime.fromtimestamp(info.started_at).isoformat(timespec="seconds")
-    login = ", password required" if info.auth else ""
-    console.print(
-        f"running at {info.address} (pid {info.pid}, since {started}, data in "
-        f"{info.storage_path}{login})"
-    )
-
-
-# -- campaign ---------------------------------------------------------------------------
 def _import_callable(spec: str) -> Callable:
     module_name, _, name = spec.partition(":")
     if not name:
@@ -127,16 +47,6 @@ def _import_callable(spec: str) -> Callable:
     if not callable(function):
         raise fail(f"{spec} is not callable")
     return function
-
-
-def _covered_elements(settings: Any) -> frozenset[str]:
-    """Elements the campaign's predictor covers (the checkpoint's, or GPAW's for H(0))."""
-    from socscreen.model.predictors import covered_elements
-
-    try:
-        return covered_elements(settings.predictor, settings.checkpoint)
-    except (OSError, ValueError) as exc:
-        raise fail(f"cannot read the model checkpoint's record: {exc}") from exc
 
 
 @campaign_app.command("submit")
@@ -257,7 +167,7 @@ def campaign_submit(
         },
     )
     # with the shipped predictors, elements they do not cover fail at ingestion
-    elements = _covered_elements(settings) if predict_function is predict_structure else None
+    elements = predictor_elements(settings) if predict_function is predict_structure else None
     with database(db_uri, launchpad) as db:
         try:
             report = submit_campaign(
@@ -265,43 +175,7 @@ def campaign_submit(
             )
         except ValueError as exc:
             raise fail(str(exc)) from exc
-    _print_submission(name, report)
-
-
-def _print_submission(name: str, report: Any) -> None:
-    """Print where every entry of the source went, then what was submitted."""
-    from rich.markup import escape
-
-    ingest = report.ingest
-    console.print(
-        f"campaign [bold]{escape(name)}[/bold]: {ingest.n_read} read = {len(ingest.ok)} "
-        f"structures + {len(ingest.errors)} ingestion errors + {ingest.n_duplicates} merged + "
-        f"{ingest.n_filtered} filtered + {len(ingest.skipped)} skipped ({ingest.seconds:.1f} s)"
-    )
-    for criterion, count in sorted(ingest.filtered.items()):
-        console.print(f"  filtered by {criterion}: {count}")
-    for merge in ingest.merges:
-        entry = merge.entry
-        console.print(
-            f"  merged {escape(str(entry.source.entry))} ({entry.material_id}) into "
-            f"{merge.keeper_id} ({escape(str(merge.keeper.entry))}): {entry.reason}"
-        )
-    for skipped in ingest.skipped:
-        console.print(f"  skipped {escape(skipped.entry)}: {skipped.reason}")
-    for record in ingest.errors:
-        where = escape(f"{record.material_id} ({record.source.entry})")
-        console.print(f"  [yellow]{where}[/yellow]: {escape(record.error.reason)}")
-    left_out = (
-        f"{report.n_done} with a finished result, {report.n_pending} waiting in "
-        "Fireworks submitted before"
-    )
-    if report.fw_id is None:
-        console.print(f"nothing to do: {left_out}")
-    else:
-        console.print(
-            f"submitted {report.n_todo} structures, fan-out Firework {report.fw_id} "
-            f"({left_out}); run them with `socscreen campaign run`"
-        )
+    print_submission(name, report)
 
 
 def _worker_group(spec: str) -> Any:
@@ -545,205 +419,6 @@ def campaign_worker_files(
         console.print(f"wrote {path}")
 
 
-# -- query and show ---------------------------------------------------------------------
-def _candidate_criteria(db: DatabaseConfig, campaign: str | None) -> dict[str, Any]:
-    """Criteria matching the results that have a candidate document."""
-    ids: dict[str, list[str]] = defaultdict(list)
-    with db.connected("candidates") as (store,):
-        criteria = {"campaign": campaign} if campaign else {}
-        for doc in store.query(criteria, ["campaign", "material_id"]):
-            ids[doc["campaign"]].append(doc["material_id"])
-    alternatives = [{"campaign": c, "material_id": {"$in": m}} for c, m in ids.items()]
-    return {"$or": alternatives} if alternatives else {"material_id": {"$in": []}}
-
-
-@app.command("query")
-def query(
-    campaign: Annotated[str | None, typer.Option(help="Campaign name.")] = None,
-    z2: Annotated[
-        str | None,
-        typer.Option(
-            help="strong, weak, qsh (2D quantum spin Hall), trivial or topological (any but "
-            "trivial)."
-        ),
-    ] = None,
-    gap_min: Annotated[float | None, typer.Option(help="Smallest gap with SOC (eV).")] = None,
-    gap_max: Annotated[float | None, typer.Option(help="Largest gap with SOC (eV).")] = None,
-    elements: Annotated[
-        list[str], typer.Option("--elements", "-e", help="Element that must be present (repeat).")
-    ] = [],  # noqa: B006
-    flags: Annotated[
-        list[str], typer.Option("--flags", help="Flag that must be set (repeat).")
-    ] = [],  # noqa: B006
-    failed: Annotated[
-        bool | None, typer.Option("--failed/--ok", help="Only failed / only successful results.")
-    ] = None,
-    material_class: Annotated[
-        str | None,
-        typer.Option(
-            "--class",
-            help="Verdict class: topological_insulator, topological_semimetal, "
-            "trivial_insulator, trivial_semimetal, metal, undetermined or failed.",
-        ),
-    ] = None,
-    dimension: Annotated[
-        int | None, typer.Option(help="Periodic dimensions: 3 bulk, 2 sheets with vacuum.")
-    ] = None,
-    valley_splitting_min: Annotated[
-        float | None,
-        typer.Option(
-            help="Smallest spin splitting of the top valence band at K of a hexagonal 2D "
-            "sheet (eV)."
-        ),
-    ] = None,
-    candidates: Annotated[
-        bool, typer.Option(help="Only materials in the candidates collection.")
-    ] = False,
-    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
-    limit: Annotated[int, typer.Option(min=0, help="At most this many rows (0: all).")] = 0,
-    db_uri: DbUri = None,
-    launchpad: LaunchpadFile = None,
-) -> None:
-    """List result documents matching filters, as a table, JSON or CSV."""
-    from typing import get_args
-
-    from socscreen.cli.tables import CSV_COLUMNS, csv_row, print_results
-    from socscreen.stores.queries import results_query
-    from socscreen.stores.schemas.campaign import MaterialClass
-
-    if z2 not in (None, "strong", "weak", "qsh", "trivial", "topological"):
-        raise fail(f"--z2 must be strong, weak, qsh, trivial or topological, got {z2!r}", code=2)
-    if material_class not in (None, *get_args(MaterialClass)):
-        known = ", ".join(get_args(MaterialClass))
-        raise fail(f"--class must be one of {known}, got {material_class!r}", code=2)
-    if output not in ("table", "json", "csv"):
-        raise fail(f"--format must be table, json or csv, got {output!r}", code=2)
-    _check_query_filters(gap_min, gap_max, elements)
-    if dimension not in (None, 2, 3):
-        raise fail(f"--dimension must be 2 or 3, got {dimension}", code=2)
-    if valley_splitting_min is not None and valley_splitting_min < 0:
-        raise fail(f"--valley-splitting-min must be >= 0 eV, got {valley_splitting_min}", code=2)
-    filters = (campaign, z2, gap_min, gap_max, elements, flags, failed, material_class)
-    sheets = {"dimension": dimension, "valley_splitting_min": valley_splitting_min}
-    criteria = results_query(*filters, **sheets)  # type: ignore[arg-type]
-    with database(db_uri, launchpad) as db:
-        if campaign is not None:
-            _require_campaign(db, campaign)
-        if candidates:
-            criteria = {"$and": [criteria, _candidate_criteria(db, campaign)]}
-        with db.connected("results") as (results,):
-            docs = list(
-                results.query(
-                    criteria,
-                    properties={"_id": 0, "structure": 0},
-                    sort={"campaign": 1, "material_id": 1},
-                    limit=limit,
-                )
-            )
-    if output == "json":
-        typer.echo(json.dumps(docs, default=str, indent=1))
-    elif output == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(csv_row(d) for d in docs)
-        sys.stdout.write(buffer.getvalue())
-    else:
-        print_results(f"{len(docs)} result(s)", docs, campaign_column=campaign is None)
-
-
-def _check_query_filters(gap_min: float | None, gap_max: float | None, elements: list[str]) -> None:
-    """Refuse filters that can match nothing by mistake (exit code 2, one line each)."""
-    from pymatgen.core import Element
-
-    for symbol in elements:
-        if not Element.is_valid_symbol(symbol):
-            hint = f" (symbols are case-sensitive: {symbol.capitalize()}?)"
-            known = Element.is_valid_symbol(symbol.capitalize())
-            raise fail(f"-e {symbol}: not an element symbol{hint if known else ''}", code=2)
-    for name, value in (("--gap-min", gap_min), ("--gap-max", gap_max)):
-        if value is not None and value < 0:
-            raise fail(f"{name} {value} eV: a gap is never negative", code=2)
-    if gap_min is not None and gap_max is not None and gap_min > gap_max:
-        raise fail(f"--gap-min {gap_min} eV is above --gap-max {gap_max} eV", code=2)
-
-
-def _require_campaign(db: Any, campaign: str) -> None:
-    """Fail naming the known campaigns when ``campaign`` has no summary and no result."""
-    with db.connected("campaigns", "results") as stores:
-        known = {c for store in stores for c in store.distinct("campaign") if c}
-    if campaign not in known:
-        listed = ", ".join(sorted(known)) if known else "none yet"
-        raise fail(f"no campaign {campaign!r} in this database (campaigns: {listed})")
-
-
-@app.command("show")
-def show(
-    material_id: Annotated[str, typer.Argument(help="Material id.")],
-    campaign: Annotated[str | None, typer.Option(help="Campaign (default: all campaigns).")] = None,
-    structure: Annotated[bool, typer.Option(help="Include the structure dict.")] = False,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Write the document to this JSON file and its band and Wilson-loop PNGs "
-            "next to it (<stem>_bands.png, <stem>_wcc.png).",
-        ),
-    ] = None,
-    db_uri: DbUri = None,
-    launchpad: LaunchpadFile = None,
-) -> None:
-    """Print the result document(s) of a material as JSON (the ingested record if none).
-
-    With ``--output`` the document goes to that file, and the figures are made from the
-    predicted Hamiltonian stored in GridFS: bands along the standard path coloured by
-    spin splitting, and the Wilson-loop flow of the Z2 planes (not for a result flagged
-    metal; the gap is not taken again). The step, elapsed and wall time go to stderr.
-    """
-    from socscreen.stores.queries import load_hamiltonian
-
-    criteria: dict[str, Any] = {"material_id": material_id}
-    if campaign:
-        criteria["campaign"] = campaign
-    properties = {"_id": 0} if structure else {"_id": 0, "structure": 0}
-    with database(db_uri, launchpad) as db:
-        with db.connected("results", "structures") as stores:
-            for store in stores:
-                docs = list(store.query(criteria, properties=properties))
-                if docs:
-                    break
-        if not docs:
-            raise fail(
-                f"no result or record for {material_id}" + (f" in {campaign}" if campaign else "")
-            )
-        text = json.dumps(docs if len(docs) > 1 else docs[0], default=str, indent=1)
-        if output is None:
-            typer.echo(text)
-            return
-        if len(docs) > 1:
-            raise fail(f"{material_id} is in {len(docs)} campaigns: choose one with --campaign")
-        with db.connected_job_store() as job_store:
-            try:
-                ham = load_hamiltonian(job_store, docs[0]["campaign"], material_id)
-            except ValueError as exc:
-                raise fail(str(exc)) from exc
-    from socscreen.analysis.plots import result_figures
-    from socscreen.cli.progress import timed
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text + "\n")
-    console.print(f"wrote {output}")
-    title = f"{docs[0].get('reduced_formula') or ''} {material_id}".strip()
-    metal = "metal" in docs[0].get("flags", [])
-    with timed(f"figures of {material_id}") as step:
-        figures = result_figures(ham, output, title=title, metal=metal, step=step)
-    for path in figures.values():
-        console.print(f"wrote {path}")
-    if "wcc" not in figures:
-        console.print("no Wilson-loop figure: the occupied bands are not gapped (a metal)")
-
-
 def _example_source() -> Path:
     """Return the self-made GNoME-format sample shipped in the repository's ``examples/``."""
     import socscreen
@@ -788,12 +463,12 @@ def campaign_example(
     if not source.exists():
         raise fail(f"structure source {source} does not exist")
     settings = CampaignSettings(batch_size=batch_size, predictor=predictor.value)
-    elements, model_error = _covered_elements(settings), STATED_GAP_ERROR.get(predictor.value)
+    elements, model_error = predictor_elements(settings), STATED_GAP_ERROR.get(predictor.value)
     if predictor is Predictor.model:
         model_error = _stated_band_error(checkpoint_record(default_checkpoint()))
     with database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
         report = submit_campaign(db, source, name, settings, supported_elements=elements)
-        _print_submission(name, report)
+        print_submission(name, report)
         folder = run_dir or Path(tmp)
         with console.status(f"{workers} FireWorks workers running"):
             run = run_workers(db, workers, folder)

@@ -1,4 +1,8 @@
-"""Pieces every database-backed command shares: consoles, options, errors, the database.
+"""What the database-backed commands share: consoles, options, errors, database, submissions.
+
+A submission (``campaign submit``, ``campaign example``, ``twist``) checks the elements its
+predictor covers (:func:`predictor_elements`) and prints where every entry went
+(:func:`print_submission`).
 
 Every command that needs the database takes ``--db-uri`` or ``--launchpad``; without
 them it uses ``SOCSCREEN_DB_URI`` / ``SOCSCREEN_LAUNCHPAD_FILE``, else the embedded
@@ -12,7 +16,7 @@ import contextlib
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,6 +33,8 @@ __all__ = [
     "database",
     "err_console",
     "fail",
+    "predictor_elements",
+    "print_submission",
 ]
 
 console = Console()
@@ -89,3 +95,49 @@ def database(uri: str | None, launchpad: Path | None) -> Iterator[DatabaseConfig
     except ConnectionFailure as exc:
         where = db.describe() if db is not None else "the database"
         raise fail(f"{where} does not answer: {first_line(exc)}") from None
+
+
+def predictor_elements(settings: Any) -> frozenset[str]:
+    """Elements the campaign's predictor covers (the checkpoint's, or GPAW's for H(0))."""
+    from socscreen.model.predictors import covered_elements
+
+    try:
+        return covered_elements(settings.predictor, settings.checkpoint)
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read the model checkpoint's record: {exc}") from exc
+
+
+def print_submission(name: str, report: Any) -> None:
+    """Print where every entry of the source went, then what was submitted."""
+    from rich.markup import escape
+
+    ingest = report.ingest
+    console.print(
+        f"campaign [bold]{escape(name)}[/bold]: {ingest.n_read} read = {len(ingest.ok)} "
+        f"structures + {len(ingest.errors)} ingestion errors + {ingest.n_duplicates} merged + "
+        f"{ingest.n_filtered} filtered + {len(ingest.skipped)} skipped ({ingest.seconds:.1f} s)"
+    )
+    for criterion, count in sorted(ingest.filtered.items()):
+        console.print(f"  filtered by {criterion}: {count}")
+    for merge in ingest.merges:
+        entry = merge.entry
+        console.print(
+            f"  merged {escape(str(entry.source.entry))} ({entry.material_id}) into "
+            f"{merge.keeper_id} ({escape(str(merge.keeper.entry))}): {entry.reason}"
+        )
+    for skipped in ingest.skipped:
+        console.print(f"  skipped {escape(skipped.entry)}: {skipped.reason}")
+    for record in ingest.errors:
+        where = escape(f"{record.material_id} ({record.source.entry})")
+        console.print(f"  [yellow]{where}[/yellow]: {escape(record.error.reason)}")
+    left_out = (
+        f"{report.n_done} with a finished result, {report.n_pending} waiting in "
+        "Fireworks submitted before"
+    )
+    if report.fw_id is None:
+        console.print(f"nothing to do: {left_out}")
+    else:
+        console.print(
+            f"submitted {report.n_todo} structures, fan-out Firework {report.fw_id} "
+            f"({left_out}); run them with `socscreen campaign run`"
+        )

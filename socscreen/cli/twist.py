@@ -27,6 +27,8 @@ from socscreen.cli.common import (
     console,
     database,
     fail,
+    predictor_elements,
+    print_submission,
 )
 
 # socscreen.bilayers' defaults, written out so that `socscreen --help` does not import
@@ -171,16 +173,15 @@ def twist(
 def _submit(
     source: Path, name: str, settings: Any, db_uri: str | None, launchpad: Path | None
 ) -> None:
-    from socscreen.cli.campaign import _covered_elements, _print_submission
     from socscreen.workflows.twist import submit_twist_sweep
 
-    elements = _covered_elements(settings)
+    elements = predictor_elements(settings)
     with database(db_uri, launchpad) as db:
         try:
             report = submit_twist_sweep(db, source, name, settings, elements)
         except ValueError as exc:
             raise fail(str(exc)) from exc
-    _print_submission(name, report)
+    print_submission(name, report)
 
 
 @app.command("twist-plot")
