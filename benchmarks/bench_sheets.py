@@ -8,8 +8,8 @@ Usage::
 2H MoS2, MoSe2, WS2 and WSe2 monolayers (experimental lattice constants, chalcogen-
 chalcogen heights of PBE relaxations, 20 Angstrom of vacuum) are the showcase of the
 paper's transfer claim: the predictors never saw a sheet. The MoSe2/WSe2 heterobilayers
-at 0 and 60 degrees (6 atoms, :data:`BILAYERS`) add the band alignment of two different
-layers. ``--compute`` runs the corpus
+at 0, 60 and 21.79 degrees (6, 6 and 42 atoms, :data:`BILAYERS`) add the band alignment
+of two different layers. ``--compute`` runs the corpus
 GPAW reference calculation (szp(dzp), SOC, :func:`socscreen.dft.reference.
 compute_gpaw_reference`) for every sheet whose file is missing in
 ``benchmarks/data/sheets`` and stores it compactly (the training corpus' storage,
@@ -124,7 +124,9 @@ class Bilayer:
         return twisted_bilayer(self.bottom.build(), self.top.build(), self.angle)[0]
 
 
-BILAYERS = (Bilayer(MONOLAYERS[1], MONOLAYERS[3], 0.0), Bilayer(MONOLAYERS[1], MONOLAYERS[3], 60.0))
+#: MoSe2/WSe2 at 0 and 60 degrees (6 atoms) and the smallest twisted cell, 21.79 degrees
+#: (sqrt(7) x sqrt(7), 42 atoms; both sheets' K valleys fold onto the supercell's K).
+BILAYERS = tuple(Bilayer(MONOLAYERS[1], MONOLAYERS[3], angle) for angle in (0.0, 60.0, 21.79))
 
 
 def compute_references() -> None:
