@@ -30,7 +30,8 @@ from scipy import sparse
 from scipy.sparse.linalg import LinearOperator, SuperLU, eigs, splu
 
 from socscreen.analysis.bloch import n_occupied
-from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian, as_kpoints
+from socscreen.eigensolver import GHOST_ENERGY
+from socscreen.hamiltonian import Hamiltonian, as_kpoints
 from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
 
 __all__ = ["LANCZOS_SIZE", "BandEdges", "band_edges", "eigenvalues_near"]

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from socscreen.hamiltonian import GHOST_ENERGY, as_kpoints, spin_diagonal
+from socscreen.eigensolver import GHOST_ENERGY
+from socscreen.hamiltonian import as_kpoints, spin_diagonal
 
 if TYPE_CHECKING:
     from socscreen.hamiltonian import Hamiltonian
@@ -264,7 +265,7 @@ class LowdinBloch:
         """Orthonormal-basis ``S^-1/2 H S^-1/2`` at fractional k, eV, ``[n_k, m, m]``.
 
         With an ``overlap_cutoff`` on the container the near-null directions of ``S(k)``
-        are projected out and placed at :data:`~socscreen.hamiltonian.GHOST_ENERGY`.
+        are projected out and placed at :data:`~socscreen.eigensolver.GHOST_ENERGY`.
         """
         k = as_kpoints(k)
         x, dropped = self._orthonormaliser(self.ham.overlap_k(k))

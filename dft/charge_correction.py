@@ -51,7 +51,8 @@ from socscreen.analysis.bloch import length_grid, periodic_axes
 from socscreen.dft.hubbard import hardness_of
 from socscreen.dft.paw_setups import valence_occupations
 from socscreen.dft.slab_dipole import dipole_gamma
-from socscreen.hamiltonian import GHOST_ENERGY, Hamiltonian
+from socscreen.eigensolver import GHOST_ENERGY
+from socscreen.hamiltonian import Hamiltonian
 
 __all__ = [
     "ChargeChannels",

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from socscreen.hamiltonian import GHOST_ENERGY
+from socscreen.eigensolver import GHOST_ENERGY
 from socscreen.model.data import GraphBatch
 
 __all__ = [
@@ -178,9 +178,9 @@ def orthogonalised(
     """``H(k)`` in an S-orthonormal basis, whose eigenvalues solve ``H c = E S c``.
 
     Without a cutoff the basis comes from the Cholesky factor of ``S(k)``. With one, as
-    :func:`socscreen.hamiltonian.generalized_eigh` does, the eigen-directions of ``S(k)``
+    :func:`socscreen.eigensolver.generalized_eigh` does, the eigen-directions of ``S(k)``
     at or below ``overlap_cutoff`` are dropped and put at
-    :data:`~socscreen.hamiltonian.GHOST_ENERGY` (canonical orthogonalisation), so a
+    :data:`~socscreen.eigensolver.GHOST_ENERGY` (canonical orthogonalisation), so a
     prediction and its reference solved with the same ``S`` keep the same band count.
 
     Parameters

@@ -41,19 +41,18 @@ import numpy as np
 from monty.json import MSONable
 from pymatgen.core import Lattice, Structure
 
+from socscreen.eigensolver import generalized_eigh
 from socscreen.orbitals import OrbitalTable
 
 __all__ = [
     "COMPACT_ZERO_THRESHOLDS",
     "CORPUS_ZERO_THRESHOLDS",
     "EIGH_CHUNK_BYTES",
-    "GHOST_ENERGY",
     "R_STORAGE_KEY",
     "STORAGE_FORMATS",
     "Hamiltonian",
     "as_kpoints",
     "bloch_sum",
-    "generalized_eigh",
     "spin_diagonal",
     "spinor_bloch_sum",
 ]
@@ -68,11 +67,6 @@ CORPUS_ZERO_THRESHOLDS = {"H0R": 1e-4, "SR": 1e-5, "Hsoc": 1e-5}
 #: and moves bands within 2 eV of E_F by at most 0.5 meV (mean 0.08 meV, Bi2Se3 fixture),
 #: far below the model's own band error.
 COMPACT_ZERO_THRESHOLDS = {**CORPUS_ZERO_THRESHOLDS, "Hsoc": 1e-4}
-
-#: Energy (eV) at which the discarded near-null directions of S(k) are placed when a
-#: container has an ``overlap_cutoff``: far above every band of an atomic-orbital basis,
-#: so the band count stays ``n`` (``2n``) and no such direction is ever occupied.
-GHOST_ENERGY = 1.0e3
 
 #: Bytes of one complex ``[chunk, m, m]`` stack that :meth:`Hamiltonian.eigh` solves at once:
 #: its work arrays take about eight such stacks (a 114-atom bilayer's Fermi-level grid has
@@ -297,7 +291,8 @@ class Hamiltonian(MSONable):
 
         Solves ``H(k) c = E S(k) c`` through the Cholesky factor ``S = L L^H``, or, when
         the container has an :attr:`overlap_cutoff`, by canonical orthogonalisation
-        (directions of ``S(k)`` below the cutoff are put at :data:`GHOST_ENERGY`). The
+        (directions of ``S(k)`` below the cutoff are put at
+        :data:`~socscreen.eigensolver.GHOST_ENERGY`). The
         k-points go in chunks of about :data:`EIGH_CHUNK_BYTES` per matrix stack, so the
         work arrays of a large cell do not grow with the number of k.
 
@@ -805,61 +800,3 @@ def spinor_bloch_sum(
         out[:, :n, n:] = ud
         out[:, n:, :n] = -minus_du
     return out
-
-
-def generalized_eigh(
-    h: np.ndarray, s: np.ndarray, vectors: bool = False, overlap_cutoff: float = 0.0
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Batched generalised Hermitian eigenproblem ``h c = e s c``.
-
-    With ``overlap_cutoff == 0`` the problem is solved through the Cholesky factor of
-    ``s``. With a positive cutoff it is solved by canonical orthogonalisation: in the
-    eigenbasis ``s v_i = w_i v_i`` the directions with ``w_i <= overlap_cutoff`` are
-    removed from the problem and returned as eigenvalues :data:`GHOST_ENERGY` (their
-    eigenvectors are the removed ``v_i``), so the number of eigenvalues stays ``m``.
-
-    Parameters
-    ----------
-    h
-        Hermitian matrices, shape ``[..., m, m]``.
-    s
-        Hermitian overlaps, ``[..., m, m]``, or the spinless ``[..., m/2, m/2]`` overlap
-        of a spin-major spinor problem (``kron(I2, s)``, factorised at a quarter of the
-        cost); positive definite (only on the kept directions when ``overlap_cutoff > 0``).
-    vectors
-        Also return the eigenvectors (columns), S-orthonormal on the kept directions.
-    overlap_cutoff
-        Smallest kept eigenvalue of ``s`` (dimensionless); 0 keeps every direction.
-
-    Returns
-    -------
-    numpy.ndarray or tuple
-        Ascending eigenvalues ``[..., m]`` (and eigenvectors ``[..., m, m]``).
-    """
-    m = h.shape[-1]
-    if s.shape[-1] != m and 2 * s.shape[-1] != m:
-        raise ValueError(f"overlap of shape {s.shape} does not fit Hamiltonians of size {m}")
-    if overlap_cutoff > 0:
-        w, v = np.linalg.eigh(s)
-        keep = w > overlap_cutoff
-        basis = v * np.where(keep, w, 1.0)[..., None, :] ** -0.5
-    else:
-        chol = np.linalg.cholesky(s)  # s = L L^H
-        eye = np.broadcast_to(np.eye(s.shape[-1]), s.shape)
-        basis = np.conj(np.swapaxes(np.linalg.solve(chol, eye), -1, -2))  # L^-H
-        keep = None
-    if s.shape[-1] != m:  # spinor problem: the same basis in both spin blocks
-        zero = np.zeros_like(basis)
-        basis = np.concatenate(
-            [np.concatenate([basis, zero], -1), np.concatenate([zero, basis], -1)], -2
-        )
-        keep = None if keep is None else np.concatenate([keep, keep], -1)
-    h_orth = np.conj(np.swapaxes(basis, -1, -2)) @ h @ basis
-    if keep is not None:
-        h_orth = np.where(keep[..., :, None] & keep[..., None, :], h_orth, 0.0)
-        h_orth = h_orth + np.where(keep, 0.0, GHOST_ENERGY)[..., None] * np.eye(m)
-    h_orth = 0.5 * (h_orth + np.conj(np.swapaxes(h_orth, -1, -2)))
-    if not vectors:
-        return np.linalg.eigvalsh(h_orth)
-    e, u = np.linalg.eigh(h_orth)
-    return e, basis @ u

@@ -79,6 +79,7 @@ def test_torch_stays_in_the_model(room):
 def test_the_core_is_every_module_of_socscreen_but_the_cli():
     assert {
         "socscreen/hamiltonian.py",
+        "socscreen/eigensolver.py",
         "socscreen/sparse_bloch.py",
         "socscreen/orbitals.py",
     } <= set(CORE)

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from monty.json import MontyDecoder, MontyEncoder
 
+from socscreen.eigensolver import GHOST_ENERGY, generalized_eigh
 from socscreen.hamiltonian import (
-    GHOST_ENERGY,
     R_STORAGE_KEY,
     Hamiltonian,
     bloch_sum,
-    generalized_eigh,
     spin_diagonal,
     spinor_bloch_sum,
 )
