@@ -291,9 +291,10 @@ def compute_zeroth_step(
     crystal = Structure(
         structure.lattice, structure.species, calc.spos_ac, properties=structure.properties
     )
+    orbitals = orbital_table(calc, settings.basis)
     dipole = _sheet_dipole(calc, crystal)
     if dipole is not None:  # no field of the atomic density's periodic images
-        v = dipole_potential(crystal, dipole)[orbital_table(calc, settings.basis).atom_of_orbital]
+        v = dipole_potential(crystal, dipole)[orbitals.atom_of_orbital]
         blocks["h0"] = blocks["h0"] + 0.5 * blocks["overlap"] * (v[:, None] + v[None, :])[None]
     meta: dict[str, Any] = {
         **gpaw_meta(crystal, settings),
@@ -305,7 +306,7 @@ def compute_zeroth_step(
     }
     ham = Hamiltonian(
         crystal,
-        orbital_table(calc, settings.basis),
+        orbitals,
         R,
         blocks["h0"],
         blocks["overlap"],
