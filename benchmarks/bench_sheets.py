@@ -45,9 +45,10 @@ from bench_model import (  # noqa: E402
     add_predictor_argument,
     predict_with,
 )
-from pymatgen.core import Lattice, Structure  # noqa: E402
+from pymatgen.core import Structure  # noqa: E402
 
 from socscreen.hamiltonian import Hamiltonian  # noqa: E402
+from socscreen.workflows.training_sheets import mx2_2h  # noqa: E402
 
 SHEETS_DIR = ROOT / "benchmarks/data/sheets"
 
@@ -83,13 +84,7 @@ class Monolayer:
 
     def build(self) -> Structure:
         """The sheet centred at ``z = c / 2`` in a cell of height ``height + VACUUM``."""
-        c = self.height + VACUUM
-        dz = self.height / (2 * c)
-        return Structure(
-            Lattice.hexagonal(self.a, c),
-            [self.metal, self.chalcogen, self.chalcogen],
-            [[1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5 + dz], [2 / 3, 1 / 3, 0.5 - dz]],
-        )
+        return mx2_2h(self.metal, self.chalcogen, a=self.a, h=self.height, c=self.height + VACUUM)
 
 
 MONOLAYERS = (

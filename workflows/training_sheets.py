@@ -43,17 +43,26 @@ SHEET_REAL_FRACTION = 0.4
 
 
 # -- geometry -------------------------------------------------------------------------------
-def _sheet(a: float, species: Sequence[str], xy: Sequence[Sequence[float]], z: Sequence[float]):
-    """Hexagonal sheet: fractional in-plane ``xy``, Cartesian heights ``z`` about c/2."""
-    frac = [[x, y, 0.5 + dz / SHEET_HEIGHT] for (x, y), dz in zip(xy, z, strict=True)]
-    return Structure(Lattice.hexagonal(a, SHEET_HEIGHT), list(species), frac)
+def _sheet(
+    a: float,
+    species: Sequence[str],
+    xy: Sequence[Sequence[float]],
+    z: Sequence[float],
+    c: float = SHEET_HEIGHT,
+) -> Structure:
+    """Hexagonal sheet: fractional in-plane ``xy``, Cartesian heights ``z`` about ``c/2``."""
+    frac = [[x, y, 0.5 + dz / c] for (x, y), dz in zip(xy, z, strict=True)]
+    return Structure(Lattice.hexagonal(a, c), list(species), frac)
 
 
-def mx2_2h(m: str, x: str, *, a: float, h: float) -> Structure:
-    """2H (trigonal prismatic) MX2 monolayer; ``h`` is the chalcogen-chalcogen height."""
-    return _sheet(
-        a, [m, x, x], [(1 / 3, 2 / 3), (2 / 3, 1 / 3), (2 / 3, 1 / 3)], [0, h / 2, -h / 2]
-    )
+def mx2_2h(m: str, x: str, *, a: float, h: float, c: float = SHEET_HEIGHT) -> Structure:
+    """2H (trigonal prismatic) MX2 monolayer; ``h`` is the chalcogen-chalcogen height.
+
+    The metal sits at (1/3, 2/3) and the chalcogens at (2/3, 1/3), ``h/2`` above and below
+    the cell's mid-plane; ``c`` is the cell height (Å).
+    """
+    xy = [(1 / 3, 2 / 3), (2 / 3, 1 / 3), (2 / 3, 1 / 3)]
+    return _sheet(a, [m, x, x], xy, [0, h / 2, -h / 2], c)
 
 
 def mx2_1t(m: str, x: str, *, a: float, h: float) -> Structure:

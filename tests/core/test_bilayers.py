@@ -17,16 +17,12 @@ from socscreen import bilayers
 from socscreen.bilayers import twisted_bilayer
 from socscreen.cli import twist as twist_cli
 from socscreen.structure_flags import vacuum_widths
+from socscreen.workflows.training_sheets import mx2_2h
 
 
 def mx2(metal: str, chalcogen: str, a: float, height: float, c: float = 20.0) -> Structure:
-    """2H MX2 monolayer (Å): metal at the origin, chalcogens height/2 above and below."""
-    z = height / 2 / c
-    return Structure(
-        Lattice.hexagonal(a, c),
-        [metal, chalcogen, chalcogen],
-        [[0, 0, 0.5], [1 / 3, 2 / 3, 0.5 + z], [1 / 3, 2 / 3, 0.5 - z]],
-    )
+    """2H MX2 monolayer (Å) in a cell of height ``c``."""
+    return mx2_2h(metal, chalcogen, a=a, h=height, c=c)
 
 
 MOSE2 = mx2("Mo", "Se", 3.32, 3.34)

@@ -13,6 +13,7 @@ from socscreen.dft.reference import (
     lattice_vectors_fft_order,
 )
 from socscreen.dft.zeroth_step import compute_zeroth_step
+from socscreen.workflows.training_sheets import mx2_2h
 
 pytestmark = [pytest.mark.gpaw]
 
@@ -100,13 +101,7 @@ def test_real_space_h0_equals_the_k_route_of_the_same_calculator(name):
 
 def _mx2(metal: str, a: float, height: float) -> Structure:
     """2H MSe2 sheet centred in a 23 Angstrom cell."""
-    c = 23.0
-    dz = height / (2 * c)
-    return Structure(
-        Lattice.hexagonal(a, c),
-        [metal, "Se", "Se"],
-        [[1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5 + dz], [2 / 3, 1 / 3, 0.5 - dz]],
-    )
+    return mx2_2h(metal, "Se", a=a, h=height, c=23.0)
 
 
 def test_an_asymmetric_sheet_gets_no_field_from_its_images():

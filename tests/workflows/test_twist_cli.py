@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Structure
 from typer.testing import CliRunner
 
 from socscreen.cli import app
@@ -21,17 +21,13 @@ from socscreen.stores.schemas.campaign import (
     StructureRecord,
 )
 from socscreen.structures import read_structure
+from socscreen.workflows.training_sheets import mx2_2h
 from socscreen.workflows.twist import SOURCE_FILE, TWIST_FIELD
 
 
 def mx2(metal: str, chalcogen: str, a: float, height: float, c: float = 20.0) -> Structure:
-    """2H MX2 monolayer (Å): metal at the origin, chalcogens height/2 above and below."""
-    z = height / 2 / c
-    return Structure(
-        Lattice.hexagonal(a, c),
-        [metal, chalcogen, chalcogen],
-        [[0, 0, 0.5], [1 / 3, 2 / 3, 0.5 + z], [1 / 3, 2 / 3, 0.5 - z]],
-    )
+    """2H MX2 monolayer (Å) in a cell of height ``c``."""
+    return mx2_2h(metal, chalcogen, a=a, h=height, c=c)
 
 
 @pytest.fixture
