@@ -10,11 +10,12 @@ antisymmetric SOC blocks), so ``H_ji(−R) = H_ij(R)ᵀ`` holds exactly.
 Energies: outputs are in eV; H0 is ``scale · network + ε`` with ε per-element on-site
 shell energies (diagonal, from the training data). A correction model
 (``ModelConfig.correction``, the HamGNN ``add_H0`` / NextHAM design) instead predicts
-``H0 = H(0) + scale · network``: the zeroth-step Hamiltonian of the structure
-(:mod:`socscreen.dft.zeroth_step`) is both its baseline and an input (its on-site shell
-energies enter the atom embedding); the correction is a free equivariant block on site
-and the overlap rescaled channel by channel off site; the SOC is H(0)'s plus, if
-``soc_correction``, the SOC head's learned correction. The absolute energy zero of a DFT H0
+``H0 = H(0) + scale · network`` (with ``shell_shifts``, plus a fitted on-site shift per
+element and shell, :mod:`socscreen.model.shell_shifts`): the zeroth-step Hamiltonian of
+the structure (:mod:`socscreen.dft.zeroth_step`) is both its baseline and an input (its
+on-site shell energies enter the atom embedding); the correction is a free equivariant
+block on site and the overlap rescaled channel by channel off site; the SOC is H(0)'s
+plus, if ``soc_correction``, the SOC head's learned correction. The absolute energy zero of a DFT H0
 is arbitrary (GPAW sets the average electrostatic potential to zero), so the model is
 trained modulo ``H0 → H0 + c S`` per structure (:mod:`socscreen.model.loss`) and its
 predictions live in their own consistent gauge; bands are compared relative to E_F.
@@ -84,6 +85,12 @@ class ModelConfig(BaseModel):
         description="Correction models: what the correction is added to, GPAW's zeroth-step "
         "H(0) ('h0') or H(0) with self-consistent charges ('scc', "
         "socscreen.dft.charge_correction).",
+    )
+    shell_shifts: bool = Field(
+        False,
+        description="Correction models: add a fitted on-site energy shift per element and "
+        "shell, ½(δ_μ + δ_ν) S_μν, to the baseline before the network's ΔH "
+        "(socscreen.model.shell_shifts; fitted in closed form on training bands).",
     )
 
 
@@ -342,6 +349,22 @@ class UniHamGNN(nn.Module):
             )
             for key in ("baseline_onsite_scale", "onsite_delta_scale"):
                 self.register_buffer(key, torch.tensor(float(norm.get(key, 1.0))))
+        if self.config.shell_shifts:
+            if not self.config.correction:
+                raise ValueError("shell_shifts needs a correction model (correction: true)")
+            # δ per element and shell slot (eV), fitted by socscreen.model.shell_shifts
+            n_slots = self.layout.n_slots
+            self.shell_shift = nn.Parameter(
+                torch.zeros(n_el, n_slots, dtype=torch.get_default_dtype()), requires_grad=False
+            )
+            self.register_buffer(
+                "pad_slot",
+                torch.repeat_interleave(
+                    torch.arange(n_slots),
+                    torch.as_tensor([2 * ell + 1 for ell in self.layout.slot_l]),
+                ),
+                persistent=False,
+            )
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
@@ -389,7 +412,7 @@ class UniHamGNN(nn.Module):
         mask = _pad_mask(self.orbital_masks, batch.species, batch.edge_index)
         h0 = symmetrize_blocks(out["blocks"], batch.partner) * self.h0_scale
         if correction:
-            h0 = (batch.baseline_h0 + h0) * mask
+            h0 = (batch.baseline_h0 + self._shifts(batch) + h0) * mask
         else:
             reference = torch.einsum(
                 "ek,kpq->epq",
@@ -406,6 +429,14 @@ class UniHamGNN(nn.Module):
                 a = a + batch.baseline_soc
             result["soc"] = a * mask[:, None]
         return result
+
+    def _shifts(self, batch: GraphBatch) -> torch.Tensor | float:
+        """``½ (δ_μ + δ_ν) S_μν`` of every edge (eV), or 0 without shell shifts."""
+        if not self.config.shell_shifts:
+            return 0.0
+        delta = self.shell_shift[batch.species][:, self.pad_slot]  # [N, P]
+        i, j = batch.edge_index
+        return 0.5 * (delta[i][:, :, None] + delta[j][:, None, :]) * batch.overlap
 
     def baseline_normalization(self) -> dict[str, torch.Tensor]:
         """Return the H(0) input normalisation of a correction model (its buffers; else {})."""

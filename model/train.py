@@ -3,6 +3,8 @@
 Stages (each with early stopping on its validation MAE, checkpoints every
 ``checkpoint_every`` epochs and at the best epoch, resumable):
 
+0. ``shifts`` correction models with ``shell_shifts`` only: the per-shell on-site shifts,
+   fitted in closed form on the training bands (:mod:`.shell_shifts`);
 1. ``h0``    channel 1 on the H0 element loss (modulo ``c S``, :mod:`.loss`);
 2. ``soc``   channel 2 only (channel 1 frozen) on the SOC element loss;
 3. ``bands`` both channels, lower learning rate, element losses plus a small-weight
@@ -47,12 +49,13 @@ from socscreen.model.loss import (
 )
 from socscreen.model.network import ModelConfig, UniHamGNN
 from socscreen.model.normalization import compute_normalization
+from socscreen.model.shell_shifts import fit_shell_shifts, shell_shift_table
 
 __all__ = ["TrainConfig", "stage_optimizer", "train"]
 
 log = logging.getLogger(__name__)
 
-STAGES = ("h0", "soc", "bands")
+STAGES = ("shifts", "h0", "soc", "bands")
 MODEL_NAME = "Uni-HamGNN (socscreen)"
 
 
@@ -102,6 +105,15 @@ class TrainConfig(BaseModel):
     )
     band_window: float = Field(2.5, description="Half width of the band window around E_F (eV).")
     band_kpoints: int = Field(4, description="Random k-points per structure and step.")
+    shift_iterations: int = Field(
+        3, ge=0, description="Gauss-Newton iterations of the shell-shift fit (stage 0)."
+    )
+    shift_ridge: float = Field(
+        0.01, ge=0.0, description="Ridge weight of the shell-shift fit (larger: smaller shifts)."
+    )
+    shift_kpoints: int = Field(
+        6, ge=1, description="Fixed k-points per structure of the shell-shift fit (Γ first)."
+    )
     band_eta: float = Field(1e-4, description="Broadening of the eigenvector gradient (eV).")
     overlap_cutoff: float = Field(
         PREDICTION_OVERLAP_CUTOFF,
@@ -434,7 +446,7 @@ def train(
     train_set = [samples[i] for i in split["train"]]
     val_set = [samples[i] for i in split["val"]] or train_set
 
-    state: dict[str, Any] = {"stage": "h0", "epoch": 0, "best": math.inf, "bad": 0}
+    state: dict[str, Any] = {"stage": STAGES[0], "epoch": 0, "best": math.inf, "bad": 0}
     optimizer_state = None
     torch.manual_seed(config.seed)
     if base is not None:  # resumed or fine-tuned
@@ -462,7 +474,7 @@ def train(
         save_checkpoint(out_dir / "last.pt", model, record, state)
 
     test_set = [samples[i] for i in split["test"]]
-    final_stage = "bands" if config.band_epochs else "soc"
+    final_stage = "bands" if config.band_epochs or model.config.correction else "soc"
     record["metrics"] = {
         "val": evaluate(model, val_set, final_stage, config, dtype),
         **({"test": evaluate(model, test_set, final_stage, config, dtype)} if test_set else {}),
@@ -499,9 +511,43 @@ class _Run:
         limit = self.config.max_minutes
         return limit is not None and time.monotonic() - self.started > 60 * limit
 
+    def fit_shifts(self) -> None:
+        """Stage 0: fit the shell shifts on the training bands, keep the best on validation."""
+        config = self.config
+
+        def score() -> float:
+            return evaluate(self.model, self.val_set, "bands", config, self.dtype)["band_mae"]
+
+        def progress(iteration: int, step: float, value: float | None) -> None:
+            self._log(
+                {"stage": "shifts", "epoch": iteration, "rms_step": step, "val_band_mae": value}
+            )
+            log.info(
+                "shell shifts %d: rms step %.3f eV, val band MAE %.4f eV", iteration, step, value
+            )
+
+        scores = fit_shell_shifts(
+            self.model,
+            self.train_set,
+            ridge=config.shift_ridge,
+            iterations=config.shift_iterations,
+            n_kpoints=config.shift_kpoints,
+            window=config.band_window,
+            overlap_cutoff=config.overlap_cutoff,
+            seed=config.seed,
+            score=score,
+            progress=progress,
+        )
+        log.info("shell shifts: validation band MAE %s eV (kept the best)", scores)
+        self.record["shell_shifts"] = shell_shift_table(self.model)
+
     def stage(self, state: dict[str, Any], optimizer_state: dict[str, Any] | None) -> None:
         """Train ``state["stage"]`` from ``state["epoch"]``; keep its best weights."""
         config, model, stage = self.config, self.model, state["stage"]
+        if stage == "shifts":
+            if model.config.shell_shifts:
+                self.fit_shifts()
+            return
         epochs = {"h0": config.h0_epochs, "soc": config.soc_epochs, "bands": config.band_epochs}[
             stage
         ]
@@ -531,7 +577,8 @@ class _Run:
                 return
             state["best"] = _score(stage, start, model.config.correction)
             save_checkpoint(best_path, model, self.record, dict(state))
-        shuffle = random.Random(config.seed + 1000 * STAGES.index(stage) + state["epoch"])
+        # seeds numbered as before stage 0 existed, so earlier runs reproduce
+        shuffle = random.Random(config.seed + 1000 * (STAGES.index(stage) - 1) + state["epoch"])
         k_rng = np.random.default_rng(config.seed + state["epoch"])
         bar = tqdm(
             total=epochs, initial=state["epoch"], desc=f"stage {stage}", unit="epoch", disable=None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -193,3 +194,35 @@ def test_weight_decay_shrinks_weights_without_gradient(stage, lr):
     plain.grad = torch.zeros(4)
     optimizer.step()
     torch.testing.assert_close(plain.detach(), torch.ones(4))
+
+
+def test_stage_zero_fits_the_shell_shifts_a_baseline_lacks(corpus, tmp_path):
+    """Stand-in H(0) = DFT minus known shell shifts: the fitted shifts restore the bands."""
+    from socscreen.corpus.loading import load_corpus
+    from socscreen.corpus.zeroth_step import companion_path
+
+    truth = {0: 0.6, 1: 0.1}  # Te s and p (eV); only their difference moves Te2's bands
+    (file,), (h,) = load_corpus(corpus, ["train_00010_Te2.npz"])
+    delta = np.array([truth[int(ell)] for ell in h.orbitals.l_of_orbital])
+    shift = 0.5 * (delta[:, None] + delta[None, :])[None] * h.overlap
+    meta = {"reference": {"file": file.name, "sha256": h.content_sha256()}}
+    h._replace(h0=h.h0 - shift, meta=meta).to_npz(companion_path(file))
+    model = TINY.model_copy(update={"correction": True, "shell_shifts": True})
+    config = _config(
+        corpus,
+        model=model,
+        files=[file.name],
+        h0_epochs=0,
+        soc_epochs=0,
+        band_epochs=0,
+        band_window=12.0,  # Te 5s lies 10 eV below E_F
+        shift_ridge=1e-6,
+        overlap_cutoff=0.0,
+    )
+    record = json.loads(train(config, tmp_path / "run").with_suffix(".json").read_text())
+    lines = [json.loads(x) for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    scores = [x["val_band_mae"] for x in lines if x["stage"] == "shifts"]
+    assert scores[0] > 0.05 and min(scores) < 2e-3
+    assert record["metrics"]["val"]["band_mae"] == pytest.approx(min(scores))
+    fitted = record["shell_shifts"]
+    assert fitted["Te:s"] - fitted["Te:p"] == pytest.approx(truth[0] - truth[1], abs=0.01)
