@@ -24,10 +24,10 @@ insulator), which unlike a smeared Fermi level does not move with the gap.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from socscreen.analysis.parity import find_inversion
 from socscreen.hamiltonian import as_kpoints
@@ -47,57 +47,53 @@ __all__ = [
 Alignment = Literal["vbm", "efermi", "none"]
 
 
-@dataclass(frozen=True)
-class BandComparison:
+class BandComparison(BaseModel):
     """Errors of predicted spinor bands against DFT bands at the DFT k-points.
 
-    Attributes
-    ----------
-    band_mae
-        Mean ``|E_pred - E_dft|`` over the (k, band) pairs whose DFT energy lies within
-        ``window`` of the DFT Fermi level, eV (energies aligned, see ``energy_shift``).
-    band_max_error
-        Largest ``|E_pred - E_dft|`` over the same pairs, eV.
-    window
-        Half-width of the energy window around the DFT Fermi level, eV.
-    n_kpoints
-        Number of k-points compared.
-    n_bands_compared
-        Number of bands with at least one energy inside the window.
-    efermi_dft
-        DFT Fermi level, eV (DFT energy scale).
-    efermi_predicted
-        Predicted Fermi level, eV (model energy scale): the container's ``efermi``, or the
-        midpoint between its highest occupied and lowest empty band on the k-points.
-    gap_dft
-        ``min E_cb - max E_vb`` over the k-points of the DFT bands, eV; 0 for a metal
-        (bands overlap or an odd electron count), ``None`` without a conduction band.
-    gap_predicted
-        The same for the predicted bands, eV.
-    spin_splitting_mae
-        Mean absolute error of the splittings ``E[2m + 1] - E[2m]`` of the spinor band
-        pairs inside the window, eV; ``None`` for a centrosymmetric crystal (time reversal
-        and inversion keep every band Kramers-degenerate).
-    energy_shift
-        Constant subtracted from the predicted energies to align them with the DFT
-        energies, eV.
-    band_offset
-        ``n_occ_dft - n_occ_pred``: DFT band index minus predicted band index of matched
-        bands.
+    Stored as is in validation documents (``ValidationDocument.band_comparison``,
+    ``band_comparison_path``, ``soc_off``; ``stores.schemas.validation`` names it
+    ``BandComparisonDocument``), so these fields are the stored shape.
     """
 
-    band_mae: float
-    band_max_error: float
-    window: float
-    n_kpoints: int
-    n_bands_compared: int
-    efermi_dft: float
-    efermi_predicted: float
-    gap_dft: float | None
-    gap_predicted: float | None
-    spin_splitting_mae: float | None
-    energy_shift: float = 0.0
-    band_offset: int = 0
+    model_config = ConfigDict(frozen=True)
+
+    band_mae: float = Field(
+        description="Mean |E_pred - E_dft| over the (k, band) pairs whose DFT energy lies "
+        "within +-window of the DFT Fermi level, energies aligned (see energy_shift) (eV)."
+    )
+    band_max_error: float = Field(description="Largest |E_pred - E_dft| over the same pairs (eV).")
+    window: float = Field(
+        description="Half-width of the energy window around the DFT Fermi level (eV)."
+    )
+    n_kpoints: int = Field(description="Number of k-points compared.")
+    n_bands_compared: int = Field(
+        description="Number of bands with at least one energy inside the window."
+    )
+    efermi_dft: float = Field(description="DFT Fermi level (eV, DFT energy scale).")
+    efermi_predicted: float = Field(
+        description="Predicted Fermi level (eV, model energy scale): the container's efermi, "
+        "or the midpoint between its highest occupied and lowest empty band on the k-points."
+    )
+    gap_dft: float | None = Field(
+        description="min E_cb - max E_vb over the k-points of the DFT bands (eV); 0 for a "
+        "metal (bands overlap or an odd electron count), None without a conduction band."
+    )
+    gap_predicted: float | None = Field(description="The same for the predicted bands (eV).")
+    spin_splitting_mae: float | None = Field(
+        description="Mean absolute error of the splittings E[2m + 1] - E[2m] of the spinor "
+        "band pairs inside the window (eV); None for a centrosymmetric crystal (time "
+        "reversal and inversion keep every band Kramers-degenerate)."
+    )
+    energy_shift: float = Field(
+        0.0,
+        description="Constant subtracted from the predicted energies to align them with the "
+        "DFT energies (eV).",
+    )
+    band_offset: int = Field(
+        0,
+        description="n_occ_dft - n_occ_pred: DFT band index minus predicted band index of "
+        "matched bands.",
+    )
 
 
 def dft_occupied_bands(energies: np.ndarray, efermi: float, nelect: float | None = None) -> int:

@@ -39,11 +39,7 @@ from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.reference import compute_gpaw_reference
 from socscreen.makers.batch import campaign_job, campaign_stores
 from socscreen.makers.validation import model_flags, predicted_hamiltonian, store_validation
-from socscreen.stores.schemas.validation import (
-    BandComparisonDocument,
-    ValidationDocument,
-    ValidationTarget,
-)
+from socscreen.stores.schemas.validation import ValidationDocument, ValidationTarget
 from socscreen.stores.training_data import write_training_file
 from socscreen.stores.validations import save_training_record
 
@@ -146,8 +142,8 @@ def validate_with_gpaw(
             "soc": True,
             "soc_scheme": "one-centre PAW, non-self-consistent",
         },
-        band_comparison=BandComparisonDocument.from_comparison(on_grid),
-        band_comparison_path=BandComparisonDocument.from_comparison(on_path),
+        band_comparison=on_grid,
+        band_comparison_path=on_path,
         z2_dft=z2.z2,
         z2_route_dft=z2.route,
         z2_agree=z2_agree(target.z2_predicted, z2.z2),
@@ -156,7 +152,7 @@ def validate_with_gpaw(
         spin_splitting_dft=max_spin_splitting(bands_dft),
         spin_splitting_predicted=max_spin_splitting(bands_predicted),
         dft_flags=sorted(set(flags + model_flags(target, predicted))),
-        soc_off=None if soc_off is None else BandComparisonDocument.from_comparison(soc_off),
+        soc_off=soc_off,
         timings={k: round(v, 3) for k, v in timings.items()},
     )
     return doc, dft

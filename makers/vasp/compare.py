@@ -30,15 +30,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from socscreen.analysis.bands import spin_splitting
-from socscreen.analysis.comparison import compare_band_energies, z2_agree
+from socscreen.analysis.comparison import BandComparison, compare_band_energies, z2_agree
 from socscreen.analysis.vasp_bands import VaspBands, read_vasp_bands
 from socscreen.analysis.vasp_parity import ProjectionZ2, run_parity_z2
 from socscreen.makers.vasp.runs import RUNS
-from socscreen.stores.schemas.validation import (
-    BandComparisonDocument,
-    ValidationDocument,
-    ValidationTarget,
-)
+from socscreen.stores.schemas.validation import ValidationDocument, ValidationTarget
 
 if TYPE_CHECKING:
     from socscreen.hamiltonian import Hamiltonian
@@ -136,13 +132,13 @@ def combined_gap(runs: VaspRuns) -> float:
 
 def _compare(
     predicted: Hamiltonian, runs: VaspRuns, window: float, path: bool = False
-) -> BandComparisonDocument:
+) -> BandComparison:
     """Predicted vs VASP bands on the mesh plus TRIM (or the path), same spin setting."""
     if path:
         k, e = runs.bands.kpoints, runs.bands.spinor_energies
     else:
         k, e = runs.mesh_and_trim()
-    comparison = compare_band_energies(
+    return compare_band_energies(
         predicted,
         k,
         e,
@@ -151,7 +147,6 @@ def _compare(
         soc=runs.soc,
         dft_nelect=runs.static.nelect,
     )
-    return BandComparisonDocument.from_comparison(comparison)
 
 
 def _parity_details(parity: ProjectionZ2) -> dict[str, Any]:

@@ -9,13 +9,13 @@ into the training-data folder (collection ``training_data``).
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pymatgen.core import Structure
 
+from socscreen.analysis.comparison import BandComparison
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 
 __all__ = [
@@ -133,41 +133,11 @@ class ValidationTarget(BaseModel):
         return Structure.from_dict(self.structure)
 
 
-class BandComparisonDocument(BaseModel):
-    """Predicted versus DFT band energies (mirror of ``analysis.comparison.BandComparison``)."""
-
-    band_mae: float = Field(
-        description="Mean |E_pred - E_dft| over bands within +-window of the DFT Fermi "
-        "level, energies aligned (eV)."
-    )
-    band_max_error: float = Field(description="Largest |E_pred - E_dft| in the window (eV).")
-    window: float = Field(description="Half-width of the window around the DFT Fermi level (eV).")
-    n_kpoints: int = Field(description="Number of k-points compared.")
-    n_bands_compared: int = Field(description="Bands with at least one energy in the window.")
-    efermi_dft: float = Field(description="DFT Fermi level (eV, DFT energy scale).")
-    efermi_predicted: float = Field(description="Predicted Fermi level (eV, model energy scale).")
-    gap_dft: float | None = Field(
-        description="DFT gap over the compared k-points (eV); 0 for a metal, None without "
-        "a conduction band."
-    )
-    gap_predicted: float | None = Field(
-        description="Predicted gap over the compared k-points (eV); 0 for a metal."
-    )
-    spin_splitting_mae: float | None = Field(
-        description="MAE of the spin splittings of the band pairs in the window (eV); None "
-        "for centrosymmetric crystals (Kramers-degenerate bands)."
-    )
-    energy_shift: float = Field(
-        0.0, description="Constant subtracted from the predicted energies to align them (eV)."
-    )
-    band_offset: int = Field(
-        0, description="DFT band index minus predicted band index of matched bands."
-    )
-
-    @classmethod
-    def from_comparison(cls, comparison: Any) -> BandComparisonDocument:
-        """Build from an ``analysis.comparison.BandComparison`` (a dataclass)."""
-        return cls(**dataclasses.asdict(comparison))
+#: Predicted versus DFT band energies, stored as the analysis returns them: its fields,
+#: with their units, are declared once, in ``analysis.comparison.BandComparison``. The
+#: name stays importable here because JobStore outputs written before carry it as their
+#: ``@class`` (``socscreen.stores.schemas.validation.BandComparisonDocument``).
+BandComparisonDocument = BandComparison
 
 
 class ValidationDocument(BaseModel):

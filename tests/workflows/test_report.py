@@ -32,11 +32,7 @@ from socscreen.stores.schemas.campaign import (
     MaterialResultDocument,
     Z2Document,
 )
-from socscreen.stores.schemas.validation import (
-    BandComparisonDocument,
-    ValidationDocument,
-    validation_id,
-)
+from socscreen.stores.schemas.validation import ValidationDocument, validation_id
 from socscreen.stores.validations import save_validation
 from socscreen.stores.verdicts import judge_result
 from socscreen.workflows.report import write_report
@@ -134,7 +130,7 @@ def campaign(db, bi2se3, silicon, tmp_path):
             ValidationDocument(
                 validation_id=validation_id(material_id, "gpaw"), material_id=material_id,
                 campaign="demo", route="gpaw", formula=dft.structure.formula,
-                band_comparison=BandComparisonDocument.from_comparison(grid),
+                band_comparison=grid,
                 z2_predicted=z2_pred.z2, z2_dft=z2_dft.z2,
                 z2_agree=z2_agree(z2_pred.z2, z2_dft.z2), gap_dft=grid.gap_dft,
                 gap_predicted=grid.gap_predicted, dft_hamiltonian_path=str(dft_file),
