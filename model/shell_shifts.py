@@ -15,8 +15,11 @@ shell, so every symmetry of the baseline is kept; SOC blocks are untouched). A u
 
 The shifts are not learned by gradient steps but fitted in closed form on the training
 bands: by Hellmann–Feynman, ``∂E_nk / ∂δ_s`` is the Mulliken population of band ``nk`` on
-shell ``s``, so the band residuals ``E_DFT − E_pred`` inside ``E_F ± band_window`` are, to
-first order, linear in ``δ``. Each iteration solves the ridge-regularised least squares
+shell ``s``, so the band residuals ``E_DFT − E_pred`` are, to first order, linear in ``δ``. The
+bands fitted run from ``band_window`` below the DFT valence-band top to ``band_window``
+above its conduction-band bottom (``E_F ± band_window`` in a metal): a window around E_F
+alone would leave a wide-gap insulator's conduction bands, and so its gap, unfitted.
+Each iteration solves the ridge-regularised least squares
 (offset removed per structure, every structure weighted equally)
 
     min_δ Σ_files (1/n_f) Σ_{nk ∈ window} (r_nk − ⟨r⟩_f − Σ_s P_nk,s (δ_s − δ_s^old))²
@@ -57,6 +60,18 @@ def _parameter_of_orbital(model: UniHamGNN, sample: CrystalData) -> np.ndarray:
     return out
 
 
+def _band_window(reference: np.ndarray, efermi: float, window: float) -> np.ndarray:
+    """Mask of the bands within ``window`` of the band edges, the gap included.
+
+    From ``window`` below the valence-band top to ``window`` above the conduction-band
+    bottom (edges over the sampled k; ``E_F ± window`` in a metal).
+    """
+    below, above = reference[reference <= efermi], reference[reference > efermi]
+    low = min(efermi, below.max() if below.size else efermi) - window
+    high = max(efermi, above.min() if above.size else efermi) + window
+    return (reference > low) & (reference < high)
+
+
 def _normal_equations(
     model: UniHamGNN,
     sample: CrystalData,
@@ -88,7 +103,7 @@ def _normal_equations(
     n = s_k.shape[-1] // 2
     s_k = s_k[:, :n, :n].numpy()
     reference = generalized_eigh(ref_k, s_k, False, overlap_cutoff)
-    inside = np.abs(reference - sample.efermi) < window
+    inside = _band_window(reference, sample.efermi, window)
     if not inside.any():
         return None
     energies, vectors = generalized_eigh(h_k, s_k, True, overlap_cutoff)
@@ -133,7 +148,8 @@ def fit_shell_shifts(
     n_kpoints
         Fixed k-points per structure (Γ and seeded random ones).
     window
-        Half width of the band window around the DFT E_F (eV).
+        Margin of the fitted bands below the valence-band top and above the
+        conduction-band bottom (eV).
     overlap_cutoff
         Directions of ``S(k)`` dropped, as in predictions.
     seed
