@@ -23,10 +23,12 @@ Each iteration solves the ridge-regularised least squares
 (offset removed per structure, every structure weighted equally)
 
     min_δ Σ_files (1/n_f) Σ_{nk ∈ window} (r_nk − ⟨r⟩_f − Σ_s P_nk,s (δ_s − δ_s^old))²
-          + ridge · |δ|²
+          + ridge · |δ − δ_start|²
 
-and re-diagonalises with the new ``δ`` (Gauss–Newton). Shells that no training structure
-populates in the window keep ``δ = 0``. Energies in eV; k fractional.
+and re-diagonalises with the new ``δ`` (Gauss–Newton). ``δ_start`` is the model's shifts
+when the fit begins: zero for a new model, the trained ones when a model is fine-tuned on a
+few validated files, so the shells those files do not populate keep their values.
+Energies in eV; k fractional.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def fit_shell_shifts(
     samples
         Training structures with DFT blocks and Fermi level.
     ridge
-        Weight of ``|δ|²`` (eV⁻²-free: residuals and populations are per structure).
+        Weight of ``|δ − δ_start|²``, ``δ_start`` the shifts the model starts with
+        (dimensionless: residuals and populations are per structure).
     iterations
         Gauss–Newton iterations.
     n_kpoints
@@ -168,6 +171,7 @@ def fit_shell_shifts(
     if not model.config.shell_shifts:
         raise ValueError("the model has no shell shifts (ModelConfig.shell_shifts is False)")
     size = model.shell_shift.numel()
+    prior = model.shell_shift.detach().double().flatten().numpy().copy()
     scores = [score()] if score else []
     if progress and score:
         progress(0, 0.0, scores[0])
@@ -189,7 +193,7 @@ def fit_shell_shifts(
             x, r, used = rows
             gram[np.ix_(used, used)] += x.T @ x
             rhs[used] += x.T @ (r + x @ delta[used])
-        new = np.linalg.solve(gram + ridge * np.eye(size), rhs)
+        new = np.linalg.solve(gram + ridge * np.eye(size), rhs + ridge * prior)
         with torch.no_grad():
             model.shell_shift.copy_(torch.as_tensor(new.reshape(model.shell_shift.shape)))
         if score:
