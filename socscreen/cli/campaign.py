@@ -97,7 +97,7 @@ def campaign_submit(
     predictor: Annotated[
         Predictor | None,
         typer.Option(
-            help="scc, baseline or model, see socscreen predict --help (default: CampaignSettings')"
+            help="model, scc or baseline, see socscreen predict --help (default: CampaignSettings')"
         ),
     ] = None,
     model_version: Annotated[
@@ -437,7 +437,7 @@ def campaign_example(
     run_dir: Annotated[
         Path | None, typer.Option(help="Folder for worker files and logs (default: a temp dir).")
     ] = None,
-    predictor: PredictorOption = Predictor.scc,
+    predictor: PredictorOption = Predictor.model,
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
@@ -453,7 +453,7 @@ def campaign_example(
         print_next_commands,
         print_results,
     )
-    from socscreen.model.predictors import STATED_GAP_ERROR, checkpoint_record, default_checkpoint
+    from socscreen.model.predictors import STATED_GAP_ERROR
     from socscreen.stores.queries import results_query
     from socscreen.stores.schemas.campaign import CampaignSettings
     from socscreen.workflows.campaign import submit_campaign
@@ -464,8 +464,6 @@ def campaign_example(
         raise fail(f"structure source {source} does not exist")
     settings = CampaignSettings(batch_size=batch_size, predictor=predictor.value)
     elements, model_error = predictor_elements(settings), STATED_GAP_ERROR.get(predictor.value)
-    if predictor is Predictor.model:
-        model_error = _stated_band_error(checkpoint_record(default_checkpoint()))
     with database(db_uri, launchpad) as db, tempfile.TemporaryDirectory() as tmp:
         report = submit_campaign(db, source, name, settings, supported_elements=elements)
         print_submission(name, report)
@@ -503,7 +501,3 @@ def campaign_example(
     if any(run.exit_codes):
         raise fail(f"worker exit codes {run.exit_codes}")
 
-
-def _stated_band_error(record: dict[str, Any]) -> float | None:
-    """Return the band error a checkpoint states (eV): its test split's band MAE near E_F."""
-    return (record.get("metrics") or {}).get("test", {}).get("band_mae")

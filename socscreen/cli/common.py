@@ -61,8 +61,9 @@ class Predictor(StrEnum):
 PredictorOption = Annotated[
     Predictor,
     typer.Option(
-        help="scc (default): GPAW's zeroth-step H(0) with self-consistent atomic charges (no "
-        "learning); baseline: H(0) alone; model: the pure-ML Uni-HamGNN checkpoint."
+        help="model: the Uni-HamGNN checkpoint (shipped: GPAW's zeroth-step H(0) with "
+        "self-consistent atomic charges plus shell shifts fitted on DFT bands); scc: that "
+        "H(0) with self-consistent charges, no learning; baseline: H(0) alone."
     ),
 ]
 

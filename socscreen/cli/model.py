@@ -26,7 +26,7 @@ def predict(
         str | None, typer.Option(help="cpu, cuda, ...; default GPU if present.")
     ] = None,
     soc: Annotated[bool, typer.Option("--soc/--no-soc", help="Predict spin-orbit blocks.")] = True,
-    predictor: PredictorOption = Predictor.scc,
+    predictor: PredictorOption = Predictor.model,
 ) -> None:
     """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz.
 
@@ -223,6 +223,7 @@ def train(
             settings.setdefault(key, value)
         settings["data"] = str(finetune)
         settings["init_checkpoint"] = str(checkpoint or default_checkpoint())
+        _zeroth_step_for_correction(Path(settings["init_checkpoint"]), finetune)
     elif checkpoint is not None:
         raise typer.BadParameter("--checkpoint only goes with --finetune (or use --resume)")
     if files_from is not None:
@@ -243,3 +244,17 @@ def train(
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     typer.echo(f"trained model -> {path}")
+
+
+def _zeroth_step_for_correction(checkpoint: Path, folder: Path) -> None:
+    """Compute the H(0) a correction checkpoint trains on for the corpus files of ``folder``."""
+    from socscreen.corpus.zeroth_step import write_zeroth_step_companions
+    from socscreen.model.predictors import checkpoint_record
+
+    if not checkpoint_record(checkpoint).get("settings", {}).get("model", {}).get("correction"):
+        return
+    counts = write_zeroth_step_companions(folder)
+    typer.echo(
+        f"zeroth-step H(0) of {folder}: {counts['written']} computed, "
+        f"{counts['current']} current, {counts['failed']} failed"
+    )

@@ -277,10 +277,11 @@ class CampaignSettings(BaseModel):
     """Settings every job of a campaign receives (recorded in job metadata and summary)."""
 
     predictor: Literal["model", "baseline", "scc"] = Field(
-        "scc",
-        description="What predicts the Hamiltonians: 'scc' (GPAW's zeroth-step H(0) with "
-        "self-consistent atomic charges, no learning; the most accurate on the benchmarks), "
-        "'baseline' (H(0) alone) or 'model' (the pure-ML Uni-HamGNN checkpoint).",
+        "model",
+        description="What predicts the Hamiltonians: 'model' (the Uni-HamGNN checkpoint; the "
+        "shipped one corrects GPAW's zeroth-step H(0) with self-consistent atomic charges by "
+        "shell shifts fitted on DFT bands, the most accurate on the benchmarks), 'scc' (that "
+        "H(0) with self-consistent charges, no learning) or 'baseline' (H(0) alone).",
     )
     model_version: str | None = Field(
         None, description="Model (checkpoint) version to predict with; None: the default."

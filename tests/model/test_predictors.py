@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -106,22 +107,29 @@ def test_cli_warns_before_predicting_a_large_cell(tmp_path):
     assert 1e9 < peak_memory_estimate(100) < 1e10  # the 3.9 GB the estimate was scaled from
 
 
-def test_covered_elements_are_the_checkpoints_or_gpaws():
+def test_covered_elements_are_the_checkpoints_or_gpaws(tmp_path):
     gpaw = covered_elements("scc")
     assert gpaw == covered_elements("baseline")
     assert {"Mo", "W", "Bi", "Hg", "Pt"} <= gpaw and not {"La", "Tc", "Po"} & gpaw
-    model = covered_elements("model")
-    assert model == set(checkpoint_record(default_checkpoint())["elements"])
-    assert "Mo" not in model and model < gpaw
+    # the shipped correction model predicts every GPAW element (H(0) alone where it
+    # never trained); a pure-ML checkpoint only the elements of its record
+    assert checkpoint_record(default_checkpoint())["settings"]["model"]["correction"]
+    assert covered_elements("model") == gpaw
+    pure_ml = tmp_path / "pure.pt"
+    record = {"elements": ["Bi", "Se"], "settings": {"model": {"correction": False}}}
+    pure_ml.with_suffix(".json").write_text(json.dumps(record))
+    assert covered_elements("model", pure_ml) == {"Bi", "Se"}
     with pytest.raises(ValueError, match="unknown predictor"):
         covered_elements("dft")
 
 
 def test_predicted_bi2se3_inverts_its_bands_at_gamma_only_with_soc(bi2se3):
-    # the default predictor on the fixture's structure: inverted at Gamma by SOC, as the
-    # GPAW fixture is (tests/analysis/test_bands.py). Without SOC it keeps a (small, 7 meV;
-    # GPAW > 0.1 eV) gap; with SOC the inverted bands overlap elsewhere (a topological
+    # the default predictor (the shipped correction model) and scc on the fixture's
+    # structure: inverted at Gamma by SOC, as the GPAW fixture is
+    # (tests/analysis/test_bands.py). Without SOC each keeps a small gap (model 31 meV, scc
+    # 7 meV; GPAW > 0.1 eV); with SOC the inverted bands overlap elsewhere (a topological
     # semimetal at this basis, as GPAW's Bi2Se3 of the hold-out set)
-    effect = soc_band_inversion(predict_hamiltonian(bi2se3.structure, "scc"))
-    assert effect.inverted_trim == [[0.0, 0.0, 0.0]] and effect.band_inversion
-    assert effect.gap_closes and effect.gap_no_soc_eV > 0.0 > effect.gap_soc_eV
+    for predictor in ("model", "scc"):
+        effect = soc_band_inversion(predict_hamiltonian(bi2se3.structure, predictor))
+        assert effect.inverted_trim == [[0.0, 0.0, 0.0]] and effect.band_inversion, predictor
+        assert effect.gap_closes and effect.gap_no_soc_eV > 0.0 > effect.gap_soc_eV, predictor
