@@ -147,13 +147,13 @@ GAAS = Structure(
 
 @pytest.fixture(scope="module")
 def gaas_checkpoint(tmp_path_factory):
-    """A random float64 correction model for Ga and As, saved as a checkpoint."""
+    """A random float64 correction model for Ga and As with shell shifts, as a checkpoint."""
     from socscreen.dft.basis_functions import cutoff_radius
     from socscreen.dft.zeroth_step import compute_zeroth_step
 
     shells = compute_zeroth_step(GAAS).orbitals.element_shells
     cutoffs = {symbol: cutoff_radius(symbol, "szp(dzp)") for symbol in shells}
-    config = CORRECTION.model_copy(update={"soc_correction": True})
+    config = CORRECTION.model_copy(update={"soc_correction": True, "shell_shifts": True})
     torch.manual_seed(3)
     model = build_checkpoint_model(shells, cutoffs, config, NORMALIZATION, torch.float64)
     with torch.no_grad():

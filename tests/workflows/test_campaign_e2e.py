@@ -27,7 +27,7 @@ from pymatgen.core import Composition, Element
 
 from socscreen.makers.analyse import AnalyseBatchMaker
 from socscreen.makers.summary import CampaignSummaryMaker
-from socscreen.model.inference import load_model
+from socscreen.model.predictors import covered_elements
 from socscreen.stores.queries import results_query
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 from socscreen.workflows.campaign import CampaignMaker, submit_campaign
@@ -44,8 +44,9 @@ pytestmark = pytest.mark.slow
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
 N_STRUCTURES = 13  # 14 rows, one duplicate (TePb)
-# structures with elements the shipped model lacks (LaBiPt at least) are ingestion errors
-UNCOVERED = sample_coverage(SAMPLE, load_model()[0].elements)
+# structures with elements the shipped model cannot predict (no GPAW data: LaBiPt) are
+# ingestion errors
+UNCOVERED = sample_coverage(SAMPLE, covered_elements("model"))
 N_PREDICTED = N_STRUCTURES - len(UNCOVERED)
 #: predicted structures with Bi, Pb or Hg: candidates of the test rule
 N_HEAVY = len({f for f in sample_formulas(SAMPLE) if f not in UNCOVERED
@@ -75,7 +76,7 @@ def maker() -> CampaignMaker:
 
 
 def submit(db, campaign, settings, source=SAMPLE):
-    elements = load_model()[0].elements
+    elements = covered_elements("model")
     return submit_campaign(db, source, campaign, settings, maker=maker(),
                            supported_elements=elements)  # fmt: skip
 

@@ -33,16 +33,16 @@ from socscreen.makers.analyse import NO_PREDICTION, AnalyseBatchMaker
 from socscreen.makers.batch import job_database
 from socscreen.makers.predict import PredictBatchMaker, predict_structure
 from socscreen.makers.summary import CampaignSummaryMaker
-from socscreen.model.inference import load_model
+from socscreen.model.predictors import covered_elements
 from socscreen.stores.queries import save_records
 from socscreen.stores.schemas.campaign import CampaignSettings, MaterialResultDocument
 from socscreen.workflows.campaign import CampaignMaker, submit_campaign
 from socscreen.workflows.ingestion import ingest, open_source
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "gnome_sample"
-# sample structures with elements the shipped model lacks (LaBiPt at least), and the
+# sample structures with elements the shipped model cannot predict (no GPAW data: LaBiPt), and the
 # predicted ones with Z >= 80 (candidates of the test rule)
-UNCOVERED = sample_coverage(SAMPLE, load_model()[0].elements)
+UNCOVERED = sample_coverage(SAMPLE, covered_elements("model"))
 HEAVY = {f for f in sample_formulas(SAMPLE) if f not in UNCOVERED
          and max(Element(e).Z for e in Composition(f).elements) >= 80}  # fmt: skip
 N_PREDICTED = 13 - len(UNCOVERED)  # 14 rows, one duplicate
@@ -55,7 +55,7 @@ def records():
 
 @pytest.fixture(scope="module")
 def covered(records):
-    elements = set(load_model()[0].elements)
+    elements = covered_elements("model")
     return [r for r in records if set(r.elements) <= elements]
 
 
@@ -104,7 +104,8 @@ def test_flow_predicts_analyses_and_stores_results(db, records):
         assert doc.timings.predict > 0
         if record.reduced_formula in UNCOVERED:  # one structure's failure, not the batch's
             assert doc.error.stage == "predict" and doc.error.exception == "ValueError"
-            assert f"{UNCOVERED[record.reduced_formula]} are not covered" in doc.error.reason
+            missing = UNCOVERED[record.reduced_formula]
+            assert f"GPAW has no data for element(s) {missing}" in doc.error.reason
             continue
         assert doc.error is None and doc.model_version == "test-0"
         assert doc.flags == sorted({TEST_FLAG, *record.flags})  # PtSe2: two_dimensional
@@ -196,7 +197,7 @@ def test_job_database_needs_a_running_job():
 def test_categories_route_predictions_and_analyses_to_their_workers(db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(jobflow.SETTINGS, "JOB_STORE", db.job_store())  # what a worker reads
-    elements = load_model()[0].elements
+    elements = covered_elements("model")
     report = submit_campaign(db, SAMPLE, "routed", CampaignSettings(batch_size=5),
                              maker=maker(), supported_elements=elements)  # fmt: skip
     assert report.n_todo == N_PREDICTED and len(report.ingest.errors) == len(UNCOVERED)
