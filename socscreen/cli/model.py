@@ -91,7 +91,15 @@ def info(
     )
     table.add_row("version", str(record.get("version")))
     table.add_row("basis", str(record.get("basis")))
-    table.add_row("elements", " ".join(model.elements))
+    if model.config.correction:
+        table.add_row("corrected elements", " ".join(model.elements))
+        table.add_row(
+            "other elements",
+            f"with GPAW data: the {model.config.baseline} baseline alone "
+            "(flag uncorrected_elements)",
+        )
+    else:
+        table.add_row("elements", " ".join(model.elements))
     table.add_row("parameters", f"{sum(p.numel() for p in model.parameters()):,}")
     for key, value in model.config.model_dump().items():
         table.add_row(key, str(value))

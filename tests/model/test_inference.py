@@ -165,6 +165,7 @@ def test_cli_model_info(shipped):
     table = CliRunner().invoke(app, ["model", "info"])
     assert table.exit_code == 0, table.output
     assert "hidden_irreps" in table.output and "training files" in table.output
+    assert "corrected elements" in table.output and "uncorrected_elements" in table.output
     result = CliRunner().invoke(app, ["model", "info", "--json"])
     record = json.loads(result.output)
     assert record["elements"] == model.elements
