@@ -15,8 +15,9 @@ compute_gpaw_reference`) for every sheet whose file is missing in
 ``benchmarks/data/sheets`` and stores it compactly (the training corpus' storage,
 :func:`socscreen.corpus.storage.write_compact`).
 
-``--predictor`` (default ``baseline scc``; ``model`` refuses Mo and W) names the
-predictors run beside GPAW.
+``--predictor`` (default ``baseline scc``; add ``model`` for the shipped correction
+checkpoint, whose 42-atom bilayer takes a few minutes) names the predictors run beside
+GPAW.
 
 Prints one markdown table: per monolayer and source (GPAW, each predictor), the
 valley quantities of :func:`socscreen.analysis.valley.valley_quantities` — spin splitting
