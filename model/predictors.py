@@ -48,6 +48,7 @@ __all__ = [
     "checkpoint_version",
     "default_checkpoint",
     "expected_version",
+    "is_correction_record",
     "model_meta",
     "peak_memory_estimate",
     "predict_hamiltonian",
@@ -193,6 +194,11 @@ def checkpoint_record(checkpoint: str | os.PathLike) -> dict[str, Any]:
     return json.loads(record_path.read_text()) if record_path.exists() else {}
 
 
+def is_correction_record(record: dict[str, Any]) -> bool:
+    """Whether a checkpoint record is a correction model's (it predicts H(0) + ΔH)."""
+    return bool(record.get("settings", {}).get("model", {}).get("correction"))
+
+
 def model_meta(record: dict[str, Any], elements: list[str] | None = None) -> dict[str, Any]:
     """``meta["model"]`` of a prediction: the checkpoint's name, version, file and corpus.
 
@@ -243,7 +249,7 @@ def covered_elements(
     """
     if predictor == "model":
         record = checkpoint_record(checkpoint or default_checkpoint())
-        if record.get("settings", {}).get("model", {}).get("correction"):
+        if is_correction_record(record):
             return gpaw_elements()
         if "elements" not in record:
             raise ValueError(f"the record of checkpoint {checkpoint} lists no elements")

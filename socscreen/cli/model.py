@@ -257,9 +257,9 @@ def train(
 def _zeroth_step_for_correction(checkpoint: Path, folder: Path) -> None:
     """Compute the H(0) a correction checkpoint trains on for the corpus files of ``folder``."""
     from socscreen.corpus.zeroth_step import write_zeroth_step_companions
-    from socscreen.model.predictors import checkpoint_record
+    from socscreen.model.predictors import checkpoint_record, is_correction_record
 
-    if not checkpoint_record(checkpoint).get("settings", {}).get("model", {}).get("correction"):
+    if not is_correction_record(checkpoint_record(checkpoint)):
         return
     counts = write_zeroth_step_companions(folder)
     typer.echo(
