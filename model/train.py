@@ -40,6 +40,7 @@ from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
 from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF, correction_baseline
+from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (
     band_loss,
     h0_element_loss,
@@ -376,90 +377,34 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
     dtype = getattr(torch, config.dtype)
-    files, hamiltonians = load_corpus(config.data, config.files)
-    base = payload = None
-    skipped_files: list[str] = []
-    if resume is not None or config.init_checkpoint is not None:
-        base, payload = load_checkpoint(resume or config.init_checkpoint)
-        if config.init_checkpoint is not None and config.skip_unknown_elements:
-            known = [set(h.orbitals.element_shells) <= set(base.elements) for h in hamiltonians]
-            skipped_files = [f.name for f, ok in zip(files, known, strict=True) if not ok]
-            files = [f for f, ok in zip(files, known, strict=True) if ok]
-            hamiltonians = [h for h, ok in zip(hamiltonians, known, strict=True) if ok]
-    shells, cutoffs = corpus_layout(hamiltonians, config.basis)
-    if base is not None:
-        if config.init_checkpoint is not None:
-            shells, cutoffs = _finetune_layout(base, shells, config)
-            config = config.model_copy(update={"model": base.config})
-        elif sorted(base.elements) != sorted(shells):
-            raise ValueError(f"{resume} covers {base.elements}, the corpus has {sorted(shells)}")
+    corpus = _TrainingCorpus(config, resume)
+    config = corpus.config
     split = split_files(
-        hamiltonians,
+        corpus.hamiltonians,
         seed=config.seed,
         by=config.split,
         val_fraction=config.val_fraction,
         test_fraction=config.test_fraction,
-        kept=recorded_split(config.split_from, files),
+        kept=recorded_split(config.split_from, corpus.files),
     )
-    content_sha256 = [h.content_sha256() for h in hamiltonians]
-    record = {
-        "name": MODEL_NAME,
-        "version": _version(),
-        "elements": sorted(shells),
-        "basis": config.basis,
-        "settings": config.model_dump(),
-        "command": command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
-        "training_files": [
-            {"name": f.name, "sha256": file_sha256(f), "content_sha256": sha}
-            for f, sha in zip(files, content_sha256, strict=True)
-        ],
-        "split": {k: [files[i].name for i in v] for k, v in split.items()},
-        **({"skipped_files": skipped_files} if skipped_files else {}),
-    }
-    if config.init_checkpoint is not None:
-        record["finetuned_from"] = (
-            payload["record"].get("finetuned_from")
-            if resume
-            else {
-                "checkpoint": str(config.init_checkpoint),
-                "sha256": file_sha256(config.init_checkpoint),
-                "training_files": payload["record"].get("training_files", []),
-            }
-        )
-
-    from socscreen.model.layout import OrbitalLayout
-
-    layout = OrbitalLayout(shells)
-    baselines = (
-        [
-            correction_baseline(b, config.model.baseline)
-            for b in tqdm(
-                load_baselines(files, content_sha256),
-                desc=f"baselines ({config.model.baseline})",
-                disable=config.model.baseline == "h0",
-            )
-        ]
-        if config.model.correction
-        else [None] * len(files)
-    )
-    samples = [
-        CrystalData.from_hamiltonian(h, layout, cutoffs, name=f.stem, baseline=b)
-        for f, h, b in zip(files, hamiltonians, baselines, strict=True)
-    ]
+    record = corpus.record(split, resume, command)
+    samples = corpus.samples()
     train_set = [samples[i] for i in split["train"]]
     val_set = [samples[i] for i in split["val"]] or train_set
 
     state: dict[str, Any] = {"stage": STAGES[0], "epoch": 0, "best": math.inf, "bad": 0}
     optimizer_state = None
     torch.manual_seed(config.seed)
-    if base is not None:  # resumed or fine-tuned
-        model = base.to(dtype)
+    if corpus.base is not None:  # resumed or fine-tuned
+        model = corpus.base.to(dtype)
         if resume is not None:
-            state.update(payload.get("training_state") or {})
+            state.update(corpus.payload.get("training_state") or {})
             optimizer_state = state.pop("optimizer", None)
     else:
-        normalization = compute_normalization(train_set, layout, config.model.message_cutoff)
-        model = build_model(shells, cutoffs, config.model, normalization, dtype, config.basis)
+        normalization = compute_normalization(train_set, corpus.layout, config.model.message_cutoff)
+        model = build_model(
+            corpus.shells, corpus.cutoffs, config.model, normalization, dtype, config.basis
+        )
 
     run = _Run(config, model, record, out_dir, train_set, val_set, dtype)
     first = STAGES.index(state["stage"]) if state["stage"] in STAGES else len(STAGES)
@@ -485,6 +430,93 @@ def train(
         "skipped_stages": run.skipped,
     }
     return save_checkpoint(out_dir / "model.pt", model, record, {"stage": "done"})
+
+
+class _TrainingCorpus:
+    """The corpus files of a run, the checkpoint it starts from and its orbital layout."""
+
+    def __init__(self, config: TrainConfig, resume: str | os.PathLike | None) -> None:
+        self.config = config
+        self.files, self.hamiltonians = load_corpus(config.data, config.files)
+        self.base: UniHamGNN | None = None
+        self.payload: dict[str, Any] = {}
+        self.skipped_files: list[str] = []
+        if resume is not None or config.init_checkpoint is not None:
+            self.base, self.payload = load_checkpoint(resume or config.init_checkpoint)
+            if config.init_checkpoint is not None and config.skip_unknown_elements:
+                self._drop_unknown_elements(set(self.base.elements))
+        self.shells, self.cutoffs = corpus_layout(self.hamiltonians, config.basis)
+        if self.base is not None:
+            if config.init_checkpoint is not None:
+                self.shells, self.cutoffs = _finetune_layout(self.base, self.shells, config)
+                self.config = config.model_copy(update={"model": self.base.config})
+            elif sorted(self.base.elements) != sorted(self.shells):
+                raise ValueError(
+                    f"{resume} covers {self.base.elements}, the corpus has {sorted(self.shells)}"
+                )
+        self.content_sha256 = [h.content_sha256() for h in self.hamiltonians]
+        self.layout = OrbitalLayout(self.shells)
+
+    def _drop_unknown_elements(self, known_elements: set[str]) -> None:
+        """Fine-tuning with ``skip_unknown_elements``: leave out files the base cannot hold."""
+        known = [set(h.orbitals.element_shells) <= known_elements for h in self.hamiltonians]
+        self.skipped_files = [f.name for f, ok in zip(self.files, known, strict=True) if not ok]
+        self.files = [f for f, ok in zip(self.files, known, strict=True) if ok]
+        self.hamiltonians = [h for h, ok in zip(self.hamiltonians, known, strict=True) if ok]
+
+    def record(
+        self,
+        split: dict[str, list[int]],
+        resume: str | os.PathLike | None,
+        command: str | None,
+    ) -> dict[str, Any]:
+        """Return the checkpoint's reproducibility record: settings, files with hashes, split."""
+        config, files = self.config, self.files
+        record: dict[str, Any] = {
+            "name": MODEL_NAME,
+            "version": _version(),
+            "elements": sorted(self.shells),
+            "basis": config.basis,
+            "settings": config.model_dump(),
+            "command": command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
+            "training_files": [
+                {"name": f.name, "sha256": file_sha256(f), "content_sha256": sha}
+                for f, sha in zip(files, self.content_sha256, strict=True)
+            ],
+            "split": {k: [files[i].name for i in v] for k, v in split.items()},
+            **({"skipped_files": self.skipped_files} if self.skipped_files else {}),
+        }
+        if config.init_checkpoint is not None:
+            record["finetuned_from"] = (
+                self.payload["record"].get("finetuned_from")
+                if resume
+                else {
+                    "checkpoint": str(config.init_checkpoint),
+                    "sha256": file_sha256(config.init_checkpoint),
+                    "training_files": self.payload["record"].get("training_files", []),
+                }
+            )
+        return record
+
+    def samples(self) -> list[CrystalData]:
+        """Return the graph samples of every file, with the correction baseline if any."""
+        model_config = self.config.model
+        baselines = (
+            [
+                correction_baseline(b, model_config.baseline)
+                for b in tqdm(
+                    load_baselines(self.files, self.content_sha256),
+                    desc=f"baselines ({model_config.baseline})",
+                    disable=model_config.baseline == "h0",
+                )
+            ]
+            if model_config.correction
+            else [None] * len(self.files)
+        )
+        return [
+            CrystalData.from_hamiltonian(h, self.layout, self.cutoffs, name=f.stem, baseline=b)
+            for f, h, b in zip(self.files, self.hamiltonians, baselines, strict=True)
+        ]
 
 
 class _Run:
