@@ -35,6 +35,7 @@ __all__ = [
     "GraphBatch",
     "blocks_on",
     "collate",
+    "covering",
     "lookup_rows",
     "on_rows",
     "soc_vector_blocks",
@@ -116,20 +117,45 @@ class CrystalData:
         name: str = "",
         baseline: Hamiltonian | None = None,
     ) -> CrystalData:
-        """Graph, index arrays and exact overlap of a structure; ``R`` = the graph's R.
+        """Graph, index arrays and exact overlap of a structure.
 
-        ``baseline`` (the structure's H(0)) is gathered onto the graph's R for a
-        correction model.
+        Without ``baseline``, ``R`` is the graph's and S is computed
+        (:func:`~socscreen.dft.overlap.overlap_matrices`). With ``baseline`` (the
+        structure's H(0), for a correction model) ``R`` is the baseline's, and the
+        overlap and H(0) blocks are the baseline's own arrays, not copies: GPAW's S is
+        the same exact two-centre overlap, so a large cell pays for it once. Call
+        :func:`covering` first if the graph may reach lattice vectors H(0) lacks.
 
         Raises
         ------
         ValueError
-            If the structure has elements the layout does not cover (all listed).
+            If the structure has elements the layout does not cover (all listed), or
+            the graph reaches a lattice vector ``baseline`` lacks.
         """
         from socscreen.dft.overlap import overlap_matrices
 
         species = _species(structure, layout)
         graph = radius_graph(structure, cutoffs)
+        common = {
+            "species": species,
+            "graph": graph,
+            "orbital_slots": _orbital_slots(structure, layout),
+            "name": name or structure.composition.reduced_formula,
+        }
+        if baseline is not None:
+            r_index = lookup_rows(graph.shifts, baseline.R)
+            if (r_index < 0).any():
+                raise ValueError(
+                    "the graph reaches lattice vectors H(0) lacks: pass covering(baseline, ...)"
+                )
+            return cls(
+                **common,
+                r_index=r_index,
+                R=baseline.R,
+                overlap=baseline.overlap,
+                baseline_h0=baseline.h0,
+                baseline_soc=soc_vector_blocks(baseline),
+            )
         R = graph.lattice_vectors
         symbols = {site.specie.symbol for site in structure}
         orbitals = OrbitalTable(
@@ -138,14 +164,10 @@ class CrystalData:
             basis_name,
         )
         return cls(
-            species=species,
-            graph=graph,
-            orbital_slots=_orbital_slots(structure, layout),
+            **common,
             r_index=lookup_rows(graph.shifts, R),
             R=R,
             overlap=overlap_matrices(structure, orbitals, R),
-            name=name or structure.composition.reduced_formula,
-            **_baseline_arrays(baseline, R),
         )
 
     @classmethod
@@ -215,6 +237,35 @@ def blocks_on(h: Hamiltonian, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Lattice vectors ``h`` does not have get zero blocks.
     """
     return on_rows(h.h0, h.R, R), on_rows(soc_vector_blocks(h), h.R, R)
+
+
+def covering(baseline: Hamiltonian, cutoffs: Mapping[str, float]) -> Hamiltonian:
+    """``baseline`` with zero blocks added on the graph's lattice vectors it lacks.
+
+    H(0) has every lattice vector on which two orbitals overlap; a model whose cutoffs
+    reach further gets zero H(0), S and SOC blocks there (exactly what they are). The
+    same object comes back when nothing is missing, so the usual case copies nothing.
+    """
+    graph_R = radius_graph(baseline.structure, cutoffs).lattice_vectors
+    extra = graph_R[lookup_rows(graph_R, baseline.R) < 0]
+    if not len(extra):
+        return baseline
+    R = np.concatenate([baseline.R, extra])
+
+    def grown(blocks: np.ndarray | None) -> np.ndarray | None:
+        return None if blocks is None else on_rows(blocks, baseline.R, R)
+
+    return Hamiltonian(
+        baseline.structure,
+        baseline.orbitals,
+        R,
+        grown(baseline.h0),
+        grown(baseline.overlap),
+        soc_uu=grown(baseline.soc_uu),
+        soc_ud=grown(baseline.soc_ud),
+        nelect=baseline.nelect,
+        meta=dict(baseline.meta),
+    )
 
 
 def _baseline_arrays(baseline: Hamiltonian | None, R: np.ndarray) -> dict[str, np.ndarray]:
@@ -372,7 +423,10 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
 
 
 def scatter_blocks(
-    blocks: torch.Tensor, sample: CrystalData, orbitals: OrbitalTable | None = None
+    blocks: torch.Tensor,
+    sample: CrystalData,
+    orbitals: OrbitalTable | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Dense ``[..., n_R, n, n]`` arrays from one structure's padded edge blocks.
 
@@ -386,16 +440,24 @@ def scatter_blocks(
     orbitals
         Only used to size ``n`` when given; otherwise ``n`` is the number of real
         orbitals in :attr:`CrystalData.orbital_slots`.
+    out
+        Array ``[..., n_R, n, n]`` on :attr:`CrystalData.R` to add the blocks to in
+        place (a view of a numpy array works: nothing dense is allocated); default a
+        new zero array.
 
     Returns
     -------
     torch.Tensor
-        ``[..., n_R, n, n]`` with ``R`` = :attr:`CrystalData.R`; differentiable.
+        ``[..., n_R, n, n]`` with ``R`` = :attr:`CrystalData.R` (``out`` when given);
+        differentiable.
     """
     n = orbitals.n_orbitals if orbitals is not None else int((sample.orbital_slots >= 0).sum())
     g = sample.graph
     lead = blocks.shape[1:-2]
-    out = blocks.new_zeros(len(sample.R), n, n, *lead)
+    accumulate = out is not None
+    if out is None:
+        out = blocks.new_zeros(*lead, len(sample.R), n, n)
+    target = out.movedim(tuple(range(len(lead))), tuple(range(3, 3 + len(lead))))
     first_atom = {
         int(z): int(np.flatnonzero(sample.species == z)[0]) for z in np.unique(sample.species)
     }
@@ -412,5 +474,9 @@ def scatter_blocks(
             r = torch.as_tensor(sample.r_index[sel])
             values = blocks[torch.as_tensor(sel)][..., pa, :][..., pb]  # [E', *lead, na, nb]
             values = values.movedim(tuple(range(1, 1 + len(lead))), tuple(range(-len(lead), 0)))
-            out.index_put_((r[:, None, None], rows[:, :, None], cols[:, None, :]), values)
-    return out.movedim(tuple(range(3, 3 + len(lead))), tuple(range(len(lead))))
+            target.index_put_(
+                (r[:, None, None], rows[:, :, None], cols[:, None, :]),
+                values.to(target.dtype),
+                accumulate=accumulate,
+            )
+    return out

@@ -25,14 +25,7 @@ from pymatgen.core import Structure
 from socscreen.analysis.bands import fermi_level
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
-from socscreen.model.data import (
-    CrystalData,
-    blocks_on,
-    collate,
-    lookup_rows,
-    on_rows,
-    scatter_blocks,
-)
+from socscreen.model.data import CrystalData, collate, covering, scatter_blocks
 from socscreen.model.network import UniHamGNN
 from socscreen.model.predictors import default_checkpoint, model_meta
 from socscreen.orbitals import OrbitalTable
@@ -155,35 +148,27 @@ def _provenance(baseline: Hamiltonian) -> dict[str, Any]:
 def _corrected(
     baseline: Hamiltonian,
     sample: CrystalData,
-    delta_h0: np.ndarray,
-    delta_soc: np.ndarray | None,
+    delta_h0: torch.Tensor,
+    delta_soc: torch.Tensor | None,
     meta: dict[str, Any],
 ) -> Hamiltonian:
-    """H(0) on all its lattice vectors plus the predicted correction on the graph's.
+    """Add the predicted correction to H(0) in place and return it as the prediction.
 
-    ``delta_h0`` ``[n_R, n, n]`` and ``delta_soc`` (``A_α``, ``[3, n_R, n, n]``) are on
-    ``sample.R``; H(0) keeps its blocks beyond the graph (PAW tails) uncorrected.
+    ``delta_h0`` ``[n_edges, P, P]`` and ``delta_soc`` (``A_α``, ``[n_edges, 3, P, P]``)
+    are the padded edge blocks of ``sample``, whose ``R`` are ``baseline.R``
+    (:meth:`CrystalData.from_structure`); H(0) keeps its blocks beyond the graph (PAW
+    tails) uncorrected. Nothing dense is allocated: a 100-atom cell's blocks are GBs.
     """
-    R = np.array(sorted(set(map(tuple, baseline.R.tolist())) | set(map(tuple, sample.R.tolist()))))
-    h0, a = blocks_on(baseline, R)
-    rows = lookup_rows(sample.R, R)
-    h0[rows] += delta_h0
-    if delta_soc is not None:
-        a[:, rows] += delta_soc
-    overlap = on_rows(baseline.overlap, baseline.R, R)
-    h = Hamiltonian(
-        baseline.structure,
-        baseline.orbitals,
-        R,
-        h0,
-        overlap,
-        soc_uu=1j * a[2] if baseline.has_soc else None,
-        soc_ud=1j * a[0] + a[1] if baseline.has_soc else None,
-        nelect=baseline.nelect,
-        meta={**meta, "baseline": _provenance(baseline)},
-    )
-    h.efermi = fermi_level(h)
-    return h
+    scatter_blocks(delta_h0, sample, out=torch.from_numpy(baseline.h0))
+    if delta_soc is not None and baseline.has_soc:
+        up_up = torch.view_as_real(torch.from_numpy(baseline.soc_uu))  # H_uu = i A_z
+        up_down = torch.view_as_real(torch.from_numpy(baseline.soc_ud))  # H_ud = i A_x + A_y
+        scatter_blocks(delta_soc[:, 2], sample, out=up_up[..., 1])
+        scatter_blocks(delta_soc[:, 0], sample, out=up_down[..., 1])
+        scatter_blocks(delta_soc[:, 1], sample, out=up_down[..., 0])
+    baseline.meta = {**meta, "baseline": _provenance(baseline)}
+    baseline.efermi = fermi_level(baseline)
+    return baseline
 
 
 @overload
@@ -270,6 +255,9 @@ def predict(
     param = next(model.parameters())
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
+        if correction:
+            for i in chunk:
+                baselines[i] = covering(baselines[i], model.cutoffs)
         samples = [
             CrystalData.from_structure(
                 items[i], model.layout, model.cutoffs, model.basis_name, baseline=baselines[i]
@@ -285,12 +273,11 @@ def predict(
             offset = edges.stop
             h0, a = result["h0"][edges], result["soc"][edges] if soc else None
             if correction:
-                h0 = h0 - batch.baseline_h0[edges]
-                a = a - batch.baseline_soc[edges] if soc else None
-            h0 = scatter_blocks(h0, sample).double().cpu().numpy()
-            a = scatter_blocks(a, sample).double().cpu().numpy() if soc else None
-            if correction:
+                h0 = (h0 - batch.baseline_h0[edges]).double().cpu()
+                a = (a - batch.baseline_soc[edges]).double().cpu() if soc else None
                 out[i] = _corrected(baselines[i], sample, h0, a, meta)
             else:
+                h0 = scatter_blocks(h0, sample).double().cpu().numpy()
+                a = scatter_blocks(a, sample).double().cpu().numpy() if soc else None
                 out[i] = _container(items[i], model, sample, h0, a, meta)
     return out[0] if single else out

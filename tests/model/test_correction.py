@@ -28,7 +28,13 @@ from socscreen.dft.overlap import overlap_matrices
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model as build_checkpoint_model
 from socscreen.model.checkpoint import save_checkpoint
-from socscreen.model.data import CrystalData, collate, scatter_blocks, soc_vector_blocks
+from socscreen.model.data import (
+    CrystalData,
+    collate,
+    covering,
+    scatter_blocks,
+    soc_vector_blocks,
+)
 from socscreen.model.inference import predict
 from socscreen.model.network import UniHamGNN
 from socscreen.orbitals import OrbitalTable
@@ -135,6 +141,35 @@ def test_a_correction_model_needs_the_baseline(structure):
     )
     with pytest.raises(ValueError, match="every structure of a batch carries its H\\(0\\)"):
         collate([sample, with_baseline], with_targets=False)
+
+
+def test_covering_gives_h0_zero_blocks_where_the_graph_reaches_further(structure):
+    baseline = synthetic_baseline(structure)
+    home = ~baseline.R.any(axis=1)
+    on_site_only = Hamiltonian(
+        structure,
+        baseline.orbitals,
+        baseline.R[home],
+        baseline.h0[home],
+        baseline.overlap[home],
+        soc_uu=baseline.soc_uu[home],
+        soc_ud=baseline.soc_ud[home],
+        nelect=10,
+    )
+    assert covering(baseline, CUTOFFS) is baseline  # nothing missing: nothing copied
+    model = make_model()
+    with pytest.raises(ValueError, match="lattice vectors H\\(0\\) lacks"):
+        CrystalData.from_structure(
+            structure, model.layout, model.cutoffs, "szp(dzp)", baseline=on_site_only
+        )
+    grown = covering(on_site_only, CUTOFFS)
+    assert {tuple(r) for r in grown.R} == {tuple(r) for r in baseline.R}
+    assert np.array_equal(grown.h0[0], baseline.h0[home][0])
+    assert not grown.h0[1:].any() and not grown.overlap[1:].any() and not grown.soc_ud[1:].any()
+    sample = CrystalData.from_structure(
+        structure, model.layout, model.cutoffs, "szp(dzp)", baseline=grown
+    )
+    assert sample.overlap is grown.overlap and sample.baseline_h0 is grown.h0
 
 
 # -- predict() end to end with GPAW's H(0) -------------------------------------------------
