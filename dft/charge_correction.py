@@ -447,12 +447,15 @@ def self_consistent_charges(
     )
 
 
-def charge_corrected(h: Hamiltonian, correction: ChargeCorrection | None = None) -> Hamiltonian:
+def charge_corrected(
+    h: Hamiltonian, correction: ChargeCorrection | None = None, fermi: bool = True
+) -> Hamiltonian:
     """H(0) plus the self-consistent charge term, with its own Fermi level.
 
     Returns a new Hamiltonian: ``h0 + ½ S (V_i + V_j)`` on every R, S and SOC unchanged,
     ``meta["charge_correction"]`` (:meth:`ChargeCorrection.as_meta`) and ``efermi`` from
-    the corrected spinor bands.
+    the corrected spinor bands (``fermi=False``: ``None``, for a caller that changes H
+    again and finds its own; it saves the largest cost of a 100-atom cell).
 
     Raises
     ------
@@ -471,5 +474,5 @@ def charge_corrected(h: Hamiltonian, correction: ChargeCorrection | None = None)
     h0 = h.h0 + 0.5 * h.overlap * (v[:, None] + v[None, :])[None]
     meta = {**h.meta, "charge_correction": correction.as_meta()}
     corrected = h._replace(h0=h0, meta=meta)
-    corrected.efermi = fermi_level(corrected)
+    corrected.efermi = fermi_level(corrected) if fermi else None
     return corrected

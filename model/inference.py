@@ -121,13 +121,15 @@ def correction_baseline(h0: Hamiltonian, kind: str) -> Hamiltonian:
     H(0) with self-consistent charges
     (:func:`~socscreen.dft.charge_correction.charge_corrected`).
     Training and prediction both call this, so a model corrects what it was trained on.
+    The scc baseline's ``efermi`` is left ``None``: a prediction finds the Fermi level of
+    the corrected bands, and training uses the DFT one.
     """
     if kind == "h0":
         return h0
     if kind == "scc":
         from socscreen.dft.charge_correction import charge_corrected
 
-        return charge_corrected(h0)
+        return charge_corrected(h0, fermi=False)
     raise ValueError(f"unknown correction baseline {kind!r}: 'h0' or 'scc'")
 
 
@@ -136,7 +138,8 @@ def _baseline(structure: Structure, model: UniHamGNN, soc: bool) -> Hamiltonian:
     from socscreen.dft.calculator import GPAWReferenceSettings
     from socscreen.dft.zeroth_step import compute_zeroth_step
 
-    h0 = compute_zeroth_step(structure, GPAWReferenceSettings(basis=model.basis_name), soc=soc)
+    settings = GPAWReferenceSettings(basis=model.basis_name)
+    h0 = compute_zeroth_step(structure, settings, soc=soc, fermi=False)
     return correction_baseline(h0, model.config.baseline)
 
 
