@@ -180,21 +180,7 @@ def z2_with_wilson(
     dimension = int(source.periodic.sum())
     if dimension not in (2, 3):
         raise ValueError(f"Z2 needs a 2D or 3D system, this one has {dimension} periodic axes")
-    out: dict[str, Any] = {
-        "z2": None,
-        "dimension": dimension,
-        "route": None,
-        "z2_parity": None,
-        "z2_wilson": None,
-        "routes_agree": None,
-        "n_occupied": None,
-        "soc": soc,
-        "gap_eV": None,
-        "direct_gap_eV": None,
-        "min_loop_gap_eV": None,
-        "trim_gap_eV": None,
-        "inversion_error_eV": None,
-    }
+    out: dict[str, Any] = {**dict.fromkeys(_Z2_FIELDS), "dimension": dimension, "soc": soc}
     flags: list[str] = [] if soc and ham.has_soc else ["no_soc"]
 
     def finish(wilson: WilsonZ2 | None = None) -> tuple[Z2Result, WilsonZ2 | None]:
@@ -258,6 +244,32 @@ def z2_with_wilson(
     if out["band_gap"].kind == "metal":  # the loops closed the gap: no index
         return finish(wilson)
 
+    _choose_route(out, flags)
+    return finish(wilson)
+
+
+#: The :class:`Z2Result` fields :func:`z2_with_wilson` fills as its routes run.
+_Z2_FIELDS = (
+    "z2",
+    "route",
+    "z2_parity",
+    "z2_wilson",
+    "routes_agree",
+    "n_occupied",
+    "gap_eV",
+    "direct_gap_eV",
+    "min_loop_gap_eV",
+    "trim_gap_eV",
+    "inversion_error_eV",
+)
+
+
+def _choose_route(out: dict[str, Any], flags: list[str]) -> None:
+    """Set ``z2`` and ``route`` from the routes that gave an index; flag a disagreement.
+
+    Both routes: the parity index (exact at the TRIM) with ``routes_agree``; one route:
+    its index.
+    """
     parity_z, wilson_z = out["z2_parity"], out["z2_wilson"]
     if parity_z is not None and wilson_z is not None:
         out["routes_agree"] = parity_z == wilson_z
@@ -268,4 +280,3 @@ def z2_with_wilson(
         out["z2"], out["route"] = parity_z, "parity"
     elif wilson_z is not None:
         out["z2"], out["route"] = wilson_z, "wilson"
-    return finish(wilson)

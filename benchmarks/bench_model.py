@@ -7,8 +7,10 @@ Usage::
 
 ``--predictor`` names what is benchmarked (default all three, side by side): ``model`` the
 checkpoint, ``baseline`` GPAW's zeroth-step H(0) with no learning, ``scc`` H(0) with
-self-consistent atomic charges (no learning either). The test files are the checkpoint's
-test split every time, so all compare on the same files.
+self-consistent atomic charges (no learning either), ``model-dft-soc`` the model's H0 with
+the reference's own SOC blocks (the bound of what a learned SOC correction could earn).
+The test files are the checkpoint's test split every time, so all compare on the same
+files.
 
 Prints markdown tables (one set per predictor, then a side-by-side summary):
 
@@ -224,13 +226,40 @@ def _element_set(file_name: str) -> frozenset[str]:
 
 
 def predict_with(predictor: str, ref: Hamiltonian, checkpoint: Path | None) -> Hamiltonian:
-    """The predictor's Hamiltonian of a reference file's structure (SOC on)."""
+    """The predictor's Hamiltonian of a reference file's structure (SOC on).
+
+    ``model-dft-soc`` is the model's H0 and S with the reference's own SOC blocks: what a
+    perfect learned SOC correction (``ModelConfig.soc_correction``) would give, the bound
+    of what that head can earn.
+    """
     from socscreen.model.predictors import predict_hamiltonian
 
+    if predictor == "model-dft-soc":
+        return with_soc_of(predict_hamiltonian(ref.structure, "model", checkpoint=checkpoint), ref)
     return predict_hamiltonian(ref.structure, predictor, checkpoint=checkpoint)
 
 
-PREDICTOR_LABELS = {"model": "Uni-HamGNN", "baseline": "H(0) baseline", "scc": "H(0)+SCC"}
+def with_soc_of(pred: Hamiltonian, ref: Hamiltonian) -> Hamiltonian:
+    """``pred``'s H0 and S with ``ref``'s SOC blocks, on the union of their R."""
+    R = np.array(sorted(set(_blocks_by_r(pred)) | set(_blocks_by_r(ref))), dtype=int)
+    blocks = _aligned(pred, ref)
+    h = pred._replace(
+        R=R,
+        h0=blocks["pred"]["h0"],
+        overlap=blocks["pred"]["overlap"],
+        soc_uu=blocks["ref"]["soc_uu"],
+        soc_ud=blocks["ref"]["soc_ud"],
+    )
+    h.efermi = fermi_level(h)
+    return h
+
+
+PREDICTOR_LABELS = {
+    "model": "Uni-HamGNN",
+    "baseline": "H(0) baseline",
+    "scc": "H(0)+SCC",
+    "model-dft-soc": "Uni-HamGNN + DFT SOC",
+}
 
 
 def add_predictor_argument(parser: argparse.ArgumentParser) -> None:
@@ -241,7 +270,8 @@ def add_predictor_argument(parser: argparse.ArgumentParser) -> None:
         choices=list(PREDICTOR_LABELS),
         default=["baseline", "scc", "model"],
         help="What to benchmark: the checkpoint (model), the zeroth-step H(0) (baseline), "
-        "H(0) with self-consistent charges (scc).",
+        "H(0) with self-consistent charges (scc), the model's H0 with the DFT SOC blocks "
+        "(model-dft-soc: the bound of a learned SOC correction).",
     )
 
 

@@ -599,19 +599,8 @@ class _Run:
             optimizer.load_state_dict(optimizer_state["optimizer"])
             scheduler.load_state_dict(optimizer_state["scheduler"])
         best_path = self.out_dir / f"best_{stage}.pt"
-        if state["epoch"] == 0 and epochs > 0:
-            # The starting weights compete too: a stage never makes the model worse.
-            start = evaluate(model, self.val_set, stage, config, self.dtype)
-            self._log({"stage": stage, "epoch": 0, **{f"val_{k}": v for k, v in start.items()}})
-            if stage == "bands" and start["band_mae"] > config.band_start_threshold:
-                self.skipped[stage] = (
-                    f"validation band MAE {start['band_mae']:.3f} eV > "
-                    f"{config.band_start_threshold} eV after stage 1"
-                )
-                log.warning("skipping band fine-tuning: %s", self.skipped[stage])
-                return
-            state["best"] = _score(stage, start, model.config.correction)
-            save_checkpoint(best_path, model, self.record, dict(state))
+        if state["epoch"] == 0 and epochs > 0 and not self._starting_weights(state, best_path):
+            return
         # seeds numbered as before stage 0 existed, so earlier runs reproduce
         shuffle = random.Random(config.seed + 1000 * (STAGES.index(stage) - 1) + state["epoch"])
         k_rng = np.random.default_rng(config.seed + state["epoch"])
@@ -622,17 +611,7 @@ class _Run:
             state["epoch"] < epochs and state["bad"] < config.patience and not self._out_of_time()
         ):
             tick = time.monotonic()
-            model.train()
-            totals: dict[str, float] = {}
-            for group in _batches(self.train_set, config.batch_size, shuffle):
-                batch = collate(group).to("cpu", self.dtype)
-                losses = _step_losses(model, batch, group, stage, config, k_rng)
-                optimizer.zero_grad(set_to_none=True)
-                losses["loss"].backward()
-                torch.nn.utils.clip_grad_norm_(params, config.clip_grad_norm)
-                optimizer.step()
-                for key, value in losses.items():
-                    totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(group)
+            totals = self._epoch(stage, params, optimizer, shuffle, k_rng)
             val = evaluate(model, self.val_set, stage, config, self.dtype)
             scheduler.step()
             state["epoch"] += 1
@@ -670,6 +649,49 @@ class _Run:
             log.warning("time budget of %s min reached in stage %s", config.max_minutes, stage)
         if best_path.exists():  # continue from the best weights of this stage
             model.load_state_dict(torch.load(best_path, weights_only=False)["state_dict"])
+
+    def _starting_weights(self, state: dict[str, Any], best_path: Path) -> bool:
+        """Score the weights a stage starts from; whether the stage should run.
+
+        The starting weights compete too, so a stage never makes the model worse. The
+        band stage does not run on a model whose bands are still far off (its gradients
+        through eigendecompositions of a poor H diverge).
+        """
+        config, stage = self.config, state["stage"]
+        start = evaluate(self.model, self.val_set, stage, config, self.dtype)
+        self._log({"stage": stage, "epoch": 0, **{f"val_{k}": v for k, v in start.items()}})
+        if stage == "bands" and start["band_mae"] > config.band_start_threshold:
+            self.skipped[stage] = (
+                f"validation band MAE {start['band_mae']:.3f} eV > "
+                f"{config.band_start_threshold} eV after stage 1"
+            )
+            log.warning("skipping band fine-tuning: %s", self.skipped[stage])
+            return False
+        state["best"] = _score(stage, start, self.model.config.correction)
+        save_checkpoint(best_path, self.model, self.record, dict(state))
+        return True
+
+    def _epoch(
+        self,
+        stage: str,
+        params: list[torch.nn.Parameter],
+        optimizer: torch.optim.Optimizer,
+        shuffle: random.Random,
+        k_rng: np.random.Generator,
+    ) -> dict[str, float]:
+        """One pass over the training set; the losses summed over its structures."""
+        self.model.train()
+        totals: dict[str, float] = {}
+        for group in _batches(self.train_set, self.config.batch_size, shuffle):
+            batch = collate(group).to("cpu", self.dtype)
+            losses = _step_losses(self.model, batch, group, stage, self.config, k_rng)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(params, self.config.clip_grad_norm)
+            optimizer.step()
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + float(value.detach()) * len(group)
+        return totals
 
 
 def _version() -> str:
