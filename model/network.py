@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
+from e3nn import nn as enn
 from e3nn import o3
 from pydantic import BaseModel, Field
 from torch import nn
@@ -91,6 +92,20 @@ class ModelConfig(BaseModel):
         description="Correction models: add a fitted on-site energy shift per element and "
         "shell, ½(δ_μ + δ_ν) S_μν, to the baseline before the network's ΔH "
         "(socscreen.model.shell_shifts; fitted in closed form on training bands).",
+    )
+    environment_shifts: bool = Field(
+        False,
+        description="Correction models with shell_shifts: add to each atom's δ a learned "
+        "function of its environment (its invariant node features -> one energy per shell "
+        "slot, in units of the on-site ΔH scale), in the same ½(δ_μ + δ_ν) S_μν form, "
+        "trained on the bands.",
+    )
+    network_delta: bool = Field(
+        True,
+        description="Correction models: add the network's free ΔH readout. False: the "
+        "learned correction is the (environment-dependent) shell shifts alone. A free ΔH "
+        "is not proportional to S, so S(k)'s nearly singular directions in diffuse "
+        "bcc/fcc metals amplify its errors (W: 72 -> 321 meV).",
     )
 
 
@@ -368,6 +383,15 @@ class UniHamGNN(nn.Module):
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
+        if self.config.environment_shifts:
+            if not self.config.shell_shifts:
+                raise ValueError("environment_shifts needs shell_shifts")
+            n_scalars = self.h0.scalars.stop - self.h0.scalars.start
+            self.environment_shift = enn.FullyConnectedNet(
+                [n_scalars, self.config.mlp_hidden, self.layout.n_slots], nn.functional.silu
+            )
+            with torch.no_grad():  # start at the fitted per-element shifts
+                self.environment_shift[-1].weight.zero_()
         self.soc = SpinOrbitHead(
             self.layout,
             self.config,
@@ -412,7 +436,8 @@ class UniHamGNN(nn.Module):
         mask = _pad_mask(self.orbital_masks, batch.species, batch.edge_index)
         h0 = symmetrize_blocks(out["blocks"], batch.partner) * self.h0_scale
         if correction:
-            h0 = (batch.baseline_h0 + self._shifts(batch) + h0) * mask
+            delta = h0 if self.config.network_delta else 0.0
+            h0 = (batch.baseline_h0 + self._shifts(batch, out["node_feats"]) + delta) * mask
         else:
             reference = torch.einsum(
                 "ek,kpq->epq",
@@ -430,11 +455,20 @@ class UniHamGNN(nn.Module):
             result["soc"] = a * mask[:, None]
         return result
 
-    def _shifts(self, batch: GraphBatch) -> torch.Tensor | float:
-        """``½ (δ_μ + δ_ν) S_μν`` of every edge (eV), or 0 without shell shifts."""
+    def _shifts(self, batch: GraphBatch, node_feats: torch.Tensor) -> torch.Tensor | float:
+        """``½ (δ_μ + δ_ν) S_μν`` of every edge (eV), or 0 without shell shifts.
+
+        δ of an atom's shell is its element's fitted shift plus, with
+        ``environment_shifts``, a function of the atom's invariant features (so
+        rotation invariant, and the form stays equivariant and Hermitian).
+        """
         if not self.config.shell_shifts:
             return 0.0
-        delta = self.shell_shift[batch.species][:, self.pad_slot]  # [N, P]
+        delta = self.shell_shift[batch.species]  # [N, n_slots]
+        if self.config.environment_shifts:
+            scalars = node_feats[:, self.h0.scalars]
+            delta = delta + self.onsite_delta_scale * self.environment_shift(scalars)
+        delta = delta[:, self.pad_slot]  # [N, P]
         i, j = batch.edge_index
         return 0.5 * (delta[i][:, :, None] + delta[j][:, None, :]) * batch.overlap
 

@@ -259,6 +259,8 @@ def _window_band_loss(
 # -- the loop --------------------------------------------------------------------------
 def _stage_parameters(model: UniHamGNN, stage: str) -> list[torch.nn.Parameter]:
     h0_params = list(model.h0.parameters())
+    if model.config.environment_shifts:
+        h0_params += list(model.environment_shift.parameters())
     soc_params = list(model.soc.parameters())
     for p in h0_params:
         p.requires_grad_(stage in ("h0", "bands"))

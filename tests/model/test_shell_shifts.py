@@ -12,8 +12,9 @@ import torch
 from equivariance_checks import assert_hermitian_time_reversal, assert_rotation_equivariant
 from pymatgen.core import Lattice, Structure
 from test_correction import CORRECTION, make_model, make_predictor, synthetic_baseline
-from test_network import SHELLS, _rotation
+from test_network import CUTOFFS, SHELLS, _rotation
 
+from socscreen.dft.graph import radius_graph
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.data import CrystalData
 from socscreen.model.network import UniHamGNN
@@ -152,3 +153,43 @@ def test_the_fit_finds_the_shifts_that_made_the_reference():
     assert steps[-1] < 1e-3  # Gauss-Newton converged
     table = shell_shift_table(model)
     assert {"Bi:s", "Bi:p", "Bi:d", "Se:s", "Se:p", "Se:d"} <= set(table)
+
+
+ENVIRONMENT = SHIFTED.model_copy(update={"environment_shifts": True, "network_delta": False})
+
+
+@pytest.mark.parametrize("improper", [False, True], ids=["rotation", "rotoinversion"])
+def test_environment_shifts_stay_equivariant_and_hermitian(improper):
+    structure = _structures()[1]
+    run = make_predictor(make_model(ENVIRONMENT))
+    orbitals = OrbitalTable(tuple(structure.atomic_numbers), SHELLS)
+    assert_rotation_equivariant(run, structure, orbitals, _rotation(improper))
+    assert_hermitian_time_reversal(run(structure))
+
+
+def test_environment_shifts_are_one_shell_shift_per_atom():
+    """Without the free ΔH, H − H(0) = ½(δ_μ + δ_ν) S: one δ per atom and shell, set by the
+    atom's environment (the two Se atoms of a distorted cell get different ones)."""
+    structure = _structures()[1]
+    model = make_model(ENVIRONMENT)
+    h0, _, R = make_predictor(model)(structure)
+    baseline = synthetic_baseline(structure)
+    orbitals = baseline.orbitals
+    graph = radius_graph(structure, CUTOFFS)
+    on_graph = np.zeros_like(h0, dtype=bool)
+    offsets = orbitals.atom_offsets
+    for (i, j), shift in zip(graph.edge_index.T, graph.shifts, strict=True):
+        r = int(np.flatnonzero((R == shift).all(axis=1))[0])
+        on_graph[r, offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = True
+    home = int(np.flatnonzero(~R.any(axis=1))[0])
+    delta_h = h0 - baseline.h0
+    delta = np.diag(delta_h[home]) / np.diag(baseline.overlap[home])  # δ of every orbital
+    mulliken = 0.5 * (delta[:, None] + delta[None, :]) * baseline.overlap
+    np.testing.assert_allclose(delta_h[on_graph], mulliken[on_graph], atol=1e-10)
+    se_p = [
+        delta[offsets[a] : offsets[a + 1]][orbitals.l_of_orbital[offsets[a] : offsets[a + 1]] == 1]
+        for a in (1, 2)
+    ]
+    for values in se_p:  # one δ per shell: the three p orbitals of a shell share it
+        assert np.ptp(values[:3]) < 1e-12
+    assert abs(se_p[0][0] - se_p[1][0]) > 1e-4
