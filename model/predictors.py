@@ -4,8 +4,9 @@ Three predictors give a structure's SOC Hamiltonian in the corpus format:
 
 * ``"model"`` (the default): the Uni-HamGNN checkpoint
   (:func:`socscreen.model.inference.predict`). The shipped one is a correction model: H(0)
-  with self-consistent charges plus shell shifts fitted on DFT bands
-  (:mod:`socscreen.model.shell_shifts`); elements its training never saw get the
+  with self-consistent charges plus shell shifts fitted on DFT bands, per element
+  (:mod:`socscreen.model.shell_shifts`) and from each atom's environment
+  (``ModelConfig.environment_shifts``); elements its training never saw get the
   charge-corrected H(0) alone, flagged;
 * ``"baseline"``: the zeroth-step H(0) of GPAW at the superposed atomic density, no
   learning at all (:func:`socscreen.dft.zeroth_step.compute_zeroth_step`);

@@ -62,7 +62,8 @@ PredictorOption = Annotated[
     Predictor,
     typer.Option(
         help="model: the Uni-HamGNN checkpoint (shipped: GPAW's zeroth-step H(0) with "
-        "self-consistent atomic charges plus shell shifts fitted on DFT bands); scc: that "
+        "self-consistent atomic charges plus shell shifts, per element and learned from each "
+        "atom's environment, fitted on DFT bands); scc: that "
         "H(0) with self-consistent charges, no learning; baseline: H(0) alone."
     ),
 ]

@@ -280,7 +280,8 @@ class CampaignSettings(BaseModel):
         "model",
         description="What predicts the Hamiltonians: 'model' (the Uni-HamGNN checkpoint; the "
         "shipped one corrects GPAW's zeroth-step H(0) with self-consistent atomic charges by "
-        "shell shifts fitted on DFT bands, the most accurate on the benchmarks), 'scc' (that "
+        "shell shifts per element and from each atom's environment, fitted on DFT bands, the "
+        "most accurate on the benchmarks), 'scc' (that "
         "H(0) with self-consistent charges, no learning) or 'baseline' (H(0) alone).",
     )
     model_version: str | None = Field(
