@@ -39,7 +39,6 @@ __all__ = [
     "Plane",
     "PlaneWCC",
     "WilsonZ2",
-    "chern_planes",
     "loop_states",
     "loop_wcc",
     "plane_wcc",
@@ -380,15 +379,6 @@ def z2_planes(periodic: np.ndarray) -> dict[str, Plane]:
         "k2=0.5": Plane(1, 0.5, 2, 0),
         "k3=0.5": Plane(2, 0.5, 0, 1),
     }
-
-
-def chern_planes(periodic: np.ndarray) -> dict[str, Plane]:
-    """Full-cycle plane(s) for Chern numbers: the 2D plane, or ``k3 = 0`` in 3D."""
-    axes = np.flatnonzero(np.asarray(periodic, dtype=bool))
-    if len(axes) == 2:
-        (vac,) = set(range(3)) - set(axes.tolist())
-        return {"2d": Plane(vac, 0.0, int(axes[0]), int(axes[1]), t_max=1.0)}
-    return {"k3=0": Plane(2, 0.0, 0, 1, t_max=1.0)}
 
 
 @dataclass

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import matplotlib.image
 import numpy as np
+from chern_plane_helpers import chern_planes
 
 from socscreen.analysis.bands import band_structure
 from socscreen.analysis.berry import berry_curvature
 from socscreen.analysis.bloch import LowdinBloch
 from socscreen.analysis.models import haldane, kane_mele
 from socscreen.analysis.plots import plot_bands, plot_berry_path, plot_valley_map, plot_wcc
-from socscreen.analysis.wilson import chern_planes, plane_wcc, wilson_z2
+from socscreen.analysis.wilson import plane_wcc, wilson_z2
 
 
 def _image(path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from chern_plane_helpers import chern_planes
 
 from socscreen.analysis.berry import chern_number_kubo
 from socscreen.analysis.bloch import LowdinBloch
@@ -11,7 +12,6 @@ from socscreen.analysis.models import four_band_ti, fu_kane_mele, haldane, kane_
 from socscreen.analysis.tb import OrthogonalTB
 from socscreen.analysis.wilson import (
     Plane,
-    chern_planes,
     loop_states,
     loop_wcc,
     plane_wcc,
