@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from chern_plane_helpers import chern_planes
 
 from socscreen.analysis.berry import (
     E2_H,
@@ -15,7 +16,7 @@ from socscreen.analysis.berry import (
 )
 from socscreen.analysis.models import haldane, kane_mele
 from socscreen.analysis.tb import OrthogonalTB
-from socscreen.analysis.wilson import chern_planes, plane_wcc
+from socscreen.analysis.wilson import plane_wcc
 
 RNG = np.random.default_rng(23)
 PLANE_K = RNG.random((12, 3)) * [1, 1, 0]
