@@ -52,7 +52,10 @@ def main() -> None:
     binaries = [n for n in config.files or [] if sum(c.isupper() for c in n.split("_")[2]) == 2]
     files, hamiltonians = load_corpus(ROOT / config.data, binaries[: args.files])
     shas = [h.content_sha256() for h in hamiltonians]
-    baselines = [correction_baseline(b, config.model.baseline) for b in load_baselines(files, shas)]
+    baselines = [
+        correction_baseline(b, config.model.baseline)
+        for b in load_baselines(files, hamiltonians, shas)
+    ]
     shells, cutoffs = corpus_layout(hamiltonians, config.basis)
     layout = OrbitalLayout(shells)
     samples = [

@@ -52,10 +52,13 @@ def load_corpus(
     return files, [Hamiltonian.from_npz(f) for f in files]
 
 
-def load_baselines(files: Sequence[Path], content_sha256: Sequence[str]) -> list[Hamiltonian]:
+def load_baselines(
+    files: Sequence[Path], references: Sequence[Hamiltonian], content_sha256: Sequence[str]
+) -> list[Hamiltonian]:
     """Read the zeroth-step H(0) kept beside each corpus file, checked against its content.
 
-    ``content_sha256`` are the files' :meth:`Hamiltonian.content_sha256`, in file order.
+    ``references`` are the files' Hamiltonians (:func:`load_corpus`) and ``content_sha256``
+    their :meth:`Hamiltonian.content_sha256`, in file order.
 
     Raises
     ------
@@ -63,7 +66,10 @@ def load_baselines(files: Sequence[Path], content_sha256: Sequence[str]) -> list
         If any file has no current H(0) (missing, or computed from other content), naming
         them and the command that computes them.
     """
-    baselines = [current_companion(f, sha) for f, sha in zip(files, content_sha256, strict=True)]
+    baselines = [
+        current_companion(f, h, sha)
+        for f, h, sha in zip(files, references, content_sha256, strict=True)
+    ]
     stale = [f.name for f, b in zip(files, baselines, strict=True) if b is None]
     if stale:
         folders = " ".join(sorted({str(f.parent) for f in files}))

@@ -507,7 +507,7 @@ class _TrainingCorpus:
             [
                 correction_baseline(b, model_config.baseline)
                 for b in tqdm(
-                    load_baselines(self.files, self.content_sha256),
+                    load_baselines(self.files, self.hamiltonians, self.content_sha256),
                     desc=f"baselines ({model_config.baseline})",
                     disable=model_config.baseline == "h0",
                 )

@@ -500,4 +500,3 @@ def campaign_example(
     print_next_commands(name, show[0] if show else None, setup)
     if any(run.exit_codes):
         raise fail(f"worker exit codes {run.exit_codes}")
-

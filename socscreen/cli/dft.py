@@ -203,8 +203,8 @@ def dft_corpus_zeroth_step(
             except FileNotFoundError as error:
                 raise fail(str(error)) from None
         typer.echo(
-            f"{folder}: {counts['written']} written, {counts['current']} already current, "
-            f"{counts['failed']} failed"
+            f"{folder}: {counts['written']} written, {counts['rewritten']} rewritten as "
+            f"differences, {counts['current']} already current, {counts['failed']} failed"
         )
         for line in failures:
             typer.echo(f"  failed {line}", err=True)

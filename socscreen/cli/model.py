@@ -264,5 +264,5 @@ def _zeroth_step_for_correction(checkpoint: Path, folder: Path) -> None:
     counts = write_zeroth_step_companions(folder)
     typer.echo(
         f"zeroth-step H(0) of {folder}: {counts['written']} computed, "
-        f"{counts['current']} current, {counts['failed']} failed"
+        f"{counts['rewritten']} rewritten, {counts['current']} current, {counts['failed']} failed"
     )

@@ -100,10 +100,10 @@ def test_load_baselines_reads_current_companions_and_names_stale_ones(data_dir, 
     files, hams = load_corpus(folder)
     shas = [h.content_sha256() for h in hams]
     with pytest.raises(ValueError, match=r"2 corpus file\(s\) have no current H\(0\)"):
-        load_baselines(files, shas)
+        load_baselines(files, hams, shas)
     for f, h, sha in zip(files, hams, shas, strict=True):  # the references stand in for H(0)
         h.meta["reference"] = {"file": f.name, "sha256": sha}
         h.to_npz(companion_path(f))
-    assert [b.meta["reference"]["sha256"] for b in load_baselines(files, shas)] == shas
+    assert [b.meta["reference"]["sha256"] for b in load_baselines(files, hams, shas)] == shas
     with pytest.raises(ValueError, match=r"1 corpus file\(s\) have no current H\(0\)"):
-        load_baselines(files, [shas[0], "another content"])
+        load_baselines(files, hams, [shas[0], "another content"])
