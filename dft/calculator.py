@@ -30,6 +30,7 @@ __all__ = [
     "GPAWReferenceSettings",
     "ase_atoms",
     "basis_cutoffs",
+    "gpaw_cell",
     "lcao_calculator",
     "missing_gpaw_data",
     "orbital_table",
@@ -213,6 +214,23 @@ def scf_kpoint_mesh(
 
 
 # -- calculators --------------------------------------------------------------------------
+def gpaw_cell(structure: Structure) -> Structure:
+    """Return the crystal in a cell whose finite-difference stencils GPAW accepts.
+
+    GPAW's Laplacian for a general cell (``gpaw.fd_operators.GUCLaplace``) refuses a cell
+    whose angles leave the reduced range ("You have a weird unit cell"); a strained
+    hexagonal cell with γ just above 120° is one. Such a cell is replaced by its
+    Niggli-reduced one (the same crystal, other lattice vectors; ``properties`` kept), and
+    the Hamiltonian is then that cell's. A cell whose angles all have |cos| ≤ 1/2 (every
+    reduced cell, an unstrained hexagonal one included) is returned as it is.
+    """
+    if np.all(np.abs(np.cos(np.radians(structure.lattice.angles))) <= 0.5 + 1e-9):
+        return structure
+    reduced = structure.get_reduced_structure("niggli")
+    reduced.properties = dict(structure.properties)
+    return reduced
+
+
 def ase_atoms(structure: Structure) -> Any:
     """``ase.Atoms`` of a periodic pymatgen structure (same cell, same fractional positions)."""
     from ase import Atoms

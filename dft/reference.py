@@ -34,6 +34,7 @@ from pymatgen.core import Structure
 from socscreen.dft.calculator import (
     GPAWReferenceSettings,
     basis_cutoffs,
+    gpaw_cell,
     lcao_calculator,
     orbital_table,
     soc_operator_blocks,
@@ -316,6 +317,7 @@ def compute_gpaw_reference(
 
     report("validate")
     validate_structure(structure, settings)
+    structure = gpaw_cell(structure)
 
     report("scf")
     start = time.perf_counter()

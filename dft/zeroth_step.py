@@ -39,6 +39,7 @@ from socscreen.analysis.bands import fermi_level
 from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.calculator import (
     GPAWReferenceSettings,
+    gpaw_cell,
     lcao_calculator,
     orbital_table,
     soc_operator_blocks,
@@ -276,6 +277,7 @@ def compute_zeroth_step(
 
     report("validate")
     validate_structure(structure, settings)
+    structure = gpaw_cell(structure)
 
     report("setup")
     start = time.perf_counter()

@@ -135,3 +135,29 @@ def test_slab_terms_vanish_for_bulk_and_are_rank_one_for_a_sheet():
     assert np.linalg.matrix_rank(gamma, tol=1e-9) == 1
     v = dipole_potential(sheet, 0.1)  # eV: linear in height, zero at the mean height
     assert v[0] == pytest.approx(0.0, abs=1e-12) and v[1] == pytest.approx(-v[2])
+
+
+def test_a_cell_gpaw_refuses_is_calculated_in_its_reduced_cell_with_the_same_levels():
+    # 1T-PtTe2 strained to gamma = 120.8 degrees (corpus seed 1228): GPAW's stencil
+    # refuses the cell ("weird unit cell"); eight corpus seeds were lost to it
+    from socscreen.dft.calculator import gpaw_cell, lcao_calculator
+
+    lattice = Lattice(
+        [[3.794, -0.0528, 0.0076], [-1.9428, 3.3705, -0.0065], [0.0129, -0.0053, 6.386]]
+    )
+    strained = Structure(
+        lattice, ["Pt", "Te", "Te"], [[0, 0, 0], [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]]
+    )
+    with pytest.raises(ValueError, match="weird unit cell"):
+        lcao_calculator(strained, GPAWReferenceSettings(), single_kpoint=True).set_positions()
+    h = compute_zeroth_step(strained)
+    assert np.all(np.abs(np.cos(np.radians(h.structure.lattice.angles))) <= 0.5)
+    assert h.structure.matches(strained, scale=False)
+    # the same crystal in another cell GPAW accepts has the same levels at Gamma
+    a, b, c = lattice.matrix
+    other = Structure(
+        Lattice([a, a + b, c]), strained.species, strained.cart_coords, coords_are_cartesian=True
+    )
+    assert gpaw_cell(other) is other
+    levels = compute_zeroth_step(other).eigh([0, 0, 0])[0]
+    np.testing.assert_allclose(h.eigh([0, 0, 0])[0], levels, atol=1e-6)
