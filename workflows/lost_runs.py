@@ -10,6 +10,11 @@ Two ways to tell a worker died:
   its folder, the parent of every launch folder it makes. A RUNNING launch on this host
   whose worker process no longer exists is lost at once.
 
+A third way needs no worker at all (:func:`rerun_broken_checkouts`): FireWorks checks a
+Firework out in steps (RESERVED, a RUNNING launch, then RUNNING with that launch); a
+worker killed, or a database lost, between them leaves a Firework that no launch or pid
+file points at, and whose WAITING children keep every worker polling for ever.
+
 A lost Firework is set back to READY and its batch reruns (finished structures are
 skipped); one whose :data:`MAX_ATTEMPTS`-th launch is lost (a job that kills its worker
 every time) is marked FIZZLED instead, so that the campaign ends.
@@ -24,6 +29,7 @@ back to READY (with their children, which ran without their output), up to
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,9 +44,11 @@ __all__ = [
     "DEFAULT_LOST_AFTER",
     "MAX_ATTEMPTS",
     "PID_FILE",
+    "STALLED_CHECKOUT_S",
     "dead_local_launches",
     "is_database_error",
     "recover_lost_runs",
+    "rerun_broken_checkouts",
     "rerun_database_failures",
     "rerun_dead_local_launches",
     "write_pid_file",
@@ -51,6 +59,9 @@ __all__ = [
 DEFAULT_LOST_AFTER = 4 * 3600
 #: Launches of one Firework (archived ones included) after which a lost one is fizzled.
 MAX_ATTEMPTS = 3
+#: Age (s) of a half-done checkout that counts as broken off: FireWorks' own checkout
+#: takes milliseconds, so one still half done after this is not in progress.
+STALLED_CHECKOUT_S = 60.0
 #: File in a local worker's folder: ``"<pid> <start time (s since the epoch)>"``.
 PID_FILE = "worker.pid"
 #: Exceptions (last line of a stack trace) of a job or worker that lost its database.
@@ -170,6 +181,65 @@ def rerun_dead_local_launches(
             )
             fw_ids[fizzle] = sorted(lost)
     return fw_ids[False], fw_ids[True]
+
+
+def _age_s(stamp: datetime | str | None) -> float:
+    """Seconds since a FireWorks time stamp (a naive-UTC datetime or an ISO string)."""
+    if stamp is None:
+        return float("inf")
+    when = stamp if isinstance(stamp, datetime) else datetime.fromisoformat(stamp)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - when).total_seconds()
+
+
+def rerun_broken_checkouts(
+    launchpad: LaunchPad, older_than_s: float = STALLED_CHECKOUT_S
+) -> list[int]:
+    """Rerun the Fireworks whose checkout by a worker was broken off half way.
+
+    A Firework counts when, for at least ``older_than_s``, it has been
+
+    * RESERVED: socscreen's workers never reserve ahead (``rlaunch`` without
+      ``--reserve``), so it was marked by a checkout that never made its launch; or
+    * RUNNING while its last launch is missing or no longer RUNNING (the launch ended, or
+      was never stored, and the Firework was not told).
+
+    Parameters
+    ----------
+    launchpad
+        The campaign's launchpad.
+    older_than_s
+        Age of the Firework's (and its last launch's) last change; ``0`` when no worker
+        can be checking out (all stopped, as while a database outage is ridden out).
+
+    Returns
+    -------
+    list of int
+        Ids of the Fireworks set back to READY.
+    """
+    broken = []
+    for doc in launchpad.fireworks.find(
+        {"state": {"$in": ["RESERVED", "RUNNING"]}},
+        {"fw_id": 1, "state": 1, "launches": 1, "updated_on": 1},
+    ):
+        if _age_s(doc.get("updated_on")) < older_than_s:
+            continue
+        if doc["state"] == "RESERVED":
+            broken.append(doc["fw_id"])
+            continue
+        last = launchpad.launches.find_one(
+            {"launch_id": (doc.get("launches") or [None])[-1]},
+            {"state": 1, "state_history": 1},
+        )
+        if last is None or (
+            last["state"] != "RUNNING"
+            and _age_s((last.get("state_history") or [{}])[-1].get("updated_on")) >= older_than_s
+        ):
+            broken.append(doc["fw_id"])
+    for fw_id in broken:
+        launchpad.rerun_fw(fw_id)
+    return sorted(broken)
 
 
 def is_database_error(stack_trace: str) -> bool:

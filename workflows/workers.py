@@ -42,6 +42,7 @@ from socscreen.workflows.lost_runs import (
     DEFAULT_LOST_AFTER,
     is_database_error,
     recover_lost_runs,
+    rerun_broken_checkouts,
     rerun_database_failures,
     rerun_dead_local_launches,
     write_pid_file,
@@ -465,7 +466,7 @@ def run_worker_groups(
 
     def recover() -> list[int]:  # what an earlier run left: lost workers, lost database
         lost = recover_lost_runs(launchpad, lost_after) + rerun_dead_local_launches(launchpad)[0]
-        return lost + rerun_database_failures(launchpad)
+        return lost + rerun_broken_checkouts(launchpad) + rerun_database_failures(launchpad)
 
     report = RunReport(sorted(watch.call(recover)), [], Counter(), 0.0)
     slots: list[_Slot] = []
@@ -543,7 +544,7 @@ def _poll(
     ended = [s for s in slots if s.process.poll() is not None and not s.noticed]
     if ended or time.monotonic() - last_check > DEAD_WORKER_CHECK_S:
         lost, given_up = rerun_dead_local_launches(launchpad)  # before new pid files
-        report.lost += lost
+        report.lost += lost + rerun_broken_checkouts(launchpad)
         report.given_up += given_up
         report.db_lost += rerun_database_failures(launchpad)
     for slot in ended:
@@ -596,9 +597,8 @@ def _ride_out_outage(
         slot.noticed = True
     watch.wait()
 
-    def recover() -> list[int]:
-        return rerun_dead_local_launches(launchpad, give_up=False)[0] + rerun_database_failures(
-            launchpad
-        )
+    def recover() -> list[int]:  # no worker of this run is checking out: any age counts
+        lost = rerun_dead_local_launches(launchpad, give_up=False)[0]
+        return lost + rerun_broken_checkouts(launchpad, 0.0) + rerun_database_failures(launchpad)
 
     report.db_lost += watch.call(recover)

@@ -154,3 +154,42 @@ def test_a_job_that_kills_its_worker_every_time_is_given_up(db, twins, worker_en
     errors = {d["reduced_formula"]: d["error"] for d in results.query({"campaign": "faults"})}
     results.close()
     assert errors["LiF"] is None and errors["NaCl"]["stage"] == "predict"
+
+
+def test_a_checkout_broken_off_half_way_is_rerun_and_the_run_ends(db, campaign, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from fireworks import FWorker
+
+    from socscreen.workflows.lost_runs import rerun_broken_checkouts
+
+    # a worker killed (or a database lost) right after FireWorks marked its Firework
+    # RESERVED and before it stored the launch: nothing points at the Firework, and its
+    # WAITING children kept every worker polling for ever
+    launchpad = db.launchpad()
+    reserved = launchpad._get_a_fw_to_run(FWorker().query, checkout=True)
+    assert reserved.state == "RESERVED" and not launchpad.launches.count_documents({})
+    assert not launchpad.run_exists() and launchpad.future_run_exists()
+    assert rerun_broken_checkouts(launchpad) == []  # as young as a checkout in progress
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    launchpad.fireworks.update_one({"fw_id": reserved.fw_id}, {"$set": {"updated_on": long_ago}})
+
+    report = run_workers(db, 2, tmp_path / "run")
+    assert report.recovered == [reserved.fw_id] and report.exit_codes == [0, 0]
+    assert firework_states(launchpad, campaign) == {"COMPLETED": N_FIREWORKS}
+    assert set(launches_per_firework(launchpad).values()) == {1}
+    assert result_count(db) == 2
+
+
+def test_a_running_firework_whose_launch_is_gone_is_rerun_and_a_live_one_is_not(db, campaign):
+    from fireworks import FWorker
+
+    from socscreen.workflows.lost_runs import rerun_broken_checkouts
+
+    launchpad = db.launchpad()
+    fw, launch_id = launchpad.checkout_fw(FWorker(), "/nonexistent/launch")
+    assert launchpad.get_fw_by_id(fw.fw_id).state == "RUNNING"
+    assert rerun_broken_checkouts(launchpad, 0.0) == []  # its launch runs: the heartbeat's
+    launchpad.launches.delete_one({"launch_id": launch_id})  # the launch never stored
+    assert rerun_broken_checkouts(launchpad, 0.0) == [fw.fw_id]
+    assert launchpad.get_fw_by_id(fw.fw_id).state == "READY"
