@@ -30,8 +30,8 @@ __all__ = [
     "GPAWReferenceSettings",
     "ase_atoms",
     "basis_cutoffs",
-    "gpaw_cell",
     "lcao_calculator",
+    "lcao_calculator_in_gpaw_cell",
     "missing_gpaw_data",
     "orbital_table",
     "scf_kpoint_mesh",
@@ -214,23 +214,6 @@ def scf_kpoint_mesh(
 
 
 # -- calculators --------------------------------------------------------------------------
-def gpaw_cell(structure: Structure) -> Structure:
-    """Return the crystal in a cell whose finite-difference stencils GPAW accepts.
-
-    GPAW's Laplacian for a general cell (``gpaw.fd_operators.GUCLaplace``) refuses a cell
-    whose angles leave the reduced range ("You have a weird unit cell"); a strained
-    hexagonal cell with γ just above 120° is one. Such a cell is replaced by its
-    Niggli-reduced one (the same crystal, other lattice vectors; ``properties`` kept), and
-    the Hamiltonian is then that cell's. A cell whose angles all have |cos| ≤ 1/2 (every
-    reduced cell, an unstrained hexagonal one included) is returned as it is.
-    """
-    if np.all(np.abs(np.cos(np.radians(structure.lattice.angles))) <= 0.5 + 1e-9):
-        return structure
-    reduced = structure.get_reduced_structure("niggli")
-    reduced.properties = dict(structure.properties)
-    return reduced
-
-
 def ase_atoms(structure: Structure) -> Any:
     """``ase.Atoms`` of a periodic pymatgen structure (same cell, same fractional positions)."""
     from ase import Atoms
@@ -279,6 +262,37 @@ def lcao_calculator(
     atoms.calc = GPAW(txt=txt, **parameters)
     atoms.calc.initialize(atoms)
     return atoms.calc
+
+
+def lcao_calculator_in_gpaw_cell(
+    structure: Structure,
+    settings: GPAWReferenceSettings,
+    txt: Any = None,
+    *,
+    single_kpoint: bool = False,
+) -> tuple[GPAW, Structure]:
+    """:func:`lcao_calculator`, in the Niggli-reduced cell where GPAW refuses the given one.
+
+    GPAW's Laplacian for a general cell (``gpaw.fd_operators.GUCLaplace``) refuses some
+    cells whose angles leave the reduced range ("You have a weird unit cell"), depending on
+    the grid; a strained hexagonal cell with γ just above 120° can be one. The calculation
+    then uses the Niggli-reduced cell: the same crystal with other lattice vectors
+    (``properties`` kept), whose Hamiltonian is that cell's. Every cell GPAW accepts is
+    kept as it is, so a corpus file and its H(0) share their cell.
+
+    Returns
+    -------
+    tuple
+        The calculator and the structure it holds (the given one, or its reduced cell).
+    """
+    try:
+        return lcao_calculator(structure, settings, txt, single_kpoint=single_kpoint), structure
+    except ValueError as error:
+        if "weird unit cell" not in str(error):
+            raise
+    reduced = structure.get_reduced_structure("niggli")
+    reduced.properties = dict(structure.properties)
+    return lcao_calculator(reduced, settings, txt, single_kpoint=single_kpoint), reduced
 
 
 def orbital_table(calc: GPAW, basis: str) -> OrbitalTable:

@@ -34,8 +34,7 @@ from pymatgen.core import Structure
 from socscreen.dft.calculator import (
     GPAWReferenceSettings,
     basis_cutoffs,
-    gpaw_cell,
-    lcao_calculator,
+    lcao_calculator_in_gpaw_cell,
     orbital_table,
     soc_operator_blocks,
     validate_structure,
@@ -317,11 +316,10 @@ def compute_gpaw_reference(
 
     report("validate")
     validate_structure(structure, settings)
-    structure = gpaw_cell(structure)
 
     report("scf")
     start = time.perf_counter()
-    calc = lcao_calculator(structure, settings, txt)
+    calc, structure = lcao_calculator_in_gpaw_cell(structure, settings, txt)
     calc.get_potential_energy(calc.atoms)
     timings["scf"] = time.perf_counter() - start
     crystal = Structure(

@@ -39,8 +39,7 @@ from socscreen.analysis.bands import fermi_level
 from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.calculator import (
     GPAWReferenceSettings,
-    gpaw_cell,
-    lcao_calculator,
+    lcao_calculator_in_gpaw_cell,
     orbital_table,
     soc_operator_blocks,
     validate_structure,
@@ -277,11 +276,10 @@ def compute_zeroth_step(
 
     report("validate")
     validate_structure(structure, settings)
-    structure = gpaw_cell(structure)
 
     report("setup")
     start = time.perf_counter()
-    calc = lcao_calculator(structure, settings, txt, single_kpoint=True)
+    calc, structure = lcao_calculator_in_gpaw_cell(structure, settings, txt, single_kpoint=True)
     calc.set_positions(calc.atoms)  # atomic densities -> potential and PAW corrections
     timings["setup"] = time.perf_counter() - start
 

@@ -140,7 +140,7 @@ def test_slab_terms_vanish_for_bulk_and_are_rank_one_for_a_sheet():
 def test_a_cell_gpaw_refuses_is_calculated_in_its_reduced_cell_with_the_same_levels():
     # 1T-PtTe2 strained to gamma = 120.8 degrees (corpus seed 1228): GPAW's stencil
     # refuses the cell ("weird unit cell"); eight corpus seeds were lost to it
-    from socscreen.dft.calculator import gpaw_cell, lcao_calculator
+    from socscreen.dft.calculator import lcao_calculator
 
     lattice = Lattice(
         [[3.794, -0.0528, 0.0076], [-1.9428, 3.3705, -0.0065], [0.0129, -0.0053, 6.386]]
@@ -149,15 +149,15 @@ def test_a_cell_gpaw_refuses_is_calculated_in_its_reduced_cell_with_the_same_lev
         lattice, ["Pt", "Te", "Te"], [[0, 0, 0], [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]]
     )
     with pytest.raises(ValueError, match="weird unit cell"):
-        lcao_calculator(strained, GPAWReferenceSettings(), single_kpoint=True).set_positions()
+        lcao_calculator(strained, GPAWReferenceSettings(), single_kpoint=True)
     h = compute_zeroth_step(strained)
-    assert np.all(np.abs(np.cos(np.radians(h.structure.lattice.angles))) <= 0.5)
+    assert np.all(np.abs(np.cos(np.radians(h.structure.lattice.angles))) <= 0.5 + 1e-6)
     assert h.structure.matches(strained, scale=False)
-    # the same crystal in another cell GPAW accepts has the same levels at Gamma
+    # the same crystal in another cell GPAW accepts keeps that cell and has the same levels
     a, b, c = lattice.matrix
     other = Structure(
         Lattice([a, a + b, c]), strained.species, strained.cart_coords, coords_are_cartesian=True
     )
-    assert gpaw_cell(other) is other
-    levels = compute_zeroth_step(other).eigh([0, 0, 0])[0]
-    np.testing.assert_allclose(h.eigh([0, 0, 0])[0], levels, atol=1e-6)
+    h_other = compute_zeroth_step(other)
+    np.testing.assert_allclose(h_other.structure.lattice.matrix, other.lattice.matrix)
+    np.testing.assert_allclose(h.eigh([0, 0, 0])[0], h_other.eigh([0, 0, 0])[0], atol=1e-6)
