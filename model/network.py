@@ -100,6 +100,14 @@ class ModelConfig(BaseModel):
         "slot, in units of the on-site ΔH scale), in the same ½(δ_μ + δ_ν) S_μν form, "
         "trained on the bands.",
     )
+    onsite_operators: bool = Field(
+        False,
+        description="Correction models with environment_shifts and without network_delta: "
+        "each atom's on-site correction is a full equivariant operator Δ_i (its shell shifts "
+        "plus the network's on-site readout: crystal-field splittings of p and d shells, "
+        "couplings between shells), applied to every block as ½ (Δ_i S_ij + S_ij Δ_j); "
+        "shell shifts are the case Δ_i diagonal.",
+    )
     network_delta: bool = Field(
         True,
         description="Correction models: add the network's free ΔH readout. False: the "
@@ -383,6 +391,10 @@ class UniHamGNN(nn.Module):
         self.register_buffer("orbital_masks", self.layout.mask_table())
         self.avg_num_neighbors = float(norm.get("avg_num_neighbors", 1.0))
         self.h0 = HamiltonianNetwork(self.layout, self.config, self.avg_num_neighbors)
+        if self.config.onsite_operators and (
+            not self.config.environment_shifts or self.config.network_delta
+        ):
+            raise ValueError("onsite_operators needs environment_shifts and no network_delta")
         if self.config.environment_shifts:
             if not self.config.shell_shifts:
                 raise ValueError("environment_shifts needs shell_shifts")
@@ -437,7 +449,8 @@ class UniHamGNN(nn.Module):
         h0 = symmetrize_blocks(out["blocks"], batch.partner) * self.h0_scale
         if correction:
             delta = h0 if self.config.network_delta else 0.0
-            h0 = (batch.baseline_h0 + self._shifts(batch, out["node_feats"]) + delta) * mask
+            shifts = self._shifts(batch, out["node_feats"], h0 * mask)
+            h0 = (batch.baseline_h0 + shifts + delta) * mask
         else:
             reference = torch.einsum(
                 "ek,kpq->epq",
@@ -455,12 +468,17 @@ class UniHamGNN(nn.Module):
             result["soc"] = a * mask[:, None]
         return result
 
-    def _shifts(self, batch: GraphBatch, node_feats: torch.Tensor) -> torch.Tensor | float:
-        """``½ (δ_μ + δ_ν) S_μν`` of every edge (eV), or 0 without shell shifts.
+    def _shifts(
+        self, batch: GraphBatch, node_feats: torch.Tensor, network_blocks: torch.Tensor
+    ) -> torch.Tensor | float:
+        """``½ (Δ_i S_ij + S_ij Δ_j)`` of every edge (eV), or 0 without shell shifts.
 
-        δ of an atom's shell is its element's fitted shift plus, with
-        ``environment_shifts``, a function of the atom's invariant features (so
-        rotation invariant, and the form stays equivariant and Hermitian).
+        Δ_i is diagonal, δ per shell: the element's fitted shift plus, with
+        ``environment_shifts``, a function of the atom's invariant features. With
+        ``onsite_operators`` Δ_i also holds the network's on-site block of atom ``i``
+        (``network_blocks`` on its self edge, equivariant and symmetric). Δ_i transforms
+        like an on-site block and S_ij like a pair block, so the form is equivariant;
+        the (j, i) edge holds the transpose, so it is Hermitian.
         """
         if not self.config.shell_shifts:
             return 0.0
@@ -470,7 +488,13 @@ class UniHamGNN(nn.Module):
             delta = delta + self.onsite_delta_scale * self.environment_shift(scalars)
         delta = delta[:, self.pad_slot]  # [N, P]
         i, j = batch.edge_index
-        return 0.5 * (delta[i][:, :, None] + delta[j][:, None, :]) * batch.overlap
+        if not self.config.onsite_operators:
+            return 0.5 * (delta[i][:, :, None] + delta[j][:, None, :]) * batch.overlap
+        self_edges = torch.nonzero(batch.is_self, as_tuple=True)[0]
+        operator = torch.diag_embed(delta).index_add(
+            0, batch.edge_index[0, self_edges], network_blocks[self_edges]
+        )  # [N, P, P]
+        return 0.5 * (operator[i] @ batch.overlap + batch.overlap @ operator[j])
 
     def baseline_normalization(self) -> dict[str, torch.Tensor]:
         """Return the H(0) input normalisation of a correction model (its buffers; else {})."""

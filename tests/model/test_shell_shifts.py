@@ -11,6 +11,7 @@ import pytest
 import torch
 from equivariance_checks import assert_hermitian_time_reversal, assert_rotation_equivariant
 from pymatgen.core import Lattice, Structure
+from scipy.linalg import solve_sylvester
 from test_correction import CORRECTION, make_model, make_predictor, synthetic_baseline
 from test_network import CUTOFFS, SHELLS, _rotation
 
@@ -156,12 +157,14 @@ def test_the_fit_finds_the_shifts_that_made_the_reference():
 
 
 ENVIRONMENT = SHIFTED.model_copy(update={"environment_shifts": True, "network_delta": False})
+OPERATORS = ENVIRONMENT.model_copy(update={"onsite_operators": True})
 
 
+@pytest.mark.parametrize("config", [ENVIRONMENT, OPERATORS], ids=["shifts", "operators"])
 @pytest.mark.parametrize("improper", [False, True], ids=["rotation", "rotoinversion"])
-def test_environment_shifts_stay_equivariant_and_hermitian(improper):
+def test_environment_shifts_stay_equivariant_and_hermitian(config, improper):
     structure = _structures()[1]
-    run = make_predictor(make_model(ENVIRONMENT))
+    run = make_predictor(make_model(config))
     orbitals = OrbitalTable(tuple(structure.atomic_numbers), SHELLS)
     assert_rotation_equivariant(run, structure, orbitals, _rotation(improper))
     assert_hermitian_time_reversal(run(structure))
@@ -193,3 +196,49 @@ def test_environment_shifts_are_one_shell_shift_per_atom():
     for values in se_p:  # one δ per shell: the three p orbitals of a shell share it
         assert np.ptp(values[:3]) < 1e-12
     assert abs(se_p[0][0] - se_p[1][0]) > 1e-4
+
+
+def _graph_mask(structure: Structure, orbitals: OrbitalTable, R: np.ndarray) -> np.ndarray:
+    """Orbital pairs of the blocks on the model's graph, ``[n_R, n, n]``."""
+    graph = radius_graph(structure, CUTOFFS)
+    on_graph = np.zeros((len(R), orbitals.n_orbitals, orbitals.n_orbitals), dtype=bool)
+    offsets = orbitals.atom_offsets
+    for (i, j), shift in zip(graph.edge_index.T, graph.shifts, strict=True):
+        r = int(np.flatnonzero((R == shift).all(axis=1))[0])
+        on_graph[r, offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = True
+    return on_graph
+
+
+def test_onsite_operators_split_shells_and_act_through_the_overlap():
+    """With on-site operators H − H(0) = ½(Δ_i S_ij + S_ij Δ_j), Δ_i a full on-site block:
+    in a distorted cell Se's three p levels are split (a crystal field), which one shift
+    per shell cannot do."""
+    structure = _structures()[1]
+    h0, _, R = make_predictor(make_model(OPERATORS))(structure)
+    baseline = synthetic_baseline(structure)
+    orbitals, overlap = baseline.orbitals, baseline.overlap
+    offsets = orbitals.atom_offsets
+    home = int(np.flatnonzero(~R.any(axis=1))[0])
+    delta_h = h0 - baseline.h0
+    selenium = [a for a, z in enumerate(orbitals.numbers) if z == 34]
+    operators = {}
+    for a in selenium:  # Δ_a from its on-site block: ½(Δ_a S_aa + S_aa Δ_a) = ΔH_aa
+        block = slice(offsets[a], offsets[a + 1])
+        s_aa = overlap[home][block, block]
+        operators[a] = solve_sylvester(0.5 * s_aa, 0.5 * s_aa, delta_h[home][block, block])
+    on_graph = _graph_mask(structure, orbitals, R)
+    checked = 0
+    for r in range(len(R)):
+        for a in selenium:
+            for b in selenium:
+                rows, cols = slice(offsets[a], offsets[a + 1]), slice(offsets[b], offsets[b + 1])
+                if not on_graph[r, rows, cols].all():
+                    continue
+                s_ab = overlap[r][rows, cols]
+                expected = 0.5 * (operators[a] @ s_ab + s_ab @ operators[b])
+                np.testing.assert_allclose(delta_h[r][rows, cols], expected, atol=1e-10)
+                checked += 1
+    assert checked > len(selenium)  # on-site blocks and Se-Se pairs
+    p_orbitals = orbitals.l_of_orbital[offsets[selenium[0]] : offsets[selenium[0] + 1]] == 1
+    p_levels = np.linalg.eigvalsh(operators[selenium[0]][np.ix_(p_orbitals, p_orbitals)][:3, :3])
+    assert np.ptp(p_levels) > 1e-4
