@@ -15,11 +15,11 @@ import json
 import os
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from socscreen.corpus.zeroth_step import current_companion
+from socscreen.corpus.zeroth_step import companion_is_current, current_companion
 from socscreen.hamiltonian import Hamiltonian
 
 __all__ = ["load_baselines", "load_corpus", "recorded_split", "split_files"]
@@ -54,30 +54,35 @@ def load_corpus(
 
 def load_baselines(
     files: Sequence[Path], references: Sequence[Hamiltonian], content_sha256: Sequence[str]
-) -> list[Hamiltonian]:
-    """Read the zeroth-step H(0) kept beside each corpus file, checked against its content.
+) -> Iterator[Hamiltonian]:
+    """Read the zeroth-step H(0) kept beside each corpus file, one at a time.
 
     ``references`` are the files' Hamiltonians (:func:`load_corpus`) and ``content_sha256``
-    their :meth:`Hamiltonian.content_sha256`, in file order.
+    their :meth:`Hamiltonian.content_sha256`, in file order. Every companion is checked
+    against its file's content before the first is read (from its ``meta`` alone); they
+    are then read lazily, so a caller that turns each into a sample never holds them all.
 
     Raises
     ------
     ValueError
-        If any file has no current H(0) (missing, or computed from other content), naming
-        them and the command that computes them.
+        At once, if any file has no current H(0) (missing, or computed from other
+        content), naming them and the command that computes them.
     """
-    baselines = [
-        current_companion(f, h, sha)
-        for f, h, sha in zip(files, references, content_sha256, strict=True)
+    stale = [
+        f.name
+        for f, sha in zip(files, content_sha256, strict=True)
+        if not companion_is_current(f, sha)
     ]
-    stale = [f.name for f, b in zip(files, baselines, strict=True) if b is None]
     if stale:
         folders = " ".join(sorted({str(f.parent) for f in files}))
         raise ValueError(
             f"{len(stale)} corpus file(s) have no current H(0) (e.g. {', '.join(stale[:3])}): "
             f"run `socscreen dft-corpus zeroth-step {folders}`"
         )
-    return baselines
+    return (
+        current_companion(f, h, sha)
+        for f, h, sha in zip(files, references, content_sha256, strict=True)
+    )
 
 
 def _element_set(h: Hamiltonian) -> str:

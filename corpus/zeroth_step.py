@@ -17,6 +17,7 @@ this storage) are still read, and :func:`write_zeroth_step_companions` rewrites 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,7 @@ from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
 
 __all__ = [
     "COMPANION_FOLDER",
+    "companion_is_current",
     "companion_path",
     "current_companion",
     "write_companion",
@@ -119,6 +121,19 @@ def _added_to(reference: Hamiltonian, stored: Hamiltonian) -> Hamiltonian:
     blocks = {name: ref[name] + difference[name] for name in difference if name != "overlap"}
     meta = {k: v for k, v in stored.meta.items() if k != DIFFERENCE_KEY}
     return stored._replace(R=R, overlap=ref["overlap"], meta=meta, **blocks)
+
+
+def companion_is_current(path: Path, reference_sha256: str) -> bool:
+    """Whether the corpus file ``path`` has a companion computed from that content.
+
+    Reads only the companion's ``meta``, not its blocks.
+    """
+    companion_file = companion_path(path)
+    if not companion_file.exists():
+        return False
+    with np.load(companion_file, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+    return meta.get("reference", {}).get("sha256") == reference_sha256
 
 
 def current_companion(
