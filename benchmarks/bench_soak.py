@@ -48,6 +48,18 @@ passed: 120/120 files accounted for once, 0 duplicated, 0 lost, 26 Fireworks COM
 server peak RSS 102 MB (trend +114 MB per 1,000 stored: about 1.1 GB at 10,000);
 34 MB on disk, 0.2 MB per file above the empty database (2 GB at 10,000).
 
+With ``--n 2000 --analyser bench_server_memory:structure_only`` (the issue's soak; the
+per-structure analysis left out, so it measures prediction, storage and the faults, not
+Z2) on the idle machine: 1966 crystals to predict (+ 15 ingestion errors, 14 merges with
+the 2 twins among them, 5 skipped entries); worker SIGKILLed at 506 results, database
+SIGKILLed at 1086 and back on the same port 6 s later (the runner stopped its workers,
+reran Fireworks [114, 116] and resumed); every check passed: 2000/2000 files accounted
+for once, 20/20 malformed files with their reason, 0 duplicated, 0 lost, every Firework
+COMPLETED, 1981 results (1 failed in GPAW with its reason: an NF cell GPAW's grid cannot
+interpolate). 35.2 min wall (2.9 h for 10,000, linear); server peak RSS 609 MB (trend
++102 MB per 1,000 stored: about 1.1 GB at 10,000); 299 MB on disk, 0.144 MB per file
+(1.45 GB at 10,000).
+
 With ``--n 60 --db-down 45`` (an outage longer than pymongo's 30 s): ``campaign run``
 noticed it, stopped its workers, and reran Fireworks [9, 12] once ``db start`` had
 brought the server back on its port; every check passed (60/60 files, 54 results of
