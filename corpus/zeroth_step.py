@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.zeroth_step import compute_zeroth_step
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
@@ -61,8 +62,7 @@ def companion_path(reference: Path) -> Path:
 
 def _blocks_on(ham: Hamiltonian, R: np.ndarray) -> dict[str, np.ndarray]:
     """H0, S and SOC blocks of ``ham`` on the lattice vectors ``R`` (zero where it has none)."""
-    rows = {tuple(r): i for i, r in enumerate(ham.R.tolist())}
-    index = np.array([rows.get(tuple(r), -1) for r in R.tolist()])
+    index = row_lookup(ham.R, R)
     present = index >= 0
     blocks = {"h0": ham.h0, "overlap": ham.overlap}
     if ham.has_soc:
