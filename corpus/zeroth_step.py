@@ -4,8 +4,10 @@ A corpus file ``DIR/name.npz`` (the self-consistent GPAW reference) gets the com
 ``DIR/zeroth_step/name.npz``: :func:`~socscreen.dft.zeroth_step.compute_zeroth_step` of
 the same structure with the same basis, with
 ``meta["reference"] = {"file": name, "sha256": <content sha256 of the reference>}``. A
-companion whose reference changed (another content hash) is stale and recomputed; one
-that matches is never recomputed, so training reads H(0) and never runs GPAW.
+companion whose reference changed (another content hash), or that an older H(0) built
+(``meta["zeroth_step_version"]`` other than
+:data:`~socscreen.dft.zeroth_step.ZEROTH_STEP_VERSION`), is stale and recomputed; one that
+matches is never recomputed, so training reads H(0) and never runs GPAW.
 
 A companion is stored as its difference from the reference (:func:`write_companion`):
 H(0) − H_SCF and SOC(0) − SOC_SCF in the compact corpus format, and no overlap, which is
@@ -26,7 +28,7 @@ import numpy as np
 
 from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.calculator import GPAWReferenceSettings
-from socscreen.dft.zeroth_step import compute_zeroth_step
+from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION, compute_zeroth_step
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
 
 __all__ = [
@@ -123,8 +125,16 @@ def _added_to(reference: Hamiltonian, stored: Hamiltonian) -> Hamiltonian:
     return stored._replace(R=R, overlap=ref["overlap"], meta=meta, **blocks)
 
 
+def _is_current(meta: dict, reference_sha256: str) -> bool:
+    """Whether a companion's ``meta`` names that reference content and today's H(0)."""
+    return (
+        meta.get("reference", {}).get("sha256") == reference_sha256
+        and meta.get("zeroth_step_version") == ZEROTH_STEP_VERSION
+    )
+
+
 def companion_is_current(path: Path, reference_sha256: str) -> bool:
-    """Whether the corpus file ``path`` has a companion computed from that content.
+    """Whether the corpus file ``path`` has a current companion (:func:`_is_current`).
 
     Reads only the companion's ``meta``, not its blocks.
     """
@@ -133,13 +143,13 @@ def companion_is_current(path: Path, reference_sha256: str) -> bool:
         return False
     with np.load(companion_file, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
-    return meta.get("reference", {}).get("sha256") == reference_sha256
+    return _is_current(meta, reference_sha256)
 
 
 def current_companion(
     path: Path, reference: Hamiltonian, reference_sha256: str | None = None
 ) -> Hamiltonian | None:
-    """H(0) of the corpus file ``path`` if its companion exists and matches its content.
+    """H(0) of the corpus file ``path`` if its companion exists and is current.
 
     ``reference`` is that file's Hamiltonian and ``reference_sha256`` its
     :meth:`Hamiltonian.content_sha256` (computed when not given).
@@ -149,7 +159,7 @@ def current_companion(
         return None
     stored = Hamiltonian.from_npz(companion_file)
     sha = reference_sha256 or reference.content_sha256()
-    if stored.meta.get("reference", {}).get("sha256") != sha:
+    if not _is_current(stored.meta, sha):
         return None
     return _added_to(reference, stored) if stored.meta.get(DIFFERENCE_KEY) else stored
 

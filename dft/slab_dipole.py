@@ -8,13 +8,10 @@ Chem. Phys. 111, 3155 (1999); Bengtsson, Phys. Rev. B 59, 12301 (1999)) adds the
 ``2π M² / Ω`` of the cell's dipole ``M``, i.e. the potential energy ``−(4π/Ω) M z`` for an
 electron at height ``z``.
 
-Two places need it:
-
-* the zeroth-step H(0) of an asymmetric sheet: the superposed atomic density of GPAW
-  carries a dipole (0.23 e·Å for the MoSe2/WSe2 bilayer), whose field, 0.18 V/Å, ramps
-  the two layers' levels apart by ~2 eV and made a 0.92 eV-gap heterobilayer a metal;
-* the charge self-consistency of :mod:`socscreen.dft.charge_correction`, whose Ewald γ
-  is periodic too: the rank-one term ``(4π/Ω) z_i z_j`` turns it into the slab's γ.
+The charge self-consistency of :mod:`socscreen.dft.charge_correction` needs it: its Ewald
+γ is periodic, and the rank-one term ``(4π/Ω) z_i z_j`` turns it into the slab's γ. (The
+zeroth-step H(0) needs none: its density is a sum of neutral, spherical atoms, which has
+no dipole; :func:`socscreen.dft.zeroth_step.neutral_atom_density`.)
 
 Heights ``z`` are along the unit normal of the two periodic lattice vectors, measured
 from the atoms' mean height (Å in the interface, bohr inside). Bulk crystals (no vacuum
@@ -29,7 +26,7 @@ from pymatgen.core import Structure
 
 from socscreen.structure_flags import periodic_directions
 
-__all__ = ["dipole_gamma", "dipole_potential", "slab_heights", "slab_normal"]
+__all__ = ["dipole_gamma", "slab_heights", "slab_normal"]
 
 
 def slab_normal(structure: Structure) -> np.ndarray | None:
@@ -52,24 +49,6 @@ def slab_heights(structure: Structure) -> np.ndarray | None:
         return None
     z = structure.cart_coords @ normal
     return z - z.mean()
-
-
-def dipole_potential(structure: Structure, dipole: float) -> np.ndarray:
-    """Potential energy (eV) of an electron at each atom that cancels the images' field.
-
-    Parameters
-    ----------
-    structure
-        A sheet (:func:`slab_heights` is not ``None``), else zeros are returned.
-    dipole
-        Dipole of the cell's charge along the slab normal, electrons counted positive
-        (GPAW's ``density.calculate_dipole_moment()`` convention), e·Å.
-    """
-    z = slab_heights(structure)
-    if z is None:
-        return np.zeros(len(structure))
-    volume = structure.lattice.volume / Bohr**3
-    return 4 * np.pi / volume * (dipole / Bohr) * (z / Bohr) * Ha
 
 
 def dipole_gamma(structure: Structure, atom: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ BASELINE_KEYS = (
     "grid_spacing",
     "seconds",
     "charge_correction",
+    "zeroth_step_version",
 )
 
 #: ``overlap_cutoff`` of every prediction (see
@@ -72,6 +73,24 @@ def load_model(
     path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     device = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     return _cached_model(str(path.resolve()), device, path.stat().st_mtime)
+
+
+def _check_baseline_version(record: dict[str, Any]) -> None:
+    """Refuse a correction checkpoint trained on another H(0) than this installation builds.
+
+    Its ΔH corrects the H(0) it was trained on; added to another it is wrong by their
+    difference (version 1, GPAW's own normalisation, put a MoSe2/WSe2 bilayer's layers
+    ~1 eV apart). A record without the key was trained on version 1.
+    """
+    from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION
+
+    trained = record.get("zeroth_step_version", 1)
+    if trained != ZEROTH_STEP_VERSION:
+        raise ValueError(
+            f"checkpoint {record.get('checkpoint', '?')} corrects zeroth-step H(0) version "
+            f"{trained}, but this socscreen builds version {ZEROTH_STEP_VERSION}: retrain it "
+            "(socscreen train) on companions from `socscreen dft-corpus zeroth-step`"
+        )
 
 
 def _check_elements(structures: Sequence[Structure], model: UniHamGNN) -> None:
@@ -224,13 +243,16 @@ def predict(
     Raises
     ------
     ValueError
-        If a structure contains elements the model does not cover (all are listed).
+        If a structure contains elements a pure-ML model does not cover (all are listed),
+        or a correction model was trained on another H(0) version.
     """
     single = isinstance(structures, Structure)
     items = [structures] if single else list(structures)
     model, payload = load_model(checkpoint, device)
     correction = model.config.correction
-    if not correction:
+    if correction:
+        _check_baseline_version(payload["record"])
+    else:
         _check_elements(items, model)
     meta = {
         "basis": model.basis_name,

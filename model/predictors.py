@@ -150,14 +150,16 @@ def prediction_version(meta: dict[str, Any]) -> str | None:
     * the model: ``NAME-VERSION+SHA`` with the first 12 hex digits of the checkpoint's
       sha256 when recorded (two checkpoints of one package version are told apart), e.g.
       ``Uni-HamGNN-0.1.0+82f11d0a429d``;
-    * the baseline: ``H0-zeroth-step-GPAW-<version>-<basis>``, e.g.
-      ``H0-zeroth-step-GPAW-26.7.0-szp(dzp)``, and ``H0-SCC-GPAW-...`` with
-      self-consistent charges;
+    * the baseline: ``H0-zeroth-step-GPAW-<version>-<basis>-v<H(0) version>``, e.g.
+      ``H0-zeroth-step-GPAW-26.7.0-szp(dzp)-v2``, and ``H0-SCC-GPAW-...`` with
+      self-consistent charges (no ``-v`` suffix: H(0) of version 1);
     * ``None`` for anything else (a DFT reference).
     """
     if meta.get("source") == "zeroth-step":
         kind = "SCC" if "charge_correction" in meta else "zeroth-step"
-        return f"H0-{kind}-GPAW-{meta.get('gpaw_version')}-{meta.get('basis')}"
+        revision = meta.get("zeroth_step_version")
+        suffix = f"-v{revision}" if revision else ""
+        return f"H0-{kind}-GPAW-{meta.get('gpaw_version')}-{meta.get('basis')}{suffix}"
     model = meta.get("model") or {}
     name, version = model.get("name"), model.get("version")
     label = f"{name}-{version}" if name and version else name
@@ -231,9 +233,15 @@ def expected_version(
     if predictor in ("baseline", "scc"):
         import gpaw
 
+        from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION
         from socscreen.settings import SETTINGS
 
-        meta = {"source": "zeroth-step", "gpaw_version": gpaw.__version__, "basis": SETTINGS.basis}
+        meta = {
+            "source": "zeroth-step",
+            "gpaw_version": gpaw.__version__,
+            "basis": SETTINGS.basis,
+            "zeroth_step_version": ZEROTH_STEP_VERSION,
+        }
         return prediction_version(meta | ({"charge_correction": {}} if predictor == "scc" else {}))
     return label or checkpoint_version(checkpoint)
 

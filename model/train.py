@@ -488,6 +488,10 @@ class _TrainingCorpus:
             "split": {k: [files[i].name for i in v] for k, v in split.items()},
             **({"skipped_files": self.skipped_files} if self.skipped_files else {}),
         }
+        if config.model.correction:
+            from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION
+
+            record["zeroth_step_version"] = ZEROTH_STEP_VERSION
         if config.init_checkpoint is not None:
             record["finetuned_from"] = (
                 self.payload["record"].get("finetuned_from")

@@ -9,12 +9,14 @@ import pytest
 
 from socscreen.corpus.zeroth_step import (
     DIFFERENCE_KEY,
+    companion_is_current,
     companion_path,
     current_companion,
     write_companion,
     write_zeroth_step_companions,
     zeroth_step_of,
 )
+from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION
 from socscreen.hamiltonian import Hamiltonian
 
 NAME = "train_00010_Te2.npz"
@@ -99,3 +101,19 @@ def test_a_companion_of_other_content_is_stale_and_one_of_another_geometry_refus
     with pytest.raises(ValueError, match="overlap of H\\(0\\) and of its reference differ"):
         write_companion(squeezed, reference, tmp_path / NAME)
     assert not (tmp_path / NAME).exists()
+
+
+def test_a_companion_of_an_older_zeroth_step_is_stale_and_recomputed(folder, tmp_path):
+    # H(0) built before every atom was made neutral (no version key) is not what
+    # training or prediction would compute today
+    shutil.copy(folder / NAME, tmp_path / NAME)
+    reference = Hamiltonian.from_npz(tmp_path / NAME)
+    h0 = current_companion(folder / NAME, reference)
+    h0.meta.pop("zeroth_step_version")
+    write_companion(h0, reference, companion_path(tmp_path / NAME))
+    assert not companion_is_current(tmp_path / NAME, reference.content_sha256())
+    assert current_companion(tmp_path / NAME, reference) is None
+
+    assert write_zeroth_step_companions(tmp_path)["written"] == 1
+    renewed = current_companion(tmp_path / NAME, reference)
+    assert renewed.meta["zeroth_step_version"] == ZEROTH_STEP_VERSION

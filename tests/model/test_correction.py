@@ -8,6 +8,8 @@ rotation equivariant to round-off (GPAW's grid turns with the cell).
 
 from __future__ import annotations
 
+import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from test_network import CUTOFFS, SHELLS, SMALL, _rotation, build_model
 
 from socscreen.dft.graph import radius_graph
 from socscreen.dft.overlap import overlap_matrices
+from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model as build_checkpoint_model
 from socscreen.model.checkpoint import save_checkpoint
@@ -180,6 +183,10 @@ GAAS = Structure(
 )
 
 
+#: Record of a correction checkpoint built here: it corrects today's H(0).
+RECORD = {"name": "test", "zeroth_step_version": ZEROTH_STEP_VERSION}
+
+
 @pytest.fixture(scope="module")
 def gaas_checkpoint(tmp_path_factory):
     """A random float64 correction model for Ga and As with shell shifts, as a checkpoint."""
@@ -194,7 +201,7 @@ def gaas_checkpoint(tmp_path_factory):
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "corr.pt", model, {"name": "test"})
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "corr.pt", model, RECORD)
 
 
 @pytest.mark.gpaw
@@ -214,6 +221,19 @@ def test_whole_prediction_h0_plus_correction_is_equivariant(gaas_checkpoint):
     # the correction's own translation invariance is tested above on an exact baseline.
     for improper in (False, False):  # two random rotations
         assert_rotation_equivariant(run, GAAS, ham.orbitals, _rotation(improper), atol=1e-5)
+
+
+@pytest.mark.gpaw
+def test_a_checkpoint_trained_on_another_zeroth_step_is_refused(gaas_checkpoint, tmp_path):
+    # its ΔH corrects the H(0) it was trained on: version 1 put a MoSe2/WSe2 bilayer's
+    # layers ~1 eV apart, and a correction learned on it would add that error back
+    old = tmp_path / "old.pt"
+    shutil.copy(gaas_checkpoint, old)
+    record = json.loads(gaas_checkpoint.with_suffix(".json").read_text())
+    record.pop("zeroth_step_version")
+    old.with_suffix(".json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="zeroth-step H\\(0\\) version 1.*builds version 2"):
+        predict(GAAS, checkpoint=old, device="cpu")
 
 
 @pytest.mark.gpaw
@@ -242,7 +262,7 @@ def test_an_untrained_scc_correction_predicts_h0_with_self_consistent_charges():
         NORMALIZATION,
         torch.float64,
     )
-    checkpoint = save_checkpoint(Path(tempfile.mkdtemp()) / "scc.pt", model, {"name": "test"})
+    checkpoint = save_checkpoint(Path(tempfile.mkdtemp()) / "scc.pt", model, RECORD)
     ham = predict(GAAS, checkpoint=checkpoint, device="cpu")
     assert ham.meta["baseline"]["charge_correction"]["converged"]
     k = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.3, 0.1, 0.2]])
