@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from pymatgen.core import Structure
 
+from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.graph import CrystalGraph, radius_graph
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.layout import OrbitalLayout
@@ -36,7 +37,6 @@ __all__ = [
     "blocks_on",
     "collate",
     "covering",
-    "lookup_rows",
     "on_rows",
     "soc_vector_blocks",
     "scatter_blocks",
@@ -143,7 +143,7 @@ class CrystalData:
             "name": name or structure.composition.reduced_formula,
         }
         if baseline is not None:
-            r_index = lookup_rows(graph.shifts, baseline.R)
+            r_index = row_lookup(baseline.R, graph.shifts)
             if (r_index < 0).any():
                 raise ValueError(
                     "the graph reaches lattice vectors H(0) lacks: pass covering(baseline, ...)"
@@ -165,7 +165,7 @@ class CrystalData:
         )
         return cls(
             **common,
-            r_index=lookup_rows(graph.shifts, R),
+            r_index=row_lookup(R, graph.shifts),
             R=R,
             overlap=overlap_matrices(structure, orbitals, R),
         )
@@ -196,7 +196,7 @@ class CrystalData:
         if own != h.orbitals.element_shells:
             raise ValueError(f"{name or h}: orbital shells differ from the model's layout")
         graph = radius_graph(h.structure, cutoffs)
-        r_index = lookup_rows(graph.shifts, h.R)
+        r_index = row_lookup(h.R, graph.shifts)
         grid = h.meta.get("hr_grid")
         reach = (np.asarray(grid) - 1) // 2 if grid is not None else np.abs(h.R).max(axis=0)
         known = (r_index >= 0) | np.all(np.abs(graph.shifts) <= reach, axis=1)
@@ -226,7 +226,7 @@ class CrystalData:
 
 def on_rows(blocks: np.ndarray, R_from: np.ndarray, R_to: np.ndarray) -> np.ndarray:
     """Blocks ``[..., n_R_from, n, n]`` on the lattice vectors ``R_to`` (zeros where absent)."""
-    rows = lookup_rows(np.asarray(R_to), R_from)
+    rows = row_lookup(R_from, np.asarray(R_to))
     gathered = blocks[..., np.maximum(rows, 0), :, :]
     return np.where((rows >= 0)[:, None, None], gathered, 0.0)
 
@@ -247,7 +247,7 @@ def covering(baseline: Hamiltonian, cutoffs: Mapping[str, float]) -> Hamiltonian
     same object comes back when nothing is missing, so the usual case copies nothing.
     """
     graph_R = radius_graph(baseline.structure, cutoffs).lattice_vectors
-    extra = graph_R[lookup_rows(graph_R, baseline.R) < 0]
+    extra = graph_R[row_lookup(baseline.R, graph_R) < 0]
     if not len(extra):
         return baseline
     R = np.concatenate([baseline.R, extra])
@@ -292,12 +292,6 @@ def _orbital_slots(structure: Structure, layout: OrbitalLayout) -> np.ndarray:
         out[a, index] = start + np.arange(len(index))
         start += len(index)
     return out
-
-
-def lookup_rows(shifts: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """Row of each lattice vector of ``shifts`` in ``R`` (-1 where ``R`` lacks it)."""
-    table = {tuple(r): k for k, r in enumerate(np.asarray(R).tolist())}
-    return np.array([table.get(tuple(s), -1) for s in shifts.tolist()], dtype=np.int64)
 
 
 @dataclass
