@@ -16,9 +16,12 @@ command then runs with it (``PYTHONPATH=DIR``) and at once with the current code
 see the same machine load, and the table prints ``before → now``.
 
 Cells: zinc-blende GaAs (2 atoms), Bi2Se3 (5 atoms, the test fixture's structure) and a
-5x5x2 GaAs supercell (100 atoms, ``scc`` only; ``--no-large`` leaves it out). Rows:
+5x5x2 GaAs supercell (100 atoms; ``--no-large`` leaves it out). Rows:
 
-* ``predict`` of each cell with each predictor (``scc`` is the default);
+* ``predict`` of each cell with each predictor: ``model`` (the default: H(0) with
+  self-consistent charges plus the learned correction), ``scc`` and ``baseline`` (H(0)
+  alone, whose time is H(0)'s share of the model's); the 100-atom cell with ``model`` and
+  ``baseline`` only;
 * ``z2`` on the current code's ``scc`` prediction of Bi2Se3 by the default screening
   route and by ``--route auto`` (parities and Wilson loops);
 * ``show`` of the Bi2Se3 result of a one-structure ``scc`` campaign in a scratch
@@ -43,7 +46,7 @@ CELLS = {
     "GaAs": ROOT / "benchmarks/data/holdout/GaAs.npz",
     "Bi2Se3": ROOT / "tests/data/Bi2Se3_szp.npz",
 }
-#: The large cell: a supercell of GaAs, predicted with scc only.
+#: The large cell: a supercell of GaAs, predicted by the model and by H(0) alone.
 LARGE = ("GaAs", (5, 5, 2))
 
 #: Runs ``socscreen ARGS`` and writes its own CPU time (s) and peak RSS (kB) as JSON to
@@ -113,7 +116,7 @@ def measure(large: bool, before: Path | None) -> dict[str, dict[str, dict[str, f
             }
 
         for name, (cif, n_atoms) in write_cells(folder, large).items():
-            predictors = ("scc",) if n_atoms > 10 else ("scc", "baseline", "model")
+            predictors = ("model", "baseline") if n_atoms > 10 else ("model", "scc", "baseline")
             for predictor in predictors:
                 out = f"{{out}}{name}_{predictor}.npz"
                 rows[f"predict {name} ({n_atoms} atoms) | --predictor {predictor}"] = each(
