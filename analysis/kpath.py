@@ -98,13 +98,16 @@ def structure_path(
         non-periodic axis are dropped. ``None``: all three axes are periodic.
 
     A cell the standard primitive cell does not map onto (a conventional cell or a
-    supercell: the mapping must keep the volume) gets the Latimer-Munro path, which
-    pymatgen builds from the symmetry of the given cell itself; ``KPath.path_type`` says
-    which one was used.
+    supercell: the mapping must keep the volume), and a lattice the convention has no path
+    for (Setyawan-Curtarolo: a sheet strained to an oblique cell), get the Latimer-Munro
+    path, which pymatgen builds from the symmetry of the given cell itself;
+    ``KPath.path_type`` says which one was used.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         kpath = HighSymmKpath(structure, path_type=path_type)
+    if kpath.kpath is None:  # a lattice the convention does not cover (a strained sheet)
+        return structure_path(structure, line_density, "latimer_munro", periodic)
     points = kpath.kpath["kpoints"]
     to_ours = np.eye(3)
     if path_type != "latimer_munro":

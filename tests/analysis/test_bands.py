@@ -42,6 +42,20 @@ def test_two_dimensional_path_stays_in_plane():
     assert np.abs(path.kpoints[:, 2]).max() == 0
 
 
+def test_an_oblique_strained_sheet_gets_the_path_of_its_own_symmetry():
+    # rattled h-BN strained to a = 2.55, b = 2.44 Angstrom, gamma = 119.5 degrees (corpus
+    # seed 1019): Setyawan-Curtarolo has no path for that lattice and pymatgen returns None
+    from pymatgen.core import Lattice, Structure
+
+    from socscreen.analysis.kpath import structure_path
+
+    lattice = Lattice([[2.5514, 0.0432, 0], [-1.2383, 2.1056, 0], [0, 0, 21.0]])
+    sheet = Structure(lattice, ["B", "N"], [[0.3536, 0.6733, 0.4994], [0.6595, 0.3333, 0.4999]])
+    path = structure_path(sheet, 20, periodic=np.array([True, True, False]))
+    assert path.path_type == "latimer_munro"
+    assert len(path.kpoints) > 10 and np.abs(path.kpoints[:, 2]).max() < 1e-12
+
+
 def test_silicon_gap(silicon):
     gap = band_gap(silicon)
     assert gap.kind == "insulator" and gap.is_insulator
