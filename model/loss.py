@@ -221,6 +221,7 @@ def band_loss(
     window: float = 2.5,
     eta: float = 1e-4,
     overlap_cutoff: float = 0.0,
+    balanced: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean absolute band-energy error in a window around E_F, offset removed.
 
@@ -241,6 +242,11 @@ def band_loss(
     overlap_cutoff
         Directions of ``S(k)`` below this are dropped (see :func:`orthogonalised`); the
         reference must have been solved with the same cutoff.
+    balanced
+        Weigh the band energies below and above E_F half each (offset and mean), instead
+        of every band energy alike. In an insulator the window holds many more valence
+        than conduction states, so the plain mean barely sees the conduction-band edge,
+        and so the gap.
 
     Returns
     -------
@@ -253,8 +259,14 @@ def band_loss(
         zero = e.sum() * 0.0
         return zero, zero.detach()
     diff = (e - reference)[inside]
-    offset = diff.mean()
-    return (diff - offset).abs().mean(), offset.detach()
+    weight = torch.ones_like(diff)
+    if balanced:
+        below = reference[inside] < efermi
+        for group in (below, ~below):
+            weight[group] = 1.0 / group.sum().clamp_min(1)
+    weight = weight / weight.sum()
+    offset = (weight * diff).sum()
+    return (weight * (diff - offset).abs()).sum(), offset.detach()
 
 
 def spinor_bloch(

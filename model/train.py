@@ -105,6 +105,12 @@ class TrainConfig(BaseModel):
         "switching SOC off in a prediction gives the DFT ordering (band inversions).",
     )
     band_window: float = Field(2.5, description="Half width of the band window around E_F (eV).")
+    band_balance: bool = Field(
+        False,
+        description="Weigh band energies below and above E_F half each in the band loss "
+        "(an insulator's conduction bands, and so its gap, count as much as its valence "
+        "bands).",
+    )
     band_kpoints: int = Field(4, description="Random k-points per structure and step.")
     shift_iterations: int = Field(
         3, ge=0, description="Gauss-Newton iterations of the shell-shift fit (stage 0)."
@@ -252,6 +258,7 @@ def _window_band_loss(
         config.band_window,
         config.band_eta,
         config.overlap_cutoff,
+        config.band_balance,
     )
     return loss
 

@@ -82,6 +82,26 @@ def test_band_loss_is_zero_for_dft_bands_and_shift_invariant(bi2se3):
     assert abs(float(offset) - 0.4) < 1e-9
 
 
+def test_balanced_band_loss_gives_the_conduction_band_half_the_weight():
+    # three valence levels and one conduction level; only the conduction level is off by
+    # d: the plain loss sees it as one level in four, the balanced one as half the window
+    d = 0.2
+    reference = torch.tensor([[-1.0, -0.5, -0.2, 0.6]], dtype=torch.float64)
+    s = torch.eye(4, dtype=torch.complex128)[None]
+    h = torch.diag_embed(reference + torch.tensor([0.0, 0.0, 0.0, d])).to(torch.complex128)
+    plain, plain_offset = band_loss(h, s, reference, efermi=0.0)
+    balanced, balanced_offset = band_loss(h, s, reference, efermi=0.0, balanced=True)
+    assert float(plain_offset) == pytest.approx(d / 4) and float(plain) == pytest.approx(3 * d / 8)
+    assert float(balanced_offset) == pytest.approx(d / 2) and float(balanced) == pytest.approx(
+        d / 2
+    )
+    # a common shift is still no error
+    shifted, _ = band_loss(
+        h + 0.3 * s, s, reference + torch.tensor([0, 0, 0, d]), 0.0, balanced=True
+    )
+    assert float(shifted) < 1e-12
+
+
 def test_band_loss_with_overlap_cutoff_matches_the_container(bi2se3):
     k = np.array([[0.0, 0.0, 0.0], [0.13, 0.27, -0.4]])
     cut = bi2se3._replace(meta={**bi2se3.meta, "overlap_cutoff": 0.2})
