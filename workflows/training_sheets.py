@@ -10,6 +10,13 @@ lengths or (``SHEET_REAL_FRACTION`` of the time) at a real sheet's geometry:
 * **buckled honeycombs** of one element (silicene to bismuthene),
 * **binary honeycombs** (h-BN, planar or slightly buckled III-V and II-VI sheets).
 
+From seed :data:`HETEROBILAYER_SEEDS_FROM` on, a fraction of the sheets are **2H MX2
+heterobilayers** (:func:`training_heterobilayer`): two different real monolayers stacked
+at 0 or 60 degrees. A band loss that removes one energy offset per structure only ties
+two layers' levels to each other inside one structure, so the band alignment of a
+heterostructure has to be in the corpus. MoSe2/WSe2 is left out: it is the benchmark's
+(``benchmarks/bench_sheets.py``).
+
 Geometry conventions: hexagonal in-plane lattice ``a`` (Angstrom), the sheet centred at
 ``z = c / 2`` in a cell of height ``SHEET_HEIGHT`` along z. The height keeps the corpus's
 k-point density (``n_i = ceil(20 / |a_i|)``) at one k_z point. A sheet gets an in-plane
@@ -27,10 +34,13 @@ from pymatgen.core import Element, Lattice, Structure
 from socscreen.workflows.training_structures import _from, _pick, bond, perturb, provenance
 
 __all__ = [
+    "HETEROBILAYER_PAIRS",
+    "HETEROBILAYER_SEEDS_FROM",
     "REAL_SHEETS",
     "SHEET_HEIGHT",
     "SHEET_PROTOTYPES",
     "sheet_structure",
+    "training_heterobilayer",
     "training_sheet",
 ]
 
@@ -40,6 +50,25 @@ SHEET_HEIGHT = 21.0
 
 #: Fraction of sheets that perturb a real monolayer rather than fill a prototype.
 SHEET_REAL_FRACTION = 0.4
+
+#: Sheet seeds from this one on are a heterobilayer with probability
+#: :data:`HETEROBILAYER_FRACTION`; earlier seeds keep the monolayers their corpus files
+#: were made from.
+HETEROBILAYER_SEEDS_FROM = 1300
+HETEROBILAYER_FRACTION = 0.3
+
+#: Pairs of real 2H monolayers (:data:`REAL_SHEETS`) stacked into heterobilayers: lattice
+#: mismatch up to 4.4 %, taken up by the top layer. Not MoSe2/WSe2 (the benchmark's).
+HETEROBILAYER_PAIRS = (
+    ("MoS2", "WS2"),
+    ("MoS2", "MoSe2"),
+    ("MoS2", "WSe2"),
+    ("WS2", "MoSe2"),
+    ("WS2", "WSe2"),
+)
+
+#: Range of the metal-metal distance of a heterobilayer (Angstrom; 6.2-6.5 in PBE+D).
+HETEROBILAYER_SPACING = (6.1, 6.9)
 
 
 # -- geometry -------------------------------------------------------------------------------
@@ -212,6 +241,11 @@ def training_sheet(seed: int, strain_sigma: float = 0.02, rattle: float = 0.04) 
         :func:`~socscreen.workflows.training_structures.training_structure` and
         ``dimension`` 2.
     """
+    if (
+        seed >= HETEROBILAYER_SEEDS_FROM
+        and np.random.default_rng([seed, 20263]).random() < HETEROBILAYER_FRACTION
+    ):
+        return training_heterobilayer(seed, strain_sigma, rattle)
     rng = np.random.default_rng([seed, 20261])
     if rng.random() < SHEET_REAL_FRACTION:
         names = sorted(REAL_SHEETS)
@@ -227,6 +261,44 @@ def training_sheet(seed: int, strain_sigma: float = 0.02, rattle: float = 0.04) 
     structure = perturb(base, rng, strain_sigma, rattle, strained_axes=2)  # vacuum stays on z
     structure.properties = {
         **provenance(seed, prototype, source, base, strain_sigma, rattle),
+        "dimension": 2,
+    }
+    return structure
+
+
+def training_heterobilayer(
+    seed: int, strain_sigma: float = 0.02, rattle: float = 0.04
+) -> Structure:
+    """Build the heterobilayer of one seed: a :data:`HETEROBILAYER_PAIRS` pair, perturbed.
+
+    The pair (either layer at the bottom), the stacking (0 or 60 degrees:
+    :func:`socscreen.bilayers.twisted_bilayer`, 6 atoms) and the metal-metal distance
+    (uniform in :data:`HETEROBILAYER_SPACING`) are drawn from the seed; the bottom layer
+    keeps its lattice constant, the top one is strained onto it; then the in-plane strain
+    and rattle of every sheet. ``properties`` as :func:`training_sheet`'s, with prototype
+    ``"MX2-heterobilayer"`` and source ``"BOTTOM/TOP ANGLEdeg"``.
+    """
+    from socscreen.bilayers import twisted_bilayer
+
+    rng = np.random.default_rng([seed, 20264])
+    bottom, top = HETEROBILAYER_PAIRS[rng.integers(len(HETEROBILAYER_PAIRS))]
+    if rng.random() < 0.5:
+        bottom, top = top, bottom
+    angle = float(rng.choice([0.0, 60.0]))
+    spacing = float(rng.uniform(*HETEROBILAYER_SPACING))
+    base, _ = twisted_bilayer(
+        REAL_SHEETS[bottom][1](),
+        REAL_SHEETS[top][1](),
+        angle,
+        interlayer_distance=spacing,
+        vacuum=16.0,  # 15 Angstrom and more after the rattle
+        max_atoms=6,
+        max_strain_percent=5.0,
+    )
+    structure = perturb(base, rng, strain_sigma, rattle, strained_axes=2)
+    source = f"{bottom}/{top} {angle:g}deg"
+    structure.properties = {
+        **provenance(seed, "MX2-heterobilayer", source, base, strain_sigma, rattle),
         "dimension": 2,
     }
     return structure

@@ -7,7 +7,14 @@ import pytest
 
 from socscreen.dft.calculator import missing_gpaw_data, scf_kpoint_mesh
 from socscreen.structure_flags import periodic_dimension, vacuum_widths
-from socscreen.workflows.training_sheets import REAL_SHEETS, SHEET_PROTOTYPES, training_sheet
+from socscreen.workflows.training_sheets import (
+    HETEROBILAYER_PAIRS,
+    HETEROBILAYER_SEEDS_FROM,
+    HETEROBILAYER_SPACING,
+    REAL_SHEETS,
+    SHEET_PROTOTYPES,
+    training_sheet,
+)
 from socscreen.workflows.training_structures import (
     SHEET_SEEDS_FROM,
     bond,
@@ -46,10 +53,14 @@ def test_sheets_are_2d_with_vacuum_along_z_and_one_kz_point(sheets):
         assert scf_kpoint_mesh(sheet.lattice, 20.0)[2] == 1
 
 
+def _monolayers(sheets):
+    return [s for s in sheets if s.properties["prototype"] != "MX2-heterobilayer"]
+
+
 def test_sheets_are_calculable_and_bonded_not_overlapping(sheets):
     symbols = {site.specie.symbol for s in sheets for site in s}
     assert missing_gpaw_data(sorted(symbols), "PBE", "szp(dzp)") == {}
-    for sheet in sheets:
+    for sheet in _monolayers(sheets):
         assert len(sheet) <= 3 and sheet.is_ordered
         distances = sheet.distance_matrix + np.diag([np.inf] * len(sheet))
         elements = sheet.properties["elements"]
@@ -62,9 +73,10 @@ def test_sheets_are_calculable_and_bonded_not_overlapping(sheets):
 
 
 def test_every_prototype_and_real_sheets_are_drawn(sheets):
-    assert {s.properties["prototype"] for s in sheets} == set(SHEET_PROTOTYPES)
-    real = [s.properties["source"] for s in sheets if s.properties["source"] != "prototype"]
-    assert set(real) <= set(REAL_SHEETS) and 0.25 < len(real) / len(sheets) < 0.55
+    assert {s.properties["prototype"] for s in sheets} == {*SHEET_PROTOTYPES, "MX2-heterobilayer"}
+    monolayers = _monolayers(sheets)
+    real = [s.properties["source"] for s in monolayers if s.properties["source"] != "prototype"]
+    assert set(real) <= set(REAL_SHEETS) and 0.25 < len(real) / len(monolayers) < 0.55
 
 
 def test_real_mx2_sheets_keep_their_geometry_up_to_the_perturbation(sheets):
@@ -75,3 +87,25 @@ def test_real_mx2_sheets_keep_their_geometry_up_to_the_perturbation(sheets):
         assert abs(np.mean(sheet.lattice.abc[:2]) - 3.16) < 0.2
         mo = [i for i, site in enumerate(sheet) if site.specie.symbol == "Mo"][0]
         assert np.allclose(sorted(sheet.distance_matrix[mo])[1:3], 2.41, atol=0.2)
+
+
+def test_heterobilayers_come_only_from_new_seeds_and_never_as_the_benchmarks_pair(sheets):
+    # seeds below HETEROBILAYER_SEEDS_FROM keep the monolayers their corpus files hold
+    bilayers = [s for s in sheets if s.properties["prototype"] == "MX2-heterobilayer"]
+    assert all(s.properties["seed"] >= HETEROBILAYER_SEEDS_FROM for s in bilayers)
+    assert bilayers
+    for bilayer in bilayers:
+        pair, angle = bilayer.properties["source"].split()
+        bottom, top = pair.split("/")
+        assert (bottom, top) in HETEROBILAYER_PAIRS or (top, bottom) in HETEROBILAYER_PAIRS
+        assert {bottom, top} != {"MoSe2", "WSe2"} and angle in ("0deg", "60deg")
+        assert len(bilayer) == 6 and periodic_dimension(bilayer) == 2
+        z = bilayer.cart_coords[:, 2]
+        metals = [i for i, site in enumerate(bilayer) if site.specie.symbol in ("Mo", "W")]
+        spacing = abs(z[metals[1]] - z[metals[0]])
+        assert HETEROBILAYER_SPACING[0] - 0.2 < spacing < HETEROBILAYER_SPACING[1] + 0.2
+        layers = [sorted(bilayer[i].specie.symbol for i in range(6) if (z[i] > z.mean()) == up)
+                  for up in (False, True)]  # fmt: skip
+        assert layers[0] != layers[1]  # two different sheets
+        distances = bilayer.distance_matrix + np.diag([np.inf] * 6)
+        assert distances.min() > 2.2  # metal-chalcogen bonds, no clash across the gap
