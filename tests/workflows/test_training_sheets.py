@@ -109,3 +109,14 @@ def test_heterobilayers_come_only_from_new_seeds_and_never_as_the_benchmarks_pai
         assert layers[0] != layers[1]  # two different sheets
         distances = bilayer.distance_matrix + np.diag([np.inf] * 6)
         assert distances.min() > 2.2  # metal-chalcogen bonds, no clash across the gap
+
+
+def test_heterobilayers_are_within_the_generators_default_caps(sheets):
+    import inspect
+
+    from socscreen.workflows.training_data import MAX_ATOMS, compute_corpus_entry, estimated_cost
+
+    max_cost = inspect.signature(compute_corpus_entry).parameters["max_cost"].default
+    bilayers = [s for s in sheets if s.properties["prototype"] == "MX2-heterobilayer"]
+    assert all(len(s) <= MAX_ATOMS for s in bilayers)
+    assert all(estimated_cost(s, "szp(dzp)") < max_cost for s in bilayers)
