@@ -11,6 +11,7 @@ from pymatgen.core import Element
 
 from socscreen.corpus.loading import load_baselines, load_corpus, recorded_split, split_files
 from socscreen.corpus.zeroth_step import companion_path
+from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION
 from socscreen.orbitals import OrbitalTable
 
 #: Split settings of the tests (``TrainConfig`` passes its own).
@@ -103,6 +104,7 @@ def test_load_baselines_reads_current_companions_and_names_stale_ones(data_dir, 
         load_baselines(files, hams, shas)
     for f, h, sha in zip(files, hams, shas, strict=True):  # the references stand in for H(0)
         h.meta["reference"] = {"file": f.name, "sha256": sha}
+        h.meta["zeroth_step_version"] = ZEROTH_STEP_VERSION
         h.to_npz(companion_path(f))
     assert [b.meta["reference"]["sha256"] for b in load_baselines(files, hams, shas)] == shas
     with pytest.raises(ValueError, match=r"1 corpus file\(s\) have no current H\(0\)"):

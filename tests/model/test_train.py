@@ -200,12 +200,16 @@ def test_stage_zero_fits_the_shell_shifts_a_baseline_lacks(corpus, tmp_path):
     """Stand-in H(0) = DFT minus known shell shifts: the fitted shifts restore the bands."""
     from socscreen.corpus.loading import load_corpus
     from socscreen.corpus.zeroth_step import companion_path
+    from socscreen.dft.zeroth_step import ZEROTH_STEP_VERSION
 
     truth = {0: 0.6, 1: 0.1}  # Te s and p (eV); only their difference moves Te2's bands
     (file,), (h,) = load_corpus(corpus, ["train_00010_Te2.npz"])
     delta = np.array([truth[int(ell)] for ell in h.orbitals.l_of_orbital])
     shift = 0.5 * (delta[:, None] + delta[None, :])[None] * h.overlap
-    meta = {"reference": {"file": file.name, "sha256": h.content_sha256()}}
+    meta = {
+        "reference": {"file": file.name, "sha256": h.content_sha256()},
+        "zeroth_step_version": ZEROTH_STEP_VERSION,
+    }
     h._replace(h0=h.h0 - shift, meta=meta).to_npz(companion_path(file))
     model = TINY.model_copy(update={"correction": True, "shell_shifts": True})
     config = _config(
