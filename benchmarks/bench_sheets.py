@@ -168,7 +168,7 @@ def _row(sheet: Monolayer | Bilayer, source: str, ham: Hamiltonian, seconds: flo
     }
 
 
-def evaluate(predictors: tuple[str, ...]) -> None:
+def evaluate(predictors: tuple[str, ...], checkpoint: Path | None = None) -> None:
     """The valley table: GPAW and every predictor per stored monolayer."""
     rows, missing = [], []
     for sheet in (*MONOLAYERS, *BILAYERS):
@@ -181,7 +181,7 @@ def evaluate(predictors: tuple[str, ...]) -> None:
         for predictor in predictors:
             start = time.perf_counter()
             try:
-                predicted = predict_with(predictor, reference, None)
+                predicted = predict_with(predictor, reference, checkpoint)
             except ValueError as error:
                 missing.append(f"{sheet.name} by {predictor} ({error})")
                 continue
@@ -216,13 +216,16 @@ def main() -> None:
     parser.add_argument(
         "--compute", action="store_true", help="Run GPAW for sheets without a reference."
     )
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="Model checkpoint (default: the shipped one)."
+    )
     add_predictor_argument(parser)
     parser.set_defaults(predictor=["baseline", "scc"])
     args = parser.parse_args()
     start = time.perf_counter()
     if args.compute:
         compute_references()
-    evaluate(tuple(args.predictor))
+    evaluate(tuple(args.predictor), args.checkpoint)
     print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
 
 
