@@ -94,6 +94,18 @@ def crash_half_way(db: DatabaseConfig, run: subprocess.Popen, info) -> list[int]
     pytest.fail(f"the campaign was never caught half done: {run.communicate()}")
 
 
+def finish(run: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """The runner's output once it ended; past ``timeout`` s, fail with what it was doing."""
+    try:
+        return run.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        out, err = run.communicate()
+        run_dir = Path(run.args[run.args.index("--run-dir") + 1])
+        logs = {log.parent.name: log.read_text()[-2000:] for log in run_dir.glob("*/worker.log")}
+        pytest.fail(f"runner still running after {timeout} s\n{out}\n{err}\n{logs}")
+
+
 def one_line_each(err: str) -> list[str]:
     return [" ".join(line.split()) for line in err.split("\n") if line.strip()]
 
@@ -117,7 +129,7 @@ def test_the_runner_waits_for_a_restarted_database_and_recovers(server, tmp_path
     time.sleep(3 * SELECTION_MS / 1000)  # runner and workers find the database gone
     restarted = start_server(server.storage_path)  # by hand, as `socscreen db start` would
     assert restarted.port == server.port and restarted.pid != server.pid
-    out, err = run.communicate(timeout=300)
+    out, err = finish(run, 300)
     assert run.returncode == 0, out + err
     assert "Traceback" not in out + err
     (warning,) = one_line_each(err)
@@ -136,7 +148,7 @@ def test_the_embedded_server_is_started_again_by_the_runner(server, tmp_path):
     submit(db, tmp_path / "inputs")
     run = start_run(tmp_path)
     crash_half_way(db, run, server)
-    out, err = run.communicate(timeout=300)  # no one but the runner starts it again
+    out, err = finish(run, 300)  # no one but the runner starts it again
     assert run.returncode == 0, out + err
     (warning,) = one_line_each(err)
     assert "unreachable (" in warning and warning.endswith("come back (starting it again)")
@@ -152,7 +164,7 @@ def test_a_database_that_stays_away_ends_the_run_in_one_line(server, tmp_path):
     submit(db, tmp_path / "inputs")
     run = start_run(tmp_path, "--db-uri", uri, "--db-wait", "5")
     workers = crash_half_way(db, run, server)
-    out, err = run.communicate(timeout=120)
+    out, err = finish(run, 120)
     assert run.returncode == 1 and "Traceback" not in out + err, out + err
     warning, error = one_line_each(err)
     assert warning.startswith("warning: database") and "waiting up to 5 s" in warning
@@ -163,7 +175,7 @@ def test_a_database_that_stays_away_ends_the_run_in_one_line(server, tmp_path):
     # back: a plain run recovers what the crash left RUNNING and finishes the campaign
     start_server(server.storage_path)
     again = start_run(tmp_path / "again", "--db-uri", uri)
-    out, err = again.communicate(timeout=300)
+    out, err = finish(again, 300)
     assert again.returncode == 0 and "Traceback" not in out + err, out + err
     check_campaign_complete(db)
 
