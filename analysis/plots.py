@@ -7,7 +7,8 @@
 * :func:`plot_valley_map`: Berry curvature over a 2D Brillouin zone with K and K' marked
   (the valley-polarisation figure);
 * :func:`plot_twist_sweep`: spin splitting at K, gap and Berry curvature at K of twisted
-  bilayers against the twist angle;
+  bilayers against the twist angle; :func:`plot_twist_comparison` the same for several
+  sources (GPAW and predictors) in one figure;
 * :func:`result_figures`: the band and Wilson-loop figures of one campaign result, as
   ``socscreen show ID -o PATH`` writes them next to ``PATH`` (``<stem>_bands.png``;
   ``<stem>_wcc.png`` with the Z2 index of every plane, not for metals, whose occupied
@@ -20,7 +21,8 @@ Every function returns the ``matplotlib.figure.Figure`` and writes a PNG when gi
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +41,10 @@ if TYPE_CHECKING:
     from socscreen.hamiltonian import Hamiltonian
 
 __all__ = [
+    "TwistSeries",
     "plot_bands",
     "plot_berry_path",
+    "plot_twist_comparison",
     "plot_twist_sweep",
     "plot_valley_map",
     "plot_wcc",
@@ -236,6 +240,20 @@ def plot_valley_map(
     return _save(fig, path)
 
 
+@dataclass(frozen=True)
+class TwistSeries:
+    """One source's values at each twist angle, for :func:`plot_twist_comparison`.
+
+    ``NaN`` marks a cell without the quantity; ``None`` a quantity the source lacks.
+    """
+
+    label: str
+    angles_deg: np.ndarray
+    gaps_eV: np.ndarray
+    splittings_eV: np.ndarray | None = None
+    curvatures_A2: np.ndarray | None = None
+
+
 def plot_twist_sweep(
     angles_deg: np.ndarray,
     gaps_eV: np.ndarray,
@@ -249,23 +267,57 @@ def plot_twist_sweep(
     ``NaN`` marks a cell without the quantity; a quantity that is ``None`` or all ``NaN``
     gets no panel (the gap is always drawn).
     """
-    angles = np.asarray(angles_deg, dtype=float)
-    panels = []
-    for label, values, colour, always in (
-        ("VB spin splitting at K (eV)", splittings_eV, "C3", False),
-        ("gap with SOC (eV)", gaps_eV, "C0", True),
-        ("Berry curvature at K (A^2)", curvatures_A2, "C2", False),
-    ):
-        values = np.full(len(angles), np.nan) if values is None else np.asarray(values, float)
-        if always or np.isfinite(values).any():
-            panels.append((label, values, colour))
+    series = TwistSeries("", angles_deg, gaps_eV, splittings_eV, curvatures_A2)
+    return plot_twist_comparison([series], path, title)
+
+
+def plot_twist_comparison(
+    series: Sequence[TwistSeries],
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Draw the twist-angle figure of several sources (DFT, predictors), one colour each.
+
+    Panels as :func:`plot_twist_sweep`: a quantity no source knows gets none; the legend
+    names the sources when there are several.
+    """
+    quantities = (  # panel label, TwistSeries field, colour of a single source, always drawn
+        ("VB spin splitting at K (eV)", "splittings_eV", "C3", False),
+        ("gap with SOC (eV)", "gaps_eV", "C0", True),
+        ("Berry curvature at K (A^2)", "curvatures_A2", "C2", False),
+    )
+
+    def values(source: TwistSeries, name: str) -> np.ndarray:
+        known = getattr(source, name)
+        n = len(source.angles_deg)
+        return np.full(n, np.nan) if known is None else np.asarray(known, dtype=float)
+
+    panels = [
+        (label, name, colour)
+        for label, name, colour, always in quantities
+        if always or any(np.isfinite(values(source, name)).any() for source in series)
+    ]
     fig = _figure(5.0, 2.2 + 1.6 * len(panels))
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (label, values, colour) in zip(axes, panels, strict=True):
-        known = np.isfinite(values)
-        ax.plot(angles[known], values[known], "o-", color=colour)
+    single = len(series) == 1
+    for ax, (label, name, colour) in zip(axes, panels, strict=True):
+        for i, source in enumerate(series):
+            x, y = np.asarray(source.angles_deg, dtype=float), values(source, name)
+            known = np.isfinite(y)
+            if not known.any():
+                continue
+            ax.plot(
+                x[known],
+                y[known],
+                "o-" if i == 0 else "s--",
+                color=colour if single else f"C{i}",
+                label=source.label,
+            )
         ax.set_ylabel(label)
         ax.grid(color="0.85", lw=0.5)
+    if not single:
+        axes[0].legend(fontsize="small")
+    angles = np.unique(np.concatenate([np.asarray(s.angles_deg, float) for s in series]))
     axes[-1].set_xlabel("twist angle (degrees)")
     axes[-1].set_xticks(angles[np.isfinite(angles)])
     axes[-1].tick_params(axis="x", labelrotation=45)

@@ -26,7 +26,9 @@ occupied-band Berry curvature at K and K' (Angstrom^2), whether their signs are 
 and whether the lowest conduction band at K has the top valence band's spin (bright, MoX2)
 or the opposite one (dark, WX2) — beside the literature PBE valence splitting, the
 fundamental gap (:func:`socscreen.analysis.gaps.band_gap`, meV) and the time of the
-GPAW reference or of the prediction plus valley analysis (s, one core).
+GPAW reference or of the prediction plus valley analysis (s, one core). ``--plot PNG``
+draws the bilayers' valence splitting at K, gap and Berry curvature at K against the twist
+angle, GPAW and every predictor in one figure.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import numpy as np  # noqa: E402
 from bench_model import (  # noqa: E402
     PREDICTOR_LABELS,
     ROOT,
@@ -168,8 +171,8 @@ def _row(sheet: Monolayer | Bilayer, source: str, ham: Hamiltonian, seconds: flo
     }
 
 
-def evaluate(predictors: tuple[str, ...], checkpoint: Path | None = None) -> None:
-    """The valley table: GPAW and every predictor per stored monolayer."""
+def evaluate(predictors: tuple[str, ...], checkpoint: Path | None = None) -> list[dict]:
+    """Print the valley table (GPAW and every predictor per stored sheet); return its rows."""
     rows, missing = [], []
     for sheet in (*MONOLAYERS, *BILAYERS):
         path = SHEETS_DIR / f"{sheet.name}.npz"
@@ -209,6 +212,32 @@ def evaluate(predictors: tuple[str, ...], checkpoint: Path | None = None) -> Non
     )
     if missing:
         print(f"\nnot evaluated: {', '.join(missing)}")
+    return rows
+
+
+def plot_bilayers(rows: list[dict], path: Path) -> None:
+    """The bilayers' VB splitting at K, gap and Ω(K) against twist angle, one line per source."""
+    from socscreen.analysis.plots import TwistSeries, plot_twist_comparison
+
+    angle = {bilayer.name: bilayer.angle for bilayer in BILAYERS}
+    series = []
+    for source in dict.fromkeys(row["source"] for row in rows):
+        mine = sorted(
+            (angle[r["name"]], r) for r in rows if r["source"] == source and r["name"] in angle
+        )
+        if mine:
+            series.append(
+                TwistSeries(
+                    source,
+                    np.array([a for a, _ in mine]),
+                    np.array([r["gap"] for _, r in mine]),
+                    np.array([r["valence"] for _, r in mine]),
+                    np.array([r["omega_k"] for _, r in mine]),
+                )
+            )
+    title = f"{BILAYERS[0].bottom.name}/{BILAYERS[0].top.name} bilayers"
+    plot_twist_comparison(series, path, title)
+    print(f"\ntwist-angle figure -> {path}")
 
 
 def main() -> None:
@@ -219,13 +248,21 @@ def main() -> None:
     parser.add_argument(
         "--checkpoint", type=Path, default=None, help="Model checkpoint (default: the shipped one)."
     )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="Also draw the bilayers against twist angle, every source in one PNG.",
+    )
     add_predictor_argument(parser)
     parser.set_defaults(predictor=["baseline", "scc"])
     args = parser.parse_args()
     start = time.perf_counter()
     if args.compute:
         compute_references()
-    evaluate(tuple(args.predictor), args.checkpoint)
+    rows = evaluate(tuple(args.predictor), args.checkpoint)
+    if args.plot is not None:
+        plot_bilayers(rows, args.plot)
     print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
 
 
