@@ -277,6 +277,8 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: ScreeningSettings) -> Screen
     flags: list[str] = []
     if ham.meta.get("uncorrected_elements"):  # H(0) alone: the correction never saw them
         flags.append("uncorrected_elements")
+    if ham.meta.get("sparsely_trained_elements"):  # corrected, from few training files
+        flags.append("sparsely_trained_elements")
     gap_on, gap_off = band_gap(ham, soc=True), band_gap(ham, soc=False)
     inversion, _ = hamiltonian_inversion(LowdinBloch(ham))
     centrosymmetric = inversion is not None

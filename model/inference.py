@@ -27,7 +27,11 @@ from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
 from socscreen.model.data import CrystalData, collate, covering, scatter_blocks
 from socscreen.model.network import UniHamGNN
-from socscreen.model.predictors import default_checkpoint, model_meta
+from socscreen.model.predictors import (
+    default_checkpoint,
+    model_meta,
+    sparsely_trained_elements,
+)
 from socscreen.orbitals import OrbitalTable
 
 __all__ = [
@@ -238,7 +242,11 @@ def predict(
     Hamiltonian or list of Hamiltonian
         Containers with H0, exact S, SOC blocks (eV), ``nelect``, ``efermi`` (from the
         predicted bands), ``meta["model"]`` naming the checkpoint and
-        ``meta["overlap_cutoff"]`` (:data:`PREDICTION_OVERLAP_CUTOFF`).
+        ``meta["overlap_cutoff"]`` (:data:`PREDICTION_OVERLAP_CUTOFF`); a correction
+        model's prediction of elements it never saw has ``meta["uncorrected_elements"]``
+        (H(0) alone), one with elements in few training files
+        ``meta["sparsely_trained_elements"]`` (``{element: files}``, see
+        :func:`~socscreen.model.predictors.sparsely_trained_elements`).
 
     Raises
     ------
@@ -305,4 +313,8 @@ def predict(
                 h0 = scatter_blocks(h0, sample).double().cpu().numpy()
                 a = scatter_blocks(a, sample).double().cpu().numpy() if soc else None
                 out[i] = _container(items[i], model, sample, h0, a, meta)
+    for i in todo:
+        sparse = sparsely_trained_elements(payload["record"], items[i])
+        if sparse:
+            out[i].meta = {**out[i].meta, "sparsely_trained_elements": sparse}
     return out[0] if single else out

@@ -50,6 +50,7 @@ from socscreen.model.loss import (
 )
 from socscreen.model.network import ModelConfig, UniHamGNN
 from socscreen.model.normalization import compute_normalization
+from socscreen.model.predictors import element_file_counts
 from socscreen.model.shell_shifts import fit_shell_shifts, shell_shift_table
 
 __all__ = ["TrainConfig", "stage_optimizer", "train"]
@@ -493,6 +494,9 @@ class _TrainingCorpus:
                 for f, sha in zip(files, self.content_sha256, strict=True)
             ],
             "split": {k: [files[i].name for i in v] for k, v in split.items()},
+            "element_files": element_file_counts(
+                [self.hamiltonians[i].structure for i in split["train"]]
+            ),
             **({"skipped_files": self.skipped_files} if self.skipped_files else {}),
         }
         if config.model.correction:

@@ -51,6 +51,8 @@ FLAG_MEANINGS: dict[str, str] = {
     "magnetic_treated_as_nonmagnetic": "magnetic ions (V-Ni, Ce-Yb, U-Cm) treated as "
     "non-magnetic: may be wrong",
     "uncorrected_elements": "elements the correction model never saw: H(0) alone for them",
+    "sparsely_trained_elements": "elements in under 20 training structures: less certain, "
+    "check gaps with DFT",
     "error": "processing failed; the error says at which stage and why",
     "z2_no_inversion": "no inversion centre: Z2 from Wilson loops, no parity check",
     "z2_inversion_broken_by_hamiltonian": "H breaks the crystal's inversion: Z2 by Wilson loops",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict
 
 from socscreen.analysis.gaps import band_gap
@@ -31,3 +32,11 @@ def test_gap_flag_rules(silicon):
     assert gap_flags(gap, min_gap=10.0) == ["gapless"]
     metal = gap.model_copy(update={"kind": "metal"})
     assert gap_flags(metal, min_gap=0.01) == ["metal"] and stored_gap(metal) == 0.0
+
+
+def test_predictions_from_few_or_no_training_files_are_flagged(silicon):
+    predicted = copy.copy(silicon)  # the meta a correction model's prediction carries
+    predicted.meta = {**silicon.meta, "sparsely_trained_elements": {"Si": 7}}
+    assert analyse_hamiltonian(predicted, CampaignSettings()).flags == ["sparsely_trained_elements"]
+    predicted.meta = {**silicon.meta, "uncorrected_elements": ["Si"]}
+    assert analyse_hamiltonian(predicted, CampaignSettings()).flags == ["uncorrected_elements"]

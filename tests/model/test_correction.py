@@ -40,6 +40,7 @@ from socscreen.model.data import (
 )
 from socscreen.model.inference import predict
 from socscreen.model.network import UniHamGNN
+from socscreen.model.predictors import FEW_TRAINING_FILES
 from socscreen.orbitals import OrbitalTable
 
 CORRECTION = SMALL.model_copy(update={"correction": True})
@@ -234,6 +235,21 @@ def test_a_checkpoint_trained_on_another_zeroth_step_is_refused(gaas_checkpoint,
     old.with_suffix(".json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="zeroth-step H\\(0\\) version 1.*builds version 2"):
         predict(GAAS, checkpoint=old, device="cpu")
+
+
+@pytest.mark.gpaw
+def test_elements_of_few_training_files_are_named_in_the_meta(gaas_checkpoint, tmp_path):
+    # two trainings differing only in their seed gave GaN (N in 13 training files) gap
+    # errors of 0.05 and 0.54 eV: a prediction says which of its elements were that rare
+    few = tmp_path / "few.pt"
+    shutil.copy(gaas_checkpoint, few)
+    record = json.loads(gaas_checkpoint.with_suffix(".json").read_text())
+    record["element_files"] = {"As": FEW_TRAINING_FILES, "Ga": FEW_TRAINING_FILES - 1}
+    few.with_suffix(".json").write_text(json.dumps(record))
+    ham = predict(GAAS, checkpoint=few, device="cpu")
+    assert ham.meta["sparsely_trained_elements"] == {"Ga": FEW_TRAINING_FILES - 1}
+    unrecorded = predict(GAAS, checkpoint=gaas_checkpoint, device="cpu")  # no element_files
+    assert "sparsely_trained_elements" not in unrecorded.meta
 
 
 @pytest.mark.gpaw

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.model.predictors import default_checkpoint
+from socscreen.model.predictors import default_checkpoint, element_file_counts
 from socscreen.model.train import TrainConfig
 
 CHECKPOINTS = default_checkpoint().parent
@@ -34,11 +34,16 @@ def test_recorded_training_files_are_in_the_corpus_with_their_content(record_pat
     record = json.loads(record_path.read_text())
     files = record["training_files"]
     assert files and all("content_sha256" in f for f in files)
-    changed = [
-        f["name"]
-        for f in files
-        if Hamiltonian.from_npz(CORPUS / f["name"]).content_sha256() != f["content_sha256"]
-    ]
+    train = set(record["split"]["train"])
+    changed, trained = [], []
+    for f in files:
+        ham = Hamiltonian.from_npz(CORPUS / f["name"])
+        if ham.content_sha256() != f["content_sha256"]:
+            changed.append(f["name"])
+        if f["name"] in train:
+            trained.append(ham.structure)
     assert not changed
     held_out = set(record["split"]["test"]) | set(record["split"]["val"])
     assert held_out <= {f["name"] for f in files}
+    # what a prediction's sparsely_trained_elements are judged by: the training split's
+    assert record["element_files"] == element_file_counts(trained)

@@ -73,6 +73,12 @@ def test_training_reduces_losses_and_resumes(corpus, tmp_path):
     assert (
         record["elements"] == sorted(record["elements"]) and record["metrics"]["val"]["h0_mae"] > 0
     )
+    # training structures per element, of the training split only
+    trained = [Hamiltonian.from_npz(corpus / name).structure for name in record["split"]["train"]]
+    assert sum(record["element_files"].values()) == sum(
+        len(s.composition.elements) for s in trained
+    )
+    assert set(record["element_files"]) == {e.symbol for s in trained for e in s.composition}
 
     model, payload = load_checkpoint(final)
     assert payload["record"]["checkpoint_sha256"] == record["checkpoint_sha256"]

@@ -176,6 +176,6 @@ def test_every_flag_the_analysis_sets_has_a_one_line_meaning():
     listed = Z2Result.model_fields["flags"].description.split(":", 1)[1]
     z2_flags = {f"z2_{name.strip(' .')}" for name in listed.split(",")}
     analysis_flags = {"metal", "semimetal", "gapless", "odd_electron_count", "two_dimensional",
-                      "uncorrected_elements", "error"}  # fmt: skip
+                      "uncorrected_elements", "sparsely_trained_elements", "error"}  # fmt: skip
     assert (z2_flags - {"z2_metal", "z2_semimetal"}) | analysis_flags <= set(FLAG_MEANINGS)
     assert all(len(meaning) <= 76 for meaning in FLAG_MEANINGS.values())  # one line each
