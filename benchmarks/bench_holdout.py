@@ -11,7 +11,7 @@ zeroth-step H(0) with no learning, ``scc`` H(0) with self-consistent atomic char
 table puts them side by side per compound.
 
 The training corpus only holds strained and rattled cells (every seed is perturbed, see
-``socscreen.workflows.training_structures``), so these compounds at their experimental
+``socscreen.corpus.training_structures``), so these compounds at their experimental
 lattice constants are never seen in training: they measure how the model generalises to
 the real crystals users screen. ``--compute`` runs the corpus GPAW reference calculation
 (szp(dzp), SOC) for every compound whose file is missing in ``benchmarks/data/holdout``
@@ -87,7 +87,7 @@ HOLDOUT = (
 
 
 def _compound(name: str):
-    from socscreen.workflows.training_structures import REAL_COMPOUNDS
+    from socscreen.corpus.training_structures import REAL_COMPOUNDS
 
     by_name = {c.name: c for c in REAL_COMPOUNDS}
     return by_name[name]

@@ -51,8 +51,8 @@ from bench_model import (  # noqa: E402
 )
 from pymatgen.core import Structure  # noqa: E402
 
+from socscreen.corpus.training_sheets import mx2_2h  # noqa: E402
 from socscreen.hamiltonian import Hamiltonian  # noqa: E402
-from socscreen.workflows.training_sheets import mx2_2h  # noqa: E402
 
 SHEETS_DIR = ROOT / "benchmarks/data/sheets"
 

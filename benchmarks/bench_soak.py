@@ -4,7 +4,7 @@ database killed on the way (issue 19, "Must show").
 With no command typed by hand, in a fresh temporary ``SOCSCREEN_HOME``:
 
 1. a source folder of ``--n`` files is written: small distinct crystals (at most 5
-   atoms, :func:`socscreen.workflows.training_structures.training_structure` of seeds
+   atoms, :func:`socscreen.corpus.training_structures.training_structure` of seeds
    ``--seed`` on, then binary prototype fills, as CIF: :func:`crystals`), 1 % malformed
    files (at least one of each kind: a truncated CIF, a POSCAR with a NaN coordinate, a
    CIF with two atoms 0.1 Angstrom apart, a text file) and two twins (a crystal's CIF
@@ -90,7 +90,7 @@ from pymatgen.io.vasp import Poscar
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from socscreen.workflows.training_structures import prototype_structure, training_structure
+from socscreen.corpus.training_structures import prototype_structure, training_structure
 
 HERE = Path(__file__).resolve().parent
 CAMPAIGN = "soak"

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from socscreen.corpus.storage import write_compact
+from socscreen.corpus.training_structures import training_structure
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.reference import (
     OverlapNotPositiveDefiniteError,
@@ -40,7 +41,6 @@ from socscreen.dft.reference import (
     hill_formula,
 )
 from socscreen.hamiltonian import Hamiltonian
-from socscreen.workflows.training_structures import training_structure
 
 __all__ = [
     "CorpusEntry",
@@ -136,7 +136,7 @@ def compute_corpus_entry(
     Parameters
     ----------
     seed
-        Seed of :func:`~socscreen.workflows.training_structures.training_structure`.
+        Seed of :func:`~socscreen.corpus.training_structures.training_structure`.
     out_dir
         Corpus folder; the file is ``out_dir / train_<seed>_<formula>.npz``.
     settings
@@ -196,7 +196,7 @@ def compute_corpus_entry(
 
 
 def _write_checked(ham: Hamiltonian, path: Path, settings: GPAWReferenceSettings) -> None:
-    """Write a corpus file (:func:`write_compact`) and keep it only if its S(k) is positive definite.
+    """Write a corpus file (:func:`write_compact`); keep it only if its S(k) is positive definite.
 
     A file whose stored S(k) is indefinite would break every consumer, so it is removed
     and the seed reported as failed.
@@ -276,7 +276,7 @@ def _collect(
     cpu_seconds: int | None,
     started: float,
 ) -> CorpusEntry:
-    """The child's entry, or a ``failed`` one saying how it died."""
+    """Receive the child's entry, or make a ``failed`` one saying how it died."""
     try:
         entry = receiver.recv()
     except EOFError:
@@ -390,7 +390,7 @@ def generate_corpus(
 def compact_corpus(
     folder: str | Path, on_file: Callable[[Path, int, int], None] | None = None
 ) -> tuple[int, int]:
-    """Rewrite every corpus file of a folder in the training corpus' storage (:func:`write_compact`).
+    """Rewrite every corpus file of a folder in the corpus' storage (:func:`write_compact`).
 
     Files written with the general thresholds (:data:`CORPUS_ZERO_THRESHOLDS`, e.g. the
     shared GPAW files or older corpus files) keep SOC elements that the size-capped
@@ -460,7 +460,7 @@ def training_data_flow(
     category: str | None = None,
     **caps: float,
 ) -> Flow:
-    """A flow of :func:`corpus_batch` jobs over ``seeds`` (``batch_size`` seeds per job).
+    """Build a flow of :func:`corpus_batch` jobs over ``seeds`` (``batch_size`` per job).
 
     ``out_dir`` must be a folder every worker can write (it is made absolute);
     ``category`` routes the jobs to FireWorks workers of that category (e.g. ``"dft"``).

@@ -16,8 +16,8 @@ from pymatgen.core import Lattice, Structure
 from socscreen import bilayers
 from socscreen.bilayers import twisted_bilayer
 from socscreen.cli import twist as twist_cli
+from socscreen.corpus.training_sheets import mx2_2h
 from socscreen.structure_flags import vacuum_widths
-from socscreen.workflows.training_sheets import mx2_2h
 
 
 def mx2(metal: str, chalcogen: str, a: float, height: float, c: float = 20.0) -> Structure:

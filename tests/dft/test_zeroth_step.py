@@ -7,6 +7,7 @@ import pytest
 from ase.units import Bohr
 from pymatgen.core import Lattice, Structure
 
+from socscreen.corpus.training_sheets import mx2_2h
 from socscreen.dft.calculator import GPAWReferenceSettings, ase_atoms, soc_operator_blocks
 from socscreen.dft.reference import (
     _lcao_hamiltonian,
@@ -18,7 +19,6 @@ from socscreen.dft.zeroth_step import (
     compute_zeroth_step,
     neutral_atom_density,
 )
-from socscreen.workflows.training_sheets import mx2_2h
 
 pytestmark = [pytest.mark.gpaw]
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from socscreen.cli import app
 from socscreen.corpus.storage import OVERLAP_ZERO_THRESHOLDS, write_compact
+from socscreen.corpus.training_structures import training_structure
 from socscreen.dft.calculator import GPAWReferenceSettings
 from socscreen.dft.reference import OverlapNotPositiveDefiniteError, check_overlap_positive_definite
 from socscreen.hamiltonian import COMPACT_ZERO_THRESHOLDS, Hamiltonian
@@ -27,7 +28,6 @@ from socscreen.workflows.training_data import (
     pending_seeds,
     training_data_flow,
 )
-from socscreen.workflows.training_structures import training_structure
 from socscreen.workflows.workers import run_workers
 
 SZ = GPAWReferenceSettings(basis="sz(dzp)")
@@ -37,7 +37,8 @@ CORPUS = Path(__file__).parents[2] / "data" / "corpus" / "gpaw-szp"
 def _cheap_seed(start: int = 0) -> int:
     """First seed from ``start`` whose structure has at most 2 atoms and a tiny cost."""
     return next(
-        s for s in range(start, start + 500)
+        s
+        for s in range(start, start + 500)
         if len(training_structure(s)) <= 2 and estimated_cost(training_structure(s), SZ.basis) < 0.5
     )
 
@@ -98,8 +99,18 @@ def test_caps_and_budget_skip_without_running_gpaw(tmp_path):
 def test_cli_generate_reports_counts(tmp_path):
     result = CliRunner().invoke(
         app,
-        ["dft-corpus", "generate", "--n", "3", "--seed", "0", "--out", str(tmp_path),
-         "--max-cost", "0.000001"],
+        [
+            "dft-corpus",
+            "generate",
+            "--n",
+            "3",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path),
+            "--max-cost",
+            "0.000001",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "0 written, 0 already there, 3 over the caps, 0 failed" in result.output
@@ -179,7 +190,9 @@ def test_near_singular_overlap_is_stored_with_its_tails(silicon, tmp_path):
     assert OVERLAP_ZERO_THRESHOLDS[0] == COMPACT_ZERO_THRESHOLDS["SR"]
     assert stored.content_sha256() == platinum.content_sha256()  # idempotent
     # a well-conditioned overlap keeps the compact threshold
-    assert not _stored_overlap_tails(Hamiltonian.from_npz(write_compact(silicon, tmp_path / "si.npz")))
+    assert not _stored_overlap_tails(
+        Hamiltonian.from_npz(write_compact(silicon, tmp_path / "si.npz"))
+    )
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from pymatgen.core import Structure
 from typer.testing import CliRunner
 
 from socscreen.cli import app
+from socscreen.corpus.training_sheets import mx2_2h
 from socscreen.stores.queries import CAMPAIGN_KEY, save_results
 from socscreen.stores.schemas.campaign import (
     ErrorDocument,
@@ -21,7 +22,6 @@ from socscreen.stores.schemas.campaign import (
     StructureRecord,
 )
 from socscreen.structures import read_structure
-from socscreen.workflows.training_sheets import mx2_2h
 from socscreen.workflows.twist import SOURCE_FILE, TWIST_FIELD
 
 

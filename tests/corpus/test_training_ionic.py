@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 from pymatgen.core import Element
 
-from socscreen.dft.calculator import missing_gpaw_data
-from socscreen.workflows.training_ionic import (
+from socscreen.corpus.training_ionic import (
     IONIC_COMPOUNDS,
     IONIC_PROTOTYPES,
     ionic_prototype_structure,
     training_ionic_crystal,
 )
-from socscreen.workflows.training_structures import (
+from socscreen.corpus.training_structures import (
     IONIC_SEEDS_FROM,
     bond,
     training_structure,
 )
+from socscreen.dft.calculator import missing_gpaw_data
 
 SEEDS = range(IONIC_SEEDS_FROM, IONIC_SEEDS_FROM + 400)
 HOLDOUT = Path(__file__).parents[2] / "benchmarks" / "data" / "holdout"

@@ -2,10 +2,10 @@
 
 H(0), the sum of neutral atoms, is furthest from self-consistency where the most charge
 moves between atoms: crystals of a light anion (N, O, F, Cl) and the halide perovskites.
-The bulk fills of :mod:`~socscreen.workflows.training_structures` draw heavy elements
+The bulk fills of :mod:`~socscreen.corpus.training_structures` draw heavy elements
 three times as often (spin-orbit coupling), so a corpus made of them holds few such
 cells. From seed ``IONIC_SEEDS_FROM`` on, a share ``IONIC_FRACTION`` of the bulk seeds
-(both in :mod:`~socscreen.workflows.training_structures`) is drawn here instead:
+(both in :mod:`~socscreen.corpus.training_structures`) is drawn here instead:
 
 * **real compounds** (:data:`IONIC_COMPOUNDS`, ``IONIC_REAL_FRACTION`` of the time) at
   their room-temperature experimental lattice constants: III-nitrides, rocksalt and
@@ -17,7 +17,7 @@ cells. From seed ``IONIC_SEEDS_FROM`` on, a share ``IONIC_FRACTION`` of the bulk
 
 Every crystal is then strained and rattled like the other training cells, so none sits
 at an experimental geometry; ``properties`` are those of
-:func:`~socscreen.workflows.training_structures.training_structure` plus
+:func:`~socscreen.corpus.training_structures.training_structure` plus
 ``family = "ionic"``.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import replace
 import numpy as np
 from pymatgen.core import Structure
 
-from socscreen.workflows.training_structures import (
+from socscreen.corpus.training_structures import (
     PROTOTYPES,
     REAL_COMPOUNDS,
     Prototype,
@@ -188,7 +188,7 @@ def training_ionic_crystal(
     -------
     Structure
         With the ``properties`` of
-        :func:`~socscreen.workflows.training_structures.training_structure` and
+        :func:`~socscreen.corpus.training_structures.training_structure` and
         ``family`` ``"ionic"``.
     """
     rng = np.random.default_rng([seed, 20266])

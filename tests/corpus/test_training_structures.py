@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Element
 
-from socscreen.dft.calculator import missing_gpaw_data
-from socscreen.hamiltonian import Hamiltonian
-from socscreen.workflows.training_structures import (
+from socscreen.corpus.training_structures import (
     PROTOTYPES,
     REAL_COMPOUNDS,
     bond,
@@ -17,6 +15,8 @@ from socscreen.workflows.training_structures import (
     training_structure,
     training_structures,
 )
+from socscreen.dft.calculator import missing_gpaw_data
+from socscreen.hamiltonian import Hamiltonian
 
 SEEDS = range(300)
 
@@ -98,8 +98,23 @@ def test_unknown_prototype_is_rejected():
 
 def test_real_compounds_build_at_experimental_geometry():
     names = {c.name for c in REAL_COMPOUNDS}
-    assert {"GaAs", "InSb", "HgTe", "PbTe", "SnTe", "Bi", "Sb", "Bi2Te3", "Sb2Te3",
-            "ScPtBi", "YPdBi", "CsPbI3", "CsSnI3", "alpha-Sn", "Ge"} <= names
+    assert {
+        "GaAs",
+        "InSb",
+        "HgTe",
+        "PbTe",
+        "SnTe",
+        "Bi",
+        "Sb",
+        "Bi2Te3",
+        "Sb2Te3",
+        "ScPtBi",
+        "YPdBi",
+        "CsPbI3",
+        "CsSnI3",
+        "alpha-Sn",
+        "Ge",
+    } <= names
     by_name = {c.name: c.build() for c in REAL_COMPOUNDS}
     assert _min_distance(by_name["GaAs"]) == pytest.approx(5.653 * np.sqrt(3) / 4)
     assert _min_distance(by_name["PbTe"]) == pytest.approx(6.462 / 2)
@@ -108,8 +123,9 @@ def test_real_compounds_build_at_experimental_geometry():
 
 
 def test_fixture_geometries_are_never_drawn_unperturbed(data_dir, structures):
-    fixtures = {n: Hamiltonian.from_npz(data_dir / f"{n}_szp.npz").structure
-                for n in ("Si", "Bi2Se3")}
+    fixtures = {
+        n: Hamiltonian.from_npz(data_dir / f"{n}_szp.npz").structure for n in ("Si", "Bi2Se3")
+    }
     seen = 0
     for structure in structures:
         source = structure.properties["source"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
-from socscreen.workflows.training_structures import _from, _pick, bond, perturb, provenance
+from socscreen.corpus.training_structures import _from, _pick, bond, perturb, provenance
 
 __all__ = [
     "HETEROBILAYER_PAIRS",
@@ -238,7 +238,7 @@ def training_sheet(seed: int, strain_sigma: float = 0.02, rattle: float = 0.04) 
     -------
     Structure
         With the ``properties`` of
-        :func:`~socscreen.workflows.training_structures.training_structure` and
+        :func:`~socscreen.corpus.training_structures.training_structure` and
         ``dimension`` 2.
     """
     if (

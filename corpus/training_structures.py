@@ -18,9 +18,9 @@ held out for evaluation. Provenance (prototype, elements, strain, rattle, seed) 
 ``structure.properties``, which the GPAW reference calculation copies into its ``meta``.
 
 From seed :data:`SHEET_SEEDS_FROM` on, a share :data:`SHEET_FRACTION` of the seeds are 2D
-monolayers instead (:mod:`~socscreen.workflows.training_sheets`); from seed
+monolayers instead (:mod:`~socscreen.corpus.training_sheets`); from seed
 :data:`IONIC_SEEDS_FROM` on, a share :data:`IONIC_FRACTION` of the other seeds are ionic
-crystals of light anions and halide perovskites (:mod:`~socscreen.workflows.training_ionic`).
+crystals of light anions and halide perovskites (:mod:`~socscreen.corpus.training_ionic`).
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ SQRT3 = np.sqrt(3.0)
 #: Fraction of seeds that perturb a real compound rather than fill a prototype.
 REAL_FRACTION = 0.4
 
-#: Seeds from this one on draw a 2D sheet (:mod:`~socscreen.workflows.training_sheets`)
+#: Seeds from this one on draw a 2D sheet (:mod:`~socscreen.corpus.training_sheets`)
 #: with probability :data:`SHEET_FRACTION`; earlier seeds keep the bulk structures their
 #: corpus files were made from.
 SHEET_SEEDS_FROM = 1000
 SHEET_FRACTION = 0.3
 
 #: Bulk seeds from this one on draw an ionic crystal (nitride, oxide, halide, halide
-#: perovskite: :mod:`~socscreen.workflows.training_ionic`) with probability
+#: perovskite: :mod:`~socscreen.corpus.training_ionic`) with probability
 #: :data:`IONIC_FRACTION`; earlier seeds keep the structures their corpus files were made
 #: from.
 IONIC_SEEDS_FROM = 2000
@@ -643,11 +643,11 @@ def training_structure(seed: int, strain_sigma: float = 0.02, rattle: float = 0.
             "are held out for evaluation"
         )
     if seed >= SHEET_SEEDS_FROM and np.random.default_rng([seed, 20262]).random() < SHEET_FRACTION:
-        from socscreen.workflows.training_sheets import training_sheet  # imports this module
+        from socscreen.corpus.training_sheets import training_sheet  # imports this module
 
         return training_sheet(seed, strain_sigma, rattle)
     if seed >= IONIC_SEEDS_FROM and np.random.default_rng([seed, 20265]).random() < IONIC_FRACTION:
-        from socscreen.workflows.training_ionic import training_ionic_crystal  # imports this
+        from socscreen.corpus.training_ionic import training_ionic_crystal  # imports this
 
         return training_ionic_crystal(seed, strain_sigma, rattle)
     rng = np.random.default_rng([seed, 20260])

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from socscreen.dft.calculator import missing_gpaw_data, scf_kpoint_mesh
-from socscreen.structure_flags import periodic_dimension, vacuum_widths
-from socscreen.workflows.training_sheets import (
+from socscreen.corpus.training_sheets import (
     HETEROBILAYER_PAIRS,
     HETEROBILAYER_SEEDS_FROM,
     HETEROBILAYER_SPACING,
@@ -15,11 +13,13 @@ from socscreen.workflows.training_sheets import (
     SHEET_PROTOTYPES,
     training_sheet,
 )
-from socscreen.workflows.training_structures import (
+from socscreen.corpus.training_structures import (
     SHEET_SEEDS_FROM,
     bond,
     training_structure,
 )
+from socscreen.dft.calculator import missing_gpaw_data, scf_kpoint_mesh
+from socscreen.structure_flags import periodic_dimension, vacuum_widths
 
 SEEDS = range(SHEET_SEEDS_FROM, SHEET_SEEDS_FROM + 400)
 
