@@ -23,7 +23,6 @@ at an experimental geometry; ``properties`` are those of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -36,6 +35,7 @@ from socscreen.corpus.training_structures import (
     RealCompound,
     _real,
     cscl,
+    draw_crystal,
     fluorite,
     perovskite,
     perturb,
@@ -48,7 +48,6 @@ from socscreen.corpus.training_structures import (
 __all__ = [
     "IONIC_COMPOUNDS",
     "IONIC_PROTOTYPES",
-    "ionic_prototype_structure",
     "training_ionic_crystal",
 ]
 
@@ -164,21 +163,6 @@ IONIC_COMPOUNDS: tuple[RealCompound, ...] = (
 )
 
 
-def ionic_prototype_structure(name: str, elements: Sequence[str]) -> Structure:
-    """Ionic prototype ``name`` filled with ``elements`` at covalent-radius distances.
-
-    Raises
-    ------
-    ValueError
-        For an unknown prototype name.
-    """
-    if name not in IONIC_PROTOTYPES:
-        raise ValueError(
-            f"unknown ionic prototype {name!r}; choose from {sorted(IONIC_PROTOTYPES)}"
-        )
-    return IONIC_PROTOTYPES[name].structure(elements)
-
-
 def training_ionic_crystal(
     seed: int, strain_sigma: float = 0.02, rattle: float = 0.04
 ) -> Structure:
@@ -192,15 +176,9 @@ def training_ionic_crystal(
         ``family`` ``"ionic"``.
     """
     rng = np.random.default_rng([seed, 20266])
-    if rng.random() < IONIC_REAL_FRACTION:
-        compound = IONIC_COMPOUNDS[rng.integers(len(IONIC_COMPOUNDS))]
-        base, prototype, source = compound.build(), compound.prototype, compound.name
-    else:
-        names = list(IONIC_PROTOTYPES)
-        weights = np.array([IONIC_PROTOTYPES[n].weight for n in names])
-        prototype = str(rng.choice(names, p=weights / weights.sum()))
-        elements = IONIC_PROTOTYPES[prototype].chemistry(rng)
-        base, source = ionic_prototype_structure(prototype, elements), "prototype"
+    base, prototype, source = draw_crystal(
+        rng, IONIC_REAL_FRACTION, IONIC_COMPOUNDS, IONIC_PROTOTYPES
+    )
     structure = perturb(base, rng, strain_sigma, rattle)
     structure.properties = {
         **provenance(seed, prototype, source, base, strain_sigma, rattle),

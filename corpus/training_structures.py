@@ -36,6 +36,7 @@ __all__ = [
     "PROTOTYPES",
     "REAL_COMPOUNDS",
     "RealCompound",
+    "draw_crystal",
     "perturb",
     "prototype_structure",
     "training_structure",
@@ -651,18 +652,33 @@ def training_structure(seed: int, strain_sigma: float = 0.02, rattle: float = 0.
 
         return training_ionic_crystal(seed, strain_sigma, rattle)
     rng = np.random.default_rng([seed, 20260])
-    if rng.random() < REAL_FRACTION:
-        compound = REAL_COMPOUNDS[rng.integers(len(REAL_COMPOUNDS))]
-        base, prototype, source = compound.build(), compound.prototype, compound.name
-    else:
-        names = list(PROTOTYPES)
-        weights = np.array([PROTOTYPES[n].weight for n in names])
-        prototype = str(rng.choice(names, p=weights / weights.sum()))
-        elements = PROTOTYPES[prototype].chemistry(rng)
-        base, source = prototype_structure(prototype, elements), "prototype"
+    base, prototype, source = draw_crystal(rng, REAL_FRACTION, REAL_COMPOUNDS, PROTOTYPES)
     structure = perturb(base, rng, strain_sigma, rattle)
     structure.properties = provenance(seed, prototype, source, base, strain_sigma, rattle)
     return structure
+
+
+def draw_crystal(
+    rng: np.random.Generator,
+    real_fraction: float,
+    compounds: Sequence[RealCompound],
+    prototypes: dict[str, Prototype],
+) -> tuple[Structure, str, str]:
+    """Draw a real compound (probability ``real_fraction``) or else fill a weighted prototype.
+
+    Returns
+    -------
+    tuple
+        The unperturbed structure, its prototype name and its source (the compound's
+        name or ``"prototype"``).
+    """
+    if rng.random() < real_fraction:
+        compound = compounds[rng.integers(len(compounds))]
+        return compound.build(), compound.prototype, compound.name
+    names = list(prototypes)
+    weights = np.array([prototypes[n].weight for n in names])
+    prototype = prototypes[str(rng.choice(names, p=weights / weights.sum()))]
+    return prototype.structure(prototype.chemistry(rng)), prototype.name, "prototype"
 
 
 def provenance(

@@ -11,7 +11,6 @@ from pymatgen.core import Element
 from socscreen.corpus.training_ionic import (
     IONIC_COMPOUNDS,
     IONIC_PROTOTYPES,
-    ionic_prototype_structure,
     training_ionic_crystal,
 )
 from socscreen.corpus.training_structures import (
@@ -85,12 +84,7 @@ def test_no_real_compound_is_one_of_the_holdout_benchmark():
 def test_prototype_nearest_neighbours_sit_at_the_covalent_bond(name):
     prototype = IONIC_PROTOTYPES[name]
     elements = prototype.chemistry(np.random.default_rng(3))
-    structure = ionic_prototype_structure(name, elements)
+    structure = prototype.structure(elements)
     expected = np.mean([bond(elements[i], elements[j]) for i, j in prototype.bonded])
     distances = structure.distance_matrix + np.diag([np.inf] * len(structure))
     assert distances.min() == pytest.approx(expected, rel=1e-6)
-
-
-def test_unknown_ionic_prototype_is_rejected():
-    with pytest.raises(ValueError, match="unknown ionic prototype 'spinel'"):
-        ionic_prototype_structure("spinel", ["Mg", "Al", "O"])
