@@ -77,6 +77,7 @@ def info(
     from rich.table import Table
 
     from socscreen.model.inference import load_model
+    from socscreen.model.predictors import FEW_TRAINING_FILES
 
     model, payload = load_model(checkpoint, "cpu")
     record = payload["record"]
@@ -100,6 +101,14 @@ def info(
         )
     else:
         table.add_row("elements", " ".join(model.elements))
+    counts = record.get("element_files") or {}
+    sparse = {e: n for e, n in counts.items() if n < FEW_TRAINING_FILES}
+    if sparse:
+        table.add_row(
+            f"in < {FEW_TRAINING_FILES} training files",
+            " ".join(f"{e}:{n}" for e, n in sorted(sparse.items(), key=lambda x: x[1]))
+            + " (flag sparsely_trained_elements)",
+        )
     table.add_row("parameters", f"{sum(p.numel() for p in model.parameters()):,}")
     for key, value in model.config.model_dump().items():
         table.add_row(key, str(value))

@@ -166,6 +166,9 @@ def test_cli_model_info(shipped):
     assert table.exit_code == 0, table.output
     assert "hidden_irreps" in table.output and "training files" in table.output
     assert "corrected elements" in table.output and "uncorrected_elements" in table.output
+    # the elements a prediction flags sparsely_trained_elements, with their file counts
+    counts = payload["record"]["element_files"]
+    assert f"N:{counts['N']}" in table.output and f"Te:{counts['Te']}" not in table.output
     result = CliRunner().invoke(app, ["model", "info", "--json"])
     record = json.loads(result.output)
     assert record["elements"] == model.elements
