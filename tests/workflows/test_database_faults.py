@@ -65,8 +65,9 @@ def submit(db: DatabaseConfig, folder: Path) -> None:
 
 
 def start_run(folder: Path, *options: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "socscreen", "campaign", "run", "--workers", "2",
-               "--run-dir", str(folder / "run"), *options]  # fmt: skip
+    # -X faulthandler: SIGABRT makes a runner that overran its time print where it waits
+    command = [sys.executable, "-X", "faulthandler", "-m", "socscreen", "campaign", "run",
+               "--workers", "2", "--run-dir", str(folder / "run"), *options]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -99,8 +100,12 @@ def finish(run: subprocess.Popen, timeout: float) -> tuple[str, str]:
     try:
         return run.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        run.kill()
-        out, err = run.communicate()
+        run.send_signal(signal.SIGABRT)  # its threads' stacks go to stderr (faulthandler)
+        try:
+            out, err = run.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            out, err = run.communicate()
         run_dir = Path(run.args[run.args.index("--run-dir") + 1])
         logs = {log.parent.name: log.read_text()[-2000:] for log in run_dir.glob("*/worker.log")}
         pytest.fail(f"runner still running after {timeout} s\n{out}\n{err}\n{logs}")
