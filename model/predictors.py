@@ -57,6 +57,7 @@ __all__ = [
     "peak_memory_estimate",
     "predict_hamiltonian",
     "prediction_version",
+    "sparsely_trained",
     "sparsely_trained_elements",
 ]
 
@@ -218,16 +219,24 @@ def element_file_counts(structures: Sequence[Structure]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def sparsely_trained_elements(record: dict[str, Any], structure: Structure) -> dict[str, int]:
-    """Find the structure's elements in fewer than :data:`FEW_TRAINING_FILES` training files.
+def sparsely_trained(record: dict[str, Any]) -> dict[str, int]:
+    """Find a checkpoint's elements in fewer than :data:`FEW_TRAINING_FILES` training files.
 
     ``{element: files}``; empty for a record without ``element_files`` (trained before
-    they were recorded) and for elements the model does not cover at all (those are
-    ``uncorrected_elements``).
+    they were recorded).
     """
     counts = record.get("element_files") or {}
-    symbols = sorted({site.specie.symbol for site in structure})
-    return {e: counts[e] for e in symbols if e in counts and counts[e] < FEW_TRAINING_FILES}
+    return {e: n for e, n in counts.items() if n < FEW_TRAINING_FILES}
+
+
+def sparsely_trained_elements(record: dict[str, Any], structure: Structure) -> dict[str, int]:
+    """Find the structure's elements among the record's :func:`sparsely_trained` ones.
+
+    ``{element: files}``; elements the model does not cover at all are not among them
+    (those are ``uncorrected_elements``).
+    """
+    sparse = sparsely_trained(record)
+    return {e: sparse[e] for e in sorted({site.specie.symbol for site in structure}) if e in sparse}
 
 
 def is_correction_record(record: dict[str, Any]) -> bool:

@@ -77,7 +77,7 @@ def info(
     from rich.table import Table
 
     from socscreen.model.inference import load_model
-    from socscreen.model.predictors import FEW_TRAINING_FILES
+    from socscreen.model.predictors import FEW_TRAINING_FILES, sparsely_trained
 
     model, payload = load_model(checkpoint, "cpu")
     record = payload["record"]
@@ -101,8 +101,7 @@ def info(
         )
     else:
         table.add_row("elements", " ".join(model.elements))
-    counts = record.get("element_files") or {}
-    sparse = {e: n for e, n in counts.items() if n < FEW_TRAINING_FILES}
+    sparse = sparsely_trained(record)
     if sparse:
         table.add_row(
             f"in < {FEW_TRAINING_FILES} training files",

@@ -71,6 +71,11 @@ def start_run(folder: Path, *options: str) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def run_dir(run: subprocess.Popen) -> Path:
+    """The ``--run-dir`` of a runner started by :func:`start_run`."""
+    return Path(run.args[run.args.index("--run-dir") + 1])
+
+
 def results(db: DatabaseConfig) -> list[dict]:
     store = db.store("results")
     store.connect()
@@ -85,8 +90,7 @@ def crash_half_way(db: DatabaseConfig, run: subprocess.Popen, info) -> list[int]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and run.poll() is None:
         if 2 <= len(results(db)) <= N_STRUCTURES - 3:
-            run_dir = Path(run.args[run.args.index("--run-dir") + 1])
-            workers = [int(f.read_text().split()[0]) for f in run_dir.glob(f"*/{PID_FILE}")]
+            workers = [int(f.read_text().split()[0]) for f in run_dir(run).glob(f"*/{PID_FILE}")]
             os.kill(info.pid, signal.SIGKILL)
             psutil.Process(info.pid).wait(10)
             return workers
@@ -106,8 +110,9 @@ def finish(run: subprocess.Popen, timeout: float) -> tuple[str, str]:
         except subprocess.TimeoutExpired:
             run.kill()
             out, err = run.communicate()
-        run_dir = Path(run.args[run.args.index("--run-dir") + 1])
-        logs = {log.parent.name: log.read_text()[-2000:] for log in run_dir.glob("*/worker.log")}
+        logs = {
+            log.parent.name: log.read_text()[-2000:] for log in run_dir(run).glob("*/worker.log")
+        }
         pytest.fail(f"runner still running after {timeout} s\n{out}\n{err}\n{logs}")
 
 
