@@ -19,6 +19,11 @@ A lost Firework is set back to READY and its batch reruns (finished structures a
 skipped); one whose :data:`MAX_ATTEMPTS`-th launch is lost (a job that kills its worker
 every time) is marked FIZZLED instead, so that the campaign ends.
 
+FireWorks marks a workflow ``locked`` while a process updates it; a process killed, or
+cut off from the database, in the middle leaves the mark, and every later update of that
+workflow (a rerun above, a worker completing a launch) waits 300 s for it and then fails.
+:func:`release_orphaned_locks` takes away a mark that stays for :data:`STALE_LOCK_S`.
+
 A job whose database connection broke (the server crashed or restarted under it) fails
 with a pymongo connection error, and FireWorks records it FIZZLED once the database is
 back. That is no fault of the job: :func:`rerun_database_failures` sets such Fireworks
@@ -29,6 +34,7 @@ back to READY (with their children, which ran without their output), up to
 from __future__ import annotations
 
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,10 +50,12 @@ __all__ = [
     "DEFAULT_LOST_AFTER",
     "MAX_ATTEMPTS",
     "PID_FILE",
+    "STALE_LOCK_S",
     "STALLED_CHECKOUT_S",
     "dead_local_launches",
     "is_database_error",
     "recover_lost_runs",
+    "release_orphaned_locks",
     "rerun_broken_checkouts",
     "rerun_database_failures",
     "rerun_dead_local_launches",
@@ -62,6 +70,9 @@ MAX_ATTEMPTS = 3
 #: Age (s) of a half-done checkout that counts as broken off: FireWorks' own checkout
 #: takes milliseconds, so one still half done after this is not in progress.
 STALLED_CHECKOUT_S = 60.0
+#: Seconds a workflow lock must stay, seen on every look, to count as orphaned: FireWorks
+#: holds one for the milliseconds of an update, and waits 300 s for one before failing.
+STALE_LOCK_S = 20.0
 #: File in a local worker's folder: ``"<pid> <start time (s since the epoch)>"``.
 PID_FILE = "worker.pid"
 #: Exceptions (last line of a stack trace) of a job or worker that lost its database.
@@ -85,6 +96,34 @@ def recover_lost_runs(
     """
     _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=expiration_secs, rerun=True)
     return sorted(lost_fw_ids)
+
+
+def release_orphaned_locks(
+    launchpad: LaunchPad, held_s: float = STALE_LOCK_S, look_every_s: float = 0.5
+) -> list[int]:
+    """Unset the workflow locks whose holder died or lost the database.
+
+    A lock counts as orphaned when it is still set on every look over ``held_s``; one
+    that a live process sets and unsets is gone on one of the looks (the wait ends as
+    soon as no lock is left). Cheap when nothing is locked: one query.
+
+    Returns
+    -------
+    list of int
+        The lowest Firework id of each workflow whose lock was taken away.
+    """
+    locked = {"locked": {"$exists": True}}
+    held = {doc["_id"] for doc in launchpad.workflows.find(locked, {"_id": 1})}
+    deadline = time.monotonic() + held_s
+    while held and time.monotonic() < deadline:
+        time.sleep(look_every_s)
+        held &= {doc["_id"] for doc in launchpad.workflows.find(locked, {"_id": 1})}
+    if not held:
+        return []
+    orphaned = {"_id": {"$in": sorted(held)}, **locked}
+    first_ids = sorted(min(doc["nodes"]) for doc in launchpad.workflows.find(orphaned))
+    launchpad.workflows.update_many(orphaned, {"$unset": {"locked": True}})
+    return first_ids
 
 
 def write_pid_file(process: subprocess.Popen, workdir: Path) -> None:

@@ -42,6 +42,7 @@ from socscreen.workflows.lost_runs import (
     DEFAULT_LOST_AFTER,
     is_database_error,
     recover_lost_runs,
+    release_orphaned_locks,
     rerun_broken_checkouts,
     rerun_database_failures,
     rerun_dead_local_launches,
@@ -297,6 +298,10 @@ class RunReport:
     db_lost
         Fireworks rerun because the database went away under them (their workers were
         stopped, or their job lost its connection).
+    unlocked
+        Lowest Firework id of each workflow whose lock, left by a process that died or
+        lost the database, was taken away (see
+        :func:`~socscreen.workflows.lost_runs.release_orphaned_locks`).
     """
 
     recovered: list[int]
@@ -309,6 +314,7 @@ class RunReport:
     given_up: list[int] = field(default_factory=list)
     outages: list[float] = field(default_factory=list)
     db_lost: list[int] = field(default_factory=list)
+    unlocked: list[int] = field(default_factory=list)
 
 
 class WorkersStopped(KeyboardInterrupt):
@@ -464,11 +470,14 @@ def run_worker_groups(
     watch = watch or DatabaseWatch(db)
     launchpad = watch.call(db.launchpad)
 
+    report = RunReport([], [], Counter(), 0.0)
+
     def recover() -> list[int]:  # what an earlier run left: lost workers, lost database
+        report.unlocked += release_orphaned_locks(launchpad)
         lost = recover_lost_runs(launchpad, lost_after) + rerun_dead_local_launches(launchpad)[0]
         return lost + rerun_broken_checkouts(launchpad) + rerun_database_failures(launchpad)
 
-    report = RunReport(sorted(watch.call(recover)), [], Counter(), 0.0)
+    report.recovered = sorted(watch.call(recover))
     slots: list[_Slot] = []
     with _stop_on_signals():
         try:
@@ -543,6 +552,7 @@ def _poll(
     left = None if timeout is None else int(timeout - (time.perf_counter() - t0))
     ended = [s for s in slots if s.process.poll() is not None and not s.noticed]
     if ended or time.monotonic() - last_check > DEAD_WORKER_CHECK_S:
+        report.unlocked += release_orphaned_locks(launchpad)  # before the reruns wait on one
         lost, given_up = rerun_dead_local_launches(launchpad)  # before new pid files
         report.lost += lost + rerun_broken_checkouts(launchpad)
         report.given_up += given_up
@@ -598,6 +608,7 @@ def _ride_out_outage(
     watch.wait()
 
     def recover() -> list[int]:  # no worker of this run is checking out: any age counts
+        report.unlocked += release_orphaned_locks(launchpad)
         lost = rerun_dead_local_launches(launchpad, give_up=False)[0]
         return lost + rerun_broken_checkouts(launchpad, 0.0) + rerun_database_failures(launchpad)
 

@@ -291,6 +291,11 @@ def campaign_run(
             ) from None
         except DatabaseUnavailable as exc:
             raise fail(f"{exc}; logs in {folder}") from None
+    if report.unlocked:
+        console.print(
+            f"released the workflow lock left by a dead process (workflows of Fireworks "
+            f"{sorted(set(report.unlocked))})"
+        )
     if report.recovered:
         console.print(f"rerun lost Fireworks {report.recovered}")
     if report.died:

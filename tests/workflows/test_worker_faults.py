@@ -193,3 +193,50 @@ def test_a_running_firework_whose_launch_is_gone_is_rerun_and_a_live_one_is_not(
     launchpad.launches.delete_one({"launch_id": launch_id})  # the launch never stored
     assert rerun_broken_checkouts(launchpad, 0.0) == [fw.fw_id]
     assert launchpad.get_fw_by_id(fw.fw_id).state == "READY"
+
+
+def test_a_workflow_lock_left_by_a_dead_process_is_released_and_the_run_ends(
+    db, campaign, tmp_path
+):
+    from datetime import UTC, datetime, timedelta
+
+    from fireworks import FWorker
+
+    from socscreen.workflows.lost_runs import STALE_LOCK_S
+
+    # a worker killed inside a FireWorks update of the workflow (or one whose database
+    # went away there) leaves its lock set; FireWorks' own wait for it is 300 s, after
+    # which the rerun of the broken checkout below would fail
+    launchpad = db.launchpad()
+    reserved = launchpad._get_a_fw_to_run(FWorker().query, checkout=True)
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    launchpad.fireworks.update_one({"fw_id": reserved.fw_id}, {"$set": {"updated_on": long_ago}})
+    launchpad.workflows.update_one({"nodes": reserved.fw_id}, {"$set": {"locked": True}})
+    first_fw = min(launchpad.workflows.find_one({"nodes": reserved.fw_id})["nodes"])
+
+    t0 = time.monotonic()
+    report = run_workers(db, 2, tmp_path / "run")
+    assert time.monotonic() - t0 < STALE_LOCK_S + 120
+    assert report.unlocked == [first_fw] and report.recovered == [reserved.fw_id]
+    assert report.exit_codes == [0, 0]
+    assert firework_states(launchpad, campaign) == {"COMPLETED": N_FIREWORKS}
+    assert launchpad.workflows.count_documents({"locked": {"$exists": True}}) == 0
+    assert result_count(db) == 2
+
+
+def test_a_lock_its_holder_releases_is_left_to_it(db, campaign):
+    import threading
+
+    from socscreen.workflows.lost_runs import release_orphaned_locks
+
+    launchpad = db.launchpad()
+    assert release_orphaned_locks(launchpad, held_s=60.0) == []  # nothing locked: no wait
+    launchpad.workflows.update_one({}, {"$set": {"locked": True}})
+    holder = threading.Timer(
+        1.0, launchpad.workflows.update_one, ({}, {"$unset": {"locked": True}})
+    )
+    holder.start()
+    t0 = time.monotonic()
+    assert release_orphaned_locks(launchpad, held_s=30.0) == []
+    assert time.monotonic() - t0 < 10.0  # the wait ended when the holder let go
+    holder.join()
