@@ -75,7 +75,7 @@ def main() -> None:
         for sample in samples:
             batch = collate([sample]).to("cpu", torch.float64)
             out = model(batch, soc=True)
-            loss, mae = _band_term(out, batch, [sample], config, np.random.default_rng(0))
+            loss, mae, _ = _band_term(out, batch, [sample], config, np.random.default_rng(0))
             if step < args.passes:
                 optimizer.zero_grad()
                 loss.backward()

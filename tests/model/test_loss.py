@@ -12,11 +12,13 @@ from socscreen.model.data import CrystalData, collate, scatter_blocks, soc_vecto
 from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (
     BroadenedEigh,
+    band_error,
     band_loss,
     energy_shift,
     h0_element_loss,
     orthogonalised,
     soc_element_loss,
+    spin_splitting_error,
     spinor_bloch,
 )
 
@@ -164,3 +166,22 @@ def test_offsite_weights_favour_overlapping_elements(sample):
     assert cost["big"][0] == pytest.approx(cost["small"][0])  # uniform weights
     ratio = cost["big"][1] / cost["small"][1]
     assert ratio == pytest.approx((float(s.max()) + 0.02) / 0.02, rel=1e-3)
+
+
+def test_spin_splitting_error_sees_what_the_band_error_leaves_free():
+    # two Kramers pairs near E_F split by 20 meV in DFT, unsplit in the prediction: 10 meV
+    # of band error (offset removed) but 20 meV of splitting error; the pair 3 eV up is
+    # outside the window
+    reference = torch.tensor([[-0.51, -0.49, 0.49, 0.51, 3.0, 3.2]], dtype=torch.float64)
+    predicted = torch.tensor(
+        [[-0.50, -0.50, 0.50, 0.50, 3.0, 3.0]], dtype=torch.float64, requires_grad=True
+    )
+    mae, offset = band_error(predicted, reference, efermi=0.0, window=2.5)
+    assert float(mae) == pytest.approx(0.01) and float(offset) == pytest.approx(0.0)
+    splitting = spin_splitting_error(predicted, reference, efermi=0.0, window=2.5)
+    assert float(splitting) == pytest.approx(0.02)
+    splitting.backward()
+    # a descent step splits each pair apart and leaves the bands outside the window alone
+    grad = predicted.grad[0]
+    assert grad[0] > 0 > grad[1] and grad[2] > 0 > grad[3] and not grad[4:].any()
+    assert float(spin_splitting_error(reference, reference, 0.0)) == 0.0

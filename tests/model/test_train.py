@@ -236,3 +236,35 @@ def test_stage_zero_fits_the_shell_shifts_a_baseline_lacks(corpus, tmp_path):
     assert record["metrics"]["val"]["band_mae"] == pytest.approx(min(scores))
     fitted = record["shell_shifts"]
     assert fitted["Te:s"] - fitted["Te:p"] == pytest.approx(truth[0] - truth[1], abs=0.01)
+
+
+def test_the_splitting_weight_adds_the_splitting_error_and_leaves_the_band_mae():
+    """A distorted GeTe cell (P1) has spin-split bands: the band stage reports their error,
+    and ``band_splitting_weight`` adds it to the loss without changing the band MAE."""
+    from pathlib import Path
+
+    from socscreen.corpus.loading import load_corpus
+    from socscreen.model.checkpoint import build_model
+    from socscreen.model.layout import OrbitalLayout
+    from socscreen.model.normalization import compute_normalization
+    from socscreen.model.train import corpus_layout
+
+    corpus = Path(__file__).parents[2] / "data" / "corpus" / "gpaw-szp"
+    _, (h,) = load_corpus(corpus, ["train_00547_GeTe.npz"])
+    shells, cutoffs = corpus_layout([h], "szp(dzp)")
+    layout = OrbitalLayout(shells)
+    samples = [CrystalData.from_hamiltonian(h, layout, cutoffs)]
+    assert samples[0].complete
+    model = build_model(
+        shells, cutoffs, TINY, compute_normalization(samples, layout, TINY.message_cutoff),
+        torch.float64,
+    )  # fmt: skip
+    plain = evaluate(model, samples, "bands", _config(corpus), torch.float64)
+    weighted = evaluate(
+        model, samples, "bands", _config(corpus, band_splitting_weight=10.0), torch.float64
+    )
+    assert plain["splitting_mae"] > 1e-4  # an untrained model misses GeTe's splittings
+    assert weighted["band_mae"] == plain["band_mae"] > 0
+    assert weighted["splitting_mae"] == plain["splitting_mae"]
+    added = 10.0 * plain["splitting_mae"] / float(model.h0_scale)  # band_weight 1
+    assert weighted["loss"] - plain["loss"] == pytest.approx(added, rel=1e-6)
