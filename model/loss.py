@@ -313,6 +313,8 @@ def spin_splitting_error(
     reference
         DFT spinor eigenvalues at the same k ``[n_k, 2n]`` (eV), ascending.
     """
+    if reference.shape[-1] % 2:
+        raise ValueError(f"{reference.shape[-1]} bands do not pair: spinor bands expected")
     inside = (reference - efermi).abs() < window
     pairs = inside[:, ::2] & inside[:, 1::2]
     if not pairs.any():

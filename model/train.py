@@ -211,7 +211,7 @@ def _band_term(
     samples: Sequence[CrystalData],
     config: TrainConfig,
     rng: np.random.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mean band loss, band MAE and spin-splitting error of a batch's structures (eV)."""
     losses, maes, splittings = [], [], []
     start = 0
@@ -225,26 +225,27 @@ def _band_term(
         h0_ref = torch.as_tensor(s.h0, dtype=torch.float64)
         with torch.no_grad():
             s_k = spinor_bloch(torch.as_tensor(s.overlap, dtype=torch.float64), None, s.R, k)
-        loss, splitting = _window_band_loss(
+        e, ref = _window_bands(
             spinor_bloch(h0_pred, scatter_blocks(out["soc"][start:stop], s), s.R, k),
             spinor_bloch(h0_ref, torch.as_tensor(s.soc, dtype=torch.float64), s.R, k),
             s_k,
-            s.efermi,
             config,
         )
+        loss, _ = band_error(e, ref, s.efermi, config.band_window, config.band_balance)
+        splitting = spin_splitting_error(e, ref, s.efermi, config.band_window)
         maes.append(loss.detach())
         splittings.append(splitting.detach())
         if config.band_splitting_weight:
             loss = loss + config.band_splitting_weight * splitting
         if config.band_soc_off_weight:
             n = s_k.shape[-1] // 2  # H0 ⊗ I2 is block diagonal: one spin block suffices
-            soc_off, _ = _window_band_loss(
+            e, ref = _window_bands(
                 spinor_bloch(h0_pred, None, s.R, k)[:, :n, :n],
                 spinor_bloch(h0_ref, None, s.R, k)[:, :n, :n],
                 s_k[:, :n, :n],
-                s.efermi,
                 config,
             )
+            soc_off, _ = band_error(e, ref, s.efermi, config.band_window, config.band_balance)
             loss = loss + config.band_soc_off_weight * soc_off
         losses.append(loss)
         start = stop
@@ -254,22 +255,17 @@ def _band_term(
     return torch.stack(losses).mean(), torch.stack(maes).mean(), torch.stack(splittings).mean()
 
 
-def _window_band_loss(
+def _window_bands(
     h_pred: torch.Tensor,
     h_ref: torch.Tensor,
     s_k: torch.Tensor,
-    efermi: float,
     config: TrainConfig,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Band MAE and spin-splitting error (eV) of ``h_pred`` against ``h_ref``'s bands.
-
-    Both are solved with the same overlap ``s_k``.
-    """
+    """Eigenvalues (eV) of ``h_pred`` (differentiable) and of ``h_ref``, same overlap."""
     with torch.no_grad():
         ref = torch.linalg.eigvalsh(orthogonalised(h_ref, s_k, config.overlap_cutoff))
     e = predicted_bands(h_pred.to(torch.complex128), s_k, config.band_eta, config.overlap_cutoff)
-    mae, _ = band_error(e, ref, efermi, config.band_window, config.band_balance)
-    return mae, spin_splitting_error(e, ref, efermi, config.band_window)
+    return e, ref
 
 
 # -- the loop --------------------------------------------------------------------------

@@ -185,3 +185,5 @@ def test_spin_splitting_error_sees_what_the_band_error_leaves_free():
     grad = predicted.grad[0]
     assert grad[0] > 0 > grad[1] and grad[2] > 0 > grad[3] and not grad[4:].any()
     assert float(spin_splitting_error(reference, reference, 0.0)) == 0.0
+    with pytest.raises(ValueError, match="5 bands do not pair"):
+        spin_splitting_error(reference[:, :5], reference[:, :5], 0.0)

@@ -239,8 +239,9 @@ def test_stage_zero_fits_the_shell_shifts_a_baseline_lacks(corpus, tmp_path):
 
 
 def test_the_splitting_weight_adds_the_splitting_error_and_leaves_the_band_mae():
-    """A distorted GeTe cell (P1) has spin-split bands: the band stage reports their error,
-    and ``band_splitting_weight`` adds it to the loss without changing the band MAE."""
+    """Distorted cells (P1) have spin-split bands: the band stage reports their error, and
+    ``band_splitting_weight`` adds it to the loss without changing the band MAE. LiF's 13
+    orbitals per spin make its SOC-off problem odd-sized: only spinor bands pair."""
     from pathlib import Path
 
     from socscreen.corpus.loading import load_corpus
@@ -250,11 +251,11 @@ def test_the_splitting_weight_adds_the_splitting_error_and_leaves_the_band_mae()
     from socscreen.model.train import corpus_layout
 
     corpus = Path(__file__).parents[2] / "data" / "corpus" / "gpaw-szp"
-    _, (h,) = load_corpus(corpus, ["train_00547_GeTe.npz"])
-    shells, cutoffs = corpus_layout([h], "szp(dzp)")
+    _, hams = load_corpus(corpus, ["train_00547_GeTe.npz", "train_00580_FLi.npz"])
+    shells, cutoffs = corpus_layout(hams, "szp(dzp)")
     layout = OrbitalLayout(shells)
-    samples = [CrystalData.from_hamiltonian(h, layout, cutoffs)]
-    assert samples[0].complete
+    samples = [CrystalData.from_hamiltonian(h, layout, cutoffs) for h in hams]
+    assert all(s.complete for s in samples) and hams[1].n_orbitals % 2
     model = build_model(
         shells, cutoffs, TINY, compute_normalization(samples, layout, TINY.message_cutoff),
         torch.float64,
