@@ -26,8 +26,9 @@ the gap over K, K' and Γ (eV), the GPAW time and the ratio GPAW / (predict + an
 Measured December 2026 on two cores shared with other work (load 5-8): 42 atoms 21 s +
 5 s, 1.0 GB, GPAW 320 s (ratio 12); 114 atoms 98 s wall / 60 s CPU + 47 s CPU of dense
 valley edges, 3.6 GB; 222 atoms 690 s / 264 s CPU + 185 s CPU by shift-invert, 8.0 GB;
-366 and 1,014 atoms not run (dense blocks 7 and 53 GB, Fermi-level diagonalisation 8
-and 63 GB).
+366 atoms (session 15, one core beside one GPAW worker) 1006 s wall / 1001 s CPU (GPAW
+set-up 72, H(0) 72, charges 394, Fermi level 467) + 688 s of valley edges, 18.7 GB; 1,014
+atoms not run (dense blocks 53 GB, Fermi-level diagonalisation 63 GB).
 """
 
 from __future__ import annotations
