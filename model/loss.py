@@ -24,7 +24,6 @@ from socscreen.model.data import GraphBatch
 __all__ = [
     "BroadenedEigh",
     "band_error",
-    "band_loss",
     "energy_shift",
     "h0_element_loss",
     "orthogonalised",
@@ -216,17 +215,10 @@ def orthogonalised(
     return 0.5 * (h_orth + h_orth.mH)
 
 
-def band_loss(
-    h_k: torch.Tensor,
-    s_k: torch.Tensor,
-    reference: torch.Tensor,
-    efermi: float,
-    window: float = 2.5,
-    eta: float = 1e-4,
-    overlap_cutoff: float = 0.0,
-    balanced: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean absolute band-energy error in a window around E_F, offset removed.
+def predicted_bands(
+    h_k: torch.Tensor, s_k: torch.Tensor, eta: float = 1e-4, overlap_cutoff: float = 0.0
+) -> torch.Tensor:
+    """Eigenvalues ``[n_k, m]`` (eV) of ``H c = E S c``, differentiable.
 
     Parameters
     ----------
@@ -234,39 +226,11 @@ def band_loss(
         Predicted Hamiltonian at k, ``[n_k, m, m]`` complex (eV), differentiable.
     s_k
         Exact overlap at the same k, ``[n_k, m, m]`` complex (no gradient).
-    reference
-        DFT eigenvalues at the same k, ``[n_k, m]`` (eV), ascending.
-    efermi
-        DFT Fermi level (eV); bands with reference energy in ``efermi ± window`` count.
-    window
-        Half width of the energy window (eV).
     eta
-        Broadening of the eigenvector gradient (eV).
+        Broadening of the eigenvector gradient (eV, see :class:`BroadenedEigh`).
     overlap_cutoff
-        Directions of ``S(k)`` below this are dropped (see :func:`orthogonalised`); the
-        reference must have been solved with the same cutoff.
-    balanced
-        Weigh the band energies below and above E_F half each (offset and mean), instead
-        of every band energy alike. In an insulator the window holds many more valence
-        than conduction states, so the plain mean barely sees the conduction-band edge,
-        and so the gap.
-
-    Returns
-    -------
-    tuple
-        ``(loss, offset)``: MAE in eV and the removed mean offset (eV, detached).
-    """
-    return band_error(predicted_bands(h_k, s_k, eta, overlap_cutoff), reference, efermi,
-                      window, balanced)  # fmt: skip
-
-
-def predicted_bands(
-    h_k: torch.Tensor, s_k: torch.Tensor, eta: float = 1e-4, overlap_cutoff: float = 0.0
-) -> torch.Tensor:
-    """Eigenvalues ``[n_k, m]`` (eV) of ``H c = E S c``, differentiable.
-
-    The gradient is :class:`BroadenedEigh`'s; ``S(k)`` directions below ``overlap_cutoff``
-    are dropped as in :func:`orthogonalised`.
+        Directions of ``S(k)`` below this are dropped (see :func:`orthogonalised`); a
+        reference compared with these bands must have been solved with the same cutoff.
     """
     e, _ = BroadenedEigh.apply(orthogonalised(h_k, s_k, overlap_cutoff), eta)
     return e
@@ -279,7 +243,29 @@ def band_error(
     window: float = 2.5,
     balanced: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`band_loss` of eigenvalues already solved: ``(MAE, offset)`` in eV."""
+    """Mean absolute band-energy error in a window around E_F, offset removed.
+
+    Parameters
+    ----------
+    e
+        Predicted eigenvalues ``[n_k, m]`` (eV), e.g. :func:`predicted_bands`.
+    reference
+        DFT eigenvalues at the same k, ``[n_k, m]`` (eV), ascending.
+    efermi
+        DFT Fermi level (eV); bands with reference energy in ``efermi ± window`` count.
+    window
+        Half width of the energy window (eV).
+    balanced
+        Weigh the band energies below and above E_F half each (offset and mean), instead
+        of every band energy alike. In an insulator the window holds many more valence
+        than conduction states, so the plain mean barely sees the conduction-band edge,
+        and so the gap.
+
+    Returns
+    -------
+    tuple
+        ``(loss, offset)``: MAE in eV and the removed mean offset (eV, detached).
+    """
     inside = (reference - efermi).abs() < window
     if not inside.any():
         zero = e.sum() * 0.0

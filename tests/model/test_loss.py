@@ -13,10 +13,10 @@ from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (
     BroadenedEigh,
     band_error,
-    band_loss,
     energy_shift,
     h0_element_loss,
     orthogonalised,
+    predicted_bands,
     soc_element_loss,
     spin_splitting_error,
     spinor_bloch,
@@ -79,7 +79,7 @@ def test_band_loss_is_zero_for_dft_bands_and_shift_invariant(bi2se3):
     h = torch.as_tensor(bi2se3.hamiltonian_k(k))
     s = torch.as_tensor(bi2se3.spinor_overlap_k(k))
     ref = torch.as_tensor(bi2se3.eigh(k))
-    loss, offset = band_loss(h + 0.4 * s, s, ref, bi2se3.efermi)
+    loss, offset = band_error(predicted_bands(h + 0.4 * s, s), ref, bi2se3.efermi)
     assert float(loss) < 1e-9
     assert abs(float(offset) - 0.4) < 1e-9
 
@@ -91,15 +91,20 @@ def test_balanced_band_loss_gives_the_conduction_band_half_the_weight():
     reference = torch.tensor([[-1.0, -0.5, -0.2, 0.6]], dtype=torch.float64)
     s = torch.eye(4, dtype=torch.complex128)[None]
     h = torch.diag_embed(reference + torch.tensor([0.0, 0.0, 0.0, d])).to(torch.complex128)
-    plain, plain_offset = band_loss(h, s, reference, efermi=0.0)
-    balanced, balanced_offset = band_loss(h, s, reference, efermi=0.0, balanced=True)
+    plain, plain_offset = band_error(predicted_bands(h, s), reference, efermi=0.0)
+    balanced, balanced_offset = band_error(
+        predicted_bands(h, s), reference, efermi=0.0, balanced=True
+    )
     assert float(plain_offset) == pytest.approx(d / 4) and float(plain) == pytest.approx(3 * d / 8)
     assert float(balanced_offset) == pytest.approx(d / 2) and float(balanced) == pytest.approx(
         d / 2
     )
     # a common shift is still no error
-    shifted, _ = band_loss(
-        h + 0.3 * s, s, reference + torch.tensor([0, 0, 0, d]), 0.0, balanced=True
+    shifted, _ = band_error(
+        predicted_bands(h + 0.3 * s, s),
+        reference + torch.tensor([0, 0, 0, d]),
+        0.0,
+        balanced=True,
     )
     assert float(shifted) < 1e-12
 
@@ -111,8 +116,10 @@ def test_band_loss_with_overlap_cutoff_matches_the_container(bi2se3):
     s = torch.as_tensor(bi2se3.spinor_overlap_k(k))
     e = torch.linalg.eigvalsh(orthogonalised(h, s, 0.2))
     np.testing.assert_allclose(e.numpy(), cut.eigh(k), atol=1e-8)
-    loss, _ = band_loss(
-        h + 0.4 * s, s, torch.as_tensor(cut.eigh(k)), bi2se3.efermi, overlap_cutoff=0.2
+    loss, _ = band_error(
+        predicted_bands(h + 0.4 * s, s, overlap_cutoff=0.2),
+        torch.as_tensor(cut.eigh(k)),
+        bi2se3.efermi,
     )
     assert float(loss) < 1e-9
 
