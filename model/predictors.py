@@ -247,6 +247,8 @@ def is_correction_record(record: dict[str, Any]) -> bool:
 def model_meta(record: dict[str, Any], elements: list[str] | None = None) -> dict[str, Any]:
     """``meta["model"]`` of a prediction: the checkpoint's name, version, file and corpus.
 
+    An ensemble's (:mod:`socscreen.model.ensemble`) also says how many ``members`` it has.
+
     ``elements`` stands in for a record that does not list the covered elements.
     """
     return {
@@ -259,6 +261,7 @@ def model_meta(record: dict[str, Any], elements: list[str] | None = None) -> dic
             "elements": record.get("elements", elements),
             "command": record.get("command"),
         },
+        **({"members": len(record["members"])} if record.get("members") else {}),
     }
 
 

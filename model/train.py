@@ -39,6 +39,7 @@ from socscreen.corpus.loading import load_baselines, load_corpus, recorded_split
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
+from socscreen.model.ensemble import ModelEnsemble
 from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF, correction_baseline
 from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (
@@ -75,6 +76,13 @@ class TrainConfig(BaseModel):
     )
     basis: str = Field("szp(dzp)", description="Basis of the corpus (GPAW subset syntax).")
     seed: int = Field(0, description="Seed of the split, initialisation and k sampling.")
+    split_seed: int | None = Field(
+        None,
+        description="Seed of the split alone (None: ``seed``). Runs that differ only in "
+        "``seed`` but share this hold out the same files, so they are compared on one test "
+        "set and can be combined (``socscreen model ensemble``) without one member having "
+        "trained on another's test files.",
+    )
     split: Literal["structure", "composition"] = Field(
         "structure", description="Split by structure, or keep each element set in one split."
     )
@@ -397,7 +405,7 @@ def train(
     config = corpus.config
     split = split_files(
         corpus.hamiltonians,
-        seed=config.seed,
+        seed=config.seed if config.split_seed is None else config.split_seed,
         by=config.split,
         val_fraction=config.val_fraction,
         test_fraction=config.test_fraction,
@@ -453,14 +461,19 @@ class _TrainingCorpus:
 
     def __init__(self, config: TrainConfig, resume: str | os.PathLike | None) -> None:
         self.config = config
-        self.files, self.hamiltonians = load_corpus(config.data, config.files)
         self.base: UniHamGNN | None = None
         self.payload: dict[str, Any] = {}
         self.skipped_files: list[str] = []
         if resume is not None or config.init_checkpoint is not None:
             self.base, self.payload = load_checkpoint(resume or config.init_checkpoint)
-            if config.init_checkpoint is not None and config.skip_unknown_elements:
-                self._drop_unknown_elements(set(self.base.elements))
+            if isinstance(self.base, ModelEnsemble):
+                raise ValueError(
+                    f"{resume or config.init_checkpoint} is an ensemble: fine-tune its members "
+                    "one by one (`socscreen model info` lists them) and combine them again"
+                )
+        self.files, self.hamiltonians = load_corpus(config.data, config.files)
+        if config.init_checkpoint is not None and config.skip_unknown_elements:
+            self._drop_unknown_elements(set(self.base.elements))
         self.shells, self.cutoffs = corpus_layout(self.hamiltonians, config.basis)
         if self.base is not None:
             if config.init_checkpoint is not None:

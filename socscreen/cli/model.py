@@ -123,6 +123,13 @@ def info(
             table.add_row(f"{part} metrics", text)
     for stage, reason in metrics.get("skipped_stages", {}).items():
         table.add_row(f"skipped {stage}", reason)
+    for member in record.get("members", []):
+        val = member.get("metrics", {}).get("val", {})
+        table.add_row(
+            f"member seed {member.get('seed')}",
+            f"{member.get('checkpoint')}"
+            + (f", val band_mae={val['band_mae'] * 1000:.2f} meV" if "band_mae" in val else ""),
+        )
     table.add_row("command", str(record.get("command")))
     console.print(table)
 
@@ -138,6 +145,47 @@ def export(
     model, payload = load_checkpoint(checkpoint)
     path = save_checkpoint(output, model, payload["record"])
     typer.echo(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@model_app.command("ensemble")
+def ensemble(
+    members: Annotated[
+        list[Path],
+        typer.Argument(help="Checkpoints of one recipe trained with different seeds."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--out", "-o", help="Output .pt (its .json record goes beside it).")
+    ],
+) -> None:
+    """Combine trainings that differ only in their seed into one model predicting their mean.
+
+    The members must share their corpus, split (``split_seed``), layout and architecture.
+    """
+    import shlex
+    import sys
+
+    from socscreen.model.checkpoint import load_checkpoint, save_checkpoint
+    from socscreen.model.ensemble import ModelEnsemble, ensemble_record
+
+    if len(members) < 2:
+        raise typer.BadParameter("an ensemble needs two or more checkpoints", param_hint="MEMBERS")
+    try:
+        loaded = [load_checkpoint(path) for path in members]
+        models = [model for model, _ in loaded]
+        nested = [
+            str(p) for p, m in zip(members, models, strict=True) if isinstance(m, ModelEnsemble)
+        ]
+        if nested:
+            raise ValueError(f"{nested} are ensembles themselves: list their members instead")
+        record = ensemble_record(
+            [payload["record"] for _, payload in loaded],
+            [str(path) for path in members],
+            " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
+        )
+        path = save_checkpoint(output, ModelEnsemble(models), record)
+    except (OSError, ValueError) as err:
+        raise fail(str(err)) from err
+    typer.echo(f"{path}: the mean of {len(models)} models ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 def _recorded_files(record_path: Path, folder: Path) -> list[str]:

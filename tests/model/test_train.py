@@ -269,3 +269,27 @@ def test_the_splitting_weight_adds_the_splitting_error_and_leaves_the_band_mae()
     assert weighted["splitting_mae"] == plain["splitting_mae"]
     added = 10.0 * plain["splitting_mae"] / float(model.h0_scale)  # band_weight 1
     assert weighted["loss"] - plain["loss"] == pytest.approx(added, rel=1e-6)
+
+
+def test_runs_sharing_a_split_seed_hold_out_the_same_files(corpus, tmp_path):
+    # members of an ensemble (socscreen model ensemble) differ in their seed alone
+    for n in range(11, 16):  # Te2 under five more names: enough files to draw a split from
+        shutil.copy(corpus / "train_00010_Te2.npz", corpus / f"train_{n:05d}_Te2.npz")
+    splits = {}
+    for seed, split_seed in ((0, None), (1, None), (1, 0), (2, 0)):
+        config = _config(
+            corpus,
+            h0_epochs=1,
+            soc_epochs=0,
+            band_epochs=0,
+            val_fraction=0.3,
+            test_fraction=0.3,
+            seed=seed,
+            split_seed=split_seed,
+        )
+        out = tmp_path / f"{seed}-{split_seed}"
+        record = json.loads(train(config, out).with_suffix(".json").read_text())
+        splits[seed, split_seed] = record["split"]
+    assert len(splits[0, None]["test"]) == len(splits[0, None]["val"]) == 2
+    assert splits[1, None] != splits[0, None]  # the seed alone draws another split
+    assert splits[1, 0] == splits[0, None] and splits[2, 0] == splits[0, None]
