@@ -3,7 +3,8 @@
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_model.py [--checkpoint PT] [--data DIR]
-        [--split-from RECORD.json] [--predictor model baseline scc] [--skip-speed]
+        [--split-from RECORD.json] [--part test|val] [--predictor model baseline scc]
+        [--skip-speed]
 
 ``--predictor`` names what is benchmarked (default all three, side by side): ``model`` the
 checkpoint, ``baseline`` GPAW's zeroth-step H(0) with no learning, ``scc`` H(0) with
@@ -280,8 +281,12 @@ def accuracy(
     data: Path,
     split_from: Path | None = None,
     predictors: tuple[str, ...] = ("baseline", "model"),
+    part: str = "test",
 ) -> None:
-    """Tables 1 and 2 per predictor (test files from ``split_from``, a record, if given)."""
+    """Tables 1 and 2 per predictor (test files from ``split_from``, a record, if given).
+
+    ``part="val"`` takes the record's validation files instead of its test files.
+    """
     from socscreen.model.inference import load_model
 
     _, payload = load_model(checkpoint, "cpu")
@@ -292,9 +297,9 @@ def accuracy(
             "(its .json beside the .pt): without it the test files, and whether a model "
             "trained on them, are unknown"
         )
-    test_names = record["split"].get("test", [])
+    test_names = record["split"].get(part, [])
     if split_from is not None:
-        test_names = json.loads(split_from.read_text()).get("split", {}).get("test", [])
+        test_names = json.loads(split_from.read_text()).get("split", {}).get(part, [])
         trained = set(record["split"].get("train", [])) | set(record["split"].get("val", []))
         if trained & set(test_names):
             raise SystemExit(
@@ -308,7 +313,7 @@ def accuracy(
     ]
     summary = []
     for predictor in predictors:
-        rows = _accuracy_tables(predictor, checkpoint, cases, held_out, record)
+        rows = _accuracy_tables(predictor, checkpoint, cases, held_out, record, part)
         label = PREDICTOR_LABELS[predictor]
         for average, word in ((np.mean, "mean"), (np.median, "median")):
             summary.append(
@@ -318,7 +323,7 @@ def accuracy(
                     **_means(rows[: len(cases)], average),
                 }
             )
-    _table(f"Side by side on the same {len(cases)} test-split files", summary, COLUMNS)
+    _table(f"Side by side on the same {len(cases)} {part}-split files", summary, COLUMNS)
     soc_switch(checkpoint, predictors)
 
 
@@ -328,6 +333,7 @@ def _accuracy_tables(
     cases: list[tuple[str, Path]],
     held_out: list[tuple[str, Path]],
     record: dict,
+    part: str = "test",
 ) -> list[dict]:
     """Per-file, per-family and composition-split tables of one predictor; its rows."""
     label = PREDICTOR_LABELS[predictor]
@@ -339,7 +345,8 @@ def _accuracy_tables(
             {"name": name, "prototype": ref.meta.get("prototype", "?"), **compare(pred, ref)}
         )
     _table(
-        f"{label}: accuracy vs GPAW szp(dzp) ({len(cases)} test-split files + 2 held-out fixtures)",
+        f"{label}: accuracy vs GPAW szp(dzp) ({len(cases)} {part}-split files "
+        "+ 2 held-out fixtures)",
         rows,
         COLUMNS,
     )
@@ -357,19 +364,19 @@ def _accuracy_tables(
     if cases:
         family_rows.append(
             {
-                "name": f"all test ({len(cases)})",
+                "name": f"all {part} ({len(cases)})",
                 "prototype": "-",
                 **_means(rows[: len(cases)]),
             }
         )
         family_rows.append(
             {
-                "name": f"all test, median ({len(cases)})",
+                "name": f"all {part}, median ({len(cases)})",
                 "prototype": "-",
                 **_means(rows[: len(cases)], np.median),
             }
         )
-    _table(f"{label}: per prototype family (test split)", family_rows, COLUMNS)
+    _table(f"{label}: per prototype family ({part} split)", family_rows, COLUMNS)
     seen = {_element_set(name) for name in record.get("split", {}).get("train", [])}
     groups = defaultdict(list)
     for (name, _), row in zip(cases, rows, strict=False):
@@ -377,7 +384,7 @@ def _accuracy_tables(
             "element set in training" if _element_set(name) in seen else "new element set"
         ].append(row)
     _table(
-        f"{label}: composition split of the test files (is the same element set in the "
+        f"{label}: composition split of the {part} files (is the same element set in the "
         "training split?)",
         [
             {"name": f"{key} ({len(v)})", "prototype": "-", **_means(v)}
@@ -494,11 +501,18 @@ def main() -> None:
         help="Test on the test split of this checkpoint record (.json) instead, e.g. an "
         "older model on a newer model's split (refused if it trained on any of them).",
     )
+    parser.add_argument(
+        "--part",
+        choices=["test", "val"],
+        default="test",
+        help="Which files of the split: test (default), or val to choose between trainings "
+        "(seeds, an ensemble of them) without looking at the test files.",
+    )
     add_predictor_argument(parser)
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
-    accuracy(args.checkpoint, args.data, args.split_from, tuple(args.predictor))
+    accuracy(args.checkpoint, args.data, args.split_from, tuple(args.predictor), args.part)
     if not args.skip_speed:
         speed(args.checkpoint)
     print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")
