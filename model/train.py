@@ -39,7 +39,7 @@ from socscreen.corpus.loading import load_baselines, load_corpus, recorded_split
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import build_model, load_checkpoint, save_checkpoint
 from socscreen.model.data import CrystalData, GraphBatch, collate, scatter_blocks
-from socscreen.model.ensemble import ModelEnsemble
+from socscreen.model.ensemble import ModelEnsemble, ensemble_record
 from socscreen.model.inference import PREDICTION_OVERLAP_CUTOFF, correction_baseline
 from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (
@@ -398,6 +398,10 @@ def train(
         The final checkpoint ``out_dir/model.pt``.
     """
     out_dir = Path(out_dir)
+    if resume is None and config.init_checkpoint is not None:
+        base, payload = load_checkpoint(config.init_checkpoint)
+        if isinstance(base, ModelEnsemble):
+            return _finetune_ensemble(config, base, payload["record"], out_dir, command)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
     dtype = getattr(torch, config.dtype)
@@ -456,6 +460,51 @@ def train(
     return save_checkpoint(out_dir / "model.pt", model, record, {"stage": "done"})
 
 
+def _finetune_ensemble(
+    config: TrainConfig,
+    ensemble: ModelEnsemble,
+    record: dict[str, Any],
+    out_dir: Path,
+    command: str | None,
+) -> Path:
+    """Fine-tune every member of an ensemble on the same files and combine them again.
+
+    Member ``m`` is written to ``out_dir/member_m/base.pt`` and fine-tuned there with its
+    own training seed and one split for all (``split_seed``, default ``config.seed``);
+    ``out_dir/model.pt`` is the ensemble of the fine-tuned members, its record naming the
+    ensemble it started from under ``finetuned_from``. Costs one fine-tuning per member.
+    """
+    members = record.get("members") or [{} for _ in ensemble.members]
+    split_seed = config.seed if config.split_seed is None else config.split_seed
+    tuned, records, names = [], [], []
+    for index, (member, info) in enumerate(zip(ensemble.members, members, strict=True)):
+        folder = out_dir / f"member_{index}"
+        base_record = {k: v for k, v in record.items() if k != "members"}
+        base = save_checkpoint(folder / "base.pt", member, base_record)
+        seed = info.get("seed")
+        update = {
+            "init_checkpoint": str(base),
+            "seed": config.seed + index if seed is None else seed,
+            "split_seed": split_seed,
+        }
+        log.info("fine-tuning ensemble member %d of %d", index + 1, len(ensemble.members))
+        model, payload = load_checkpoint(
+            train(config.model_copy(update=update), folder, None, command)
+        )
+        tuned.append(model)
+        records.append(payload["record"])
+        names.append(f"{folder.name}/model.pt")
+    merged = ensemble_record(
+        records, names, command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]])
+    )
+    merged["finetuned_from"] = {
+        "checkpoint": str(config.init_checkpoint),
+        "sha256": file_sha256(config.init_checkpoint),
+        "training_files": record.get("training_files", []),
+    }
+    return save_checkpoint(out_dir / "model.pt", ModelEnsemble(tuned), merged)
+
+
 class _TrainingCorpus:
     """The corpus files of a run, the checkpoint it starts from and its orbital layout."""
 
@@ -468,8 +517,8 @@ class _TrainingCorpus:
             self.base, self.payload = load_checkpoint(resume or config.init_checkpoint)
             if isinstance(self.base, ModelEnsemble):
                 raise ValueError(
-                    f"{resume or config.init_checkpoint} is an ensemble: fine-tune its members "
-                    "one by one (`socscreen model info` lists them) and combine them again"
+                    f"{resume or config.init_checkpoint} is an ensemble, which is not trained "
+                    "as a whole: resume the run of one of its members"
                 )
         self.files, self.hamiltonians = load_corpus(config.data, config.files)
         if config.init_checkpoint is not None and config.skip_unknown_elements:

@@ -127,12 +127,3 @@ def test_cli_combines_checkpoints_into_one_that_round_trips(tmp_path, structure)
     assert nested.exit_code == 1 and "ensembles themselves" in nested.output
     with pytest.raises(ValueError, match="no training state"):
         save_checkpoint(tmp_path / "z.pt", model, {}, {"stage": "bands"})
-
-
-def test_finetuning_an_ensemble_names_the_way_to_do_it(tmp_path):
-    from socscreen.model.train import TrainConfig, train
-
-    out = save_checkpoint(tmp_path / "e.pt", ModelEnsemble([member(1), member(2)]), record(0))
-    config = TrainConfig(data=str(tmp_path), init_checkpoint=str(out))
-    with pytest.raises(ValueError, match="is an ensemble: fine-tune its members"):
-        train(config, tmp_path / "run")

@@ -293,3 +293,33 @@ def test_runs_sharing_a_split_seed_hold_out_the_same_files(corpus, tmp_path):
     assert len(splits[0, None]["test"]) == len(splits[0, None]["val"]) == 2
     assert splits[1, None] != splits[0, None]  # the seed alone draws another split
     assert splits[1, 0] == splits[0, None] and splits[2, 0] == splits[0, None]
+
+
+def test_finetuning_an_ensemble_finetunes_each_member(corpus, tmp_path):
+    from socscreen.model.checkpoint import save_checkpoint
+    from socscreen.model.ensemble import ModelEnsemble, ensemble_record
+
+    bases = [
+        train(_config(corpus, h0_epochs=1, soc_epochs=0, band_epochs=0, seed=s), tmp_path / f"s{s}")
+        for s in (0, 1)
+    ]
+    loaded = [load_checkpoint(path) for path in bases]
+    merged = ensemble_record([p["record"] for _, p in loaded], ["s0", "s1"], "socscreen model")
+    ensemble = save_checkpoint(
+        tmp_path / "ensemble.pt", ModelEnsemble([m for m, _ in loaded]), merged
+    )
+    small = tmp_path / "feedback"
+    small.mkdir()
+    shutil.copy(corpus / "train_00010_Te2.npz", small)
+    config = _config(small, h0_epochs=1, soc_epochs=0, band_epochs=0, init_checkpoint=str(ensemble))
+    tuned, payload = load_checkpoint(train(config, tmp_path / "tuned"))
+    assert isinstance(tuned, ModelEnsemble) and len(tuned.members) == 2
+    record = payload["record"]
+    assert record["finetuned_from"]["sha256"] == file_sha256(ensemble)
+    assert [m["seed"] for m in record["members"]] == [0, 1]  # each member keeps its seed
+    assert [f["name"] for f in record["training_files"]] == ["train_00010_Te2.npz"]
+    for (base, _), member in zip(loaded, tuned.members, strict=True):
+        before, after = base.state_dict(), member.state_dict()
+        assert any(not torch.equal(before[k], after[k]) for k in before)  # each was trained
+    with pytest.raises(ValueError, match="not trained as a whole"):
+        train(config, tmp_path / "resumed", resume=ensemble)
