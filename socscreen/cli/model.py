@@ -248,6 +248,13 @@ def train(
     soc_epochs: Annotated[int | None, typer.Option(help="Epochs of the SOC stage.")] = None,
     band_epochs: Annotated[int | None, typer.Option(help="Epochs of band fine-tuning.")] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the initialisation and k sampling (and of the split, unless the "
+            "config sets split_seed): the members of an ensemble differ in it alone."
+        ),
+    ] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget (minutes).")] = None,
     finetune: Annotated[
         Path | None,
@@ -299,6 +306,7 @@ def train(
         "soc_epochs": soc_epochs,
         "band_epochs": band_epochs,
         "threads": threads,
+        "seed": seed,
         "max_minutes": max_minutes,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})

@@ -179,8 +179,10 @@ def test_files_restrict_the_corpus_and_the_cli_checks_their_hashes(corpus, tmp_p
     settings = tmp_path / "one.yaml"
     settings.write_text(json.dumps(config.model_dump(exclude={"files"})))  # JSON is YAML
     args = ["train", "--config", str(settings), "--files-from", str(out / "model.json")]
-    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "same")])
+    result = CliRunner().invoke(app, [*args, "--seed", "3", "--out", str(tmp_path / "same")])
     assert result.exit_code == 0, result.output
+    same = json.loads((tmp_path / "same" / "model.json").read_text())
+    assert same["settings"]["seed"] == 3 and same["split"] == record["split"]
 
     (corpus / "train_00006_GeTe.npz").write_bytes(b"changed")  # no longer the recorded file
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "again")])
