@@ -300,11 +300,15 @@ def accuracy(
     test_names = record["split"].get(part, [])
     if split_from is not None:
         test_names = json.loads(split_from.read_text()).get("split", {}).get(part, [])
-        trained = set(record["split"].get("train", [])) | set(record["split"].get("val", []))
+        # validation files chose the model's epoch: held out from a test, not from a
+        # validation (--part val), where every model is chosen on them alike
+        seen = ("train", "val") if part == "test" else ("train",)
+        trained = {name for key in seen for name in record["split"].get(key, [])}
         if trained & set(test_names):
             raise SystemExit(
-                f"{split_from} tests on files this model was trained or validated on: "
-                f"{sorted(trained & set(test_names))[:5]}"
+                f"{split_from} has {part} files this model was trained on"
+                + (" or validated on" if part == "test" else "")
+                + f": {sorted(trained & set(test_names))[:5]}"
             )
     cases = [(name, data / name) for name in test_names if (data / name).exists()]
     held_out = [
