@@ -56,7 +56,7 @@ from socscreen.model.normalization import compute_normalization
 from socscreen.model.predictors import element_file_counts
 from socscreen.model.shell_shifts import fit_shell_shifts, shell_shift_table
 
-__all__ = ["TrainConfig", "stage_optimizer", "train"]
+__all__ = ["TrainConfig", "command_line", "stage_optimizer", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,11 @@ class TrainConfig(BaseModel):
         description="Fine-tune: start from these weights (architecture, element layout and "
         "normalisation come from the checkpoint; the corpus may only hold its elements).",
     )
+
+
+def command_line() -> str:
+    """Return the running ``socscreen`` command as a shell line, for a checkpoint record."""
+    return " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]])
 
 
 # -- data ------------------------------------------------------------------------------
@@ -494,9 +499,7 @@ def _finetune_ensemble(
         tuned.append(model)
         records.append(payload["record"])
         names.append(f"{folder.name}/model.pt")
-    merged = ensemble_record(
-        records, names, command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]])
-    )
+    merged = ensemble_record(records, names, command or command_line())
     merged["finetuned_from"] = {
         "checkpoint": str(config.init_checkpoint),
         "sha256": file_sha256(config.init_checkpoint),
@@ -556,7 +559,7 @@ class _TrainingCorpus:
             "elements": sorted(self.shells),
             "basis": config.basis,
             "settings": config.model_dump(),
-            "command": command or " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
+            "command": command or command_line(),
             "training_files": [
                 {"name": f.name, "sha256": file_sha256(f), "content_sha256": sha}
                 for f, sha in zip(files, self.content_sha256, strict=True)

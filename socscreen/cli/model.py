@@ -161,11 +161,9 @@ def ensemble(
 
     The members must share their corpus, split (``split_seed``), layout and architecture.
     """
-    import shlex
-    import sys
-
     from socscreen.model.checkpoint import load_checkpoint, save_checkpoint
     from socscreen.model.ensemble import ModelEnsemble, ensemble_record
+    from socscreen.model.train import command_line
 
     if len(members) < 2:
         raise typer.BadParameter("an ensemble needs two or more checkpoints", param_hint="MEMBERS")
@@ -180,7 +178,7 @@ def ensemble(
         record = ensemble_record(
             [payload["record"] for _, payload in loaded],
             [str(path) for path in members],
-            " ".join(shlex.quote(a) for a in ["socscreen", *sys.argv[1:]]),
+            command_line(),
         )
         path = save_checkpoint(output, ModelEnsemble(models), record)
     except (OSError, ValueError) as err:
