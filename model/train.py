@@ -86,6 +86,7 @@ class TrainConfig(BaseModel):
     split: Literal["structure", "composition"] = Field(
         "structure", description="Split by structure, or keep each element set in one split."
     )
+
     split_from: str | None = Field(
         None,
         description="A checkpoint record (.json) whose split to keep: the files it holds "
@@ -177,6 +178,11 @@ class TrainConfig(BaseModel):
         description="Fine-tune: start from these weights (architecture, element layout and "
         "normalisation come from the checkpoint; the corpus may only hold its elements).",
     )
+
+    @property
+    def drawn_split_seed(self) -> int:
+        """The seed the split is drawn with: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
 
 
 def command_line() -> str:
@@ -403,18 +409,18 @@ def train(
         The final checkpoint ``out_dir/model.pt``.
     """
     out_dir = Path(out_dir)
-    if resume is None and config.init_checkpoint is not None:
-        base, payload = load_checkpoint(config.init_checkpoint)
-        if isinstance(base, ModelEnsemble):
-            return _finetune_ensemble(config, base, payload["record"], out_dir, command)
+    source = resume or config.init_checkpoint
+    start = load_checkpoint(source) if source is not None else None
+    if resume is None and start is not None and isinstance(start[0], ModelEnsemble):
+        return _finetune_ensemble(config, start[0], start[1]["record"], out_dir, command)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
     dtype = getattr(torch, config.dtype)
-    corpus = _TrainingCorpus(config, resume)
+    corpus = _TrainingCorpus(config, resume, start)
     config = corpus.config
     split = split_files(
         corpus.hamiltonians,
-        seed=config.seed if config.split_seed is None else config.split_seed,
+        seed=config.drawn_split_seed,
         by=config.split,
         val_fraction=config.val_fraction,
         test_fraction=config.test_fraction,
@@ -480,17 +486,16 @@ def _finetune_ensemble(
     ensemble it started from under ``finetuned_from``. Costs one fine-tuning per member.
     """
     members = record.get("members") or [{} for _ in ensemble.members]
-    split_seed = config.seed if config.split_seed is None else config.split_seed
+    base_record = {k: v for k, v in record.items() if k != "members"}
     tuned, records, names = [], [], []
     for index, (member, info) in enumerate(zip(ensemble.members, members, strict=True)):
         folder = out_dir / f"member_{index}"
-        base_record = {k: v for k, v in record.items() if k != "members"}
         base = save_checkpoint(folder / "base.pt", member, base_record)
         seed = info.get("seed")
         update = {
             "init_checkpoint": str(base),
             "seed": config.seed + index if seed is None else seed,
-            "split_seed": split_seed,
+            "split_seed": config.drawn_split_seed,
         }
         log.info("fine-tuning ensemble member %d of %d", index + 1, len(ensemble.members))
         model, payload = load_checkpoint(
@@ -511,13 +516,19 @@ def _finetune_ensemble(
 class _TrainingCorpus:
     """The corpus files of a run, the checkpoint it starts from and its orbital layout."""
 
-    def __init__(self, config: TrainConfig, resume: str | os.PathLike | None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        resume: str | os.PathLike | None,
+        start: tuple[UniHamGNN | ModelEnsemble, dict[str, Any]] | None,
+    ) -> None:
+        """``start`` is the loaded checkpoint of ``resume`` or ``config.init_checkpoint``."""
         self.config = config
         self.base: UniHamGNN | None = None
         self.payload: dict[str, Any] = {}
         self.skipped_files: list[str] = []
-        if resume is not None or config.init_checkpoint is not None:
-            self.base, self.payload = load_checkpoint(resume or config.init_checkpoint)
+        if start is not None:
+            self.base, self.payload = start
             if isinstance(self.base, ModelEnsemble):
                 raise ValueError(
                     f"{resume or config.init_checkpoint} is an ensemble, which is not trained "
