@@ -33,8 +33,9 @@ from socscreen.analysis.bloch import n_occupied
 from socscreen.eigensolver import GHOST_ENERGY
 from socscreen.hamiltonian import Hamiltonian, as_kpoints
 from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
-__all__ = ["LANCZOS_SIZE", "BandEdges", "band_edges", "eigenvalues_near"]
+__all__ = ["LANCZOS_SIZE", "BandEdges", "band_edges", "eigenvalues_near", "inertia_fermi_level"]
 
 #: Spinor basis size ``2n`` above which the analysis of large cells takes the band edges
 #: from shift-invert rather than a full diagonalisation.
@@ -45,6 +46,12 @@ EDGE_COUNT = 12
 
 #: Moves of the shift towards edge bands outside the window, at most.
 MAX_MOVES = 20
+
+#: Width (eV) to which :func:`inertia_fermi_level` narrows the Fermi level of a metal.
+INERTIA_TOLERANCE = 1e-3
+
+#: Band counts :func:`inertia_fermi_level` makes at most (each one sparse LU per k).
+MAX_COUNTS = 60
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ class _Problem:
     dropped: tuple[np.ndarray, np.ndarray]
 
     @classmethod
-    def at(cls, ham: Hamiltonian, k: np.ndarray, soc: bool) -> _Problem:
+    def at(cls, ham: Hamiltonian | SparseHamiltonian, k: np.ndarray, soc: bool) -> _Problem:
         s1 = sparse_overlap_k(ham, k)
         dropped = (
             _dropped_directions(s1, ham.overlap_cutoff)
@@ -174,9 +181,17 @@ class _Problem:
         values = np.sort(values.real)
         return values, below - int((values < sigma).sum())
 
+    def below(self, sigma: float) -> int:
+        """Count the bands below ``sigma`` (eV) from one LU (Sylvester's law of inertia)."""
+        return _shift_invert(self.h, self.s, sigma, self.dropped)[1]
+
 
 def eigenvalues_near(
-    ham: Hamiltonian, k: np.ndarray, sigma: float, count: int = EDGE_COUNT, soc: bool = True
+    ham: Hamiltonian | SparseHamiltonian,
+    k: np.ndarray,
+    sigma: float,
+    count: int = EDGE_COUNT,
+    soc: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Find the ``count`` spinor eigenvalues (eV) nearest ``sigma`` (eV) at one fractional k.
 
@@ -191,7 +206,7 @@ def eigenvalues_near(
 
 
 def band_edges(
-    ham: Hamiltonian,
+    ham: Hamiltonian | SparseHamiltonian,
     k: np.ndarray,
     sigma: float | None = None,
     soc: bool = True,
@@ -209,7 +224,8 @@ def band_edges(
     Parameters
     ----------
     ham
-        Container with an even or odd ``nelect``.
+        Container with an even or odd ``nelect``; a
+        :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` always by shift-invert.
     k
         Fractional k-points ``[n_k, 3]`` (a few: K, K', Γ).
     sigma
@@ -229,7 +245,8 @@ def band_edges(
     """
     v = n_occupied(ham.nelect, spinor=True) - 1  # top valence band
     k = as_kpoints(k)
-    if method == "dense" or (method == "auto" and ham.n_spinor <= LANCZOS_SIZE):
+    small = ham.n_spinor <= LANCZOS_SIZE and isinstance(ham, Hamiltonian)
+    if method == "dense" or (method == "auto" and small):
         e = ham.eigh(k, soc=soc)[:, v - 1 : v + 3].tolist()
         return [BandEdges(p.tolist(), x[:2], x[2:]) for p, x in zip(k, e, strict=True)]
     sigma = ham.efermi if sigma is None else sigma
@@ -258,3 +275,79 @@ def _edges_at(problem: _Problem, k: np.ndarray, sigma: float, v: int) -> BandEdg
         f"at k = {k.tolist()} the edge bands {v - 1} to {v + 2} were not reached "
         f"(last window: bands {first} to {first + len(e) - 1})"
     )
+
+
+def inertia_fermi_level(
+    ham: Hamiltonian | SparseHamiltonian, k: np.ndarray, soc: bool = True
+) -> tuple[float, int]:
+    """Fermi level (eV) of a large cell from band counts, without diagonalising.
+
+    The number of spinor bands below a trial energy ``E`` at each k is the inertia of
+    ``H(k) - E S(k)`` (one sparse LU, :meth:`_Problem.below`); ``E`` moves by regula falsi
+    (Illinois) on the k-averaged count minus ``nelect`` until that is zero. There an
+    insulator's bands at every k are found around ``E`` (shift-invert) and the Fermi level
+    is midgap, between the highest valence and the lowest conduction band over the k-points,
+    as :func:`~socscreen.analysis.bands.fermi_level` puts it. A metal, whose count is zero
+    only on a flat step or never, gets the energy where the count passes ``nelect``, to
+    :data:`INERTIA_TOLERANCE` (zero temperature: no smearing).
+
+    Parameters
+    ----------
+    k
+        Fractional k-points ``[n_k, 3]``, equally weighted (a Γ-centred grid).
+    soc
+        Include the spin-orbit blocks.
+
+    Returns
+    -------
+    tuple
+        The Fermi level (eV) and the number of band counts made.
+
+    Raises
+    ------
+    ValueError
+        If no energy within :data:`MAX_COUNTS` counts holds ``nelect`` electrons.
+    """
+    problems = [_Problem.at(ham, point, soc) for point in as_kpoints(k)]
+    target = float(ham.nelect)
+    counts = 0
+
+    def excess(energy: float) -> float:
+        nonlocal counts
+        counts += len(problems)
+        return float(np.mean([p.below(energy) for p in problems])) - target
+
+    if isinstance(ham, SparseHamiltonian):
+        diagonal = ham.home_block("h0").diagonal()
+    else:
+        diagonal = np.diag(ham.h0[ham.home_index])
+    lo, hi = float(diagonal.min()) - 1.0, float(diagonal.max()) + 1.0
+    f_lo, f_hi = excess(lo), excess(hi)
+    while f_lo > 0 or f_hi < 0:  # widen until the count brackets nelect
+        lo, hi = (lo - (hi - lo), hi) if f_lo > 0 else (lo, hi + (hi - lo))
+        f_lo, f_hi = excess(lo), excess(hi)
+        if counts > MAX_COUNTS * len(problems):
+            raise ValueError(f"no energy holds {target:g} electrons")
+    side = 0
+    while hi - lo > INERTIA_TOLERANCE:
+        if counts > MAX_COUNTS * len(problems):
+            raise ValueError(f"the count of bands did not reach {target:g} electrons")
+        energy = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        energy = min(max(energy, lo + 1e-4 * (hi - lo)), hi - 1e-4 * (hi - lo))
+        f = excess(energy)
+        if f == 0:
+            v = n_occupied(target, spinor=True) - 1
+            edges = [
+                _edges_at(p, point, energy, v)
+                for p, point in zip(problems, as_kpoints(k), strict=True)
+            ]
+            vbm = max(e.valence[1] for e in edges)
+            cbm = min(e.conduction[0] for e in edges)
+            return (0.5 * (vbm + cbm) if cbm > vbm else energy), counts
+        if f < 0:
+            lo, f_lo = energy, f
+            f_hi, side = (0.5 * f_hi if side == -1 else f_hi), -1
+        else:
+            hi, f_hi = energy, f
+            f_lo, side = (0.5 * f_lo if side == 1 else f_lo), 1
+    return 0.5 * (lo + hi), counts

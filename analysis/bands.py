@@ -39,12 +39,14 @@ from socscreen.analysis.gaps import GapResult, band_gap
 from socscreen.analysis.kpath import KPath, high_symmetry_path
 from socscreen.analysis.parity import hamiltonian_inversion, trim_deltas
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 __all__ = [
     "BandStructure",
     "SocEffect",
     "SpinSplitting",
     "band_structure",
+    "fermi_grid",
     "fermi_level",
     "soc_band_inversion",
     "spin_splitting",
@@ -73,6 +75,13 @@ SMALL_GAP = 0.3
 METAL_GRID_COST_LIMIT = 2.0e10
 
 
+def fermi_grid(
+    h: Hamiltonian | SparseHamiltonian, density: float = FERMI_KPOINT_DENSITY
+) -> np.ndarray:
+    """Give the Γ-centred k-grid ``[n_k, 3]`` the Fermi level is first found on (sheets: 2D)."""
+    return length_grid(h.structure.lattice.matrix, density, periodic_axes(h.R))
+
+
 def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
     """Fermi level (eV) of a Hamiltonian from its spinor bands on Γ-centred grids.
 
@@ -90,7 +99,7 @@ def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
     (HgTe: 0.28 eV), so the benchmarks place both at this function's level.
     """
     periodic = periodic_axes(h.R)  # a sheet's vacuum gets one k-point
-    grid = length_grid(h.structure.lattice.matrix, density, periodic)
+    grid = fermi_grid(h, density)
     bands = h.eigh(grid, soc=h.has_soc)  # [n_k, 2n]
     n_occ = int(round(h.nelect))
     if not 0 < n_occ < bands.shape[1]:

@@ -71,15 +71,24 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def run_cell(angle: float) -> dict:
-    """Predict and analyse one bilayer; the child's JSON line."""
+def run_cell(angle: float, sparse: bool) -> dict:
+    """Predict and analyse one bilayer (``sparse``: sparse H(0)); the child's JSON line."""
     from socscreen.analysis.valley import valley_edges
     from socscreen.model.predictors import predict_hamiltonian
 
     structure, _ = bilayer(angle)
     start, cpu = time.perf_counter(), time.process_time()
-    ham = predict_hamiltonian(structure, "scc")
+    if sparse:
+        ham = predict_hamiltonian(structure, "baseline", sparse_blocks=True)
+    else:
+        ham = predict_hamiltonian(structure, "scc")
     predict, predict_cpu = time.perf_counter() - start, time.process_time() - cpu
+    charges = 0.0 if sparse else ham.meta["charge_correction"]["seconds"]
+    fermi = (
+        ham.meta["timings"]["fermi_level"] if sparse else predict - ham.meta["seconds"] - charges
+    )
+    fields = (ham.h0, ham.overlap, ham.soc_uu, ham.soc_ud)
+    block_bytes = ham.nbytes if sparse else sum(x.nbytes for x in fields if x is not None)
     start, cpu = time.perf_counter(), time.process_time()
     edges = valley_edges(ham)
     analysis, analysis_cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -91,11 +100,8 @@ def run_cell(angle: float) -> dict:
         "n_R": len(ham.R),
         "predict_s": predict,
         "predict_cpu_s": predict_cpu,
-        "stages_s": {
-            **ham.meta["timings"],
-            "charges": ham.meta["charge_correction"]["seconds"],
-            "fermi": predict - ham.meta["seconds"] - ham.meta["charge_correction"]["seconds"],
-        },
+        "stages_s": {**ham.meta["timings"], "charges": charges, "fermi": fermi},
+        "blocks_GB": block_bytes / 1024**3,
         "analysis_s": analysis,
         "analysis_cpu_s": analysis_cpu,
         "peak_GB": peak_gb(),
@@ -130,9 +136,9 @@ def dense_memory_gb(atoms: int) -> tuple[float, float]:
     return blocks / 1024**3, 8 * 16 * (2 * n) ** 2 / 1024**3
 
 
-def child(mode: str, angle: float, timeout: float) -> dict:
+def child(mode: str, angle: float, timeout: float, sparse: bool = False) -> dict:
     """Run ``--mode angle`` in a fresh interpreter; its JSON, or why there is none."""
-    command = [sys.executable, __file__, f"--{mode}", str(angle)]
+    command = [sys.executable, __file__, f"--{mode}", str(angle)] + ["--sparse"] * sparse
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -143,19 +149,21 @@ def child(mode: str, angle: float, timeout: float) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def row(angle: float, gpaw_max_atoms: int, timeout: float, gpaw_timeout: float) -> dict:
+def row(
+    angle: float, gpaw_max_atoms: int, timeout: float, gpaw_timeout: float, sparse: bool
+) -> dict:
     """One table row: the cell, then GPAW where small enough."""
     structure, record = bilayer(angle)
     atoms = len(structure)
     out: dict = {"angle": record.achieved_angle_deg, "atoms": atoms}
     (blocks, solver), have = dense_memory_gb(atoms), available_gb()
-    if blocks + solver > 0.8 * have:
+    if not sparse and blocks + solver > 0.8 * have:
         out["error"] = (
             f"not run: dense H(R) blocks >= {blocks:.0f} GB + E_F diagonalisation "
             f">= {solver:.0f} GB, {have:.0f} GB available"
         )
     else:
-        out |= child("cell", angle, timeout)
+        out |= child("cell", angle, timeout, sparse)
     if atoms <= gpaw_max_atoms:
         gpaw = child("gpaw", angle, gpaw_timeout)
         out |= {"gpaw_error": gpaw["error"]} if "error" in gpaw else gpaw
@@ -166,9 +174,9 @@ def table(rows: list[dict]) -> str:
     """Markdown table of the rows."""
     lines = [
         "| twist (°) | atoms | n | n_R | predict (s, wall / cpu) | setup / H(0) / charges / E_F "
-        "(s) | valleys (s, wall / cpu) | peak (GB) | Δ_v(K) (eV) | gap K,K',Γ (eV) | GPAW (s) "
-        "| GPAW / ours |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "(s) | valleys (s, wall / cpu) | peak (GB) | H(R) blocks (GB) | Δ_v(K) (eV) "
+        "| gap K,K',Γ (eV) | GPAW (s) | GPAW / ours |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         gpaw = r.get("gpaw_s")
@@ -178,7 +186,7 @@ def table(rows: list[dict]) -> str:
         if "predict_s" not in r:
             lines.append(
                 f"| {r['angle']:.2f} | {r['atoms']} | {r.get('error', '-')} "
-                f"||||||||| {gpaw_text} | {ratio} |"
+                f"|||||||||| {gpaw_text} | {ratio} |"
             )
             continue
         st = r["stages_s"]
@@ -189,6 +197,7 @@ def table(rows: list[dict]) -> str:
             f"| {r['angle']:.2f} | {r['atoms']} | {r['orbitals']} | {r['n_R']} "
             f"| {r['predict_s']:.0f} / {r['predict_cpu_s']:.0f} | {stages} "
             f"| {r['analysis_s']:.1f} / {r['analysis_cpu_s']:.1f} | {r['peak_GB']:.2f} "
+            f"| {r.get('blocks_GB', float('nan')):.2f} "
             f"| {r['splitting_K_eV']:.3f} | {r['gap_eV']:.3f} | {gpaw_text} | {ratio} |"
         )
     return "\n".join(lines)
@@ -200,18 +209,21 @@ def main() -> None:
     parser.add_argument("--gpaw-max-atoms", type=int, default=42)
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per cell")
     parser.add_argument("--gpaw-timeout", type=float, default=600.0, help="seconds per GPAW")
+    parser.add_argument(
+        "--sparse", action="store_true", help="sparse H(0) (baseline predictor) instead of scc"
+    )
     parser.add_argument("--cell", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--gpaw", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell is not None:
-        print(json.dumps(run_cell(args.cell)))
+        print(json.dumps(run_cell(args.cell, args.sparse)))
         return
     if args.gpaw is not None:
         print(json.dumps(run_gpaw(args.gpaw)))
         return
     rows = []
     for angle in args.angles:
-        rows.append(row(angle, args.gpaw_max_atoms, args.timeout, args.gpaw_timeout))
+        rows.append(row(angle, args.gpaw_max_atoms, args.timeout, args.gpaw_timeout, args.sparse))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print(table(rows))
 

@@ -32,13 +32,16 @@ fraction of its cost (``tests/dft/test_zeroth_step.py``; ``benchmarks/bench_base
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pymatgen.core import Structure
+from scipy import sparse
 
-from socscreen.analysis.bands import fermi_level
+from socscreen.analysis.band_edges import inertia_fermi_level
+from socscreen.analysis.bands import fermi_grid, fermi_level
 from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.calculator import (
     GPAWReferenceSettings,
@@ -48,7 +51,8 @@ from socscreen.dft.calculator import (
     validate_structure,
 )
 from socscreen.dft.reference import NEGLIGIBLE, ProgressCallback, gpaw_meta
-from socscreen.hamiltonian import Hamiltonian
+from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 if TYPE_CHECKING:
     from gpaw.calculator import GPAW
@@ -58,6 +62,7 @@ __all__ = [
     "ZEROTH_STEP_VERSION",
     "compute_zeroth_step",
     "neutral_atom_density",
+    "sparse_zeroth_step_blocks",
     "zeroth_step_blocks",
 ]
 
@@ -74,6 +79,22 @@ ZEROTH_STEP_OVERLAP_CUTOFF = 1e-2
 #: another version are out of date.
 ZEROTH_STEP_VERSION = 2
 
+#: Rows of GPAW's potential matrices computed at once by the sparse assembly: ``n_x`` such
+#: rows of ``n`` float64 each (41 MB for a 1,014-atom bilayer's 11,500 orbitals and 9 x).
+POTENTIAL_ROWS_PER_CHUNK = 50
+
+#: Entries of sparse H(0) blocks at or below these are not kept (eV; S dimensionless): the
+#: thresholds the corpus files, and so the model, were made with.
+SPARSE_DROP_BELOW = {
+    "h0": CORPUS_ZERO_THRESHOLDS["H0R"],
+    "overlap": CORPUS_ZERO_THRESHOLDS["SR"],
+    "soc_uu": CORPUS_ZERO_THRESHOLDS["Hsoc"],
+    "soc_ud": CORPUS_ZERO_THRESHOLDS["Hsoc"],
+}
+
+#: Entries a sparse field collects before they are summed into its CSR matrix (at least).
+SPARSE_FLUSH_ENTRIES = 2_000_000
+
 Projections = dict[int, list[tuple[np.ndarray, int, np.ndarray]]]
 
 
@@ -81,23 +102,49 @@ def _key(R: np.ndarray) -> tuple[int, int, int]:
     return int(R[0]), int(R[1]), int(R[2])
 
 
-def _potential_blocks(calc: GPAW) -> list[tuple[np.ndarray, np.ndarray]]:
-    """<φ_μ|ṽ|φ_ν(R)> (eV) from the basis functions' potential matrices, as ``[(R, V)]``.
+def _potential_matrix_rows(
+    calc: GPAW, vt_G: np.ndarray, rows_per_chunk: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """GPAW's potential matrices ``<φ_μ|v|φ_ν(s_x)>`` (Hartree) of ``vt_G``, rows at a time.
+
+    Yields ``(rows, V_x[rows])``, ``[n_x, len(rows), n]`` real, over ``rows_per_chunk`` rows
+    each (all at once by default), so that a large cell never holds its ``[n_x, n, n]``
+    stack (9.5 GB for a 1,014-atom bilayer).
+    """
+    bfs = calc.wfs.basis_functions
+    n = bfs.Mmax
+    step = n if rows_per_chunk is None else rows_per_chunk
+    try:
+        for start in range(0, n, step):
+            rows = np.arange(start, min(n, start + step))
+            bfs.set_matrix_distribution(rows[0], rows[-1] + 1)
+            yield rows, bfs.calculate_potential_matrices(vt_G).real
+    finally:
+        bfs.set_matrix_distribution(0, n)
+
+
+def _potential_blocks(
+    calc: GPAW, rows_per_chunk: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """<φ_μ|ṽ|φ_ν(R)> (eV) from the basis functions' potential matrices, ``(R, rows, cols, V)``.
 
     GPAW returns one matrix per displacement ``s_x`` of half the displacement box
     (x = 0 first) and builds its (conjugated) H(k) as
     ``½ V_0 + Σ_{x>0} e^{2πi s_x·k} V_x`` plus the Hermitian conjugate, so in the corpus
-    convention ``V(-s_x) = V_x``, ``V(s_x) = V_xᵀ`` and ``V(0) = ½ (V_0 + V_0ᵀ)``.
+    convention ``V(-s_x) = V_x``, ``V(s_x) = V_xᵀ`` and ``V(0) = ½ (V_0 + V_0ᵀ)``. Each
+    item is one R's block of ``rows_per_chunk`` rows (or, transposed, columns) of them
+    (:func:`_potential_matrix_rows`).
     """
     from ase.units import Ha
 
-    bfs = calc.wfs.basis_functions
-    vt_xmm = bfs.calculate_potential_matrices(calc.hamiltonian.vt_sG[0]).real * Ha
-    blocks = [(np.zeros(3, int), 0.5 * (vt_xmm[0] + vt_xmm[0].T))]
-    for s_x, v in zip(bfs.sdisp_xc[1:], vt_xmm[1:], strict=True):
-        if np.abs(v).max() > NEGLIGIBLE:
-            blocks += [(-s_x, v), (s_x, v.T)]
-    return blocks
+    sdisp = calc.wfs.basis_functions.sdisp_xc
+    every = np.arange(calc.wfs.basis_functions.Mmax)
+    for rows, vt_xmm in _potential_matrix_rows(calc, calc.hamiltonian.vt_sG[0], rows_per_chunk):
+        vt_xmm *= Ha
+        vt_xmm[0] *= 0.5
+        for s_x, v in zip(sdisp, vt_xmm, strict=True):
+            yield -s_x, rows, every, v
+            yield s_x, every, rows, v.T
 
 
 def _two_centre_blocks(
@@ -164,7 +211,7 @@ def _paw_operators(calc: GPAW, soc: bool) -> dict[str, dict[int, np.ndarray]]:
 
 
 def _add_paw_terms(
-    arrays: dict[str, np.ndarray],
+    sink: _Sink,
     R: np.ndarray,
     orbital_start: np.ndarray,
     projections: Projections,
@@ -173,9 +220,9 @@ def _add_paw_terms(
     """Add ``Σ_a Σ_t B_μ(t) X^a B_ν(t + R)ᵀ`` for every operator X of ``operators``.
 
     Per projector atom a: one product ``B X Bᵀ`` over all orbitals its projectors reach
-    (B stacked over every reaching atom and cell), then one vectorised add per row entry:
-    the targets ``(R = o_2 - o_1, ν)`` of one row entry's columns are all distinct, and
-    their slots are rows of the lattice vectors ``R`` ``[n_R, 3]`` (sorted, all present).
+    (B stacked over every reaching atom and cell), then one add per row entry: the
+    targets ``(R = o_2 - o_1, ν)`` of one row entry's columns are all distinct, and their
+    slots are rows of the lattice vectors ``R`` ``[n_R, 3]`` (sorted, all present).
     """
     for a, entries in projections.items():
         if not entries:
@@ -190,12 +237,101 @@ def _add_paw_terms(
         for e, (o1, a1, _) in enumerate(entries):
             slots = row_lookup(R, col_offsets - o1)
             rows = np.arange(orbital_start[a1], orbital_start[a1 + 1])
-            index = (slots[None, :], rows[:, None], col_orbitals[None, :])
             for name, product in products.items():
-                arrays[name][index] += product[row_start[e] : row_start[e + 1]]
+                sink.add(name, slots, rows, col_orbitals, product[row_start[e] : row_start[e + 1]])
 
 
-def neutral_atom_density(calc: GPAW) -> None:
+class _Sink:
+    """Where the assembled terms go: ``add`` blocks to ``X[slot][rows, cols]`` of a field.
+
+    ``slots`` is the R index of the block, one for all or one per column; the targets of
+    one ``add`` are distinct. The dense sink holds ``[n_R, n, n]`` arrays; the sparse one
+    (:class:`_SparseSink`) collects entries and sums them into CSR ``[n_R n, n]``.
+    """
+
+    #: Rows of GPAW's potential matrices to compute at once (``None``: all).
+    potential_rows: int | None = None
+
+    def __init__(self, fields: list[str], n_R: int, n: int) -> None:
+        self.n = n
+        self.arrays = {
+            name: np.zeros((n_R, n, n), complex if name.startswith("soc") else float)
+            for name in fields
+        }
+
+    def add(
+        self,
+        name: str,
+        slots: int | np.ndarray,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        block: np.ndarray,
+    ) -> None:
+        slots = np.broadcast_to(slots, cols.shape)
+        self.arrays[name][slots[None, :], rows[:, None], cols[None, :]] += block
+
+    def blocks(self) -> dict[str, np.ndarray]:
+        """Return the fields, ``[n_R, n, n]`` each."""
+        return self.arrays
+
+
+class _SparseSink(_Sink):
+    """A :class:`_Sink` of CSR ``[n_R n, n]`` fields; summed entries ``|x| <= drop_below`` out.
+
+    Added entries wait in lists and are summed into the field's CSR matrix whenever they
+    outnumber it (and :data:`SPARSE_FLUSH_ENTRIES`), so that the merges cost no more than
+    the entries. The threshold applies to the sums, once every term is in.
+    """
+
+    def __init__(self, fields: list[str], n_R: int, n: int, drop_below: dict[str, float]) -> None:
+        self.n, self.shape = n, (n_R * n, n)
+        self.potential_rows = POTENTIAL_ROWS_PER_CHUNK
+        self.drop_below = drop_below
+        self.fields = {
+            name: sparse.csr_matrix(self.shape, dtype=complex if name.startswith("soc") else float)
+            for name in fields
+        }
+        self.pending: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
+            name: [] for name in fields
+        }
+        self.counts = dict.fromkeys(fields, 0)
+
+    def add(
+        self,
+        name: str,
+        slots: int | np.ndarray,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        block: np.ndarray,
+    ) -> None:
+        keep = block != 0
+        i, j = np.nonzero(keep)
+        slot = np.broadcast_to(slots, cols.shape)[j]
+        self.pending[name].append((slot * self.n + rows[i], cols[j], block[keep]))
+        self.counts[name] += len(i)
+        if self.counts[name] > max(SPARSE_FLUSH_ENTRIES, self.fields[name].nnz):
+            self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        if not self.pending[name]:
+            return
+        rows, cols, values = (np.concatenate(x) for x in zip(*self.pending[name], strict=True))
+        self.fields[name] = self.fields[name] + sparse.csr_matrix(
+            (values, (rows, cols)), shape=self.shape
+        )
+        self.pending[name], self.counts[name] = [], 0
+
+    def blocks(self) -> dict[str, sparse.csr_matrix]:
+        """Return the fields, CSR ``[n_R n, n]`` each, less entries at or below the threshold."""
+        for name in self.fields:
+            self._flush(name)
+            field = self.fields[name]
+            field.data[np.abs(field.data) <= self.drop_below.get(name, 0.0)] = 0
+            field.eliminate_zeros()
+        return self.fields
+
+
+def neutral_atom_density(calc: GPAW, rows_per_chunk: int | None = None) -> None:
     """Replace GPAW's starting density by the sum of neutral atoms' densities, and update H.
 
     GPAW starts from ``n = x Σ_a n_a`` with one factor ``x`` that makes the cell neutral
@@ -212,10 +348,15 @@ def neutral_atom_density(calc: GPAW) -> None:
     calc
         GPAW LCAO calculator after ``set_positions`` (density and Hamiltonian at GPAW's
         atomic start); changed in place.
+    rows_per_chunk
+        Rows of GPAW's basis-function overlap matrices computed at once for the grid
+        integrals (all by default; a large cell: :data:`POTENTIAL_ROWS_PER_CHUNK`).
     """
     density, bfs = calc.density, calc.wfs.basis_functions
     ones = density.gd.zeros() + 1.0
-    basis_squared = bfs.calculate_potential_matrices(ones)[0].real.diagonal()  # ∫ φ_M² per M
+    basis_squared = np.concatenate(  # ∫ φ_M² per M, on the grid
+        [v[0][:, rows].diagonal() for rows, v in _potential_matrix_rows(calc, ones, rows_per_chunk)]
+    )
     core = {a: np.zeros(1) for a in range(len(calc.wfs.setups))}
     density.nct.integrate(ones, core)
     occupations = {a: density.get_initial_occupations(a) for a in bfs.atom_indices}
@@ -237,6 +378,31 @@ def neutral_atom_density(calc: GPAW) -> None:
     calc.hamiltonian.update(density)
 
 
+def _assemble(
+    calc: GPAW, soc: bool, sink_of: Callable[[list[str], int, int], _Sink]
+) -> tuple[np.ndarray, _Sink]:
+    """Add every term of H(0), S and SOC to ``sink_of(fields, n_R, n)``; return R and the sink."""
+    orbital_start = np.cumsum([0] + [setup.nao for setup in calc.wfs.setups])
+    two_centre, projections = _two_centre_blocks(calc, orbital_start)
+    operators = _paw_operators(calc, soc)
+    sdisp = calc.wfs.basis_functions.sdisp_xc
+    lattice = [sdisp, -sdisp] + [b[0][None] for b in two_centre]
+    for entries in projections.values():
+        offsets = np.unique(np.array([o for o, _, _ in entries]).reshape(-1, 3), axis=0)
+        lattice.append((offsets[None] - offsets[:, None]).reshape(-1, 3))
+    R = np.unique(np.concatenate(lattice).astype(int), axis=0)  # sorted rows
+    slot = {_key(r): i for i, r in enumerate(R)}
+    sink = sink_of(list(operators), len(R), int(orbital_start[-1]))
+    for r, rows, cols, v in _potential_blocks(calc, sink.potential_rows):
+        sink.add("h0", slot[_key(r)], rows, cols, v)
+    for r, rows, cols, s_block, t_block in two_centre:
+        rows, cols = np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop)
+        sink.add("overlap", slot[_key(r)], rows, cols, s_block)
+        sink.add("h0", slot[_key(r)], rows, cols, t_block)
+    _add_paw_terms(sink, R, orbital_start, projections, operators)
+    return R, sink
+
+
 def zeroth_step_blocks(calc: GPAW, soc: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """H(0)(R), S(R) and the SOC blocks of a calculator set up at the atomic density.
 
@@ -256,30 +422,39 @@ def zeroth_step_blocks(calc: GPAW, soc: bool = True) -> tuple[np.ndarray, dict[s
         ``NEGLIGIBLE`` dropped) and ``{"h0", "overlap"[, "soc_uu", "soc_ud"]}``, each
         ``[n_R, n, n]`` (eV; S dimensionless).
     """
-    orbital_start = np.cumsum([0] + [setup.nao for setup in calc.wfs.setups])
-    potential = _potential_blocks(calc)
-    two_centre, projections = _two_centre_blocks(calc, orbital_start)
-    operators = _paw_operators(calc, soc)
-
-    lattice = [R for R, _ in potential] + [b[0] for b in two_centre]
-    for entries in projections.values():
-        offsets = np.unique(np.array([o for o, _, _ in entries]).reshape(-1, 3), axis=0)
-        lattice += list((offsets[None] - offsets[:, None]).reshape(-1, 3))
-    R = np.unique(np.array(lattice, dtype=int).reshape(-1, 3), axis=0)  # sorted rows
-    slot = {_key(r): i for i, r in enumerate(R)}
-    n = int(orbital_start[-1])
-    arrays = {
-        name: np.zeros((len(R), n, n), complex if name.startswith("soc") else float)
-        for name in operators
-    }
-    for r, v in potential:
-        arrays["h0"][slot[_key(r)]] += v
-    for r, rows, cols, s_block, t_block in two_centre:
-        arrays["overlap"][slot[_key(r)], rows, cols] += s_block
-        arrays["h0"][slot[_key(r)], rows, cols] += t_block
-    _add_paw_terms(arrays, R, orbital_start, projections, operators)
+    R, sink = _assemble(calc, soc, _Sink)
+    arrays = sink.blocks()
     keep = np.any([np.abs(x).max(axis=(1, 2)) > NEGLIGIBLE for x in arrays.values()], axis=0)
     return R[keep], {name: x[keep] for name, x in arrays.items()}
+
+
+def sparse_zeroth_step_blocks(
+    calc: GPAW, soc: bool = True, drop_below: dict[str, float] | None = None
+) -> tuple[np.ndarray, dict[str, sparse.csr_matrix]]:
+    """:func:`zeroth_step_blocks` as CSR ``[n_R n, n]`` stacks, for cells of hundreds of atoms.
+
+    The same terms, never dense: GPAW's potential matrices come
+    :data:`POTENTIAL_ROWS_PER_CHUNK` rows at a time and every block goes into sparse
+    fields, so memory grows with the couplings rather than with ``n_R n²``.
+
+    Parameters
+    ----------
+    drop_below
+        Per field, entries ``|x| <=`` this are not kept (eV; S dimensionless); default
+        every nonzero, which equals :func:`zeroth_step_blocks` to round-off.
+    """
+    R, sink = _assemble(
+        calc, soc, lambda fields, n_R, n: _SparseSink(fields, n_R, n, drop_below or {})
+    )
+    fields = sink.blocks()
+    n = sink.n
+    peak = np.zeros(len(R))
+    for x in fields.values():
+        rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        np.maximum.at(peak, rows // n, np.abs(x.data))
+    keep = np.flatnonzero(peak > NEGLIGIBLE)
+    rows = (keep[:, None] * n + np.arange(n)[None]).ravel()
+    return R[keep], {name: x[rows] for name, x in fields.items()}
 
 
 def compute_zeroth_step(
@@ -289,7 +464,8 @@ def compute_zeroth_step(
     progress: ProgressCallback | None = None,
     txt: str | Path | None = None,
     fermi: bool = True,
-) -> Hamiltonian:
+    sparse_blocks: bool = False,
+) -> Hamiltonian | SparseHamiltonian:
     """Zeroth-step Hamiltonian H(0) of a crystal (GPAW at the atomic density, no SCF).
 
     Parameters
@@ -311,10 +487,16 @@ def compute_zeroth_step(
         Find the Fermi level of H(0)'s spinor bands (``False``: ``efermi`` stays ``None``,
         for a caller that changes H(0) and finds its own: a diagonalisation saved, the
         largest single cost of a 100-atom cell).
+    sparse_blocks
+        Assemble sparse blocks (:func:`sparse_zeroth_step_blocks`, entries below
+        :data:`SPARSE_DROP_BELOW` out) into a
+        :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, whose Fermi level comes
+        from band counts (:func:`~socscreen.analysis.band_edges.inertia_fermi_level`) on the
+        same k-grid: for cells of hundreds of atoms.
 
     Returns
     -------
-    Hamiltonian
+    Hamiltonian or SparseHamiltonian
         H0(R), S(R), H_soc(R) in eV, ``nelect``, ``efermi`` from its own spinor bands,
         ``meta["source"] = "zeroth-step"`` with the GPAW version, settings and per-stage
         ``timings`` (s), and ``meta["overlap_cutoff"]``
@@ -337,12 +519,15 @@ def compute_zeroth_step(
     start = time.perf_counter()
     calc, structure = lcao_calculator_in_gpaw_cell(structure, settings, txt, single_kpoint=True)
     calc.set_positions(calc.atoms)  # atomic densities -> potential and PAW corrections
-    neutral_atom_density(calc)
+    neutral_atom_density(calc, POTENTIAL_ROWS_PER_CHUNK if sparse_blocks else None)
     timings["setup"] = time.perf_counter() - start
 
     report("assemble")
     start = time.perf_counter()
-    R, blocks = zeroth_step_blocks(calc, soc)
+    if sparse_blocks:
+        R, blocks = sparse_zeroth_step_blocks(calc, soc, SPARSE_DROP_BELOW)
+    else:
+        R, blocks = zeroth_step_blocks(calc, soc)
     timings["assemble"] = time.perf_counter() - start
 
     crystal = Structure(
@@ -357,7 +542,8 @@ def compute_zeroth_step(
         "soc": soc,
         "zeroth_step_version": ZEROTH_STEP_VERSION,
     }
-    ham = Hamiltonian(
+    container = SparseHamiltonian if sparse_blocks else Hamiltonian
+    ham = container(
         crystal,
         orbitals,
         R,
@@ -371,7 +557,10 @@ def compute_zeroth_step(
     if fermi:
         report("fermi level")
         start = time.perf_counter()
-        ham.efermi = fermi_level(ham)
+        if sparse_blocks:
+            ham.efermi, ham.meta["band_counts"] = inertia_fermi_level(ham, fermi_grid(ham), soc)
+        else:
+            ham.efermi = fermi_level(ham)
         timings["fermi_level"] = time.perf_counter() - start
     ham.meta["seconds"] = round(time.perf_counter() - started, 2)
     ham.meta["timings"] = {k: round(v, 3) for k, v in timings.items()}

@@ -38,6 +38,7 @@ from typing import Any, Literal
 from pymatgen.core import Structure
 
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 from socscreen.structure_flags import centred
 
 __all__ = [
@@ -103,7 +104,8 @@ def predict_hamiltonian(
     checkpoint: str | os.PathLike | None = None,
     device: str | None = None,
     soc: bool = True,
-) -> Hamiltonian:
+    sparse_blocks: bool = False,
+) -> Hamiltonian | SparseHamiltonian:
     """SOC Hamiltonian of ``structure`` from the chosen predictor.
 
     Parameters
@@ -118,23 +120,35 @@ def predict_hamiltonian(
         Model checkpoint and torch device (``"model"`` only).
     soc
         Include the spin-orbit blocks.
+    sparse_blocks
+        Return a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (``"baseline"``
+        only): H(0) of a cell of hundreds of atoms in memory that grows with its atoms,
+        its Fermi level from band counts.
 
     Returns
     -------
-    Hamiltonian
+    Hamiltonian or SparseHamiltonian
         With ``meta["predictor"]`` and, for the model, ``meta["model"]``.
 
     Raises
     ------
     ValueError
         For an unknown predictor, or a structure the predictor cannot treat (elements the
-        model does not cover; elements without GPAW data; overlapping atoms).
+        model does not cover; elements without GPAW data; overlapping atoms), or sparse
+        blocks from a predictor other than ``"baseline"``.
     """
+    if sparse_blocks and predictor != "baseline":
+        raise ValueError(
+            f"sparse blocks come from the baseline predictor only, not {predictor!r}: "
+            "the charges and corrections of large cells are dense still"
+        )
     structure = centred(structure)
     if predictor in ("baseline", "scc"):
         from socscreen.dft.zeroth_step import compute_zeroth_step
 
-        ham = compute_zeroth_step(structure, soc=soc, fermi=predictor == "baseline")
+        ham = compute_zeroth_step(
+            structure, soc=soc, fermi=predictor == "baseline", sparse_blocks=sparse_blocks
+        )
         if predictor == "scc":  # finds the Fermi level of the corrected bands
             from socscreen.dft.charge_correction import charge_corrected
 

@@ -51,6 +51,7 @@ __all__ = [
     "R_STORAGE_KEY",
     "STORAGE_FORMATS",
     "Hamiltonian",
+    "OrbitalBlocks",
     "as_kpoints",
     "bloch_sum",
     "spin_diagonal",
@@ -144,7 +145,52 @@ def _with_minus_R_blocks(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     return full
 
 
-class Hamiltonian(MSONable):
+class OrbitalBlocks:
+    """What every container of a crystal's orbital blocks answers, dense or sparse.
+
+    Needs ``orbitals`` (:class:`~socscreen.orbitals.OrbitalTable`), ``R`` ``[n_R, 3]``,
+    ``soc_uu`` (``None`` without SOC) and ``meta``.
+    """
+
+    orbitals: OrbitalTable
+    R: np.ndarray
+    meta: dict[str, Any]
+
+    @property
+    def n_orbitals(self) -> int:
+        """Number of spinless orbitals n."""
+        return self.orbitals.n_orbitals
+
+    @property
+    def n_spinor(self) -> int:
+        """Number of spinor basis functions 2n."""
+        return 2 * self.n_orbitals
+
+    @property
+    def has_soc(self) -> bool:
+        """Whether spin-orbit blocks are present (they may still be zero)."""
+        return getattr(self, "soc_uu", None) is not None
+
+    @property
+    def home_index(self) -> int:
+        """Index of R = (0, 0, 0)."""
+        return int(np.flatnonzero(~self.R.any(axis=1))[0])
+
+    @property
+    def overlap_cutoff(self) -> float:
+        """Smallest eigenvalue of ``S(k)`` whose direction is kept when solving for bands.
+
+        Read from ``meta["overlap_cutoff"]`` (0 when absent: every direction is kept, the
+        plain DFT problem). An LCAO basis with diffuse functions has directions of
+        ``S(k)`` with eigenvalues of 1e-5 to 1e-3 (alkali halides, bcc metals): an
+        approximate ``H`` (a model prediction) turns small errors along them into
+        spurious bands hundreds of eV away, which then take occupied slots. Predictions
+        therefore carry a cutoff (see :func:`socscreen.model.inference.predict`).
+        """
+        return float(self.meta.get("overlap_cutoff", 0.0))
+
+
+class Hamiltonian(OrbitalBlocks, MSONable):
     """Real-space SOC tight-binding Hamiltonian of a crystal with its overlap.
 
     Parameters
@@ -226,32 +272,12 @@ class Hamiltonian(MSONable):
         if (0, 0, 0) not in keys:
             raise ValueError("R must contain the home cell (0, 0, 0)")
 
-    # -- sizes and indices --------------------------------------------------------------
-    @property
-    def n_orbitals(self) -> int:
-        """Number of spinless orbitals n."""
-        return self.orbitals.n_orbitals
-
-    @property
-    def n_spinor(self) -> int:
-        """Number of spinor basis functions 2n."""
-        return 2 * self.n_orbitals
-
-    @property
-    def has_soc(self) -> bool:
-        """Whether spin-orbit blocks are present (they may still be zero)."""
-        return self.soc_uu is not None
-
+    # -- indices ------------------------------------------------------------------------
     @property
     def minus_R_index(self) -> np.ndarray:
         """Index of ``-R[i]`` in ``R`` for every i, shape ``[n_R]``."""
         lookup = {tuple(r): i for i, r in enumerate(self.R.tolist())}
         return np.array([lookup[tuple(-x for x in r)] for r in self.R.tolist()], dtype=int)
-
-    @property
-    def home_index(self) -> int:
-        """Index of R = (0, 0, 0)."""
-        return int(np.flatnonzero(~self.R.any(axis=1))[0])
 
     # -- Bloch sums ---------------------------------------------------------------------
     def h0_k(self, k: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -331,19 +357,6 @@ class Hamiltonian(MSONable):
         if not vectors:
             return np.concatenate(parts)
         return np.concatenate([e for e, _ in parts]), np.concatenate([c for _, c in parts])
-
-    @property
-    def overlap_cutoff(self) -> float:
-        """Smallest eigenvalue of ``S(k)`` whose direction is kept when solving for bands.
-
-        Read from ``meta["overlap_cutoff"]`` (0 when absent: every direction is kept, the
-        plain DFT problem). An LCAO basis with diffuse functions has directions of
-        ``S(k)`` with eigenvalues of 1e-5 to 1e-3 (alkali halides, bcc metals): an
-        approximate ``H`` (a model prediction) turns small errors along them into
-        spurious bands hundreds of eV away, which then take occupied slots. Predictions
-        therefore carry a cutoff (see :func:`socscreen.model.inference.predict`).
-        """
-        return float(self.meta.get("overlap_cutoff", 0.0))
 
     # -- symmetry operations ------------------------------------------------------------
     def hermiticity_error(self) -> float:

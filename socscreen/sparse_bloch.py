@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 __all__ = ["sparse_bloch_sum", "sparse_overlap_k", "sparse_spinor_hamiltonian_k"]
 
@@ -61,24 +62,33 @@ def sparse_bloch_sum(
     return sparse.csr_matrix((values, (rows, cols)), shape=(n, n))
 
 
-def sparse_overlap_k(ham: Hamiltonian, k: np.ndarray) -> sparse.csr_matrix:
+def _field_sums(
+    ham: Hamiltonian | SparseHamiltonian, name: str, k: np.ndarray, both: bool = False
+) -> list[sparse.csr_matrix]:
+    """Bloch sum of one field at k, and with ``both`` also the sum of its conjugate."""
+    if isinstance(ham, SparseHamiltonian):
+        return [ham.bloch_sum(name, k, conjugate=c) for c in (False, True)[: 1 + both]]
+    blocks = getattr(ham, name)
+    pattern = _pattern(blocks)
+    return [sparse_bloch_sum(blocks, ham.R, k, pattern, c) for c in (False, True)[: 1 + both]]
+
+
+def sparse_overlap_k(ham: Hamiltonian | SparseHamiltonian, k: np.ndarray) -> sparse.csr_matrix:
     """Spinless S(k) at one fractional k, sparse complex ``[n, n]``."""
-    return sparse_bloch_sum(ham.overlap, ham.R, k)
+    return _field_sums(ham, "overlap", k)[0]
 
 
 def sparse_spinor_hamiltonian_k(
-    ham: Hamiltonian, k: np.ndarray, soc: bool = True
+    ham: Hamiltonian | SparseHamiltonian, k: np.ndarray, soc: bool = True
 ) -> sparse.csr_matrix:
     """Spinor ``H(k) = kron(I2, H0(k)) + H_soc(k)`` at one fractional k, sparse ``[2n, 2n]`` (eV).
 
-    ``soc=False`` (or a container without SOC blocks) gives ``kron(I2, H0(k))``.
+    ``soc=False`` (or a container without SOC blocks) gives ``kron(I2, H0(k))``; the
+    container may be dense or a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`.
     """
-    h0 = sparse_bloch_sum(ham.h0, ham.R, k)
+    (h0,) = _field_sums(ham, "h0", k)
     if not (soc and ham.has_soc):
         return sparse.block_diag([h0, h0], format="csr")
-    uu_pattern, ud_pattern = _pattern(ham.soc_uu), _pattern(ham.soc_ud)
-    uu = sparse_bloch_sum(ham.soc_uu, ham.R, k, uu_pattern)
-    dd = sparse_bloch_sum(ham.soc_uu, ham.R, k, uu_pattern, conjugate=True)
-    ud = sparse_bloch_sum(ham.soc_ud, ham.R, k, ud_pattern)
-    du = -sparse_bloch_sum(ham.soc_ud, ham.R, k, ud_pattern, conjugate=True)
-    return sparse.bmat([[h0 + uu, ud], [du, h0 + dd]], format="csr")
+    uu, dd = _field_sums(ham, "soc_uu", k, both=True)
+    ud, minus_du = _field_sums(ham, "soc_ud", k, both=True)
+    return sparse.bmat([[h0 + uu, ud], [-minus_du, h0 + dd]], format="csr")

@@ -14,11 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from socscreen.analysis.band_edges import band_edges, eigenvalues_near
+from socscreen.analysis.band_edges import (
+    INERTIA_TOLERANCE,
+    band_edges,
+    eigenvalues_near,
+    inertia_fermi_level,
+)
+from socscreen.analysis.bands import fermi_grid, fermi_level
 from socscreen.analysis.valley import valley_edges, valley_quantities
 from socscreen.bilayers import twisted_bilayer
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
 from test_bilayers import MOSE2, WSE2  # noqa: E402
@@ -83,3 +90,39 @@ def test_band_edges_move_the_shift_to_reach_the_edge_bands(bilayer):
         assert np.allclose(far.valence + far.conduction, near.valence + near.conduction, atol=1e-9)
     with pytest.raises(ValueError, match="no efermi"):
         band_edges(bilayer._replace(efermi=None), KPOINTS[:1], method="shift-invert")
+
+
+def test_the_sparse_container_has_the_band_edges_of_the_dense_one(bilayer):
+    sparse_ham = SparseHamiltonian.from_dense(bilayer)
+    dense = band_edges(bilayer, KPOINTS)
+    for a, b in zip(dense, band_edges(sparse_ham, KPOINTS), strict=True):  # shift-invert
+        assert np.allclose(a.valence + a.conduction, b.valence + b.conduction, atol=1e-6)
+    edges, dense_edges = valley_edges(sparse_ham), valley_edges(bilayer)
+    for point in ("K", "K'", "Gamma"):
+        assert edges[point].valence == pytest.approx(dense_edges[point].valence, abs=1e-6)
+
+
+def test_band_counts_put_an_insulators_fermi_level_midgap_as_the_dense_bands_do(bilayer):
+    grid = fermi_grid(bilayer)
+    for ham in (bilayer, SparseHamiltonian.from_dense(bilayer)):
+        efermi, counts = inertia_fermi_level(ham, grid)
+        assert efermi == pytest.approx(fermi_level(bilayer), abs=1e-6)
+        assert counts < 20 * len(grid)
+
+
+def test_band_counts_put_a_metals_fermi_level_where_the_count_passes_nelect(bilayer):
+    # one electron less: the top valence band is half full on the grid
+    metal = bilayer._replace(nelect=bilayer.nelect - 1)
+    grid = fermi_grid(metal)
+    efermi, _ = inertia_fermi_level(metal, grid)
+    bands = metal.eigh(grid)
+
+    def mean_count(energy: float) -> float:
+        return float((bands < energy).sum(axis=1).mean())
+
+    assert (
+        mean_count(efermi - INERTIA_TOLERANCE)
+        <= metal.nelect
+        <= mean_count(efermi + INERTIA_TOLERANCE)
+    )
+    assert bands[:, int(metal.nelect) - 1].min() < efermi < bands[:, int(metal.nelect)].max()

@@ -8,6 +8,7 @@ from ase.units import Bohr
 from pymatgen.core import Lattice, Structure
 
 from socscreen.corpus.training_sheets import mx2_2h
+from socscreen.dft import zeroth_step
 from socscreen.dft.calculator import GPAWReferenceSettings, ase_atoms, soc_operator_blocks
 from socscreen.dft.reference import (
     _lcao_hamiltonian,
@@ -15,9 +16,12 @@ from socscreen.dft.reference import (
     lattice_vectors_fft_order,
 )
 from socscreen.dft.zeroth_step import (
+    SPARSE_DROP_BELOW,
     ZEROTH_STEP_VERSION,
     compute_zeroth_step,
     neutral_atom_density,
+    sparse_zeroth_step_blocks,
+    zeroth_step_blocks,
 )
 
 pytestmark = [pytest.mark.gpaw]
@@ -172,3 +176,47 @@ def test_a_cell_gpaw_refuses_is_calculated_in_its_reduced_cell_with_the_same_lev
     h_other = compute_zeroth_step(other)
     np.testing.assert_allclose(h_other.structure.lattice.matrix, other.lattice.matrix)
     np.testing.assert_allclose(h.eigh([0, 0, 0])[0], h_other.eigh([0, 0, 0])[0], atol=1e-6)
+
+
+def test_sparse_assembly_in_row_chunks_equals_the_dense_blocks(monkeypatch):
+    from socscreen.dft.calculator import lcao_calculator
+
+    monkeypatch.setattr(zeroth_step, "POTENTIAL_ROWS_PER_CHUNK", 7)  # chunks end mid-atom
+    monkeypatch.setattr(zeroth_step, "SPARSE_FLUSH_ENTRIES", 1000)  # many merges
+    sheet = _mx2("Mo", 3.32, 3.34) * (2, 1, 1)
+    calcs = [lcao_calculator(sheet, SETTINGS, single_kpoint=True) for _ in range(2)]
+    for calc, rows in zip(calcs, (None, 7), strict=True):
+        calc.set_positions(calc.atoms)
+        neutral_atom_density(calc, rows_per_chunk=rows)
+    calc = calcs[1]
+    R, dense = zeroth_step_blocks(calcs[0])
+    R_sparse, fields = sparse_zeroth_step_blocks(calc)
+    assert np.array_equal(R, R_sparse)
+    n = dense["h0"].shape[1]
+    for name, blocks in dense.items():
+        got = fields[name].toarray().reshape(len(R), n, n)
+        assert np.abs(got - blocks).max() < 1e-12, name
+    R_cut, cut = sparse_zeroth_step_blocks(calc, drop_below=SPARSE_DROP_BELOW)
+    for name, field in cut.items():
+        assert np.abs(field.data).min() > SPARSE_DROP_BELOW[name]
+        assert field.nnz < fields[name].nnz
+    slots = [R.tolist().index(r) for r in R_cut.tolist()]
+    for name, field in cut.items():
+        got = field.toarray().reshape(len(R_cut), n, n)
+        assert np.abs(got - dense[name][slots]).max() <= SPARSE_DROP_BELOW[name]
+
+
+def test_a_sparse_h0_has_the_bands_and_fermi_level_of_the_dense_one():
+    from socscreen.analysis.band_edges import band_edges
+    from socscreen.bilayers import twisted_bilayer
+    from socscreen.sparse_hamiltonian import SparseHamiltonian
+
+    bilayer, _ = twisted_bilayer(_mx2("Mo", 3.32, 3.34), _mx2("W", 3.32, 3.35), 60.0)
+    dense = compute_zeroth_step(bilayer)
+    sparse_ham = compute_zeroth_step(bilayer, sparse_blocks=True)
+    assert isinstance(sparse_ham, SparseHamiltonian)
+    assert sparse_ham.meta["band_counts"] > 0
+    assert sparse_ham.efermi == pytest.approx(dense.efermi, abs=5e-3)  # dropped tails only
+    k = np.array([[1 / 3, 1 / 3, 0], [0, 0, 0]])
+    for a, b in zip(band_edges(dense, k), band_edges(sparse_ham, k), strict=True):
+        assert np.allclose(a.valence + a.conduction, b.valence + b.conduction, atol=5e-3)

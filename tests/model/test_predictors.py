@@ -11,7 +11,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
-from socscreen.analysis.bands import soc_band_inversion
+from socscreen.analysis.bands import fermi_level, soc_band_inversion
 from socscreen.analysis.bloch import LowdinBloch
 from socscreen.analysis.gaps import band_gap
 from socscreen.cli import app
@@ -61,6 +61,22 @@ def test_a_sheet_cut_by_the_cell_boundary_is_predicted_as_a_sheet():
 def test_unknown_predictor_is_refused(silicon):
     with pytest.raises(ValueError, match="unknown predictor 'dft'"):
         predict_hamiltonian(silicon.structure, "dft")
+
+
+def test_sparse_blocks_come_from_the_baseline_only(silicon):
+    from socscreen.sparse_hamiltonian import SparseHamiltonian
+
+    for predictor in ("scc", "model"):
+        with pytest.raises(ValueError, match="baseline predictor only"):
+            predict_hamiltonian(silicon.structure, predictor, sparse_blocks=True)
+    ham = predict_hamiltonian(silicon.structure, "baseline", sparse_blocks=True)
+    assert isinstance(ham, SparseHamiltonian) and ham.meta["predictor"] == "baseline"
+    dense = ham.to_dense()
+    assert band_gap(dense, soc=True).indirect_gap_eV == pytest.approx(
+        band_gap(predict_hamiltonian(silicon.structure, "baseline"), soc=True).indirect_gap_eV,
+        abs=5e-3,
+    )
+    assert ham.efermi == pytest.approx(fermi_level(dense), abs=5e-3)
 
 
 def test_cli_predicts_with_the_baseline(silicon, tmp_path):

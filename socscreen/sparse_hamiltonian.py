@@ -1,0 +1,157 @@
+"""The real-space Hamiltonian of a large cell with sparse blocks.
+
+A twisted MoSe2/WSe2 bilayer of 1,014 atoms has 11,500 orbitals: its dense
+``[n_R, n, n]`` H0, S and SOC blocks would take 53 GB, although each orbital couples to
+the orbitals of a few dozen atoms only. :class:`SparseHamiltonian` holds the same blocks
+as :class:`~socscreen.hamiltonian.Hamiltonian` (same conventions: eV, fractional integer
+R, ``X[R][μ, ν] = <φ_μ(r - τ_μ)| X |φ_ν(r - τ_ν - R)>``, time reversal by construction)
+with each field one CSR matrix of its R blocks stacked row-wise, ``[n_R * n, n]``: row
+``i_R * n + μ`` is row μ of block ``R[i_R]``. Its memory grows with the couplings, i.e.
+linearly with the atoms of a cell wider than the orbitals' reach.
+
+What large cells need from it: the Bloch sums at one k as sparse matrices
+(:mod:`socscreen.sparse_bloch`), which the shift-invert band edges and the Fermi level by
+inertia counts of :mod:`socscreen.analysis.band_edges` solve. :meth:`~SparseHamiltonian.
+to_dense` and :meth:`~SparseHamiltonian.from_dense` convert exactly (the dense container
+is what every small-cell route and the stores speak).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+from scipy import sparse
+
+from socscreen.hamiltonian import Hamiltonian, OrbitalBlocks, as_kpoints
+from socscreen.orbitals import OrbitalTable
+
+__all__ = ["SPARSE_FIELDS", "SparseHamiltonian", "stacked_blocks"]
+
+#: The block fields of a container: real H0 (eV) and S, complex SOC up-up and up-down (eV).
+SPARSE_FIELDS = ("h0", "overlap", "soc_uu", "soc_ud")
+
+
+def stacked_blocks(blocks: np.ndarray, drop_below: float = 0.0) -> sparse.csr_matrix:
+    """Dense ``[n_R, n, n]`` blocks as one CSR ``[n_R * n, n]``, entries ``|x| <= drop_below`` out.
+
+    The default keeps every nonzero, so :meth:`SparseHamiltonian.to_dense` gives the
+    blocks back exactly.
+    """
+    n_r, n, _ = blocks.shape
+    flat = blocks.reshape(n_r * n, n)
+    return sparse.csr_matrix(np.where(np.abs(flat) > drop_below, flat, 0))
+
+
+def _shared_fields(ham: Hamiltonian | SparseHamiltonian) -> dict[str, Any]:
+    """Return the constructor arguments of a container other than its blocks."""
+    names = ("structure", "orbitals", "R", "nelect", "efermi", "energy", "meta")
+    return {name: getattr(ham, name) for name in names}
+
+
+class SparseHamiltonian(OrbitalBlocks):
+    """Real-space SOC tight-binding Hamiltonian of a crystal, its blocks sparse.
+
+    Parameters
+    ----------
+    structure, orbitals, R, nelect, efermi, energy, meta
+        As for :class:`~socscreen.hamiltonian.Hamiltonian`.
+    h0, overlap
+        Real CSR ``[n_R * n, n]``: H0 (eV) and S blocks stacked in the order of ``R``.
+    soc_uu, soc_ud
+        Complex CSR ``[n_R * n, n]`` (eV), or ``None`` for a Hamiltonian without SOC.
+    """
+
+    def __init__(
+        self,
+        structure: Structure,
+        orbitals: OrbitalTable,
+        R: np.ndarray,
+        h0: sparse.spmatrix,
+        overlap: sparse.spmatrix,
+        soc_uu: sparse.spmatrix | None = None,
+        soc_ud: sparse.spmatrix | None = None,
+        nelect: float = 0.0,
+        efermi: float | None = None,
+        energy: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        if (soc_uu is None) != (soc_ud is None):
+            raise ValueError("give both soc_uu and soc_ud, or neither")
+        self.structure = structure
+        self.orbitals = orbitals
+        self.R = np.asarray(R, dtype=int).reshape(-1, 3)
+        self.h0 = sparse.csr_matrix(h0, dtype=float)
+        self.overlap = sparse.csr_matrix(overlap, dtype=float)
+        self.soc_uu = None if soc_uu is None else sparse.csr_matrix(soc_uu, dtype=complex)
+        self.soc_ud = None if soc_ud is None else sparse.csr_matrix(soc_ud, dtype=complex)
+        self.nelect = float(nelect)
+        self.efermi = None if efermi is None else float(efermi)
+        self.energy = None if energy is None else float(energy)
+        self.meta = dict(meta or {})
+        shape = (len(self.R) * self.n_orbitals, self.n_orbitals)
+        for name in SPARSE_FIELDS:
+            block = getattr(self, name)
+            if block is not None and block.shape != shape:
+                raise ValueError(f"{name} has shape {block.shape}, expected {shape}")
+        if list(structure.atomic_numbers) != list(orbitals.numbers):
+            raise ValueError("structure sites and orbital-table atoms differ")
+        if not (~self.R.any(axis=1)).any():
+            raise ValueError("R must contain the home cell (0, 0, 0)")
+
+    def home_block(self, name: str) -> sparse.csr_matrix:
+        """Return the R = 0 block of field ``name``, sparse ``[n, n]``."""
+        n = self.n_orbitals
+        return getattr(self, name)[self.home_index * n : (self.home_index + 1) * n]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored blocks (values and indices)."""
+        return sum(
+            b.data.nbytes + b.indices.nbytes + b.indptr.nbytes
+            for b in (getattr(self, name) for name in SPARSE_FIELDS)
+            if b is not None
+        )
+
+    def bloch_sum(
+        self, name: str, k: Sequence[float] | np.ndarray, conjugate: bool = False
+    ) -> sparse.csr_matrix:
+        """``Σ_R exp(2πi k·R) X(R)`` of field ``name`` at one fractional k, sparse ``[n, n]``.
+
+        ``conjugate`` sums ``conj(X(R))`` (the down-spin blocks of time reversal).
+        """
+        stack = getattr(self, name)
+        n = self.n_orbitals
+        phase = np.exp(2j * np.pi * (self.R @ as_kpoints(k)[0]))
+        rows = np.repeat(np.arange(stack.shape[0]), np.diff(stack.indptr))
+        values = np.conj(stack.data) if conjugate else stack.data
+        return sparse.csr_matrix(
+            (values * phase[rows // n], (rows % n, stack.indices)), shape=(n, n)
+        )
+
+    @classmethod
+    def from_dense(cls, ham: Hamiltonian, drop_below: float = 0.0) -> SparseHamiltonian:
+        """Make the sparse copy of a dense container (entries ``|x| <= drop_below`` dropped)."""
+        blocks = {name: getattr(ham, name) for name in SPARSE_FIELDS}
+        return cls(
+            **_shared_fields(ham),
+            **{k: None if b is None else stacked_blocks(b, drop_below) for k, b in blocks.items()},
+        )
+
+    def to_dense(self) -> Hamiltonian:
+        """Make the dense container of the same blocks (``n_R n²`` elements per field)."""
+        shape = (len(self.R), self.n_orbitals, self.n_orbitals)
+        blocks = {name: getattr(self, name) for name in SPARSE_FIELDS}
+        return Hamiltonian(
+            **_shared_fields(self),
+            **{k: None if b is None else b.toarray().reshape(shape) for k, b in blocks.items()},
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SparseHamiltonian({self.structure.composition.reduced_formula}, "
+            f"n={self.n_orbitals}, n_R={len(self.R)}, {self.nbytes / 1e6:.1f} MB, "
+            f"soc={'yes' if self.has_soc else 'no'})"
+        )

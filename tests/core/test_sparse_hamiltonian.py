@@ -1,0 +1,65 @@
+"""The sparse container holds exactly the dense blocks, and its Bloch sums are the dense ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
+from socscreen.sparse_hamiltonian import SPARSE_FIELDS, SparseHamiltonian
+
+KPOINTS = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.13, -0.27, 0.41]])
+
+
+def test_dense_round_trip_is_exact(bi2se3):
+    sparse_ham = SparseHamiltonian.from_dense(bi2se3)
+    back = sparse_ham.to_dense()
+    for name in SPARSE_FIELDS:
+        assert np.array_equal(getattr(back, name), getattr(bi2se3, name)), name
+    assert np.array_equal(back.R, bi2se3.R)
+    assert (back.nelect, back.efermi, back.meta) == (bi2se3.nelect, bi2se3.efermi, bi2se3.meta)
+    assert sparse_ham.overlap_cutoff == bi2se3.overlap_cutoff
+    assert sparse_ham.home_block("h0").toarray() == pytest.approx(bi2se3.h0[bi2se3.home_index])
+    dense_bytes = sum(getattr(bi2se3, name).nbytes for name in SPARSE_FIELDS)
+    assert sparse_ham.nbytes < dense_bytes  # the fixture's blocks are mostly zeros
+
+
+def test_sparse_bloch_sums_of_the_sparse_container_are_the_dense_sums(bi2se3):
+    sparse_ham = SparseHamiltonian.from_dense(bi2se3)
+    for k in KPOINTS:
+        h = sparse_spinor_hamiltonian_k(sparse_ham, k).toarray()
+        assert np.abs(h - bi2se3.hamiltonian_k(k)[0]).max() < 1e-12
+        h_no_soc = sparse_spinor_hamiltonian_k(sparse_ham, k, soc=False).toarray()
+        assert np.abs(h_no_soc - bi2se3.hamiltonian_k(k, soc=False)[0]).max() < 1e-12
+        s = sparse_overlap_k(sparse_ham, k).toarray()
+        assert np.abs(s - bi2se3.overlap_k(k)[0]).max() < 1e-12
+        assert np.abs(h - h.conj().T).max() < 1e-10  # Hermitian H(k)
+
+
+def test_dropping_small_entries_moves_bands_by_less_than_the_threshold_scale(bi2se3):
+    dense_bands = bi2se3.eigh(KPOINTS)
+    cut = SparseHamiltonian.from_dense(bi2se3, drop_below=1e-5).to_dense()
+    assert np.abs(cut.eigh(KPOINTS) - dense_bands).max() < 1e-3
+
+
+def test_inconsistent_blocks_are_refused(bi2se3):
+    sparse_ham = SparseHamiltonian.from_dense(bi2se3)
+    with pytest.raises(ValueError, match="give both"):
+        SparseHamiltonian(
+            bi2se3.structure,
+            bi2se3.orbitals,
+            bi2se3.R,
+            sparse_ham.h0,
+            sparse_ham.overlap,
+            soc_uu=sparse_ham.soc_uu,
+        )
+    with pytest.raises(ValueError, match="overlap has shape"):
+        SparseHamiltonian(
+            bi2se3.structure,
+            bi2se3.orbitals,
+            bi2se3.R[:-1],
+            sparse_ham.h0[: -bi2se3.n_orbitals],
+            sparse_ham.overlap,
+        )
+    assert isinstance(sparse_ham.to_dense(), Hamiltonian)
