@@ -18,6 +18,7 @@ from socscreen.dft.reference import (
 from socscreen.dft.zeroth_step import (
     SPARSE_DROP_BELOW,
     ZEROTH_STEP_VERSION,
+    atomic_start,
     compute_zeroth_step,
     neutral_atom_density,
     sparse_zeroth_step_blocks,
@@ -178,15 +179,16 @@ def test_a_cell_gpaw_refuses_is_calculated_in_its_reduced_cell_with_the_same_lev
     np.testing.assert_allclose(h.eigh([0, 0, 0])[0], h_other.eigh([0, 0, 0])[0], atol=1e-6)
 
 
-def test_sparse_assembly_in_row_chunks_equals_the_dense_blocks(monkeypatch):
+def test_lean_set_up_and_sparse_assembly_in_row_chunks_equal_the_dense_blocks(monkeypatch):
     from socscreen.dft.calculator import lcao_calculator
 
     monkeypatch.setattr(zeroth_step, "POTENTIAL_ROWS_PER_CHUNK", 7)  # chunks end mid-atom
     monkeypatch.setattr(zeroth_step, "SPARSE_FLUSH_ENTRIES", 1000)  # many merges
     sheet = _mx2("Mo", 3.32, 3.34) * (2, 1, 1)
     calcs = [lcao_calculator(sheet, SETTINGS, single_kpoint=True) for _ in range(2)]
+    calcs[0].set_positions(calcs[0].atoms)  # GPAW's own set-up, dense LCAO matrices and all
+    atomic_start(calcs[1])  # the same density and potential without them
     for calc, rows in zip(calcs, (None, 7), strict=True):
-        calc.set_positions(calc.atoms)
         neutral_atom_density(calc, rows_per_chunk=rows)
     calc = calcs[1]
     R, dense = zeroth_step_blocks(calcs[0])
