@@ -22,7 +22,7 @@ Conventions: energies eV, k fractional, spinor bands with one electron each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -160,6 +160,11 @@ class _Problem:
     h: sparse.csr_matrix
     s: sparse.csr_matrix
     dropped: tuple[np.ndarray, np.ndarray]
+    #: The factorisation of the last shift, ``{sigma: (operator, bands below)}``: the
+    #: Fermi level's last count is the first window of its band edges.
+    last: dict[float, tuple[LinearOperator, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def at(cls, ham: Hamiltonian | SparseHamiltonian, k: np.ndarray, soc: bool) -> _Problem:
@@ -172,9 +177,16 @@ class _Problem:
         s = sparse.block_diag([s1, s1], format="csr")
         return cls(sparse_spinor_hamiltonian_k(ham, k, soc=soc), s, dropped)
 
+    def factorised(self, sigma: float) -> tuple[LinearOperator, int]:
+        """``(H' - σS)^{-1}`` and the bands below σ (:func:`_shift_invert`), kept for reuse."""
+        if sigma not in self.last:
+            self.last.clear()
+            self.last[sigma] = _shift_invert(self.h, self.s, sigma, self.dropped)
+        return self.last[sigma]
+
     def near(self, sigma: float, count: int) -> tuple[np.ndarray, int]:
         """Find the ``count`` eigenvalues nearest ``sigma`` (ascending) and the first one's band."""
-        op, below = _shift_invert(self.h, self.s, sigma, self.dropped)
+        op, below = self.factorised(sigma)
         values = eigs(
             self.h, k=count, M=self.s, sigma=sigma, OPinv=op, which="LM", return_eigenvectors=False
         )
@@ -183,7 +195,7 @@ class _Problem:
 
     def below(self, sigma: float) -> int:
         """Count the bands below ``sigma`` (eV) from one LU (Sylvester's law of inertia)."""
-        return _shift_invert(self.h, self.s, sigma, self.dropped)[1]
+        return self.factorised(sigma)[1]
 
 
 def eigenvalues_near(

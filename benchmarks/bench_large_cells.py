@@ -4,6 +4,7 @@ Usage::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_large_cells.py
     ... --angles 21.79 13.17 --gpaw-max-atoms 42 --timeout 1200 --gpaw-timeout 600
+    ... --sparse     # the sparse H(0) route (predictor "baseline", sparse_blocks=True)
 
 Each twist angle gives the smallest commensurate bilayer of the MoSe2 and WSe2 sheets of
 ``bench_sheets.py`` (:func:`socscreen.bilayers.twisted_bilayer`, unstrained): 21.79° 42
@@ -16,6 +17,10 @@ memory available now is not started: the line says how much they need. A child t
 runs past ``--timeout`` seconds is stopped. Cells of at most ``--gpaw-max-atoms`` atoms
 also run the corpus GPAW reference (:func:`socscreen.dft.reference.
 compute_gpaw_reference`) within ``--gpaw-timeout`` seconds, for the speed-up over DFT.
+With ``--sparse`` every cell takes the sparse route instead: H(0) as
+:class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, its Fermi level from band counts
+(:func:`~socscreen.analysis.band_edges.inertia_fermi_level`), no charges; the dense
+memory check does not apply. A cell stopped by the timeout keeps the stages it finished.
 
 Prints one markdown table: atoms, orbitals n, lattice vectors of the blocks, predict
 time (s, wall clock and this process's CPU: the machine may be shared) with its stages
@@ -71,43 +76,63 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def run_cell(angle: float, sparse: bool) -> dict:
-    """Predict and analyse one bilayer (``sparse``: sparse H(0)); the child's JSON line."""
+def run_cell(angle: float, sparse: bool) -> None:
+    """Predict and analyse one bilayer (``sparse``: sparse H(0)).
+
+    Prints the JSON line of everything measured so far after each stage, so that a cell
+    stopped by the timeout still reports the stages it finished.
+    """
+    from socscreen.analysis.band_edges import inertia_fermi_level
+    from socscreen.analysis.bands import fermi_grid
     from socscreen.analysis.valley import valley_edges
+    from socscreen.dft.zeroth_step import compute_zeroth_step
     from socscreen.model.predictors import predict_hamiltonian
+    from socscreen.structure_flags import centred
+
+    out: dict = {}
+
+    def report(**fields) -> None:
+        out.update(fields, peak_GB=peak_gb())
+        print(json.dumps(out), flush=True)
 
     structure, _ = bilayer(angle)
     start, cpu = time.perf_counter(), time.process_time()
-    if sparse:
-        ham = predict_hamiltonian(structure, "baseline", sparse_blocks=True)
+    if sparse:  # predict_hamiltonian(structure, "baseline", sparse_blocks=True), stage by stage
+        ham = compute_zeroth_step(centred(structure), fermi=False, sparse_blocks=True)
+        report(
+            atoms=len(structure),
+            orbitals=ham.n_orbitals,
+            n_R=len(ham.R),
+            blocks_GB=ham.nbytes / 1024**3,
+            stages_s=ham.meta["timings"],
+        )
+        fermi = time.perf_counter()
+        ham.efermi, _ = inertia_fermi_level(ham, fermi_grid(ham))
+        stages = {**ham.meta["timings"], "fermi": time.perf_counter() - fermi}
     else:
         ham = predict_hamiltonian(structure, "scc")
-    predict, predict_cpu = time.perf_counter() - start, time.process_time() - cpu
-    charges = 0.0 if sparse else ham.meta["charge_correction"]["seconds"]
-    fermi = (
-        ham.meta["timings"]["fermi_level"] if sparse else predict - ham.meta["seconds"] - charges
+        charges = ham.meta["charge_correction"]["seconds"]
+        fermi = time.perf_counter() - start - ham.meta["seconds"] - charges
+        stages = {**ham.meta["timings"], "charges": charges, "fermi": fermi}
+        fields = (ham.h0, ham.overlap, ham.soc_uu, ham.soc_ud)
+        report(blocks_GB=sum(x.nbytes for x in fields if x is not None) / 1024**3)
+    report(
+        atoms=len(structure),
+        orbitals=ham.n_orbitals,
+        n_R=len(ham.R),
+        predict_s=time.perf_counter() - start,
+        predict_cpu_s=time.process_time() - cpu,
+        stages_s=stages,
     )
-    fields = (ham.h0, ham.overlap, ham.soc_uu, ham.soc_ud)
-    block_bytes = ham.nbytes if sparse else sum(x.nbytes for x in fields if x is not None)
     start, cpu = time.perf_counter(), time.process_time()
     edges = valley_edges(ham)
-    analysis, analysis_cpu = time.perf_counter() - start, time.process_time() - cpu
-    vbm = max(e.valence[1] for e in edges.values())
-    cbm = min(e.conduction[0] for e in edges.values())
-    return {
-        "atoms": len(structure),
-        "orbitals": ham.n_orbitals,
-        "n_R": len(ham.R),
-        "predict_s": predict,
-        "predict_cpu_s": predict_cpu,
-        "stages_s": {**ham.meta["timings"], "charges": charges, "fermi": fermi},
-        "blocks_GB": block_bytes / 1024**3,
-        "analysis_s": analysis,
-        "analysis_cpu_s": analysis_cpu,
-        "peak_GB": peak_gb(),
-        "splitting_K_eV": edges["K"].valence_splitting,
-        "gap_eV": cbm - vbm,
-    }
+    report(
+        analysis_s=time.perf_counter() - start,
+        analysis_cpu_s=time.process_time() - cpu,
+        splitting_K_eV=edges["K"].valence_splitting,
+        gap_eV=min(e.conduction[0] for e in edges.values())
+        - max(e.valence[1] for e in edges.values()),
+    )
 
 
 def run_gpaw(angle: float) -> dict:
@@ -137,16 +162,20 @@ def dense_memory_gb(atoms: int) -> tuple[float, float]:
 
 
 def child(mode: str, angle: float, timeout: float, sparse: bool = False) -> dict:
-    """Run ``--mode angle`` in a fresh interpreter; its JSON, or why there is none."""
+    """Run ``--mode angle`` in a fresh interpreter; its last JSON line, and why it stopped."""
     command = [sys.executable, __file__, f"--{mode}", str(angle)] + ["--sparse"] * sparse
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"stopped after {timeout:.0f} s"}
-    if done.returncode:
-        tail = (done.stderr.strip().splitlines() or ["killed"])[-1]
-        return {"error": f"exit {done.returncode}: {tail[:80]}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        stdout, error = done.stdout, None
+        if done.returncode:
+            tail = (done.stderr.strip().splitlines() or ["killed"])[-1]
+            error = f"exit {done.returncode}: {tail[:80]}"
+    except subprocess.TimeoutExpired as stopped:
+        stdout, error = stopped.stdout or "", f"stopped after {timeout:.0f} s"
+        stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
+    lines = [line for line in stdout.strip().splitlines() if line.startswith("{")]
+    out = json.loads(lines[-1]) if lines else {}
+    return out | ({"error": error} if error else {})
 
 
 def row(
@@ -170,35 +199,32 @@ def row(
     return out
 
 
+def _value(r: dict, *keys: str, fmt: str = "{:.0f}") -> str:
+    """``fmt`` of each of ``keys`` of a row joined by " / ", or "-" for a missing one."""
+    return " / ".join(fmt.format(r[key]) if key in r else "-" for key in keys)
+
+
 def table(rows: list[dict]) -> str:
-    """Markdown table of the rows."""
+    """Markdown table of the rows; a cell stopped early shows the stages it finished."""
     lines = [
         "| twist (°) | atoms | n | n_R | predict (s, wall / cpu) | setup / H(0) / charges / E_F "
         "(s) | valleys (s, wall / cpu) | peak (GB) | H(R) blocks (GB) | Δ_v(K) (eV) "
-        "| gap K,K',Γ (eV) | GPAW (s) | GPAW / ours |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| gap K,K',Γ (eV) | GPAW (s) | GPAW / ours | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         gpaw = r.get("gpaw_s")
         ours = r.get("predict_s", 0.0) + r.get("analysis_s", 0.0)
         ratio = f"{gpaw / ours:.0f}" if gpaw and ours else "-"
         gpaw_text = f"{gpaw:.0f}" if gpaw else r.get("gpaw_error", "-")
-        if "predict_s" not in r:
-            lines.append(
-                f"| {r['angle']:.2f} | {r['atoms']} | {r.get('error', '-')} "
-                f"|||||||||| {gpaw_text} | {ratio} |"
-            )
-            continue
-        st = r["stages_s"]
-        stages = " / ".join(
-            f"{st.get(key, 0):.0f}" for key in ("setup", "assemble", "charges", "fermi")
-        )
+        stages = _value(r.get("stages_s", {}), "setup", "assemble", "charges", "fermi")
         lines.append(
-            f"| {r['angle']:.2f} | {r['atoms']} | {r['orbitals']} | {r['n_R']} "
-            f"| {r['predict_s']:.0f} / {r['predict_cpu_s']:.0f} | {stages} "
-            f"| {r['analysis_s']:.1f} / {r['analysis_cpu_s']:.1f} | {r['peak_GB']:.2f} "
-            f"| {r.get('blocks_GB', float('nan')):.2f} "
-            f"| {r['splitting_K_eV']:.3f} | {r['gap_eV']:.3f} | {gpaw_text} | {ratio} |"
+            f"| {r['angle']:.2f} | {r['atoms']} | {_value(r, 'orbitals')} | {_value(r, 'n_R')} "
+            f"| {_value(r, 'predict_s', 'predict_cpu_s')} | {stages} "
+            f"| {_value(r, 'analysis_s', 'analysis_cpu_s', fmt='{:.1f}')} "
+            f"| {_value(r, 'peak_GB', fmt='{:.2f}')} | {_value(r, 'blocks_GB', fmt='{:.2f}')} "
+            f"| {_value(r, 'splitting_K_eV', fmt='{:.3f}')} | {_value(r, 'gap_eV', fmt='{:.3f}')} "
+            f"| {gpaw_text} | {ratio} | {r.get('error', '')} |"
         )
     return "\n".join(lines)
 
@@ -216,7 +242,7 @@ def main() -> None:
     parser.add_argument("--gpaw", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell is not None:
-        print(json.dumps(run_cell(args.cell, args.sparse)))
+        run_cell(args.cell, args.sparse)
         return
     if args.gpaw is not None:
         print(json.dumps(run_gpaw(args.gpaw)))

@@ -93,6 +93,12 @@ SPARSE_DROP_BELOW = {
     "soc_ud": CORPUS_ZERO_THRESHOLDS["Hsoc"],
 }
 
+#: Fraction of a field's threshold below which the sparse assembly does not collect a term.
+#: An element sums one two-centre term and one PAW term per atom whose projectors both
+#: orbitals reach (a few hundred at most), so the terms left out add up to well below the
+#: threshold; most of a large cell's three-centre terms are that small.
+TERM_FLOOR = 1e-3
+
 #: Entries a sparse field collects before they are summed into its CSR matrix (at least).
 SPARSE_FLUSH_ENTRIES = 2_000_000
 
@@ -281,7 +287,8 @@ class _SparseSink(_Sink):
 
     Added entries wait in lists and are summed into the field's CSR matrix whenever they
     outnumber it (and :data:`SPARSE_FLUSH_ENTRIES`), so that the merges cost no more than
-    the entries. The threshold applies to the sums, once every term is in.
+    the entries. The threshold applies to the sums, once every term is in; terms below
+    :data:`TERM_FLOOR` of it are not collected.
     """
 
     def __init__(self, fields: list[str], n_R: int, n: int, drop_below: dict[str, float]) -> None:
@@ -305,7 +312,7 @@ class _SparseSink(_Sink):
         cols: np.ndarray,
         block: np.ndarray,
     ) -> None:
-        keep = block != 0
+        keep = np.abs(block) > TERM_FLOOR * self.drop_below.get(name, 0.0)
         i, j = np.nonzero(keep)
         slot = np.broadcast_to(slots, cols.shape)[j]
         self.pending[name].append((slot * self.n + rows[i], cols[j], block[keep]))
