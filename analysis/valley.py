@@ -30,6 +30,7 @@ from socscreen.analysis.band_edges import BandEdges, band_edges
 from socscreen.analysis.berry import berry_curvature, valley_points
 from socscreen.analysis.bloch import LowdinBloch, n_occupied
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 __all__ = ["ValleyQuantities", "hexagonal_sheet", "valley_edges", "valley_quantities"]
 
@@ -150,7 +151,7 @@ def _circular_weights(u: np.ndarray, velocity: np.ndarray, v: int) -> tuple[np.n
     return plus.sum(axis=-1), minus.sum(axis=-1)
 
 
-def valley_edges(ham: Hamiltonian) -> dict[str, BandEdges]:
+def valley_edges(ham: Hamiltonian | SparseHamiltonian) -> dict[str, BandEdges]:
     """Spin pairs at the band edges at K, K' and Γ of a hexagonal sheet of any size (eV).
 
     The valley figures of a large cell (a twisted bilayer of hundreds of atoms, where
@@ -159,7 +160,9 @@ def valley_edges(ham: Hamiltonian) -> dict[str, BandEdges]:
     ``ham.efermi`` (:func:`~socscreen.analysis.band_edges.band_edges`: shift-invert above
     :data:`~socscreen.analysis.band_edges.LANCZOS_SIZE` spinor orbitals; no Löwdin
     velocities, Berry curvature or dichroism); the same numbers as
-    :func:`valley_quantities` where both run.
+    :func:`valley_quantities` where both run. A
+    :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (the sparse H(0) of a cell of
+    hundreds of atoms) always takes the shift-invert route.
 
     Returns
     -------
@@ -174,6 +177,6 @@ def valley_edges(ham: Hamiltonian) -> dict[str, BandEdges]:
     """
     if not ham.has_soc:
         raise ValueError("valley quantities need a Hamiltonian with spin-orbit blocks")
-    k, k_prime = valley_points(LowdinBloch(ham))
+    k, k_prime = valley_points(LowdinBloch(ham))  # reads its lattice and periodic axes only
     edges = band_edges(ham, np.stack([k, k_prime, np.zeros(3)]))  # Hermitian to round-off
     return dict(zip(("K", "K'", "Gamma"), edges, strict=True))

@@ -27,6 +27,12 @@ vector R (blocks ``X[R][μ, ν] = <φ_μ(r - τ_μ)| X |φ_ν(r - τ_ν - R)>``,
 The result equals the k-grid + Fourier extraction of the same calculator (the reference
 route of :mod:`socscreen.dft.reference`) to round-off, without its aliasing, at a small
 fraction of its cost (``tests/dft/test_zeroth_step.py``; ``benchmarks/bench_baseline.py``).
+
+A cell of hundreds of atoms takes the same terms into sparse blocks
+(:func:`sparse_zeroth_step_blocks`, ``compute_zeroth_step(..., sparse_blocks=True)``: a
+:class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`), with GPAW's potential matrices
+a few rows at a time; the set-up (:func:`atomic_start`) skips GPAW's dense LCAO matrices in
+either case.
 """
 
 from __future__ import annotations
@@ -59,8 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ZEROTH_STEP_OVERLAP_CUTOFF",
-    "atomic_start",
     "ZEROTH_STEP_VERSION",
+    "atomic_start",
     "compute_zeroth_step",
     "neutral_atom_density",
     "sparse_zeroth_step_blocks",
@@ -378,8 +384,8 @@ def neutral_atom_density(calc: GPAW, rows_per_chunk: int | None = None) -> None:
     Parameters
     ----------
     calc
-        GPAW LCAO calculator after ``set_positions`` (density and Hamiltonian at GPAW's
-        atomic start); changed in place.
+        GPAW LCAO calculator after :func:`atomic_start` or ``set_positions`` (density and
+        Hamiltonian at GPAW's atomic start); changed in place.
     rows_per_chunk
         Rows of GPAW's basis-function overlap matrices computed at once for the grid
         integrals (all by default; a large cell: :data:`POTENTIAL_ROWS_PER_CHUNK`).
