@@ -23,6 +23,7 @@ sheet normal ``n = b1 x b2 / |b1 x b2|`` of the two periodic axes, Angstrom^2; s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -151,18 +152,22 @@ def _circular_weights(u: np.ndarray, velocity: np.ndarray, v: int) -> tuple[np.n
     return plus.sum(axis=-1), minus.sum(axis=-1)
 
 
-def valley_edges(ham: Hamiltonian | SparseHamiltonian) -> dict[str, BandEdges]:
+def valley_edges(
+    ham: Hamiltonian | SparseHamiltonian,
+    method: Literal["auto", "dense", "shift-invert", "second-variation"] = "auto",
+) -> dict[str, BandEdges]:
     """Spin pairs at the band edges at K, K' and Γ of a hexagonal sheet of any size (eV).
 
     The valley figures of a large cell (a twisted bilayer of hundreds of atoms, where
     each layer's K folds onto the cell's K or Γ): splittings ``E[v] - E[v - 1]`` and
-    ``E[c + 1] - E[c]`` and the direct gaps from the dozen spinor bands nearest
-    ``ham.efermi`` (:func:`~socscreen.analysis.band_edges.band_edges`: shift-invert above
-    :data:`~socscreen.analysis.band_edges.LANCZOS_SIZE` spinor orbitals; no Löwdin
-    velocities, Berry curvature or dichroism); the same numbers as
-    :func:`valley_quantities` where both run. A
-    :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (the sparse H(0) of a cell of
-    hundreds of atoms) always takes the shift-invert route.
+    ``E[c + 1] - E[c]`` and the direct gaps from the bands nearest ``ham.efermi``
+    (:func:`~socscreen.analysis.band_edges.band_edges` with ``method``; by default shift-invert
+    above :data:`~socscreen.analysis.band_edges.LANCZOS_SIZE` spinor orbitals and second
+    variation for a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`; no Löwdin
+    velocities, Berry curvature or dichroism); the same numbers as :func:`valley_quantities` where
+    both run. K' is not solved again: the container is time-reversal symmetric by
+    construction (its down-spin blocks are the time reverses of the up-spin ones), so
+    K' = -K has K's energies exactly (Kramers).
 
     Returns
     -------
@@ -178,5 +183,7 @@ def valley_edges(ham: Hamiltonian | SparseHamiltonian) -> dict[str, BandEdges]:
     if not ham.has_soc:
         raise ValueError("valley quantities need a Hamiltonian with spin-orbit blocks")
     k, k_prime = valley_points(LowdinBloch(ham))  # reads its lattice and periodic axes only
-    edges = band_edges(ham, np.stack([k, k_prime, np.zeros(3)]))  # Hermitian to round-off
-    return dict(zip(("K", "K'", "Gamma"), edges, strict=True))
+    at_k, gamma = band_edges(ham, np.stack([k, np.zeros(3)]), method=method)
+    # Kramers: K' = -K has K's energies (docstring)
+    at_k_prime = BandEdges(k_prime.tolist(), at_k.valence, at_k.conduction)
+    return {"K": at_k, "K'": at_k_prime, "Gamma": gamma}

@@ -18,9 +18,10 @@ runs past ``--timeout`` seconds is stopped. Cells of at most ``--gpaw-max-atoms`
 also run the corpus GPAW reference (:func:`socscreen.dft.reference.
 compute_gpaw_reference`) within ``--gpaw-timeout`` seconds, for the speed-up over DFT.
 With ``--sparse`` every cell takes the sparse route instead: H(0) as
-:class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, its Fermi level from band counts
-(:func:`~socscreen.analysis.band_edges.inertia_fermi_level`), no charges; the dense
-memory check does not apply. A cell stopped by the timeout keeps the stages it finished.
+:class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, its Fermi level from spinless
+band counts and second variation
+(:func:`~socscreen.analysis.band_edges.inertia_fermi_level`), no charges, and the valley
+edges by second variation too; the dense memory check does not apply. A cell stopped by the timeout keeps the stages it finished.
 
 Prints one markdown table: atoms, orbitals n, lattice vectors of the blocks, predict
 time (s, wall clock and this process's CPU: the machine may be shared) with its stages
@@ -107,7 +108,7 @@ def run_cell(angle: float, sparse: bool) -> None:
             stages_s=ham.meta["timings"],
         )
         fermi = time.perf_counter()
-        ham.efermi, _ = inertia_fermi_level(ham, fermi_grid(ham))
+        ham.efermi, _ = inertia_fermi_level(ham, fermi_grid(ham), second_variation=True)
         stages = {**ham.meta["timings"], "fermi": time.perf_counter() - fermi}
     else:
         ham = predict_hamiltonian(structure, "scc")

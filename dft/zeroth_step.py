@@ -58,7 +58,7 @@ from socscreen.dft.calculator import (
 )
 from socscreen.dft.reference import NEGLIGIBLE, ProgressCallback, gpaw_meta
 from socscreen.hamiltonian import CORPUS_ZERO_THRESHOLDS, Hamiltonian
-from socscreen.sparse_hamiltonian import SparseHamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian, stacked_rows
 
 if TYPE_CHECKING:
     from gpaw.calculator import GPAW
@@ -488,8 +488,7 @@ def sparse_zeroth_step_blocks(
     n = sink.n
     peak = np.zeros(len(R))
     for x in fields.values():
-        rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-        np.maximum.at(peak, rows // n, np.abs(x.data))
+        np.maximum.at(peak, stacked_rows(x) // n, np.abs(x.data))
     keep = np.flatnonzero(peak > NEGLIGIBLE)
     rows = (keep[:, None] * n + np.arange(n)[None]).ravel()
     return R[keep], {name: x[rows] for name, x in fields.items()}
@@ -529,8 +528,9 @@ def compute_zeroth_step(
         Assemble sparse blocks (:func:`sparse_zeroth_step_blocks`, entries below
         :data:`SPARSE_DROP_BELOW` out) into a
         :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, whose Fermi level comes
-        from band counts (:func:`~socscreen.analysis.band_edges.inertia_fermi_level`) on the
-        same k-grid: for cells of hundreds of atoms.
+        from spinless band counts and second variation
+        (:func:`~socscreen.analysis.band_edges.inertia_fermi_level`) on the same k-grid:
+        for cells of hundreds of atoms.
 
     Returns
     -------
@@ -596,7 +596,8 @@ def compute_zeroth_step(
         report("fermi level")
         start = time.perf_counter()
         if sparse_blocks:
-            ham.efermi, ham.meta["band_counts"] = inertia_fermi_level(ham, fermi_grid(ham), soc)
+            grid = fermi_grid(ham)
+            ham.efermi, ham.meta["band_counts"] = inertia_fermi_level(ham, grid, soc, True)
         else:
             ham.efermi = fermi_level(ham)
         timings["fermi_level"] = time.perf_counter() - start

@@ -20,7 +20,13 @@ from scipy import sparse
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.sparse_hamiltonian import SparseHamiltonian
 
-__all__ = ["sparse_bloch_sum", "sparse_overlap_k", "sparse_spinor_hamiltonian_k"]
+__all__ = [
+    "sparse_bloch_sum",
+    "sparse_hamiltonian_k",
+    "sparse_overlap_k",
+    "sparse_soc_k",
+    "sparse_spinor_hamiltonian_k",
+]
 
 
 def _pattern(*blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +84,24 @@ def sparse_overlap_k(ham: Hamiltonian | SparseHamiltonian, k: np.ndarray) -> spa
     return _field_sums(ham, "overlap", k)[0]
 
 
+def sparse_hamiltonian_k(ham: Hamiltonian | SparseHamiltonian, k: np.ndarray) -> sparse.csr_matrix:
+    """Spinless scalar-relativistic H0(k) at one fractional k, sparse complex ``[n, n]`` (eV)."""
+    return _field_sums(ham, "h0", k)[0]
+
+
+def sparse_soc_k(
+    ham: Hamiltonian | SparseHamiltonian, k: np.ndarray
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix]:
+    """Spin-orbit blocks ``(uu, ud, du, dd)`` of H(k) at one fractional k, sparse ``[n, n]`` (eV).
+
+    The spinor H(k) is ``[[H0 + uu, ud], [du, H0 + dd]]``; ``dd`` and ``du`` follow from
+    the stored ``uu`` and ``ud`` by time reversal (module docstring).
+    """
+    uu, dd = _field_sums(ham, "soc_uu", k, both=True)
+    ud, minus_du = _field_sums(ham, "soc_ud", k, both=True)
+    return uu, ud, -minus_du, dd
+
+
 def sparse_spinor_hamiltonian_k(
     ham: Hamiltonian | SparseHamiltonian, k: np.ndarray, soc: bool = True
 ) -> sparse.csr_matrix:
@@ -86,9 +110,8 @@ def sparse_spinor_hamiltonian_k(
     ``soc=False`` (or a container without SOC blocks) gives ``kron(I2, H0(k))``; the
     container may be dense or a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`.
     """
-    (h0,) = _field_sums(ham, "h0", k)
+    h0 = sparse_hamiltonian_k(ham, k)
     if not (soc and ham.has_soc):
         return sparse.block_diag([h0, h0], format="csr")
-    uu, dd = _field_sums(ham, "soc_uu", k, both=True)
-    ud, minus_du = _field_sums(ham, "soc_ud", k, both=True)
-    return sparse.bmat([[h0 + uu, ud], [-minus_du, h0 + dd]], format="csr")
+    uu, ud, du, dd = sparse_soc_k(ham, k)
+    return sparse.bmat([[h0 + uu, ud], [du, h0 + dd]], format="csr")

@@ -28,7 +28,7 @@ from scipy import sparse
 from socscreen.hamiltonian import Hamiltonian, OrbitalBlocks, as_kpoints
 from socscreen.orbitals import OrbitalTable
 
-__all__ = ["SPARSE_FIELDS", "SparseHamiltonian", "stacked_blocks"]
+__all__ = ["SPARSE_FIELDS", "SparseHamiltonian", "stacked_blocks", "stacked_rows"]
 
 #: The block fields of a container: real H0 (eV) and S, complex SOC up-up and up-down (eV).
 SPARSE_FIELDS = ("h0", "overlap", "soc_uu", "soc_ud")
@@ -43,6 +43,11 @@ def stacked_blocks(blocks: np.ndarray, drop_below: float = 0.0) -> sparse.csr_ma
     n_r, n, _ = blocks.shape
     flat = blocks.reshape(n_r * n, n)
     return sparse.csr_matrix(np.where(np.abs(flat) > drop_below, flat, 0))
+
+
+def stacked_rows(stack: sparse.csr_matrix) -> np.ndarray:
+    """Row of each stored entry of a CSR stack ``[n_R * n, n]``: ``R`` index ``row // n``."""
+    return np.repeat(np.arange(stack.shape[0]), np.diff(stack.indptr))
 
 
 def _shared_fields(ham: Hamiltonian | SparseHamiltonian) -> dict[str, Any]:
@@ -125,7 +130,7 @@ class SparseHamiltonian(OrbitalBlocks):
         stack = getattr(self, name)
         n = self.n_orbitals
         phase = np.exp(2j * np.pi * (self.R @ as_kpoints(k)[0]))
-        rows = np.repeat(np.arange(stack.shape[0]), np.diff(stack.indptr))
+        rows = stacked_rows(stack)
         values = np.conj(stack.data) if conjugate else stack.data
         return sparse.csr_matrix(
             (values * phase[rows // n], (rows % n, stack.indices)), shape=(n, n)

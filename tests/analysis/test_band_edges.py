@@ -3,7 +3,9 @@
 The sparse Bloch sums (:mod:`socscreen.sparse_bloch`) must equal the dense ones, and the
 shift-invert band edges (:mod:`socscreen.analysis.band_edges`) the eigenvalues of
 :meth:`Hamiltonian.eigh`, with the prediction's overlap cutoff (three directions of
-S(K) below it here) and without one.
+S(K) below it here) and without one. Second variation (the spinless problem, with the
+spin-orbit coupling in a window of its bands) must give the same edges and Fermi level
+to a fraction of a meV.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import pytest
 
 from socscreen.analysis.band_edges import (
     INERTIA_TOLERANCE,
+    SECOND_VARIATION_REACH,
     band_edges,
     eigenvalues_near,
     inertia_fermi_level,
+    second_variation_bands,
 )
 from socscreen.analysis.bands import fermi_grid, fermi_level
 from socscreen.analysis.valley import valley_edges, valley_quantities
@@ -78,8 +82,13 @@ def test_valley_edges_give_the_valley_quantities(bilayer):
     assert edges["K"].valence_splitting == pytest.approx(dense.valence_splitting_eV, abs=1e-6)
     assert edges["K"].conduction_splitting == pytest.approx(dense.conduction_splitting_eV, abs=1e-6)
     assert edges["K"].direct_gap == pytest.approx(dense.direct_gap_k_eV, abs=1e-6)
-    # time reversal: K' has K's energies
-    assert np.allclose(edges["K'"].valence, edges["K"].valence, atol=1e-6)
+    # time reversal: K' = -K has K's energies (valley_edges copies them)
+    (k_prime,) = band_edges(bilayer, -np.array([edges["K"].k]), method="shift-invert")
+    assert np.allclose(
+        k_prime.valence + k_prime.conduction,
+        edges["K'"].valence + edges["K'"].conduction,
+        atol=1e-6,
+    )
 
 
 def test_band_edges_move_the_shift_to_reach_the_edge_bands(bilayer):
@@ -95,9 +104,11 @@ def test_band_edges_move_the_shift_to_reach_the_edge_bands(bilayer):
 def test_the_sparse_container_has_the_band_edges_of_the_dense_one(bilayer):
     sparse_ham = SparseHamiltonian.from_dense(bilayer)
     dense = band_edges(bilayer, KPOINTS)
-    for a, b in zip(dense, band_edges(sparse_ham, KPOINTS), strict=True):  # shift-invert
+    route = band_edges(sparse_ham, KPOINTS, method="shift-invert")
+    for a, b in zip(dense, route, strict=True):
         assert np.allclose(a.valence + a.conduction, b.valence + b.conduction, atol=1e-6)
-    edges, dense_edges = valley_edges(sparse_ham), valley_edges(bilayer)
+    edges = valley_edges(sparse_ham, method="shift-invert")
+    dense_edges = valley_edges(bilayer)
     for point in ("K", "K'", "Gamma"):
         assert edges[point].valence == pytest.approx(dense_edges[point].valence, abs=1e-6)
 
@@ -126,3 +137,43 @@ def test_band_counts_put_a_metals_fermi_level_where_the_count_passes_nelect(bila
         <= mean_count(efermi + INERTIA_TOLERANCE)
     )
     assert bands[:, int(metal.nelect) - 1].min() < efermi < bands[:, int(metal.nelect)].max()
+
+
+def test_second_variation_gives_the_spinor_bands_near_the_gap(bilayer):
+    n_occ = int(bilayer.nelect)
+    dense = bilayer.eigh(KPOINTS)
+    windows = second_variation_bands(bilayer, KPOINTS, bilayer.efermi, count=16)  # of 68
+    for (values, first), bands in zip(windows, dense, strict=True):
+        edges = values[n_occ - 2 - first : n_occ + 2 - first]
+        assert np.abs(edges - bands[n_occ - 2 : n_occ + 2]).max() < 5e-4  # eV
+    spinless = bilayer.eigh(KPOINTS, soc=False)  # without SOC: the spinless bands, twice
+    windows = second_variation_bands(bilayer, KPOINTS, bilayer.efermi, count=16, soc=False)
+    for (values, first), bands in zip(windows, spinless, strict=True):
+        assert np.abs(values - bands[first : first + len(values)]).max() < 1e-8
+
+
+def test_second_variation_band_and_valley_edges_of_the_sparse_container(bilayer):
+    sparse_ham = SparseHamiltonian.from_dense(bilayer)
+    dense = band_edges(bilayer, KPOINTS)
+    route = band_edges(sparse_ham, KPOINTS)  # a sparse container: second variation
+    for a, b in zip(dense, route, strict=True):
+        assert np.allclose(a.valence + a.conduction, b.valence + b.conduction, atol=5e-4)
+    valleys = valley_quantities(bilayer)
+    edges = valley_edges(sparse_ham, method="second-variation")
+    assert edges["K"].valence_splitting == pytest.approx(valleys.valence_splitting_eV, abs=2e-4)
+    assert edges["K"].direct_gap == pytest.approx(valleys.direct_gap_k_eV, abs=5e-4)
+    # a window of 4 bands grows until it reaches SECOND_VARIATION_REACH each side
+    ((values, _),) = second_variation_bands(bilayer, KPOINTS[:1], bilayer.efermi, count=4)
+    assert values[0] < bilayer.efermi - SECOND_VARIATION_REACH
+    assert values[-1] > bilayer.efermi + SECOND_VARIATION_REACH
+
+
+def test_spinless_counts_and_second_variation_place_the_fermi_level(bilayer):
+    grid = fermi_grid(bilayer)
+    efermi, counts = inertia_fermi_level(SparseHamiltonian.from_dense(bilayer), grid, True, True)
+    assert efermi == pytest.approx(fermi_level(bilayer), abs=1e-5)  # insulator: midgap
+    metal = bilayer._replace(nelect=bilayer.nelect - 1)
+    efermi, _ = inertia_fermi_level(metal, grid, second_variation=True)
+    bands = metal.eigh(grid)
+    below, above = ((bands < efermi + d).sum(axis=1).mean() for d in (-1e-4, 1e-4))
+    assert below < metal.nelect <= above  # the level where the count passes nelect
