@@ -45,6 +45,7 @@ from socscreen.eigensolver import generalized_eigh
 from socscreen.orbitals import OrbitalTable
 
 __all__ = [
+    "BLOCK_STORAGE_KEY",
     "COMPACT_ZERO_THRESHOLDS",
     "CORPUS_ZERO_THRESHOLDS",
     "EIGH_CHUNK_BYTES",
@@ -54,8 +55,12 @@ __all__ = [
     "OrbitalBlocks",
     "as_kpoints",
     "bloch_sum",
+    "layout_arrays",
+    "layout_fields",
+    "npz_path",
     "spin_diagonal",
     "spinor_bloch_sum",
+    "write_npz",
 ]
 
 #: Elements smaller than these are stored as exact zeros in corpus files (eV for H0 and
@@ -79,6 +84,10 @@ _ARRAY_FIELDS = ("R", "h0", "overlap", "soc_uu", "soc_ud")
 #: ``meta`` key of corpus files that store one lattice vector of each ``±R`` pair
 #: (value ``"half"``); readers rebuild ``-R`` from Hermiticity (:meth:`Hamiltonian.symmetrized`).
 R_STORAGE_KEY = "R_stored"
+
+#: ``meta`` key of files whose blocks are stored sparse (value ``"csr"``: a large cell's
+#: :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, ``socscreen predict --sparse``).
+BLOCK_STORAGE_KEY = "block_storage"
 
 #: How :meth:`Hamiltonian.as_dict` stores the blocks: ``"exact"`` (float64/complex128, every
 #: ``R``) or ``"compact"`` (the size-capped training corpus's format, see
@@ -143,6 +152,78 @@ def _with_minus_R_blocks(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
         full["Hsoc_uu"] = np.concatenate([data["Hsoc_uu"], transposed("Hsoc_uu", conjugate=True)])
         full["Hsoc_ud"] = np.concatenate([data["Hsoc_ud"], transposed("Hsoc_ud", sign=-1)])
     return full
+
+
+def layout_arrays(ham: OrbitalBlocks) -> dict[str, np.ndarray]:
+    """Give the arrays of a corpus-format file other than its blocks and ``R``.
+
+    Structure (``numbers``, ``cell``, ``spos``), basis layout (``l_M``, ``a_M``,
+    ``nao_a``), ``efermi``, ``E`` and ``nelect`` (NaN for an unknown energy), and ``meta``
+    as JSON with the basis name.
+    """
+    return {
+        "numbers": np.asarray(ham.orbitals.numbers, dtype=np.int64),
+        "cell": np.asarray(ham.structure.lattice.matrix, dtype=float),
+        "spos": np.asarray(ham.structure.frac_coords, dtype=float),
+        "l_M": ham.orbitals.l_of_orbital.astype(np.int64),
+        "a_M": ham.orbitals.atom_of_orbital.astype(np.int64),
+        "nao_a": ham.orbitals.orbitals_per_atom.astype(np.int64),
+        "efermi": np.array(np.nan if ham.efermi is None else ham.efermi),
+        "E": np.array(np.nan if ham.energy is None else ham.energy),
+        "nelect": np.array(ham.nelect),
+        "meta": np.array(json.dumps({"basis": ham.orbitals.basis_name, **ham.meta})),
+    }
+
+
+def layout_fields(data: Mapping[str, np.ndarray], meta: dict[str, Any]) -> dict[str, Any]:
+    """Give the constructor arguments other than blocks and ``R`` from :func:`layout_arrays`."""
+    numbers = np.asarray(data["numbers"], dtype=int)
+    structure = Structure(
+        Lattice(np.asarray(data["cell"], dtype=float)),
+        numbers.tolist(),
+        np.asarray(data["spos"], dtype=float),
+        coords_are_cartesian=False,
+    )
+    orbitals = OrbitalTable.from_l_and_atom(
+        numbers, data["l_M"], data["a_M"], basis_name=meta.get("basis", "szp(dzp)")
+    )
+    return {
+        "structure": structure,
+        "orbitals": orbitals,
+        "nelect": float(data["nelect"]) if "nelect" in data else 0.0,
+        "efermi": float(data["efermi"]) if "efermi" in data else None,
+        "energy": float(data["E"]) if "E" in data else None,
+        "meta": meta,
+    }
+
+
+def npz_path(path: str | os.PathLike) -> Path:
+    """``path`` with the ``.npz`` suffix ``numpy.savez`` would give it."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        return path
+    return path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+
+
+def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write ``arrays`` compressed to ``path`` (``.npz``) atomically: temporary file, rename.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path (:func:`npz_path`).
+    """
+    path = npz_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 class OrbitalBlocks:
@@ -462,36 +543,26 @@ class Hamiltonian(OrbitalBlocks, MSONable):
     @classmethod
     def from_corpus_arrays(cls, data: dict[str, np.ndarray]) -> Hamiltonian:
         """Build from the arrays of a corpus file (keys as :meth:`to_npz` writes them)."""
+        meta = json.loads(str(data["meta"])) if "meta" in data else {}
+        if meta.get(BLOCK_STORAGE_KEY) == "csr":
+            raise ValueError(
+                "the file holds the sparse blocks of a large cell (socscreen predict --sparse): "
+                "read it with socscreen.sparse_hamiltonian.read_hamiltonian"
+            )
         required = {"numbers", "cell", "spos", "R", "H0R", "SR", "l_M", "a_M"}
         missing = sorted(required - set(data))
         if missing:
             raise KeyError(f"corpus data lacks key(s) {missing}")
-        meta = json.loads(str(data["meta"])) if "meta" in data else {}
         if meta.pop(R_STORAGE_KEY, "full") == "half":
             data = _with_minus_R_blocks(data)
-        numbers = np.asarray(data["numbers"], dtype=int)
-        structure = Structure(
-            Lattice(np.asarray(data["cell"], dtype=float)),
-            numbers.tolist(),
-            np.asarray(data["spos"], dtype=float),
-            coords_are_cartesian=False,
-        )
-        orbitals = OrbitalTable.from_l_and_atom(
-            numbers, data["l_M"], data["a_M"], basis_name=meta.get("basis", "szp(dzp)")
-        )
         has_soc = "Hsoc_uu" in data
         return cls(
-            structure,
-            orbitals,
-            data["R"],
-            data["H0R"],
-            data["SR"],
+            R=data["R"],
+            h0=data["H0R"],
+            overlap=data["SR"],
             soc_uu=data["Hsoc_uu"] if has_soc else None,
             soc_ud=data["Hsoc_ud"] if has_soc else None,
-            nelect=float(data["nelect"]) if "nelect" in data else 0.0,
-            efermi=float(data["efermi"]) if "efermi" in data else None,
-            energy=float(data["E"]) if "E" in data else None,
-            meta=meta,
+            **layout_fields(data, meta),
         )
 
     def to_corpus_arrays(
@@ -543,23 +614,15 @@ class Hamiltonian(OrbitalBlocks, MSONable):
             keep = np.any([b.any(axis=(1, 2)) for b in blocks.values()], axis=0)
             keep |= keep[self.minus_R_index]
             keep[self.home_index] = True
-        meta = {"basis": self.orbitals.basis_name, **self.meta}
+        arrays = layout_arrays(self)
         if half_R:
             keep &= _is_half_R(self.R)
-            meta[R_STORAGE_KEY] = "half"
+            meta = {**json.loads(str(arrays["meta"])), R_STORAGE_KEY: "half"}
+            arrays["meta"] = np.array(json.dumps(meta))
         return {
-            "numbers": np.asarray(self.orbitals.numbers, dtype=np.int64),
-            "cell": np.asarray(self.structure.lattice.matrix, dtype=float),
-            "spos": np.asarray(self.structure.frac_coords, dtype=float),
+            **arrays,
             "R": self.R[keep].astype(np.int64),
             **{name: b[keep] for name, b in blocks.items()},
-            "l_M": self.orbitals.l_of_orbital.astype(np.int64),
-            "a_M": self.orbitals.atom_of_orbital.astype(np.int64),
-            "nao_a": self.orbitals.orbitals_per_atom.astype(np.int64),
-            "efermi": np.array(np.nan if self.efermi is None else self.efermi),
-            "E": np.array(np.nan if self.energy is None else self.energy),
-            "nelect": np.array(self.nelect),
-            "meta": np.array(json.dumps(meta)),
         }
 
     def to_npz(
@@ -578,22 +641,7 @@ class Hamiltonian(OrbitalBlocks, MSONable):
         pathlib.Path
             The written path.
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = (
-                path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                arrays = self.to_corpus_arrays(double, thresholds, half_R)
-                np.savez_compressed(handle, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_npz(path, self.to_corpus_arrays(double, thresholds, half_R))
 
     def content_sha256(self, quantum: float = 1e-7) -> str:
         """Hex sha256 of the physical content, independent of how a file stores it.

@@ -18,20 +18,40 @@ is what every small-cell route and the stores speak).
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
 from scipy import sparse
 
-from socscreen.hamiltonian import Hamiltonian, OrbitalBlocks, as_kpoints
+from socscreen.hamiltonian import (
+    BLOCK_STORAGE_KEY,
+    Hamiltonian,
+    OrbitalBlocks,
+    as_kpoints,
+    layout_arrays,
+    layout_fields,
+    write_npz,
+)
 from socscreen.orbitals import OrbitalTable
 
-__all__ = ["SPARSE_FIELDS", "SparseHamiltonian", "stacked_blocks", "stacked_rows"]
+__all__ = [
+    "SPARSE_FIELDS",
+    "SparseHamiltonian",
+    "read_hamiltonian",
+    "stacked_blocks",
+    "stacked_rows",
+]
 
 #: The block fields of a container: real H0 (eV) and S, complex SOC up-up and up-down (eV).
 SPARSE_FIELDS = ("h0", "overlap", "soc_uu", "soc_ud")
+
+#: Array-name prefix of each field in a file (those of the dense corpus format).
+FILE_NAMES = {"h0": "H0R", "overlap": "SR", "soc_uu": "Hsoc_uu", "soc_ud": "Hsoc_ud"}
 
 
 def stacked_blocks(blocks: np.ndarray, drop_below: float = 0.0) -> sparse.csr_matrix:
@@ -154,9 +174,78 @@ class SparseHamiltonian(OrbitalBlocks):
             **{k: None if b is None else b.toarray().reshape(shape) for k, b in blocks.items()},
         )
 
+    # -- files ----------------------------------------------------------------------------
+    def to_npz(self, path: str | os.PathLike, double: bool = False) -> Path:
+        """Write the container as a sparse corpus-format ``.npz`` atomically.
+
+        The arrays of the corpus format other than the blocks (structure, basis layout,
+        ``nelect``, ``efermi``, ``meta``), ``R``, and each field as its CSR stack's
+        ``<name>_data``, ``<name>_indices`` and ``<name>_indptr`` (names of the corpus
+        format: ``H0R``, ``SR``, ``Hsoc_uu``, ``Hsoc_ud``), marked with
+        ``meta[BLOCK_STORAGE_KEY] = "csr"``. Values are float32/complex64 as in corpus
+        files (``double``: float64/complex128, exact).
+
+        Returns
+        -------
+        pathlib.Path
+            The written path.
+        """
+        arrays = layout_arrays(self)
+        meta = {**json.loads(str(arrays["meta"])), BLOCK_STORAGE_KEY: "csr"}
+        arrays |= {"meta": np.array(json.dumps(meta)), "R": self.R.astype(np.int64)}
+        for name, prefix in FILE_NAMES.items():
+            stack = getattr(self, name)
+            if stack is None:
+                continue
+            single = np.complex64 if np.iscomplexobj(stack.data) else np.float32
+            data = stack.data if double else stack.data.astype(single)
+            arrays |= {
+                f"{prefix}_data": data,
+                f"{prefix}_indices": stack.indices,
+                f"{prefix}_indptr": stack.indptr,
+            }
+        return write_npz(path, arrays)
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike) -> SparseHamiltonian:
+        """Read a file :meth:`to_npz` wrote.
+
+        Raises
+        ------
+        ValueError
+            If the file holds dense blocks (read it with ``Hamiltonian.from_npz``).
+        """
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
+        if meta.pop(BLOCK_STORAGE_KEY, None) != "csr":
+            raise ValueError(f"{path} holds dense blocks: read it with Hamiltonian.from_npz")
+        fields = layout_fields(arrays, meta)
+        n = fields["orbitals"].n_orbitals
+        shape = (len(arrays["R"]) * n, n)
+        blocks = {
+            name: sparse.csr_matrix(
+                (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
+                shape=shape,
+            )
+            if f"{prefix}_data" in arrays
+            else None
+            for name, prefix in FILE_NAMES.items()
+        }
+        return cls(R=arrays["R"], **blocks, **fields)
+
     def __repr__(self) -> str:
         return (
             f"SparseHamiltonian({self.structure.composition.reduced_formula}, "
             f"n={self.n_orbitals}, n_R={len(self.R)}, {self.nbytes / 1e6:.1f} MB, "
             f"soc={'yes' if self.has_soc else 'no'})"
         )
+
+
+def read_hamiltonian(path: str | os.PathLike) -> Hamiltonian | SparseHamiltonian:
+    """Read a corpus-format ``.npz``: the dense container, or the sparse one of a sparse file."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+    if meta.get(BLOCK_STORAGE_KEY) == "csr":
+        return SparseHamiltonian.from_npz(path)
+    return Hamiltonian.from_npz(path)

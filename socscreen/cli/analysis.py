@@ -1,7 +1,8 @@
-"""Analysis commands: ``socscreen z2`` and ``socscreen bands`` on corpus-format files.
+"""Analysis commands: ``socscreen z2``, ``bands`` and ``valleys`` on corpus-format files.
 
-Both read any corpus-format ``.npz`` (DFT or predicted), take the electron count from
-its ``nelect`` and print one JSON object on stdout.
+They read any corpus-format ``.npz`` (DFT or predicted; ``valleys`` also the sparse files
+of large cells), take the electron count from its ``nelect`` and print one JSON object on
+stdout.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ _FILE = typer.Argument(exists=True, dir_okay=False, help="Corpus-format .npz fil
 _SOC = typer.Option("--soc/--no-soc", help="Include spin-orbit coupling.")
 
 
-def _load(path: Path):  # noqa: ANN202 - Hamiltonian, imported lazily
+def _load(path: Path, sparse: bool = False):  # noqa: ANN202 - Hamiltonian, imported lazily
+    """Read a corpus-format file (with ``sparse`` also a sparse one), or exit with its error."""
     from socscreen.hamiltonian import Hamiltonian
+    from socscreen.sparse_hamiltonian import read_hamiltonian
 
     try:
-        return Hamiltonian.from_npz(path)
+        return read_hamiltonian(path) if sparse else Hamiltonian.from_npz(path)
     except (KeyError, ValueError, OSError, EOFError) as error:
         reason = (
             "not a corpus-format Hamiltonian (.npz); make one with `socscreen predict` or "
@@ -131,3 +134,39 @@ def bands(
         "png": None if png is None else str(png),
     }
     typer.echo(json.dumps(out))
+
+
+@app.command("valleys")
+def valleys(file: Annotated[Path, _FILE]) -> None:
+    """Spin splittings and gaps at K, K' and Γ of a hexagonal 2D sheet of any size, as JSON.
+
+    Reads dense and sparse files (``socscreen predict --sparse``: twisted bilayers of
+    hundreds of atoms) and takes the band edges from the bands nearest the file's Fermi
+    level (second variation for a sparse file; docs/large_cells.md). Energies in eV; the
+    step and the wall time go to stderr.
+    """
+    from socscreen.analysis.valley import valley_edges
+    from socscreen.cli.progress import timed
+
+    ham = _load(file, sparse=True)
+    with timed(f"valleys {file.name}") as step:
+        step(f"band edges at K and Γ, {ham.n_orbitals} orbitals")
+        try:
+            edges = valley_edges(ham)
+        except ValueError as error:
+            typer.secho(f"error: {file}: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1) from error
+    points = {
+        name: {
+            "k": e.k,
+            "valence": e.valence,
+            "conduction": e.conduction,
+            "valence_splitting": e.valence_splitting,
+            "conduction_splitting": e.conduction_splitting,
+            "direct_gap": e.direct_gap,
+        }
+        for name, e in edges.items()
+    }
+    vbm = max(e.valence[1] for e in edges.values())
+    cbm = min(e.conduction[0] for e in edges.values())
+    typer.echo(json.dumps({"file": str(file), "efermi": ham.efermi, "gap": cbm - vbm, **points}))

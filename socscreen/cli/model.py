@@ -27,11 +27,20 @@ def predict(
     ] = None,
     soc: Annotated[bool, typer.Option("--soc/--no-soc", help="Predict spin-orbit blocks.")] = True,
     predictor: PredictorOption = Predictor.model,
+    sparse: Annotated[
+        bool,
+        typer.Option(
+            "--sparse",
+            help="Sparse blocks for cells of hundreds of atoms (with --predictor baseline): "
+            "memory linear in the atoms; the file is read by `socscreen valleys`.",
+        ),
+    ] = False,
 ) -> None:
     """Predict the SOC tight-binding Hamiltonian of a structure and write it as .npz.
 
     A cell of more than 100 atoms is announced with a rough peak-memory estimate; a
     spinner shows the elapsed time and the wall time is printed at the end (stderr).
+    ``--sparse`` writes the sparse format (docs/large_cells.md).
     """
     from socscreen.cli.progress import timed
     from socscreen.model.predictors import (
@@ -44,7 +53,7 @@ def predict(
 
     try:
         structure = read_structure(structure_file)
-        if len(structure) > LARGE_CELL_ATOMS:
+        if len(structure) > LARGE_CELL_ATOMS and not sparse:
             err_console.print(
                 f"warning: {structure_file.name} has {len(structure)} atoms: a large "
                 f"prediction, roughly {peak_memory_estimate(len(structure)) / 1e9:.1f} GB of "
@@ -54,7 +63,12 @@ def predict(
         with timed(f"predict {structure_file.name}") as step:
             step(f"{predictor.value}, {len(structure)} atoms")
             h = predict_hamiltonian(
-                structure, predictor.value, checkpoint=checkpoint, device=device, soc=soc
+                structure,
+                predictor.value,
+                checkpoint=checkpoint,
+                device=device,
+                soc=soc,
+                sparse_blocks=sparse,
             )
     except ValueError as err:
         raise fail(str(err)) from err

@@ -104,3 +104,28 @@ def test_bands_of_a_conventional_cell_follow_its_own_path(silicon, tmp_path):
     primitive = predict_hamiltonian(silicon.structure, "baseline")
     gap = band_gap(primitive, soc=True).indirect_gap_eV
     assert abs(out["gap"]["indirect_gap_eV"] - gap) < 0.05  # band folding keeps the gap
+
+
+@pytest.mark.gpaw
+def test_sparse_prediction_of_a_sheet_and_its_valleys(tmp_path):
+    """``predict --sparse`` writes H(0) of a MoSe2 sheet with sparse blocks; ``valleys`` reads
+    it and gives the valleys of the dense file of the same H(0), K' as K (time reversal)."""
+    from socscreen.corpus.training_sheets import mx2_2h
+
+    cif = tmp_path / "MoSe2.cif"
+    mx2_2h("Mo", "Se", a=3.32, h=3.34, c=23.0).to(filename=str(cif))
+    files = {"sparse": tmp_path / "sparse.npz", "dense": tmp_path / "dense.npz"}
+    for kind, path in files.items():
+        extra = ["--sparse"] if kind == "sparse" else []
+        command = ["predict", str(cif), "-o", str(path), "--predictor", "baseline", *extra]
+        assert RUNNER.invoke(app, command).exit_code == 0
+    sparse, dense = (_json(RUNNER.invoke(app, ["valleys", str(p)])) for p in files.values())
+    assert 0.15 < sparse["K"]["valence_splitting"] < 0.25  # MoSe2: 0.19 eV
+    for key in ("valence_splitting", "conduction_splitting", "direct_gap"):
+        assert sparse["K"][key] == pytest.approx(dense["K"][key], abs=5e-4)
+    assert sparse["K'"]["valence"] == sparse["K"]["valence"]
+    assert sparse["gap"] > 1.0 and sparse["efermi"] == pytest.approx(dense["efermi"], abs=5e-3)
+    result = RUNNER.invoke(app, ["bands", str(files["sparse"])])  # dense analyses refuse it
+    assert result.exit_code == 1 and "sparse blocks of a large cell" in result.output
+    result = RUNNER.invoke(app, ["predict", str(cif), "-o", str(tmp_path / "x"), "--sparse"])
+    assert result.exit_code != 0 and "baseline predictor only" in result.output

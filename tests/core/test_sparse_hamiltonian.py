@@ -7,7 +7,7 @@ import pytest
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
-from socscreen.sparse_hamiltonian import SPARSE_FIELDS, SparseHamiltonian
+from socscreen.sparse_hamiltonian import SPARSE_FIELDS, SparseHamiltonian, read_hamiltonian
 
 KPOINTS = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.13, -0.27, 0.41]])
 
@@ -63,3 +63,24 @@ def test_inconsistent_blocks_are_refused(bi2se3):
             sparse_ham.overlap,
         )
     assert isinstance(sparse_ham.to_dense(), Hamiltonian)
+
+
+def test_sparse_file_round_trip_and_the_readers_of_both_formats(bi2se3, tmp_path):
+    sparse_ham = SparseHamiltonian.from_dense(bi2se3)
+    exact = SparseHamiltonian.from_npz(sparse_ham.to_npz(tmp_path / "exact", double=True))
+    for name in SPARSE_FIELDS:
+        assert (getattr(exact, name) != getattr(sparse_ham, name)).nnz == 0, name
+    assert exact.meta == sparse_ham.meta and exact.efermi == sparse_ham.efermi
+    assert exact.structure == bi2se3.structure and exact.nelect == bi2se3.nelect
+    path = sparse_ham.to_npz(tmp_path / "single")  # float32 / complex64 as corpus files
+    single = read_hamiltonian(path)
+    assert isinstance(single, SparseHamiltonian)
+    assert abs(single.h0 - sparse_ham.h0).max() < 1e-5 * abs(sparse_ham.h0).max()
+    bands = single.to_dense().eigh(KPOINTS) - bi2se3.eigh(KPOINTS)
+    assert np.abs(bands).max() < 1e-4  # eV
+    with pytest.raises(ValueError, match="sparse blocks of a large cell"):
+        Hamiltonian.from_npz(path)
+    dense_path = bi2se3.to_npz(tmp_path / "dense")
+    assert isinstance(read_hamiltonian(dense_path), Hamiltonian)
+    with pytest.raises(ValueError, match="holds dense blocks"):
+        SparseHamiltonian.from_npz(dense_path)
