@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -105,6 +105,7 @@ def predict_hamiltonian(
     device: str | None = None,
     soc: bool = True,
     sparse_blocks: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Hamiltonian | SparseHamiltonian:
     """SOC Hamiltonian of ``structure`` from the chosen predictor.
 
@@ -123,7 +124,10 @@ def predict_hamiltonian(
     sparse_blocks
         Return a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (``"baseline"``
         only): H(0) of a cell of hundreds of atoms in memory that grows with its atoms,
-        its Fermi level from band counts.
+        its Fermi level from spinless band counts and second variation.
+    progress
+        Called with the name of each stage of H(0) as it starts (``"baseline"`` and
+        ``"scc"``): GPAW set-up, assembly, Fermi level; minutes each at hundreds of atoms.
 
     Returns
     -------
@@ -147,7 +151,11 @@ def predict_hamiltonian(
         from socscreen.dft.zeroth_step import compute_zeroth_step
 
         ham = compute_zeroth_step(
-            structure, soc=soc, fermi=predictor == "baseline", sparse_blocks=sparse_blocks
+            structure,
+            soc=soc,
+            fermi=predictor == "baseline",
+            sparse_blocks=sparse_blocks,
+            progress=progress,
         )
         if predictor == "scc":  # finds the Fermi level of the corrected bands
             from socscreen.dft.charge_correction import charge_corrected

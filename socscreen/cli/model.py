@@ -69,6 +69,7 @@ def predict(
                 device=device,
                 soc=soc,
                 sparse_blocks=sparse,
+                progress=step,
             )
     except ValueError as err:
         raise fail(str(err)) from err
