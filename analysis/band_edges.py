@@ -178,7 +178,9 @@ def _shift_invert(
     m = v.conj().T @ hv + GHOST_ENERGY * np.diag(w)  # V^H H V + G W
     u = np.hstack([v, hv])  # A' = A + U C U^H with C = [[m, -1], [-1, 0]]
     c_inv = np.block([[np.zeros((d, d)), -np.eye(d)], [-np.eye(d), -m]])
-    z = lu_solve(u)
+    # A^{-1} H V = V + σ A^{-1} V W, as S V = V W: d solves instead of 2d
+    z_v = lu_solve(v)
+    z = np.hstack([z_v, v + sigma * z_v * w])
     capacitance = c_inv + u.conj().T @ z
     capacitance = 0.5 * (capacitance + capacitance.conj().T)
     below += int((np.linalg.eigvalsh(-capacitance) < 0).sum())
