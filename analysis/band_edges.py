@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 from scipy import linalg, sparse
-from scipy.sparse.linalg import LinearOperator, SuperLU, eigs, splu
+from scipy.sparse.linalg import LinearOperator, SuperLU, eigs, eigsh, splu
 
 from socscreen.analysis.bloch import n_occupied
 from socscreen.eigensolver import GHOST_ENERGY
@@ -123,19 +123,22 @@ class BandEdges:
 def _dropped_directions(s: sparse.csr_matrix, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvectors ``[n, d]`` (orthonormal) and eigenvalues ``[d]`` of ``S`` below ``cutoff``.
 
-    Shift-invert at 0 for a growing number of the smallest eigenpairs until one lies
-    above the cutoff (dense for small matrices, where ARPACK cannot ask for ``n - 1``).
+    Their number ``d`` is the inertia of ``S - cutoff`` (one sparse LU); then shift-invert
+    Lanczos at 0 finds exactly the ``d`` smallest pairs (dense for small matrices, where
+    ARPACK cannot ask for ``n - 1``).
     """
     n = s.shape[0]
-    count = max(8, n // 64)
-    while count < n - 1:
-        w, v = eigs(s.tocsc(), k=count, sigma=0.0, which="LM")
-        w = w.real
-        if w.max() > cutoff:
-            q = np.linalg.qr(v[:, w <= cutoff])[0]
-            w, y = np.linalg.eigh(q.conj().T @ (s @ q))  # Rayleigh-Ritz: orthonormal pairs
-            return q @ y, w
-        count *= 2
+    shifted = (s - cutoff * sparse.identity(n, format="csr")).tocsc()
+    lu = splu(
+        shifted, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
+    )
+    d = _negative_count(lu)
+    if d == 0:
+        return np.zeros((n, 0), dtype=s.dtype), np.zeros(0)
+    if d < n - 1:
+        w, v = eigsh(s.tocsc(), k=d, sigma=0.0, which="LM")
+        w, y = np.linalg.eigh(v.conj().T @ (s @ v))  # Rayleigh-Ritz: orthonormal pairs
+        return v @ y, w
     w, v = np.linalg.eigh(s.toarray())
     return v[:, w <= cutoff], w[w <= cutoff]
 
@@ -218,6 +221,9 @@ class _Problem:
     ) -> _Problem:
         """Build the problem at one k: spinor (SOC if ``soc``), or with ``spinless`` H0(k)."""
         s1 = sparse_overlap_k(ham, k)
+        real = np.allclose(2 * k, np.round(2 * k))  # k = -k: H0(k) and S(k) are real
+        if real:
+            s1 = s1.real.tocsr()
         v, w = (
             _dropped_directions(s1, ham.overlap_cutoff)
             if ham.overlap_cutoff > 0
@@ -225,9 +231,7 @@ class _Problem:
         )
         if spinless:
             h0 = sparse_hamiltonian_k(ham, k)
-            if np.allclose(2 * k, np.round(2 * k)):  # k = -k: H0(k), S(k) real, a real LU
-                h0, s1 = h0.real.tocsr(), s1.real.tocsr()
-            return cls(h0, s1, (v, w))
+            return cls(h0.real.tocsr() if real else h0, s1, (v, w))  # a real LU at Γ
         s = sparse.block_diag([s1, s1], format="csr")
         spinor_v = sparse.block_diag([v, v]).toarray()  # [2n, 2d]
         dropped = (spinor_v, np.concatenate([w, w]))
