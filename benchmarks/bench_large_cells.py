@@ -21,7 +21,8 @@ With ``--sparse`` every cell takes the sparse route instead: H(0) as
 :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, its Fermi level from spinless
 band counts and second variation
 (:func:`~socscreen.analysis.band_edges.inertia_fermi_level`), no charges, and the valley
-edges by second variation too; the dense memory check does not apply. A cell stopped by the timeout keeps the stages it finished.
+edges by second variation too; the dense memory check does not apply. A cell stopped by
+the timeout keeps the stages it finished.
 
 Prints one markdown table: atoms, orbitals n, lattice vectors of the blocks, predict
 time (s, wall clock and this process's CPU: the machine may be shared) with its stages
