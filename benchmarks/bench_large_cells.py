@@ -5,6 +5,7 @@ Usage::
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_large_cells.py
     ... --angles 21.79 13.17 --gpaw-max-atoms 42 --timeout 1200 --gpaw-timeout 600
     ... --sparse     # the sparse H(0) route (predictor "baseline", sparse_blocks=True)
+    ... --sparse scc # the same with the charges of the aligned bilayer (predictor "scc")
 
 Each twist angle gives the smallest commensurate bilayer of the MoSe2 and WSe2 sheets of
 ``bench_sheets.py`` (:func:`socscreen.bilayers.twisted_bilayer`, unstrained): 21.79° 42
@@ -20,9 +21,10 @@ compute_gpaw_reference`) within ``--gpaw-timeout`` seconds, for the speed-up ove
 With ``--sparse`` every cell takes the sparse route instead: H(0) as
 :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`, its Fermi level from spinless
 band counts and second variation
-(:func:`~socscreen.analysis.band_edges.inertia_fermi_level`), no charges, and the valley
-edges by second variation too; the dense memory check does not apply. A cell stopped by
-the timeout keeps the stages it finished.
+(:func:`~socscreen.analysis.band_edges.inertia_fermi_level`), no charges (``--sparse
+scc``: the charges of the two sheets' aligned cell, :mod:`socscreen.dft.bilayer_charges`),
+and the valley edges by second variation too; the dense memory check does not apply. A
+cell stopped by the timeout keeps the stages it finished.
 
 Prints one markdown table: atoms, orbitals n, lattice vectors of the blocks, predict
 time (s, wall clock and this process's CPU: the machine may be shared) with its stages
@@ -78,8 +80,8 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def run_cell(angle: float, sparse: bool) -> None:
-    """Predict and analyse one bilayer (``sparse``: sparse H(0)).
+def run_cell(angle: float, sparse: str | None) -> None:
+    """Predict and analyse one bilayer (``sparse``: sparse H(0) by that predictor).
 
     Prints the JSON line of everything measured so far after each stage, so that a cell
     stopped by the timeout still reports the stages it finished.
@@ -87,6 +89,7 @@ def run_cell(angle: float, sparse: bool) -> None:
     from socscreen.analysis.band_edges import inertia_fermi_level
     from socscreen.analysis.bands import fermi_grid
     from socscreen.analysis.valley import valley_edges
+    from socscreen.dft.bilayer_charges import sparse_charge_corrected
     from socscreen.dft.zeroth_step import compute_zeroth_step
     from socscreen.model.predictors import predict_hamiltonian
     from socscreen.structure_flags import centred
@@ -99,7 +102,7 @@ def run_cell(angle: float, sparse: bool) -> None:
 
     structure, _ = bilayer(angle)
     start, cpu = time.perf_counter(), time.process_time()
-    if sparse:  # predict_hamiltonian(structure, "baseline", sparse_blocks=True), stage by stage
+    if sparse:  # predict_hamiltonian(structure, sparse, sparse_blocks=True), stage by stage
         ham = compute_zeroth_step(centred(structure), fermi=False, sparse_blocks=True)
         report(
             atoms=len(structure),
@@ -108,9 +111,15 @@ def run_cell(angle: float, sparse: bool) -> None:
             blocks_GB=ham.nbytes / 1024**3,
             stages_s=ham.meta["timings"],
         )
+        charges = time.perf_counter()
+        if sparse == "scc":
+            ham = sparse_charge_corrected(ham)
+        charges = time.perf_counter() - charges
         fermi = time.perf_counter()
         ham.efermi, _ = inertia_fermi_level(ham, fermi_grid(ham), second_variation=True)
         stages = {**ham.meta["timings"], "fermi": time.perf_counter() - fermi}
+        if sparse == "scc":
+            stages["charges"] = charges
     else:
         ham = predict_hamiltonian(structure, "scc")
         charges = ham.meta["charge_correction"]["seconds"]
@@ -163,9 +172,10 @@ def dense_memory_gb(atoms: int) -> tuple[float, float]:
     return blocks / 1024**3, 8 * 16 * (2 * n) ** 2 / 1024**3
 
 
-def child(mode: str, angle: float, timeout: float, sparse: bool = False) -> dict:
+def child(mode: str, angle: float, timeout: float, sparse: str | None = None) -> dict:
     """Run ``--mode angle`` in a fresh interpreter; its last JSON line, and why it stopped."""
-    command = [sys.executable, __file__, f"--{mode}", str(angle)] + ["--sparse"] * sparse
+    command = [sys.executable, __file__, f"--{mode}", str(angle)]
+    command += ["--sparse", sparse] if sparse else []
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         stdout, error = done.stdout, None
@@ -181,7 +191,7 @@ def child(mode: str, angle: float, timeout: float, sparse: bool = False) -> dict
 
 
 def row(
-    angle: float, gpaw_max_atoms: int, timeout: float, gpaw_timeout: float, sparse: bool
+    angle: float, gpaw_max_atoms: int, timeout: float, gpaw_timeout: float, sparse: str | None
 ) -> dict:
     """One table row: the cell, then GPAW where small enough."""
     structure, record = bilayer(angle)
@@ -238,7 +248,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per cell")
     parser.add_argument("--gpaw-timeout", type=float, default=600.0, help="seconds per GPAW")
     parser.add_argument(
-        "--sparse", action="store_true", help="sparse H(0) (baseline predictor) instead of scc"
+        "--sparse",
+        nargs="?",
+        const="baseline",
+        choices=["baseline", "scc"],
+        help="the sparse route with this predictor (default baseline) instead of dense scc",
     )
     parser.add_argument("--cell", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--gpaw", type=float, help=argparse.SUPPRESS)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -123,8 +124,10 @@ def predict_hamiltonian(
         Include the spin-orbit blocks.
     sparse_blocks
         Return a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (``"baseline"``
-        only): H(0) of a cell of hundreds of atoms in memory that grows with its atoms,
-        its Fermi level from spinless band counts and second variation.
+        and ``"scc"``): H(0) of a cell of hundreds of atoms in memory that grows with its
+        atoms, its Fermi level from spinless band counts and second variation; ``"scc"``
+        of a bilayer of two hexagonal sheets, its charges from the same sheets' aligned
+        cell (:mod:`socscreen.dft.bilayer_charges`).
     progress
         Called with the name of each stage of H(0) as it starts (``"baseline"`` and
         ``"scc"``): GPAW set-up, assembly, Fermi level; minutes each at hundreds of atoms.
@@ -141,10 +144,10 @@ def predict_hamiltonian(
         model does not cover; elements without GPAW data; overlapping atoms), or sparse
         blocks from a predictor other than ``"baseline"``.
     """
-    if sparse_blocks and predictor != "baseline":
+    if sparse_blocks and predictor not in ("baseline", "scc"):
         raise ValueError(
-            f"sparse blocks come from the baseline predictor only, not {predictor!r}: "
-            "the charges and corrections of large cells are dense still"
+            f"sparse blocks come from the baseline and scc predictors only, not {predictor!r}: "
+            "the model's correction of large cells is dense still"
         )
     structure = centred(structure)
     if predictor in ("baseline", "scc"):
@@ -157,7 +160,9 @@ def predict_hamiltonian(
             sparse_blocks=sparse_blocks,
             progress=progress,
         )
-        if predictor == "scc":  # finds the Fermi level of the corrected bands
+        if predictor == "scc" and sparse_blocks:
+            ham = _sparse_scc(ham, soc, progress)
+        elif predictor == "scc":  # finds the Fermi level of the corrected bands
             from socscreen.dft.charge_correction import charge_corrected
 
             ham = charge_corrected(ham)
@@ -168,6 +173,35 @@ def predict_hamiltonian(
     else:
         raise ValueError(f"unknown predictor {predictor!r}: choose one of {list(PREDICTORS)}")
     ham.meta["predictor"] = predictor
+    return ham
+
+
+def _sparse_scc(
+    ham: SparseHamiltonian, soc: bool, progress: Callable[[str], None] | None
+) -> SparseHamiltonian:
+    """Charge-correct the sparse H(0) of a bilayer and find its Fermi level.
+
+    The charges come from the aligned cell of the same two sheets
+    (:func:`~socscreen.dft.bilayer_charges.sparse_charge_corrected`); the Fermi level from
+    spinless band counts and second variation, as the sparse H(0)'s own.
+    """
+    from socscreen.analysis.band_edges import inertia_fermi_level
+    from socscreen.analysis.bands import fermi_grid
+    from socscreen.dft.bilayer_charges import sparse_charge_corrected
+
+    report = progress or (lambda stage: None)
+    report("charges")
+    start = time.perf_counter()
+    ham = sparse_charge_corrected(ham)
+    timings = {"charges": time.perf_counter() - start}
+    report("fermi level")
+    start = time.perf_counter()
+    ham.efermi, ham.meta["band_counts"] = inertia_fermi_level(ham, fermi_grid(ham), soc, True)
+    timings["fermi_level"] = time.perf_counter() - start
+    ham.meta["timings"] = {
+        **ham.meta.get("timings", {}),
+        **{k: round(v, 3) for k, v in timings.items()},
+    }
     return ham
 
 
