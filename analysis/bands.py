@@ -82,7 +82,7 @@ def fermi_grid(
     return length_grid(h.structure.lattice.matrix, density, periodic_axes(h.R))
 
 
-def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
+def fermi_level(h: Hamiltonian | SparseHamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
     """Fermi level (eV) of a Hamiltonian from its spinor bands on Γ-centred grids.
 
     ``nelect`` electrons fill spinor bands one each. Bands are first found on the grid of
@@ -97,7 +97,16 @@ def fermi_level(h: Hamiltonian, density: float = FERMI_KPOINT_DENSITY) -> float:
     This is the Fermi level of the spin-orbit bands. The ``efermi`` of a GPAW reference is
     that of its scalar-relativistic SCF; for heavy metals the two differ by ~0.1-0.3 eV
     (HgTe: 0.28 eV), so the benchmarks place both at this function's level.
+
+    A :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (a cell of hundreds of
+    atoms) gets its level from spinless band counts and second variation on the grid of
+    ``density`` (:func:`~socscreen.analysis.band_edges.inertia_fermi_level`).
     """
+    if isinstance(h, SparseHamiltonian):
+        from socscreen.analysis.band_edges import inertia_fermi_level
+
+        grid = fermi_grid(h, density)
+        return inertia_fermi_level(h, grid, soc=h.has_soc, second_variation=True)[0]
     periodic = periodic_axes(h.R)  # a sheet's vacuum gets one k-point
     grid = fermi_grid(h, density)
     bands = h.eigh(grid, soc=h.has_soc)  # [n_k, 2n]

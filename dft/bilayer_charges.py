@@ -43,6 +43,7 @@ from socscreen.sparse_hamiltonian import SparseHamiltonian
 from socscreen.structure_flags import VACUUM_2D, centred, vacuum_widths
 
 __all__ = [
+    "MIN_INTERLAYER_GAP",
     "SUBLAYER_TOLERANCE",
     "aligned_bilayer",
     "bilayer_sites",
@@ -53,19 +54,22 @@ __all__ = [
 #: Largest difference (Å) between an atom's height in its layer and that of the aligned
 #: cell's atom whose charges it takes.
 SUBLAYER_TOLERANCE = 0.3
+#: Smallest empty gap (Å) between the atomic planes of two stacked sheets: van der Waals
+#: gaps are about 3 Å, the planes inside an MX2 sheet 1.6-1.7 Å apart.
+MIN_INTERLAYER_GAP = 2.5
 
 
 def bilayer_sites(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
     """Layer (0 below, 1 above) of each atom and its height above its layer's mid-plane (Å).
 
     The layers are split at the widest empty gap between atoms along the sheet normal
-    (c, with the vacuum along c); a layer's mid-plane lies halfway between its lowest and
-    highest atom.
+    (c, with the vacuum along c), at least :data:`MIN_INTERLAYER_GAP`; a layer's mid-plane
+    lies halfway between its lowest and highest atom.
 
     Raises
     ------
     ValueError
-        If the structure is not a sheet with its vacuum along c.
+        If the structure is not a sheet with its vacuum along c, or is one sheet.
     """
     widths = vacuum_widths(structure)
     if widths[2] < VACUUM_2D or (widths[:2] >= VACUUM_2D).any():
@@ -78,6 +82,11 @@ def bilayer_sites(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
     z = centred(structure).cart_coords[:, 2]
     heights = np.sort(z)
     gaps = np.diff(heights)
+    if not len(gaps) or gaps.max() < MIN_INTERLAYER_GAP:
+        raise ValueError(
+            f"{structure.composition.reduced_formula} is one sheet, not a bilayer of two: no "
+            f"empty gap of {MIN_INTERLAYER_GAP:g} Angstrom between its atomic planes"
+        )
     cut = heights[np.argmax(gaps)] + 0.5 * gaps.max()
     layer = (z > cut).astype(int)
     height = np.empty_like(z)

@@ -24,12 +24,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 from pymatgen.core import Structure
+from scipy import sparse
 
 from socscreen.dft.block_assembly import row_lookup
 from socscreen.dft.graph import CrystalGraph, radius_graph
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.layout import OrbitalLayout
 from socscreen.orbitals import OrbitalTable
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 __all__ = [
     "CrystalData",
@@ -40,15 +42,22 @@ __all__ = [
     "on_rows",
     "soc_vector_blocks",
     "scatter_blocks",
+    "scatter_sparse_blocks",
 ]
 
 
-def soc_vector_blocks(h: Hamiltonian) -> np.ndarray:
+def soc_vector_blocks(h: Hamiltonian | SparseHamiltonian) -> np.ndarray | list[sparse.csr_matrix]:
     """Real ``A_α(R)`` of a Hamiltonian's SOC part, shape ``[3, n_R, n, n]`` (eV).
 
     Uses the time-reversal-symmetric form ``H_uu = i A_z``, ``H_ud = i A_x + A_y``;
-    zeros when the Hamiltonian has no SOC part.
+    zeros when the Hamiltonian has no SOC part. For a
+    :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` the three stacked CSR
+    ``[n_R * n, n]`` instead.
     """
+    if isinstance(h, SparseHamiltonian):
+        if not h.has_soc:
+            return [sparse.csr_matrix(h.h0.shape)] * 3
+        return [h.soc_ud.imag.tocsr(), h.soc_ud.real.tocsr(), h.soc_uu.imag.tocsr()]
     if not h.has_soc:
         return np.zeros((3, *h.h0.shape))
     return np.stack([h.soc_ud.imag, h.soc_ud.real, h.soc_uu.imag])
@@ -239,7 +248,9 @@ def blocks_on(h: Hamiltonian, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return on_rows(h.h0, h.R, R), on_rows(soc_vector_blocks(h), h.R, R)
 
 
-def covering(baseline: Hamiltonian, cutoffs: Mapping[str, float]) -> Hamiltonian:
+def covering(
+    baseline: Hamiltonian | SparseHamiltonian, cutoffs: Mapping[str, float]
+) -> Hamiltonian | SparseHamiltonian:
     """``baseline`` with zero blocks added on the graph's lattice vectors it lacks.
 
     H(0) has every lattice vector on which two orbitals overlap; a model whose cutoffs
@@ -251,6 +262,23 @@ def covering(baseline: Hamiltonian, cutoffs: Mapping[str, float]) -> Hamiltonian
     if not len(extra):
         return baseline
     R = np.concatenate([baseline.R, extra])
+    if isinstance(baseline, SparseHamiltonian):
+        empty = sparse.csr_matrix((len(extra) * baseline.n_orbitals, baseline.n_orbitals))
+
+        def stacked(blocks: sparse.csr_matrix | None) -> sparse.csr_matrix | None:
+            return None if blocks is None else sparse.vstack([blocks, empty], format="csr")
+
+        return SparseHamiltonian(
+            baseline.structure,
+            baseline.orbitals,
+            R,
+            stacked(baseline.h0),
+            stacked(baseline.overlap),
+            soc_uu=stacked(baseline.soc_uu),
+            soc_ud=stacked(baseline.soc_ud),
+            nelect=baseline.nelect,
+            meta=dict(baseline.meta),
+        )
 
     def grown(blocks: np.ndarray | None) -> np.ndarray | None:
         return None if blocks is None else on_rows(blocks, baseline.R, R)
@@ -330,10 +358,26 @@ class GraphBatch:
 
 
 def _padded(
-    dense: np.ndarray, r_index: np.ndarray, rows: np.ndarray, cols: np.ndarray
+    dense: np.ndarray | sparse.csr_matrix | list[sparse.csr_matrix],
+    r_index: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
 ) -> np.ndarray:
-    """Gather ``dense[..., r, rows, cols]`` per edge with -1 -> 0, ``[E, ..., P, P]``."""
+    """Gather ``dense[..., r, rows, cols]`` per edge with -1 -> 0, ``[E, ..., P, P]``.
+
+    ``dense`` may also be a stacked CSR ``[n_R * n, n]`` of a sparse container (or a list
+    of them, one per leading index): the same blocks, gathered element by element.
+    """
     valid = (r_index[:, None, None] >= 0) & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
+    if isinstance(dense, list):
+        return np.stack([_padded(part, r_index, rows, cols) for part in dense], axis=1)
+    if sparse.issparse(dense):
+        n = dense.shape[1]
+        row = np.maximum(r_index, 0)[:, None, None] * n + np.maximum(rows, 0)[:, :, None]
+        row = np.broadcast_to(row, valid.shape)
+        col = np.broadcast_to(np.maximum(cols, 0)[:, None, :], valid.shape)
+        values = np.asarray(dense[row.ravel(), col.ravel()]).reshape(valid.shape)
+        return np.where(valid, values, 0.0)
     out = dense[
         ...,
         np.maximum(r_index, 0)[:, None, None],
@@ -414,6 +458,24 @@ def collate(samples: Sequence[CrystalData], with_targets: bool = True) -> GraphB
             if key in cat
         },
     )
+
+
+def scatter_sparse_blocks(blocks: np.ndarray, sample: CrystalData) -> sparse.csr_matrix:
+    """Stacked CSR ``[n_R * n, n]`` from one structure's padded edge blocks ``[n_edges, P, P]``.
+
+    The sparse counterpart of :func:`scatter_blocks` (real blocks; edges with
+    ``r_index = -1`` and padding skipped), on :attr:`CrystalData.R`, for adding a
+    correction to a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`.
+    """
+    n = int((sample.orbital_slots >= 0).sum())
+    g = sample.graph
+    rows = sample.orbital_slots[g.edge_index[0]][:, :, None]  # [E, P, 1]
+    cols = sample.orbital_slots[g.edge_index[1]][:, None, :]  # [E, 1, P]
+    valid = (sample.r_index[:, None, None] >= 0) & (rows >= 0) & (cols >= 0)
+    row = np.broadcast_to(sample.r_index[:, None, None] * n + rows, valid.shape)[valid]
+    col = np.broadcast_to(cols, valid.shape)[valid]
+    shape = (len(sample.R) * n, n)
+    return sparse.coo_matrix((blocks[valid], (row, col)), shape=shape).tocsr()
 
 
 def scatter_blocks(

@@ -25,7 +25,13 @@ from pymatgen.core import Structure
 from socscreen.analysis.bands import fermi_level
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.model.checkpoint import load_checkpoint
-from socscreen.model.data import CrystalData, collate, covering, scatter_blocks
+from socscreen.model.data import (
+    CrystalData,
+    collate,
+    covering,
+    scatter_blocks,
+    scatter_sparse_blocks,
+)
 from socscreen.model.network import UniHamGNN
 from socscreen.model.predictors import (
     default_checkpoint,
@@ -33,6 +39,7 @@ from socscreen.model.predictors import (
     sparsely_trained_elements,
 )
 from socscreen.orbitals import OrbitalTable
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 __all__ = [
     "PREDICTION_OVERLAP_CUTOFF",
@@ -49,6 +56,7 @@ BASELINE_KEYS = (
     "xc",
     "grid_spacing",
     "seconds",
+    "timings",
     "charge_correction",
     "zeroth_step_version",
 )
@@ -137,18 +145,26 @@ def _container(
     return h
 
 
-def correction_baseline(h0: Hamiltonian, kind: str) -> Hamiltonian:
+def correction_baseline(
+    h0: Hamiltonian | SparseHamiltonian, kind: str
+) -> Hamiltonian | SparseHamiltonian:
     """Build the Hamiltonian a correction model adds its ΔH to, from GPAW's H(0) ``h0``.
 
     ``kind`` is :attr:`ModelConfig.baseline`: ``"h0"`` returns ``h0`` itself, ``"scc"``
     H(0) with self-consistent charges
-    (:func:`~socscreen.dft.charge_correction.charge_corrected`).
+    (:func:`~socscreen.dft.charge_correction.charge_corrected`; for a sparse H(0), the
+    charges of the bilayer's aligned cell,
+    :func:`~socscreen.dft.bilayer_charges.sparse_charge_corrected`).
     Training and prediction both call this, so a model corrects what it was trained on.
     The scc baseline's ``efermi`` is left ``None``: a prediction finds the Fermi level of
     the corrected bands, and training uses the DFT one.
     """
     if kind == "h0":
         return h0
+    if kind == "scc" and isinstance(h0, SparseHamiltonian):
+        from socscreen.dft.bilayer_charges import sparse_charge_corrected
+
+        return sparse_charge_corrected(h0)
     if kind == "scc":
         from socscreen.dft.charge_correction import charge_corrected
 
@@ -156,13 +172,15 @@ def correction_baseline(h0: Hamiltonian, kind: str) -> Hamiltonian:
     raise ValueError(f"unknown correction baseline {kind!r}: 'h0' or 'scc'")
 
 
-def _baseline(structure: Structure, model: UniHamGNN, soc: bool) -> Hamiltonian:
+def _baseline(
+    structure: Structure, model: UniHamGNN, soc: bool, sparse_blocks: bool = False
+) -> Hamiltonian | SparseHamiltonian:
     """Compute the Hamiltonian a correction model corrects (in the model's basis)."""
     from socscreen.dft.calculator import GPAWReferenceSettings
     from socscreen.dft.zeroth_step import compute_zeroth_step
 
     settings = GPAWReferenceSettings(basis=model.basis_name)
-    h0 = compute_zeroth_step(structure, settings, soc=soc, fermi=False)
+    h0 = compute_zeroth_step(structure, settings, soc=soc, fermi=False, sparse_blocks=sparse_blocks)
     return correction_baseline(h0, model.config.baseline)
 
 
@@ -172,21 +190,29 @@ def _provenance(baseline: Hamiltonian) -> dict[str, Any]:
 
 
 def _corrected(
-    baseline: Hamiltonian,
+    baseline: Hamiltonian | SparseHamiltonian,
     sample: CrystalData,
     delta_h0: torch.Tensor,
     delta_soc: torch.Tensor | None,
     meta: dict[str, Any],
-) -> Hamiltonian:
+) -> Hamiltonian | SparseHamiltonian:
     """Add the predicted correction to H(0) in place and return it as the prediction.
 
     ``delta_h0`` ``[n_edges, P, P]`` and ``delta_soc`` (``A_α``, ``[n_edges, 3, P, P]``)
     are the padded edge blocks of ``sample``, whose ``R`` are ``baseline.R``
     (:meth:`CrystalData.from_structure`); H(0) keeps its blocks beyond the graph (PAW
     tails) uncorrected. Nothing dense is allocated: a 100-atom cell's blocks are GBs.
+    A sparse H(0) gets the blocks as sparse matrices on its own pattern and beyond.
     """
-    scatter_blocks(delta_h0, sample, out=torch.from_numpy(baseline.h0))
-    if delta_soc is not None and baseline.has_soc:
+    if isinstance(baseline, SparseHamiltonian):
+        baseline.h0 = (baseline.h0 + scatter_sparse_blocks(delta_h0.numpy(), sample)).tocsr()
+        if delta_soc is not None and baseline.has_soc:
+            a = [scatter_sparse_blocks(delta_soc[:, axis].numpy(), sample) for axis in range(3)]
+            baseline.soc_uu = (baseline.soc_uu + 1j * a[2]).tocsr()
+            baseline.soc_ud = (baseline.soc_ud + 1j * a[0] + a[1]).tocsr()
+    else:
+        scatter_blocks(delta_h0, sample, out=torch.from_numpy(baseline.h0))
+    if delta_soc is not None and baseline.has_soc and isinstance(baseline, Hamiltonian):
         up_up = torch.view_as_real(torch.from_numpy(baseline.soc_uu))  # H_uu = i A_z
         up_down = torch.view_as_real(torch.from_numpy(baseline.soc_ud))  # H_ud = i A_x + A_y
         scatter_blocks(delta_soc[:, 2], sample, out=up_up[..., 1])
@@ -204,7 +230,8 @@ def predict(
     device: str | None = ...,
     batch_size: int = ...,
     soc: bool = ...,
-) -> Hamiltonian: ...
+    sparse_blocks: bool = ...,
+) -> Hamiltonian | SparseHamiltonian: ...
 @overload
 def predict(
     structures: Sequence[Structure],
@@ -212,7 +239,8 @@ def predict(
     device: str | None = ...,
     batch_size: int = ...,
     soc: bool = ...,
-) -> list[Hamiltonian]: ...
+    sparse_blocks: bool = ...,
+) -> list[Hamiltonian | SparseHamiltonian]: ...
 
 
 def predict(
@@ -221,7 +249,8 @@ def predict(
     device: str | torch.device | None = None,
     batch_size: int = 8,
     soc: bool = True,
-) -> Hamiltonian | list[Hamiltonian]:
+    sparse_blocks: bool = False,
+) -> Hamiltonian | SparseHamiltonian | list[Hamiltonian | SparseHamiltonian]:
     """Predict SOC tight-binding Hamiltonians.
 
     Parameters
@@ -236,6 +265,12 @@ def predict(
         Structures per network call.
     soc
         Predict the spin-orbit blocks (``False``: H0 only, ``has_soc`` is False).
+    sparse_blocks
+        A correction model's prediction on the sparse H(0) of a large cell
+        (:class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`; with the ``scc``
+        baseline, a bilayer of two sheets whose charges come from their aligned cell):
+        the same correction added to sparse blocks, its Fermi level from band counts and
+        second variation.
 
     Returns
     -------
@@ -262,6 +297,8 @@ def predict(
         _check_baseline_version(payload["record"])
     else:
         _check_elements(items, model)
+        if sparse_blocks:
+            raise ValueError("sparse blocks need a correction model: a pure-ML one predicts dense")
     meta = {
         "basis": model.basis_name,
         "source": "prediction",
@@ -270,7 +307,11 @@ def predict(
         "overlap_cutoff": PREDICTION_OVERLAP_CUTOFF,
         "soc": soc,
     }
-    baselines = [_baseline(s, model, soc) for s in items] if correction else [None] * len(items)
+    baselines = (
+        [_baseline(s, model, soc, sparse_blocks) for s in items]
+        if correction
+        else [None] * len(items)
+    )
     out: list[Hamiltonian | None] = [None] * len(items)
     todo = []
     for i, (structure, baseline) in enumerate(zip(items, baselines, strict=True)):

@@ -123,11 +123,12 @@ def predict_hamiltonian(
     soc
         Include the spin-orbit blocks.
     sparse_blocks
-        Return a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (``"baseline"``
-        and ``"scc"``): H(0) of a cell of hundreds of atoms in memory that grows with its
-        atoms, its Fermi level from spinless band counts and second variation; ``"scc"``
-        of a bilayer of two hexagonal sheets, its charges from the same sheets' aligned
-        cell (:mod:`socscreen.dft.bilayer_charges`).
+        Return a :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`: H(0) of a cell
+        of hundreds of atoms in memory that grows with its atoms, its Fermi level from
+        spinless band counts and second variation. ``"scc"`` and a model on the ``scc``
+        baseline take a bilayer of two hexagonal sheets, its charges from the same
+        sheets' aligned cell (:mod:`socscreen.dft.bilayer_charges`); the model adds its
+        correction to the sparse blocks.
     progress
         Called with the name of each stage of H(0) as it starts (``"baseline"`` and
         ``"scc"``): GPAW set-up, assembly, Fermi level; minutes each at hundreds of atoms.
@@ -141,14 +142,9 @@ def predict_hamiltonian(
     ------
     ValueError
         For an unknown predictor, or a structure the predictor cannot treat (elements the
-        model does not cover; elements without GPAW data; overlapping atoms), or sparse
-        blocks from a predictor other than ``"baseline"``.
+        model does not cover; elements without GPAW data; overlapping atoms; sparse
+        charges of a cell that is not a bilayer of two sheets).
     """
-    if sparse_blocks and predictor not in ("baseline", "scc"):
-        raise ValueError(
-            f"sparse blocks come from the baseline and scc predictors only, not {predictor!r}: "
-            "the model's correction of large cells is dense still"
-        )
     structure = centred(structure)
     if predictor in ("baseline", "scc"):
         from socscreen.dft.zeroth_step import compute_zeroth_step
@@ -169,7 +165,9 @@ def predict_hamiltonian(
     elif predictor == "model":
         from socscreen.model.inference import predict
 
-        ham = predict(structure, checkpoint=checkpoint, device=device, soc=soc)
+        ham = predict(
+            structure, checkpoint=checkpoint, device=device, soc=soc, sparse_blocks=sparse_blocks
+        )
     else:
         raise ValueError(f"unknown predictor {predictor!r}: choose one of {list(PREDICTORS)}")
     ham.meta["predictor"] = predictor

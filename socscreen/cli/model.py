@@ -31,8 +31,8 @@ def predict(
         bool,
         typer.Option(
             "--sparse",
-            help="Sparse blocks for cells of hundreds of atoms (with --predictor baseline, or "
-            "scc for a bilayer of two sheets): memory linear in the atoms; the file is read "
+            help="Sparse blocks for cells of hundreds of atoms (model and scc: a bilayer of "
+            "two sheets; baseline: any cell): memory linear in the atoms; the file is read "
             "by `socscreen valleys`.",
         ),
     ] = False,

@@ -128,4 +128,4 @@ def test_sparse_prediction_of_a_sheet_and_its_valleys(tmp_path):
     result = RUNNER.invoke(app, ["bands", str(files["sparse"])])  # dense analyses refuse it
     assert result.exit_code == 1 and "sparse blocks of a large cell" in result.output
     result = RUNNER.invoke(app, ["predict", str(cif), "-o", str(tmp_path / "x"), "--sparse"])
-    assert result.exit_code != 0 and "baseline and scc predictors only" in result.output
+    assert result.exit_code != 0 and "MoSe2 is one sheet, not a bilayer" in result.output

@@ -32,6 +32,11 @@ def test_bilayer_sites_split_the_layers_and_their_sublayers():
     assert set(layer[[s.specie.symbol == "Mo" for s in structure]]) == {0}
 
 
+def test_one_sheet_is_not_a_bilayer():
+    with pytest.raises(ValueError, match="MoSe2 is one sheet, not a bilayer of two"):
+        bilayer_sites(MOSE2)
+
+
 def test_the_aligned_cell_of_a_twisted_bilayer_is_its_two_sheets_stacked_1x1():
     structure, _ = twisted_bilayer(MOSE2, WSE2, 21.79)
     aligned = aligned_bilayer(structure)

@@ -63,13 +63,12 @@ def test_unknown_predictor_is_refused(silicon):
         predict_hamiltonian(silicon.structure, "dft")
 
 
-def test_sparse_blocks_come_from_the_baseline_and_the_scc_of_bilayers(silicon):
+def test_sparse_blocks_of_a_bulk_crystal_come_from_the_baseline_only(silicon):
     from socscreen.sparse_hamiltonian import SparseHamiltonian
 
-    with pytest.raises(ValueError, match="baseline and scc predictors only"):
-        predict_hamiltonian(silicon.structure, "model", sparse_blocks=True)
-    with pytest.raises(ValueError, match="bilayer of two sheets.*Si is not one"):
-        predict_hamiltonian(silicon.structure, "scc", sparse_blocks=True)
+    for predictor in ("scc", "model"):  # their charges: from a bilayer's aligned cell
+        with pytest.raises(ValueError, match="bilayer of two sheets.*Si is not one"):
+            predict_hamiltonian(silicon.structure, predictor, sparse_blocks=True)
     ham = predict_hamiltonian(silicon.structure, "baseline", sparse_blocks=True)
     assert isinstance(ham, SparseHamiltonian) and ham.meta["predictor"] == "baseline"
     dense = ham.to_dense()
