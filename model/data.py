@@ -262,28 +262,18 @@ def covering(
     if not len(extra):
         return baseline
     R = np.concatenate([baseline.R, extra])
-    if isinstance(baseline, SparseHamiltonian):
+    if isinstance(baseline, SparseHamiltonian):  # empty rows of the stacked CSR
         empty = sparse.csr_matrix((len(extra) * baseline.n_orbitals, baseline.n_orbitals))
 
-        def stacked(blocks: sparse.csr_matrix | None) -> sparse.csr_matrix | None:
+        def grown(blocks):
             return None if blocks is None else sparse.vstack([blocks, empty], format="csr")
 
-        return SparseHamiltonian(
-            baseline.structure,
-            baseline.orbitals,
-            R,
-            stacked(baseline.h0),
-            stacked(baseline.overlap),
-            soc_uu=stacked(baseline.soc_uu),
-            soc_ud=stacked(baseline.soc_ud),
-            nelect=baseline.nelect,
-            meta=dict(baseline.meta),
-        )
+    else:
 
-    def grown(blocks: np.ndarray | None) -> np.ndarray | None:
-        return None if blocks is None else on_rows(blocks, baseline.R, R)
+        def grown(blocks):
+            return None if blocks is None else on_rows(blocks, baseline.R, R)
 
-    return Hamiltonian(
+    return type(baseline)(
         baseline.structure,
         baseline.orbitals,
         R,
