@@ -120,15 +120,14 @@ def run_cell(angle: float, sparse: str | None) -> None:
             blocks_GB=ham.nbytes / 1024**3,
             stages_s=ham.meta["timings"],
         )
-        charges = time.perf_counter()
+        stages = dict(ham.meta["timings"])
         if sparse == "scc":
+            charges = time.perf_counter()
             ham = sparse_charge_corrected(ham)
-        charges = time.perf_counter() - charges
+            stages["charges"] = time.perf_counter() - charges
         fermi = time.perf_counter()
         ham.efermi, _ = inertia_fermi_level(ham, fermi_grid(ham), second_variation=True)
-        stages = {**ham.meta["timings"], "fermi": time.perf_counter() - fermi}
-        if sparse == "scc":
-            stages["charges"] = charges
+        stages["fermi"] = time.perf_counter() - fermi
     else:
         ham = predict_hamiltonian(structure, "scc")
         charges = ham.meta["charge_correction"]["seconds"]

@@ -40,7 +40,7 @@ from socscreen.dft.charge_correction import (
 )
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.sparse_hamiltonian import SparseHamiltonian
-from socscreen.structure_flags import VACUUM_2D, centred, vacuum_widths
+from socscreen.structure_flags import centred, has_vacuum_along_c_only, vacuum_widths
 
 __all__ = [
     "MIN_INTERLAYER_GAP",
@@ -72,7 +72,7 @@ def bilayer_sites(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
         If the structure is not a sheet with its vacuum along c, or is one sheet.
     """
     widths = vacuum_widths(structure)
-    if widths[2] < VACUUM_2D or (widths[:2] >= VACUUM_2D).any():
+    if not has_vacuum_along_c_only(widths):
         raise ValueError(
             "the charges of a large cell come from a bilayer of two sheets with the vacuum "
             f"along c; {structure.composition.reduced_formula} is not one (empty layers along "

@@ -358,9 +358,9 @@ def _padded(
     ``dense`` may also be a stacked CSR ``[n_R * n, n]`` of a sparse container (or a list
     of them, one per leading index): the same blocks, gathered element by element.
     """
-    valid = (r_index[:, None, None] >= 0) & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
     if isinstance(dense, list):
         return np.stack([_padded(part, r_index, rows, cols) for part in dense], axis=1)
+    valid = (r_index[:, None, None] >= 0) & (rows[:, :, None] >= 0) & (cols[:, None, :] >= 0)
     if sparse.issparse(dense):
         n = dense.shape[1]
         row = np.maximum(r_index, 0)[:, None, None] * n + np.maximum(rows, 0)[:, :, None]

@@ -212,12 +212,12 @@ def _corrected(
             baseline.soc_ud = (baseline.soc_ud + 1j * a[0] + a[1]).tocsr()
     else:
         scatter_blocks(delta_h0, sample, out=torch.from_numpy(baseline.h0))
-    if delta_soc is not None and baseline.has_soc and isinstance(baseline, Hamiltonian):
-        up_up = torch.view_as_real(torch.from_numpy(baseline.soc_uu))  # H_uu = i A_z
-        up_down = torch.view_as_real(torch.from_numpy(baseline.soc_ud))  # H_ud = i A_x + A_y
-        scatter_blocks(delta_soc[:, 2], sample, out=up_up[..., 1])
-        scatter_blocks(delta_soc[:, 0], sample, out=up_down[..., 1])
-        scatter_blocks(delta_soc[:, 1], sample, out=up_down[..., 0])
+        if delta_soc is not None and baseline.has_soc:
+            up_up = torch.view_as_real(torch.from_numpy(baseline.soc_uu))  # H_uu = i A_z
+            up_down = torch.view_as_real(torch.from_numpy(baseline.soc_ud))  # i A_x + A_y
+            scatter_blocks(delta_soc[:, 2], sample, out=up_up[..., 1])
+            scatter_blocks(delta_soc[:, 0], sample, out=up_down[..., 1])
+            scatter_blocks(delta_soc[:, 1], sample, out=up_down[..., 0])
     baseline.meta = {**meta, "baseline": _provenance(baseline)}
     baseline.efermi = fermi_level(baseline)
     return baseline

@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from pymatgen.core import Lattice, Structure
 
-from socscreen.structure_flags import VACUUM_2D, centred, vacuum_widths
+from socscreen.structure_flags import VACUUM_2D, centred, has_vacuum_along_c_only, vacuum_widths
 from socscreen.structures import check_structure
 
 __all__ = [
@@ -130,7 +130,7 @@ def read_hexagonal_sheet(structure: Structure, name: str = "sheet") -> Hexagonal
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from error
     widths = vacuum_widths(structure)
-    if widths[2] < VACUUM_2D or (widths[:2] >= VACUUM_2D).any():
+    if not has_vacuum_along_c_only(widths):
         raise ValueError(
             f"{name}: not a sheet with its vacuum along c (empty layers along a, b, c: "
             f"{widths[0]:.1f}, {widths[1]:.1f}, {widths[2]:.1f} Angstrom; c needs at least "

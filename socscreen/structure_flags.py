@@ -29,6 +29,7 @@ __all__ = [
     "MAGNETIC_ELEMENTS",
     "VACUUM_2D",
     "centred",
+    "has_vacuum_along_c_only",
     "magnetic_elements",
     "periodic_dimension",
     "periodic_directions",
@@ -84,6 +85,14 @@ def vacuum_widths(structure: Structure) -> np.ndarray:
     """
     widths, _ = _largest_gaps(structure)
     return widths * _layer_spacings(structure)
+
+
+def has_vacuum_along_c_only(widths: np.ndarray) -> bool:
+    """Tell whether :func:`vacuum_widths` ``widths`` are those of a sheet with its vacuum along c.
+
+    At least :data:`VACUUM_2D` Angstrom empty along c, less along a and b.
+    """
+    return bool(widths[2] >= VACUUM_2D and (widths[:2] < VACUUM_2D).all())
 
 
 def periodic_directions(structure: Structure, vacuum: float = VACUUM_2D) -> np.ndarray:
