@@ -25,6 +25,10 @@ What is computed, per material
   spin splittings, direct gap, Berry curvature, spins and circular dichroism at K and K'
   (:func:`~socscreen.analysis.valley.valley_quantities`).
 
+A large cell predicted on sparse blocks (a twisted bilayer of hundreds of atoms) has no
+k-grid diagonalisation: :func:`analyse_valley_edges` takes the gap and the valley
+splittings from the band edges at K, K' and Γ alone (flag ``valley_edges_only``).
+
 The gaps with and without SOC are computed once and handed to the Z2 and band-inversion
 functions. The flag rules (:func:`gap_flags`, :func:`z2_flags`), the stored fundamental gap
 (:func:`stored_gap`) and the largest splitting (:func:`max_spin_splitting`) are shared with
@@ -51,19 +55,28 @@ from socscreen.analysis.bloch import LowdinBloch, n_occupied
 from socscreen.analysis.gaps import GapResult, band_gap
 from socscreen.analysis.parity import hamiltonian_inversion
 from socscreen.analysis.topology import Route, Z2Result, screening_route, z2_invariants
-from socscreen.analysis.valley import ValleyQuantities, hexagonal_sheet, valley_quantities
+from socscreen.analysis.valley import (
+    ValleyQuantities,
+    hexagonal_sheet,
+    valley_edges,
+    valley_quantities,
+)
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 
 __all__ = [
     "CONFIDENT_GAP_EV",
     "SOC_SCAN_LAMBDAS",
     "SPLITTING_RESOLUTION_EV",
+    "VALLEY_EDGES_ONLY",
+    "VALLEY_EDGES_SAMPLING",
     "BerryAlongPath",
     "Screening",
     "ScreeningGaps",
     "ScreeningSettings",
     "Z2Summary",
     "analyse_hamiltonian",
+    "analyse_valley_edges",
     "choose_route",
     "gap_flags",
     "max_spin_splitting",
@@ -82,6 +95,12 @@ CONFIDENT_GAP_EV = 0.1
 
 #: Splittings below this (eV) are numerical noise of Kramers-degenerate bands.
 SPLITTING_RESOLUTION_EV = 1e-6
+
+#: Flag of a result analysed at its valley edges only (:func:`analyse_valley_edges`).
+VALLEY_EDGES_ONLY = "valley_edges_only"
+
+#: ``sampling`` of the gaps of such a result.
+VALLEY_EDGES_SAMPLING = "band edges at K, K' and Gamma only (a large cell, shift-invert)"
 
 
 class ScreeningSettings(Protocol):
@@ -109,8 +128,8 @@ class ScreeningGaps:
 
     direct: float
     indirect: float
-    direct_no_soc: float
-    indirect_no_soc: float
+    direct_no_soc: float | None
+    indirect_no_soc: float | None
     k_direct: list[float] | None = None
     k_vbm: list[float] | None = None
     k_cbm: list[float] | None = None
@@ -244,8 +263,87 @@ def _berry_along_path(ham: Hamiltonian, kpoints: np.ndarray) -> BerryAlongPath:
     )
 
 
-def analyse_hamiltonian(ham: Hamiltonian, settings: ScreeningSettings) -> Screening:
+def _odd_electron_count(t0: float) -> Screening:
+    """Screening of a half-filled Kramers pair: a metal with or without SOC."""
+    return Screening(
+        gaps=ScreeningGaps(direct=0.0, indirect=0.0, direct_no_soc=0.0, indirect_no_soc=0.0),
+        flags=["metal", "odd_electron_count"],
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def analyse_valley_edges(ham: SparseHamiltonian, settings: ScreeningSettings) -> Screening:
+    """Gap and valley splittings of a large hexagonal sheet from its band edges at K and Γ.
+
+    A cell of hundreds of atoms (a twisted bilayer on sparse blocks) is not diagonalised
+    on a k-grid: :func:`~socscreen.analysis.valley.valley_edges` gives the spin pairs at
+    the band edges at K (K' by Kramers) and Γ, where each layer's K valley folds, by
+    shift-invert around the Fermi level (which the prediction found by band counts on
+    a grid). The gaps are those over these points (``sampling`` says so): the kind is
+    ``"insulator"`` if the lowest conduction band lies above the highest valence band
+    there, ``"semimetal"`` if only the direct gaps are open, else ``"metal"``. Nothing
+    is computed without SOC, and no Z2, band inversion, k-path splitting or Berry
+    curvature; the flags say ``valley_edges_only`` and ``two_dimensional``.
+
+    Raises
+    ------
+    ValueError
+        If the container has no spin-orbit blocks or Fermi level, or is not a hexagonal
+        2D sheet (K is where a large cell's valley figures are read).
+    """
+    t0 = time.perf_counter()
+    if not ham.has_soc:
+        raise ValueError("the campaign analysis needs a Hamiltonian with spin-orbit blocks")
+    if ham.nelect % 2:
+        return _odd_electron_count(t0)
+    if not hexagonal_sheet(ham):
+        raise ValueError(
+            f"{ham.structure.composition.reduced_formula} ({len(ham.structure)} sites) is "
+            "analysed at its valley edges only, and it is not a hexagonal 2D sheet: raise "
+            "sparse_from_sites to analyse it whole"
+        )
+    edges = valley_edges(ham)
+    points = [edges["K"], edges["Gamma"]]
+    vbm = max(points, key=lambda e: e.valence[1])
+    cbm = min(points, key=lambda e: e.conduction[0])
+    direct = min(points, key=lambda e: e.direct_gap)
+    indirect = cbm.conduction[0] - vbm.valence[1]
+    if indirect > 0:
+        kind = "insulator"
+    else:
+        kind = "semimetal" if direct.direct_gap > 0 else "metal"
+    flags = [VALLEY_EDGES_ONLY, "two_dimensional"]
+    if kind != "insulator":
+        flags.append(kind)
+    elif settings.min_gap is not None and indirect < settings.min_gap:
+        flags.append("gapless")
+    gaps = ScreeningGaps(
+        direct=0.0 if kind == "metal" else direct.direct_gap,
+        indirect=max(indirect, 0.0),
+        direct_no_soc=None,
+        indirect_no_soc=None,
+        k_direct=direct.k,
+        k_vbm=vbm.k,
+        k_cbm=cbm.k,
+        kind=kind,
+        band_overlap=None if kind == "metal" else max(-indirect, 0.0),
+        sampling=VALLEY_EDGES_SAMPLING,
+    )
+    return Screening(
+        gaps=gaps,
+        valley=None if kind == "metal" else ValleyQuantities.from_edges(edges["K"]),
+        flags=sorted(flags),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def analyse_hamiltonian(
+    ham: Hamiltonian | SparseHamiltonian, settings: ScreeningSettings
+) -> Screening:
     """Gaps, Z2, band inversion, spin splitting, Berry curvature and valleys of a Hamiltonian.
+
+    A :class:`~socscreen.sparse_hamiltonian.SparseHamiltonian` (a large cell) gets its
+    valley edges only (:func:`analyse_valley_edges`).
 
     Parameters
     ----------
@@ -264,16 +362,14 @@ def analyse_hamiltonian(ham: Hamiltonian, settings: ScreeningSettings) -> Screen
     ValueError
         If the Hamiltonian has no spin-orbit blocks or a fractional electron count.
     """
+    if isinstance(ham, SparseHamiltonian):
+        return analyse_valley_edges(ham, settings)
     t0 = time.perf_counter()
     if not ham.has_soc:
         raise ValueError("the campaign analysis needs a Hamiltonian with spin-orbit blocks")
     ham = ham.symmetrized()
-    if ham.nelect % 2:  # a half-filled Kramers pair: a metal with or without SOC
-        return Screening(
-            gaps=ScreeningGaps(direct=0.0, indirect=0.0, direct_no_soc=0.0, indirect_no_soc=0.0),
-            flags=["metal", "odd_electron_count"],
-            seconds=time.perf_counter() - t0,
-        )
+    if ham.nelect % 2:
+        return _odd_electron_count(t0)
     flags: list[str] = []
     if ham.meta.get("uncorrected_elements"):  # H(0) alone: the correction never saw them
         flags.append("uncorrected_elements")

@@ -59,18 +59,31 @@ class ValleyQuantities:
         the bottom conduction pair, ``(|P+|^2 - |P-|^2) / (|P+|^2 + |P-|^2)`` with
         ``P+- = <c|v_1 +- i v_2|v>`` in the sheet plane (right-handed about the normal):
         +-1 for one circular polarisation, opposite in the two valleys.
+
+    The last six are ``None`` where only the band edges at K are known
+    (:meth:`from_edges`: a large cell, :func:`valley_edges`).
     """
 
     k_valley: list[float]
     valence_splitting_eV: float
     conduction_splitting_eV: float
     direct_gap_k_eV: float
-    omega_k: float
-    omega_k_prime: float
-    valence_spin_k: float
-    conduction_spin_k: float
-    circular_dichroism_k: float
-    circular_dichroism_k_prime: float
+    omega_k: float | None = None
+    omega_k_prime: float | None = None
+    valence_spin_k: float | None = None
+    conduction_spin_k: float | None = None
+    circular_dichroism_k: float | None = None
+    circular_dichroism_k_prime: float | None = None
+
+    @classmethod
+    def from_edges(cls, at_k: BandEdges) -> ValleyQuantities:
+        """Build the splittings and the direct gap at K from its band edges (eV)."""
+        return cls(
+            k_valley=at_k.k,
+            valence_splitting_eV=at_k.valence_splitting,
+            conduction_splitting_eV=at_k.conduction_splitting,
+            direct_gap_k_eV=at_k.direct_gap,
+        )
 
 
 def hexagonal_sheet(ham: Hamiltonian) -> bool:

@@ -37,6 +37,7 @@ from socscreen.makers.predict import (
     expected_prediction_version,
     result_version,
 )
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 from socscreen.stores.queries import save_results
 from socscreen.stores.schemas.campaign import (
     BerryCurvatureDocument,
@@ -61,7 +62,9 @@ __all__ = [
 ]
 
 #: The per-structure function of an analyse job: record, Hamiltonian and settings to result.
-Analyser = Callable[[StructureRecord, Hamiltonian, CampaignSettings], MaterialResultDocument]
+Analyser = Callable[
+    [StructureRecord, Hamiltonian | SparseHamiltonian, CampaignSettings], MaterialResultDocument
+]
 
 #: Reason recorded for a structure whose predict job left no output at all.
 NO_PREDICTION = "no prediction: the predict job of this batch left no output (see its Firework)"
@@ -105,7 +108,9 @@ class AnalysisFields(BaseModel):
         )
 
 
-def analysis_fields(ham: Hamiltonian, settings: CampaignSettings) -> AnalysisFields:
+def analysis_fields(
+    ham: Hamiltonian | SparseHamiltonian, settings: CampaignSettings
+) -> AnalysisFields:
     """Screen a Hamiltonian (:func:`~socscreen.analysis.screening.analyse_hamiltonian`).
 
     Returns
@@ -117,7 +122,7 @@ def analysis_fields(ham: Hamiltonian, settings: CampaignSettings) -> AnalysisFie
 
 
 def analyse_structure(
-    record: StructureRecord, ham: Hamiltonian, settings: CampaignSettings
+    record: StructureRecord, ham: Hamiltonian | SparseHamiltonian, settings: CampaignSettings
 ) -> MaterialResultDocument:
     """Build the result document of one structure from its predicted Hamiltonian.
 
@@ -126,7 +131,8 @@ def analyse_structure(
     record
         The ingested structure (``record.campaign`` set).
     ham
-        Its Hamiltonian with spin-orbit blocks.
+        Its Hamiltonian with spin-orbit blocks (sparse for a large cell: the valley edges
+        only, :func:`~socscreen.analysis.screening.analyse_valley_edges`).
     settings
         Campaign settings (analysis options, ``model_version``).
 

@@ -26,6 +26,7 @@ from maggma.stores import MongoStore
 from pydantic import BaseModel, Field
 
 from socscreen.hamiltonian import Hamiltonian
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 from socscreen.stores.config import DatabaseConfig
 from socscreen.stores.queries import done_ids, load_records
 from socscreen.stores.schemas.campaign import StructureRecord
@@ -41,9 +42,10 @@ __all__ = [
 ]
 
 #: Classes whose instances in a job's output jobflow stores in the additional ``data``
-#: store (GridFS in production; a Hamiltonian is MB of arrays), as atomate2 does for
-#: band structures and charge densities.
-DATA_OBJECTS: list[type] = [Hamiltonian]
+#: store (GridFS in production; a Hamiltonian is MB of arrays, a large cell's sparse one
+#: up to hundreds of MB, beyond a MongoDB document's 16 MB), as atomate2 does for band
+#: structures and charge densities.
+DATA_OBJECTS: list[type] = [Hamiltonian, SparseHamiltonian]
 
 
 def campaign_job(method: Callable) -> Callable:

@@ -6,7 +6,9 @@ process and cached; workers run torch with one thread). :class:`PredictBatchMake
 it on a batch and returns a :class:`PredictedBatch`: the Hamiltonians, which jobflow
 routes to the additional store ``data`` (GridFS) in the compact format of the training
 corpus (:meth:`~socscreen.hamiltonian.Hamiltonian.stored_compact`: about 0.15 MB instead
-of 2.2 MB per structure), and the structures that failed with their reasons. The
+of 2.2 MB per structure), and the structures that failed with their reasons. A cell of more
+than ``settings.sparse_from_sites`` sites (a twisted bilayer) is predicted and stored on
+sparse blocks (:class:`~socscreen.sparse_hamiltonian.SparseHamiltonian`). The
 batch's analyse job reads both through the output reference and writes every result
 document; the predict job writes nothing else, so that a GPU worker needs no more than
 the JobStore.
@@ -30,6 +32,7 @@ from socscreen.makers.batch import (
     peak_memory_mb,
     records_to_do,
 )
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 from socscreen.stores.schemas.campaign import CampaignSettings, ErrorDocument, StructureRecord
 
 __all__ = [
@@ -44,7 +47,7 @@ __all__ = [
 ]
 
 #: The per-structure function of a predict job: record and settings to Hamiltonian.
-Predictor = Callable[[StructureRecord, CampaignSettings], Hamiltonian]
+Predictor = Callable[[StructureRecord, CampaignSettings], Hamiltonian | SparseHamiltonian]
 
 
 def expected_prediction_version(settings: CampaignSettings) -> str | None:
@@ -71,7 +74,9 @@ def result_version(settings: CampaignSettings, meta: dict) -> str | None:
     return prediction_version(meta)
 
 
-def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Hamiltonian:
+def predict_structure(
+    record: StructureRecord, settings: CampaignSettings
+) -> Hamiltonian | SparseHamiltonian:
     """Predict the SOC Hamiltonian of one ingested structure.
 
     Parameters
@@ -79,14 +84,15 @@ def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Ha
     record
         An ingested structure (primitive cell).
     settings
-        Campaign settings: ``predictor``, ``checkpoint``, ``device`` and the ``max_sites``
-        guard.
+        Campaign settings: ``predictor``, ``checkpoint``, ``device``, the ``max_sites``
+        guard and ``sparse_from_sites``.
 
     Returns
     -------
-    Hamiltonian
+    Hamiltonian or SparseHamiltonian
         H0, exact overlap and SOC blocks (eV), ``nelect``, ``efermi``, the predictor in
-        ``meta["predictor"]`` (and the model in ``meta["model"]``).
+        ``meta["predictor"]`` (and the model in ``meta["model"]``); sparse blocks for a
+        cell of more than ``settings.sparse_from_sites`` sites.
 
     Raises
     ------
@@ -103,7 +109,11 @@ def predict_structure(record: StructureRecord, settings: CampaignSettings) -> Ha
             f"{settings.max_sites}: too large to screen"
         )
     return predict_hamiltonian(
-        structure, settings.predictor, checkpoint=settings.checkpoint, device=settings.device
+        structure,
+        settings.predictor,
+        checkpoint=settings.checkpoint,
+        device=settings.device,
+        sparse_blocks=len(structure) > settings.sparse_from_sites,
     )
 
 
@@ -113,9 +123,10 @@ class PredictedHamiltonian(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     material_id: str = Field(description="Stable id of the structure.")
-    hamiltonian: Hamiltonian = Field(
-        description="Predicted SOC Hamiltonian (eV, Angstrom), kept in the 'data' store "
-        "(compactly, see Hamiltonian.stored_compact, unless the maker says otherwise)."
+    hamiltonian: Hamiltonian | SparseHamiltonian = Field(
+        description="Predicted SOC Hamiltonian (eV, Angstrom), sparse for a large cell, "
+        "kept in the 'data' store (compactly, see Hamiltonian.stored_compact, unless the "
+        "maker says otherwise)."
     )
     seconds: float = Field(ge=0.0, description="Wall time of the prediction (s).")
 

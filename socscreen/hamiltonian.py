@@ -55,6 +55,8 @@ __all__ = [
     "OrbitalBlocks",
     "as_kpoints",
     "bloch_sum",
+    "decode_arrays",
+    "encode_arrays",
     "layout_arrays",
     "layout_fields",
     "npz_path",
@@ -111,13 +113,15 @@ def as_kpoints(k: Sequence[float] | np.ndarray) -> np.ndarray:
     return k
 
 
-def _encode_arrays(arrays: dict[str, np.ndarray]) -> str:
+def encode_arrays(arrays: dict[str, np.ndarray]) -> str:
+    """Arrays as the base64 text of one compressed ``.npz`` (JSON/BSON-safe)."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _decode_arrays(text: str) -> dict[str, np.ndarray]:
+def decode_arrays(text: str) -> dict[str, np.ndarray]:
+    """Inverse of :func:`encode_arrays`."""
     with np.load(io.BytesIO(base64.b64decode(text))) as data:
         return {k: data[k] for k in data.files}
 
@@ -703,10 +707,10 @@ class Hamiltonian(OrbitalBlocks, MSONable):
             corpus = self.to_corpus_arrays(thresholds=thresholds, half_R=True)
             if not self.has_soc:
                 del corpus["Hsoc_uu"], corpus["Hsoc_ud"]
-            blocks = {"corpus": _encode_arrays(corpus)}
+            blocks = {"corpus": encode_arrays(corpus)}
         else:
             arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
-            blocks = {"arrays": _encode_arrays({k: v for k, v in arrays.items() if v is not None})}
+            blocks = {"arrays": encode_arrays({k: v for k, v in arrays.items() if v is not None})}
         return {
             "@module": type(self).__module__,
             "@class": type(self).__name__,
@@ -723,7 +727,7 @@ class Hamiltonian(OrbitalBlocks, MSONable):
     def from_dict(cls, d: dict[str, Any]) -> Hamiltonian:
         """Inverse of :meth:`as_dict`, for either storage format."""
         if "corpus" in d:
-            corpus = _with_minus_R_blocks(_decode_arrays(d["corpus"]))
+            corpus = _with_minus_R_blocks(decode_arrays(d["corpus"]))
             arrays = {
                 "R": corpus["R"],
                 "h0": corpus["H0R"],
@@ -732,7 +736,7 @@ class Hamiltonian(OrbitalBlocks, MSONable):
                 "soc_ud": corpus.get("Hsoc_ud"),
             }
         else:
-            arrays = _decode_arrays(d["arrays"])
+            arrays = decode_arrays(d["arrays"])
         ham = cls(
             Structure.from_dict(d["structure"]),
             OrbitalTable.from_dict(d["orbitals"]),

@@ -18,6 +18,7 @@ is what every small-cell route and the stores speak).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from monty.json import MSONable
 from pymatgen.core import Structure
 from scipy import sparse
 
@@ -33,6 +35,8 @@ from socscreen.hamiltonian import (
     Hamiltonian,
     OrbitalBlocks,
     as_kpoints,
+    decode_arrays,
+    encode_arrays,
     layout_arrays,
     layout_fields,
     write_npz,
@@ -76,7 +80,7 @@ def _shared_fields(ham: Hamiltonian | SparseHamiltonian) -> dict[str, Any]:
     return {name: getattr(ham, name) for name in names}
 
 
-class SparseHamiltonian(OrbitalBlocks):
+class SparseHamiltonian(OrbitalBlocks, MSONable):
     """Real-space SOC tight-binding Hamiltonian of a crystal, its blocks sparse.
 
     Parameters
@@ -116,6 +120,7 @@ class SparseHamiltonian(OrbitalBlocks):
         self.efermi = None if efermi is None else float(efermi)
         self.energy = None if energy is None else float(energy)
         self.meta = dict(meta or {})
+        self.storage = "exact"  # what as_dict writes: "exact" float64 or "compact" float32
         shape = (len(self.R) * self.n_orbitals, self.n_orbitals)
         for name in SPARSE_FIELDS:
             block = getattr(self, name)
@@ -175,8 +180,8 @@ class SparseHamiltonian(OrbitalBlocks):
         )
 
     # -- files ----------------------------------------------------------------------------
-    def to_npz(self, path: str | os.PathLike, double: bool = False) -> Path:
-        """Write the container as a sparse corpus-format ``.npz`` atomically.
+    def file_arrays(self, double: bool = False) -> dict[str, np.ndarray]:
+        """Return the arrays of a sparse corpus-format file (:meth:`to_npz`).
 
         The arrays of the corpus format other than the blocks (structure, basis layout,
         ``nelect``, ``efermi``, ``meta``), ``R``, and each field as its CSR stack's
@@ -184,11 +189,6 @@ class SparseHamiltonian(OrbitalBlocks):
         format: ``H0R``, ``SR``, ``Hsoc_uu``, ``Hsoc_ud``), marked with
         ``meta[BLOCK_STORAGE_KEY] = "csr"``. Values are float32/complex64 as in corpus
         files (``double``: float64/complex128, exact).
-
-        Returns
-        -------
-        pathlib.Path
-            The written path.
         """
         arrays = layout_arrays(self)
         meta = {**json.loads(str(arrays["meta"])), BLOCK_STORAGE_KEY: "csr"}
@@ -204,22 +204,22 @@ class SparseHamiltonian(OrbitalBlocks):
                 f"{prefix}_indices": stack.indices,
                 f"{prefix}_indptr": stack.indptr,
             }
-        return write_npz(path, arrays)
+        return arrays
 
     @classmethod
-    def from_npz(cls, path: str | os.PathLike) -> SparseHamiltonian:
-        """Read a file :meth:`to_npz` wrote.
+    def from_file_arrays(
+        cls, arrays: dict[str, np.ndarray], source: str = "the arrays"
+    ) -> SparseHamiltonian:
+        """Rebuild the container from :meth:`file_arrays`.
 
         Raises
         ------
         ValueError
-            If the file holds dense blocks (read it with ``Hamiltonian.from_npz``).
+            If the arrays hold dense blocks (``source`` names them in the message).
         """
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
         if meta.pop(BLOCK_STORAGE_KEY, None) != "csr":
-            raise ValueError(f"{path} holds dense blocks: read it with Hamiltonian.from_npz")
+            raise ValueError(f"{source} holds dense blocks: read it with Hamiltonian.from_npz")
         fields = layout_fields(arrays, meta)
         n = fields["orbitals"].n_orbitals
         shape = (len(arrays["R"]) * n, n)
@@ -233,6 +233,61 @@ class SparseHamiltonian(OrbitalBlocks):
             for name, prefix in FILE_NAMES.items()
         }
         return cls(R=arrays["R"], **blocks, **fields)
+
+    def to_npz(self, path: str | os.PathLike, double: bool = False) -> Path:
+        """Write the container as a sparse corpus-format ``.npz`` atomically.
+
+        The arrays are :meth:`file_arrays` (``double``: exact float64 values).
+
+        Returns
+        -------
+        pathlib.Path
+            The written path.
+        """
+        return write_npz(path, self.file_arrays(double))
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike) -> SparseHamiltonian:
+        """Read a file :meth:`to_npz` wrote.
+
+        Raises
+        ------
+        ValueError
+            If the file holds dense blocks (read it with ``Hamiltonian.from_npz``).
+        """
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        return cls.from_file_arrays(arrays, source=str(path))
+
+    # -- MSONable -------------------------------------------------------------------------
+    def stored_compact(self) -> SparseHamiltonian:
+        """Copy that :meth:`as_dict` stores at the corpus files' precision (float32).
+
+        As :meth:`Hamiltonian.stored_compact <socscreen.hamiltonian.Hamiltonian.stored_compact>`
+        for the data store of a campaign; the copy in memory keeps its exact blocks.
+        """
+        stored = copy.copy(self)  # shares the (unchanged) blocks
+        stored.storage = "compact"
+        return stored
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON/BSON-safe dict: :meth:`file_arrays` as base64 ``npz`` bytes.
+
+        Values are exact (``storage == "exact"``) or float32/complex64 (``"compact"``).
+        """
+        return {
+            "@module": type(self).__module__,
+            "@class": type(self).__name__,
+            "storage": self.storage,
+            "arrays": encode_arrays(self.file_arrays(double=self.storage == "exact")),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SparseHamiltonian:
+        """Inverse of :meth:`as_dict`."""
+        ham = cls.from_file_arrays(decode_arrays(d["arrays"]))
+        ham.storage = d.get("storage", "exact")
+        return ham
 
     def __repr__(self) -> str:
         return (

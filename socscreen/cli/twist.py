@@ -38,6 +38,7 @@ MIN_VACUUM = 15.0  # Angstrom
 DEFAULT_MAX_ATOMS = 500
 DEFAULT_MAX_STRAIN = 1.0  # %
 DEFAULT_ANGLE_TOLERANCE = 0.5  # degrees
+DEFAULT_SPARSE_FROM = 150  # sites: CampaignSettings.sparse_from_sites
 
 SheetFile = Annotated[Path, typer.Argument(help="Monolayer (CIF/POSCAR), vacuum along c.")]
 
@@ -125,6 +126,15 @@ def twist(
     ] = False,
     predictor: PredictorOption = Predictor.scc,
     batch_size: Annotated[int, typer.Option(min=1, help="Cells per batch job.")] = 1,
+    sparse_from: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Cells of more atoms are predicted on sparse blocks (memory linear in the "
+            "atoms) and analysed at their valley edges only: gap and spin splittings at "
+            "K, K' and Gamma, no Z2 or Berry curvature.",
+        ),
+    ] = DEFAULT_SPARSE_FROM,
     db_uri: DbUri = None,
     launchpad: LaunchpadFile = None,
 ) -> None:
@@ -132,7 +142,8 @@ def twist(
 
     Each angle gets the smallest commensurate cell within the limits (the top layer
     strained to fit); an angle they cannot reach stops the command before anything is
-    written, naming the nearest angle that works.
+    written, naming the nearest angle that works. Cells of more than ``--sparse-from``
+    atoms take the large-cell route (sparse blocks, valley edges only).
     """
     from socscreen.stores.schemas.campaign import CampaignSettings
     from socscreen.structures import read_structure
@@ -153,7 +164,9 @@ def twist(
             max_strain_percent=max_strain,
             angle_tolerance_deg=angle_tolerance,
         )
-        settings = CampaignSettings(predictor=predictor.value, batch_size=batch_size)
+        settings = CampaignSettings(
+            predictor=predictor.value, batch_size=batch_size, sparse_from_sites=sparse_from
+        )
     except ValueError as exc:
         raise fail(str(exc)) from exc
     folder = out or Path(name)

@@ -297,6 +297,14 @@ class CampaignSettings(BaseModel):
         description="Largest primitive cell (sites) a campaign accepts; larger cells get an "
         "error document at ingestion and are never sent to the model.",
     )
+    sparse_from_sites: int = Field(
+        150,
+        ge=0,
+        description="Cells of more sites than this (twisted bilayers) are predicted on "
+        "sparse blocks (memory linear in the atoms) and analysed at the valleys only: the "
+        "band edges at K, K' and Gamma of a hexagonal sheet by shift-invert, the gap over "
+        "those points, no Z2, k-path or Berry curvature (flag 'valley_edges_only').",
+    )
     z2_route: Literal["screening", "parity", "wilson", "auto"] = Field(
         "screening",
         description="Z2 method: 'screening' takes Fu-Kane parities when the Hamiltonian has "
@@ -423,7 +431,9 @@ class ValleyDocument(BaseModel):
     """Valley figures of a hexagonal 2D sheet at K and K' = -K (socscreen.analysis.valley).
 
     Spinor bands with SOC; band ``v`` is the top valence band, ``c = v + 1`` the bottom
-    conduction band; spins are ``<sigma_z>`` along Cartesian z.
+    conduction band; spins are ``<sigma_z>`` along Cartesian z. Berry curvature, spins and
+    dichroism are None for a cell analysed at its valley edges only (flag
+    'valley_edges_only': a large cell on sparse blocks).
     """
 
     k_valley: list[float] = Field(
@@ -436,30 +446,33 @@ class ValleyDocument(BaseModel):
         ge=0.0, description="Spin splitting of the bottom conduction pair at K (eV)."
     )
     direct_gap_k_eV: float = Field(description="Direct gap at K, E[c] - E[v] (eV).")
-    omega_k: float = Field(
+    omega_k: float | None = Field(
+        None,
         description="Berry curvature of the occupied bands at K along the sheet normal "
-        "b1 x b2 (Angstrom^2)."
+        "b1 x b2 (Angstrom^2).",
     )
-    omega_k_prime: float = Field(
-        description="The same at K' (Angstrom^2); opposite to omega_k with time reversal."
+    omega_k_prime: float | None = Field(
+        None, description="The same at K' (Angstrom^2); opposite to omega_k with time reversal."
     )
-    valence_spin_k: float = Field(
-        ge=-1.0, le=1.0, description="<sigma_z> of the top valence band at K."
+    valence_spin_k: float | None = Field(
+        None, ge=-1.0, le=1.0, description="<sigma_z> of the top valence band at K."
     )
-    conduction_spin_k: float = Field(
+    conduction_spin_k: float | None = Field(
+        None,
         ge=-1.0,
         le=1.0,
         description="<sigma_z> of the bottom conduction band at K: the valence spin's sign "
         "for a bright lowest exciton (MoX2), the opposite one for a dark one (WX2).",
     )
-    circular_dichroism_k: float = Field(
+    circular_dichroism_k: float | None = Field(
+        None,
         ge=-1.0,
         le=1.0,
         description="Circular polarisation (|P+|^2 - |P-|^2) / (|P+|^2 + |P-|^2) of the "
         "transitions from the top valence band to the bottom conduction pair at K.",
     )
-    circular_dichroism_k_prime: float = Field(
-        ge=-1.0, le=1.0, description="The same at K'; opposite to K's in a valley material."
+    circular_dichroism_k_prime: float | None = Field(
+        None, ge=-1.0, le=1.0, description="The same at K'; opposite to K's in a valley material."
     )
 
 

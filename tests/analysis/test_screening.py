@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict
 
+import pytest
+
 from socscreen.analysis.gaps import band_gap
 from socscreen.analysis.screening import (
     analyse_hamiltonian,
     gap_flags,
     stored_gap,
 )
+from socscreen.sparse_hamiltonian import SparseHamiltonian
 from socscreen.stores.schemas.campaign import CampaignSettings
 
 
@@ -40,3 +43,9 @@ def test_predictions_from_few_or_no_training_files_are_flagged(silicon):
     assert analyse_hamiltonian(predicted, CampaignSettings()).flags == ["sparsely_trained_elements"]
     predicted.meta = {**silicon.meta, "uncorrected_elements": ["Si"]}
     assert analyse_hamiltonian(predicted, CampaignSettings()).flags == ["uncorrected_elements"]
+
+
+def test_only_a_hexagonal_sheet_is_analysed_at_its_valley_edges(bi2se3):
+    """The large-cell route reads K and Γ of a sheet; a bulk crystal gets a one-line error."""
+    with pytest.raises(ValueError, match=r"Bi2Se3 \(5 sites\) .* not a hexagonal 2D sheet"):
+        analyse_hamiltonian(SparseHamiltonian.from_dense(bi2se3), CampaignSettings())

@@ -17,6 +17,7 @@ from socscreen import bilayers
 from socscreen.bilayers import twisted_bilayer
 from socscreen.cli import twist as twist_cli
 from socscreen.corpus.training_sheets import mx2_2h
+from socscreen.stores.schemas.campaign import CampaignSettings
 from socscreen.structure_flags import vacuum_widths
 
 
@@ -236,3 +237,4 @@ def test_the_command_line_defaults_are_the_builders():
     assert twist_cli.DEFAULT_MAX_ATOMS == bilayers.DEFAULT_MAX_ATOMS
     assert twist_cli.DEFAULT_MAX_STRAIN == bilayers.DEFAULT_MAX_STRAIN
     assert twist_cli.DEFAULT_ANGLE_TOLERANCE == bilayers.DEFAULT_ANGLE_TOLERANCE
+    assert twist_cli.DEFAULT_SPARSE_FROM == CampaignSettings().sparse_from_sites

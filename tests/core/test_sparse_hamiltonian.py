@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from monty.json import MontyDecoder, MontyEncoder
 
 from socscreen.hamiltonian import Hamiltonian
 from socscreen.sparse_bloch import sparse_overlap_k, sparse_spinor_hamiltonian_k
@@ -84,3 +87,23 @@ def test_sparse_file_round_trip_and_the_readers_of_both_formats(bi2se3, tmp_path
     assert isinstance(read_hamiltonian(dense_path), Hamiltonian)
     with pytest.raises(ValueError, match="holds dense blocks"):
         SparseHamiltonian.from_npz(dense_path)
+
+
+def test_json_round_trip_exact_and_compact(bi2se3):
+    """What a campaign's data store holds of a large cell (jobflow serialises by as_dict)."""
+    sparse_ham = SparseHamiltonian.from_dense(bi2se3)
+    exact = json.loads(json.dumps(sparse_ham, cls=MontyEncoder), cls=MontyDecoder)
+    assert isinstance(exact, SparseHamiltonian) and exact.storage == "exact"
+    for name in SPARSE_FIELDS:
+        assert (getattr(exact, name) != getattr(sparse_ham, name)).nnz == 0, name
+    assert (exact.structure, exact.nelect, exact.efermi) == (
+        bi2se3.structure, bi2se3.nelect, bi2se3.efermi,
+    )  # fmt: skip
+    compact = sparse_ham.stored_compact()
+    assert compact.h0 is sparse_ham.h0  # the copy in memory keeps the exact blocks
+    text = json.dumps(compact, cls=MontyEncoder)
+    assert len(text) < 0.75 * len(json.dumps(sparse_ham, cls=MontyEncoder))
+    back = json.loads(text, cls=MontyDecoder)
+    assert back.storage == "compact"
+    bands = back.to_dense().eigh(KPOINTS) - bi2se3.eigh(KPOINTS)
+    assert np.abs(bands).max() < 1e-4  # eV: float32 values
