@@ -16,6 +16,7 @@ the JobStore.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ __all__ = [
     "expected_prediction_version",
     "result_version",
     "predict_structure",
+    "stage_reporter",
 ]
 
 #: The per-structure function of a predict job: record and settings to Hamiltonian.
@@ -92,7 +94,8 @@ def predict_structure(
     Hamiltonian or SparseHamiltonian
         H0, exact overlap and SOC blocks (eV), ``nelect``, ``efermi``, the predictor in
         ``meta["predictor"]`` (and the model in ``meta["model"]``); sparse blocks for a
-        cell of more than ``settings.sparse_from_sites`` sites.
+        cell of more than ``settings.sparse_from_sites`` sites, whose stages the job's
+        log shows as they start (:func:`stage_reporter`).
 
     Raises
     ------
@@ -108,13 +111,30 @@ def predict_structure(
             f"{len(structure)} sites in the primitive cell exceed max_sites = "
             f"{settings.max_sites}: too large to screen"
         )
+    large = len(structure) > settings.sparse_from_sites
+    label = f"{record.material_id} ({len(structure)} sites)"
     return predict_hamiltonian(
         structure,
         settings.predictor,
         checkpoint=settings.checkpoint,
         device=settings.device,
-        sparse_blocks=len(structure) > settings.sparse_from_sites,
+        sparse_blocks=large,
+        progress=stage_reporter(label) if large else None,
     )
+
+
+def stage_reporter(label: str) -> Callable[[str], None]:
+    """Write ``label: stage (+s)`` to the job's log as each stage of a long prediction starts.
+
+    A large cell's prediction takes minutes to an hour; the worker's log says where it is.
+    The time is the wall time since the first stage (s).
+    """
+    start = time.perf_counter()
+
+    def report(stage: str) -> None:
+        tqdm.write(f"{label}: {stage} (+{time.perf_counter() - start:.0f} s)", file=sys.stderr)
+
+    return report
 
 
 class PredictedHamiltonian(BaseModel):

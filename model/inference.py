@@ -13,7 +13,7 @@ Energies are in the model's own gauge (the DFT zero is arbitrary, see
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, overload
@@ -173,14 +173,22 @@ def correction_baseline(
 
 
 def _baseline(
-    structure: Structure, model: UniHamGNN, soc: bool, sparse_blocks: bool = False
+    structure: Structure,
+    model: UniHamGNN,
+    soc: bool,
+    sparse_blocks: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Hamiltonian | SparseHamiltonian:
     """Compute the Hamiltonian a correction model corrects (in the model's basis)."""
     from socscreen.dft.calculator import GPAWReferenceSettings
     from socscreen.dft.zeroth_step import compute_zeroth_step
 
     settings = GPAWReferenceSettings(basis=model.basis_name)
-    h0 = compute_zeroth_step(structure, settings, soc=soc, fermi=False, sparse_blocks=sparse_blocks)
+    h0 = compute_zeroth_step(
+        structure, settings, soc=soc, fermi=False, sparse_blocks=sparse_blocks, progress=progress
+    )
+    if progress and model.config.baseline == "scc":
+        progress("charges")
     return correction_baseline(h0, model.config.baseline)
 
 
@@ -195,6 +203,7 @@ def _corrected(
     delta_h0: torch.Tensor,
     delta_soc: torch.Tensor | None,
     meta: dict[str, Any],
+    progress: Callable[[str], None] | None = None,
 ) -> Hamiltonian | SparseHamiltonian:
     """Add the predicted correction to H(0) in place and return it as the prediction.
 
@@ -219,6 +228,8 @@ def _corrected(
             scatter_blocks(delta_soc[:, 0], sample, out=up_down[..., 1])
             scatter_blocks(delta_soc[:, 1], sample, out=up_down[..., 0])
     baseline.meta = {**meta, "baseline": _provenance(baseline)}
+    if progress:
+        progress("fermi level")
     baseline.efermi = fermi_level(baseline)
     return baseline
 
@@ -250,6 +261,7 @@ def predict(
     batch_size: int = 8,
     soc: bool = True,
     sparse_blocks: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Hamiltonian | SparseHamiltonian | list[Hamiltonian | SparseHamiltonian]:
     """Predict SOC tight-binding Hamiltonians.
 
@@ -271,6 +283,11 @@ def predict(
         baseline, a bilayer of two sheets whose charges come from their aligned cell):
         the same correction added to sparse blocks, its Fermi level from band counts and
         second variation.
+    progress
+        Called with the name of each stage as it starts: those of H(0)
+        (:func:`~socscreen.dft.zeroth_step.compute_zeroth_step`), ``"charges"``,
+        ``"correction"`` (the network) and ``"fermi level"``; minutes each for a cell of
+        hundreds of atoms.
 
     Returns
     -------
@@ -308,7 +325,7 @@ def predict(
         "soc": soc,
     }
     baselines = (
-        [_baseline(s, model, soc, sparse_blocks) for s in items]
+        [_baseline(s, model, soc, sparse_blocks, progress) for s in items]
         if correction
         else [None] * len(items)
     )
@@ -339,6 +356,8 @@ def predict(
             for i in chunk
         ]
         batch = collate(samples, with_targets=False).to(param.device, param.dtype)
+        if progress:
+            progress("correction")
         with torch.no_grad():
             result = model(batch, soc=soc)
         offset = 0
@@ -349,7 +368,7 @@ def predict(
             if correction:
                 h0 = (h0 - batch.baseline_h0[edges]).double().cpu()
                 a = (a - batch.baseline_soc[edges]).double().cpu() if soc else None
-                out[i] = _corrected(baselines[i], sample, h0, a, meta)
+                out[i] = _corrected(baselines[i], sample, h0, a, meta, progress)
             else:
                 h0 = scatter_blocks(h0, sample).double().cpu().numpy()
                 a = scatter_blocks(a, sample).double().cpu().numpy() if soc else None

@@ -130,8 +130,8 @@ def predict_hamiltonian(
         sheets' aligned cell (:mod:`socscreen.dft.bilayer_charges`); the model adds its
         correction to the sparse blocks.
     progress
-        Called with the name of each stage of H(0) as it starts (``"baseline"`` and
-        ``"scc"``): GPAW set-up, assembly, Fermi level; minutes each at hundreds of atoms.
+        Called with the name of each stage as it starts: GPAW set-up, assembly, charges,
+        the model's correction, Fermi level; minutes each at hundreds of atoms.
 
     Returns
     -------
@@ -166,7 +166,12 @@ def predict_hamiltonian(
         from socscreen.model.inference import predict
 
         ham = predict(
-            structure, checkpoint=checkpoint, device=device, soc=soc, sparse_blocks=sparse_blocks
+            structure,
+            checkpoint=checkpoint,
+            device=device,
+            soc=soc,
+            sparse_blocks=sparse_blocks,
+            progress=progress,
         )
     else:
         raise ValueError(f"unknown predictor {predictor!r}: choose one of {list(PREDICTORS)}")

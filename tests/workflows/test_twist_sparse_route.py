@@ -29,6 +29,9 @@ def test_a_twist_campaign_routes_large_cells_to_the_sparse_model(sheets, tmp_pat
     assert "submitted 2 structures" in result.output
     report = run_workers(db, 1, tmp_path / "run")
     assert set(report.states) == {"COMPLETED"}, report
+    log = (tmp_path / "run" / "worker_0" / "worker.log").read_text()
+    for stage in ("setup", "assemble", "charges", "correction", "fermi level"):
+        assert f"moire-60.00deg (6 sites): {stage} (+" in log, stage  # a long job's progress
 
     results = db.store("results")
     results.connect()
