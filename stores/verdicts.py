@@ -11,7 +11,8 @@ candidate never disagree. Classes (:data:`~socscreen.stores.schemas.campaign.Mat
 * ``topological_semimetal`` / ``trivial_semimetal``: a Z2 index (the direct gap is open
   at every k) but no usable gap: the bands overlap in energy, or the gap is below
   ``min_gap`` (Bi2Se3 and Sb2Te3 in the szp(dzp) basis);
-* ``undetermined``: gapped, but no Z2 index could be assigned;
+* ``undetermined``: gapped, but no Z2 index could be assigned (or none was computed: a
+  large cell analysed at its valley edges only, flag ``valley_edges_only``);
 * ``failed``: the result carries an error.
 
 Candidates are the two topological classes. Every decision has a one-line reason with
@@ -145,6 +146,13 @@ def judge_result(doc: MaterialResultDocument, min_gap: float) -> VerdictDocument
         if gaps is not None and gaps.k_direct is not None:
             where = " near k = (" + ", ".join(f"{x:.3f}" for x in gaps.k_direct) + ")"
         return verdict("metal", "metal", f"the bands cross{where}: no gap, no Z2")
+    if doc.z2 is None and "valley_edges_only" in doc.flags:
+        return verdict(
+            "undetermined",
+            "undetermined",
+            f"a large cell analysed at its valley edges only (gap {doc.gap_eV or 0.0:.3f} eV "
+            "over K and Gamma): no Z2 index",
+        )
     if doc.z2 is None or kind is None:
         problems = ", ".join(f for f in doc.flags if f.startswith("z2_"))
         missing = "no Z2 index" if doc.z2 is None else "no gap recorded"

@@ -114,6 +114,9 @@ def semimetal(z2, overlap, direct=0.09, **kwargs) -> MaterialResultDocument:
          "not a candidate: trivial insulator, Z2 = (0;000) by parity, gap 1.100 eV >= 0.01 eV"),
         (result(gap=0.3, flags=["z2_wcc_not_converged"]), "undetermined", False,
          "not a candidate: undetermined, no Z2 index, z2_wcc_not_converged"),
+        (result(gap=0.88, flags=["two_dimensional", "valley_edges_only"]), "undetermined",
+         False, "not a candidate: undetermined, a large cell analysed at its valley edges "
+         "only (gap 0.880 eV over K and Gamma): no Z2 index"),
         (result(flags=["metal"]).model_copy(
             update={"gaps": GapsDocument(direct=0.0, indirect=0.0, kind="metal",
                                          k_direct=[-0.044, -0.044, -0.044])}),
@@ -124,7 +127,7 @@ def semimetal(z2, overlap, direct=0.09, **kwargs) -> MaterialResultDocument:
          False, "not a candidate: predict failed: element U unknown"),
     ],
     ids=["Bi2Se3-overlap", "Sb2Te3-tiny-gap", "trivial-semimetal", "trivial-insulator",
-         "no-z2", "HgTe-crossing", "failed"],
+         "no-z2", "large-cell", "HgTe-crossing", "failed"],
 )  # fmt: skip
 def test_every_result_has_one_verdict_with_its_reason(doc, material_class, candidate, reason):
     verdict = judge_result(doc, min_gap=0.01)

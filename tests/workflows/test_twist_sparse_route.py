@@ -55,7 +55,8 @@ def test_a_twist_campaign_routes_large_cells_to_the_sparse_model(sheets, tmp_pat
         assert valley.conduction_splitting_eV < 0.1 < valley.valence_splitting_eV
         assert valley.direct_gap_k_eV == pytest.approx(doc.gaps.direct, abs=0.3)
         assert valley.omega_k is None and doc.berry is None and doc.z2 is None
-        assert not doc.verdict.candidate
+        assert not doc.verdict.candidate and doc.verdict.material_class == "undetermined"
+        assert "valley edges only" in doc.verdict.reason
         assert doc.predictor == "model" and doc.model_version.startswith("Uni-HamGNN")
 
     # the predicted Hamiltonians travelled through GridFS as sparse containers
