@@ -123,9 +123,12 @@ class Bilayer:
         return twisted_bilayer(self.bottom.build(), self.top.build(), self.angle)[0]
 
 
-#: MoSe2/WSe2 at 0 and 60 degrees (6 atoms) and the smallest twisted cell, 21.79 degrees
-#: (sqrt(7) x sqrt(7), 42 atoms; both sheets' K valleys fold onto the supercell's K).
-BILAYERS = tuple(Bilayer(MONOLAYERS[1], MONOLAYERS[3], angle) for angle in (0.0, 60.0, 21.79))
+#: MoSe2/WSe2 at 0 and 60 degrees (6 atoms), the smallest twisted cell, 21.79 degrees
+#: (sqrt(7) x sqrt(7), 42 atoms; both sheets' K valleys fold onto the supercell's K), and
+#: 13.17 degrees (sqrt(19) x sqrt(19), 114 atoms; the K valleys fold onto K again).
+BILAYERS = tuple(
+    Bilayer(MONOLAYERS[1], MONOLAYERS[3], angle) for angle in (0.0, 60.0, 21.79, 13.17)
+)
 
 
 def compute_references() -> None:
