@@ -23,6 +23,7 @@ from socscreen.model.data import GraphBatch
 
 __all__ = [
     "BroadenedEigh",
+    "band_edge_window",
     "band_error",
     "energy_shift",
     "h0_element_loss",
@@ -236,12 +237,29 @@ def predicted_bands(
     return e
 
 
+def band_edge_window(reference, efermi: float, window: float):
+    """Mask of the bands within ``window`` of the band edges, the gap included.
+
+    From ``window`` below the valence-band top to ``window`` above the conduction-band
+    bottom (edges over the sampled k, split at ``efermi``; ``E_F ± window`` in a metal).
+    A window around E_F alone holds no conduction band of an insulator whose DFT Fermi
+    level lies more than ``window`` below its conduction-band bottom (CaF2, BN, AlN in the
+    corpus), so it leaves that gap unfitted. ``reference`` is a NumPy array or a tensor
+    (eV); the mask is of the same kind.
+    """
+    below, above = reference[reference <= efermi], reference[reference > efermi]
+    low = min(efermi, float(below.max()) if below.shape[0] else efermi) - window
+    high = max(efermi, float(above.min()) if above.shape[0] else efermi) + window
+    return (reference > low) & (reference < high)
+
+
 def band_error(
     e: torch.Tensor,
     reference: torch.Tensor,
     efermi: float,
     window: float = 2.5,
     balanced: bool = False,
+    edges: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean absolute band-energy error in a window around E_F, offset removed.
 
@@ -260,13 +278,19 @@ def band_error(
         of every band energy alike. In an insulator the window holds many more valence
         than conduction states, so the plain mean barely sees the conduction-band edge,
         and so the gap.
+    edges
+        Count the bands of :func:`band_edge_window` (``window`` beyond each band edge)
+        instead of those in ``efermi ± window``.
 
     Returns
     -------
     tuple
         ``(loss, offset)``: MAE in eV and the removed mean offset (eV, detached).
     """
-    inside = (reference - efermi).abs() < window
+    if edges:
+        inside = band_edge_window(reference, efermi, window)
+    else:
+        inside = (reference - efermi).abs() < window
     if not inside.any():
         zero = e.sum() * 0.0
         return zero, zero.detach()

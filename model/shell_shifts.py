@@ -40,7 +40,7 @@ import torch
 
 from socscreen.eigensolver import generalized_eigh
 from socscreen.model.data import CrystalData, collate, scatter_blocks
-from socscreen.model.loss import spinor_bloch
+from socscreen.model.loss import band_edge_window, spinor_bloch
 from socscreen.model.network import UniHamGNN
 
 __all__ = ["fit_shell_shifts", "shell_shift_table"]
@@ -60,18 +60,6 @@ def _parameter_of_orbital(model: UniHamGNN, sample: CrystalData) -> np.ndarray:
     atoms, pads = np.nonzero(sample.orbital_slots >= 0)
     out[sample.orbital_slots[atoms, pads]] = sample.species[atoms] * n_slots + pad_slot[pads]
     return out
-
-
-def _band_window(reference: np.ndarray, efermi: float, window: float) -> np.ndarray:
-    """Mask of the bands within ``window`` of the band edges, the gap included.
-
-    From ``window`` below the valence-band top to ``window`` above the conduction-band
-    bottom (edges over the sampled k; ``E_F ± window`` in a metal).
-    """
-    below, above = reference[reference <= efermi], reference[reference > efermi]
-    low = min(efermi, below.max() if below.size else efermi) - window
-    high = max(efermi, above.min() if above.size else efermi) + window
-    return (reference > low) & (reference < high)
 
 
 def _normal_equations(
@@ -105,7 +93,7 @@ def _normal_equations(
     n = s_k.shape[-1] // 2
     s_k = s_k[:, :n, :n].numpy()
     reference = generalized_eigh(ref_k, s_k, False, overlap_cutoff)
-    inside = _band_window(reference, sample.efermi, window)
+    inside = band_edge_window(reference, sample.efermi, window)
     if not inside.any():
         return None
     energies, vectors = generalized_eigh(h_k, s_k, True, overlap_cutoff)

@@ -123,6 +123,14 @@ class TrainConfig(BaseModel):
         "(an insulator's conduction bands, and so its gap, count as much as its valence "
         "bands).",
     )
+    band_window_edges: bool = Field(
+        False,
+        description="Count the bands from band_window below the valence-band top to "
+        "band_window above the conduction-band bottom in the band loss, the window of the "
+        "shell-shift fit (model.loss.band_edge_window), instead of E_F ± band_window: "
+        "an insulator whose DFT E_F lies more than band_window below its conduction band "
+        "(CaF2, BN, AlN) otherwise has its gap out of the loss.",
+    )
     band_splitting_weight: float = Field(
         0.0,
         ge=0.0,
@@ -250,7 +258,9 @@ def _band_term(
             s_k,
             config,
         )
-        loss, _ = band_error(e, ref, s.efermi, config.band_window, config.band_balance)
+        loss, _ = band_error(
+            e, ref, s.efermi, config.band_window, config.band_balance, config.band_window_edges
+        )
         splitting = spin_splitting_error(e, ref, s.efermi, config.band_window)
         maes.append(loss.detach())
         splittings.append(splitting.detach())
@@ -264,7 +274,9 @@ def _band_term(
                 s_k[:, :n, :n],
                 config,
             )
-            soc_off, _ = band_error(e, ref, s.efermi, config.band_window, config.band_balance)
+            soc_off, _ = band_error(
+                e, ref, s.efermi, config.band_window, config.band_balance, config.band_window_edges
+            )
             loss = loss + config.band_soc_off_weight * soc_off
         losses.append(loss)
         start = stop

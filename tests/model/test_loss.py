@@ -12,6 +12,7 @@ from socscreen.model.data import CrystalData, collate, scatter_blocks, soc_vecto
 from socscreen.model.layout import OrbitalLayout
 from socscreen.model.loss import (
     BroadenedEigh,
+    band_edge_window,
     band_error,
     energy_shift,
     h0_element_loss,
@@ -194,3 +195,24 @@ def test_spin_splitting_error_sees_what_the_band_error_leaves_free():
     assert float(spin_splitting_error(reference, reference, 0.0)) == 0.0
     with pytest.raises(ValueError, match="5 bands do not pair"):
         spin_splitting_error(reference[:, :5], reference[:, :5], 0.0)
+
+
+def test_edge_window_puts_a_wide_gap_in_the_band_loss():
+    # a 5 eV gap with E_F 1 eV above the valence-band top (where GPAW leaves it in CaF2):
+    # E_F ± 2.5 eV holds no conduction level, so a conduction band 0.3 eV too high costs
+    # nothing; the edge window counts it, and numpy and torch masks agree
+    d = 0.3
+    reference = torch.tensor([[-1.5, -1.0, 4.0, 4.8, 9.0]], dtype=torch.float64)
+    s = torch.eye(5, dtype=torch.complex128)[None]
+    h = torch.diag_embed(reference + torch.tensor([0.0, 0.0, d, d, d])).to(torch.complex128)
+    e = predicted_bands(h, s)
+    around_ef, _ = band_error(e, reference, efermi=0.0, balanced=True)
+    edges, offset = band_error(e, reference, efermi=0.0, balanced=True, edges=True)
+    assert float(around_ef) < 1e-12
+    assert float(offset) == pytest.approx(d / 2) and float(edges) == pytest.approx(d / 2)
+    mask = band_edge_window(reference, 0.0, 2.5)
+    assert mask.tolist() == [[True, True, True, True, False]]
+    assert band_edge_window(reference.numpy(), 0.0, 2.5).tolist() == mask.tolist()
+    # in a metal (levels at E_F) the window is E_F ± window, to the sampled edges
+    metal = torch.tensor([[-3.0, -0.1, 0.2, 2.8]], dtype=torch.float64)
+    assert band_edge_window(metal, 0.0, 2.5).tolist() == [[False, True, True, False]]
