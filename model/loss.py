@@ -237,7 +237,9 @@ def predicted_bands(
     return e
 
 
-def band_edge_window(reference, efermi: float, window: float):
+def band_edge_window(
+    reference: np.ndarray | torch.Tensor, efermi: float, window: float
+) -> np.ndarray | torch.Tensor:
     """Mask of the bands within ``window`` of the band edges, the gap included.
 
     From ``window`` below the valence-band top to ``window`` above the conduction-band
